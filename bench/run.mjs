@@ -1,0 +1,213 @@
+// fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
+//   npm run bench                  all sections
+//   npm run bench -- call cold     only those sections (call, http, cold, rss)
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import autocannon from 'autocannon'
+import express from 'express'
+import { createRuntime } from 'fnbox'
+import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-core'
+import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
+
+const require = createRequire(import.meta.url)
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+const run = (name) => wanted.length === 0 || wanted.includes(name)
+const results = []
+
+function pct(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
+}
+function fmt(n, digits = 1) {
+  return Number(n).toLocaleString('en-US', { maximumFractionDigits: digits })
+}
+function report(section, figure, value, baseline, target) {
+  const ratio = baseline ? value / baseline : undefined
+  results.push({ section, figure, value, baseline, ratio, target })
+  console.log(
+    `  ${figure.padEnd(46)} ${fmt(value, 2).padStart(12)}` +
+      (baseline !== undefined ? `   baseline ${fmt(baseline, 2).padStart(12)}   ratio ${fmt(ratio, 3)}` : '') +
+      (target ? `   target ${target}` : ''),
+  )
+}
+
+async function rawModule(mb = 64) {
+  const wasmModule = new WebAssembly.Module(readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')))
+  const wasmMemory = new WebAssembly.Memory({ initial: mb * 16, maximum: mb * 16 })
+  return newQuickJSWASMModuleFromVariant(newVariant(releaseSync, { wasmModule, wasmMemory }))
+}
+
+const ECHO = `export function echo(input) { return input }`
+const PAYLOAD = { id: 42, name: 'fnbox', tags: ['a', 'b', 'c'], nested: { ok: true, n: 3.14 } }
+
+// (a) runtime.call of a JSON echo vs a raw quickjs-emscripten warm-context loop.
+async function benchCall() {
+  console.log('\n(a) runtime.call JSON echo vs raw QuickJS warm context (same JSON in/out)')
+  const qjs = await rawModule()
+  const rt = qjs.newRuntime()
+  const ctx = rt.newContext()
+  const fn = ctx.unwrapResult(ctx.evalCode(`(json) => JSON.stringify((${ECHO.replace('export ', '')})(JSON.parse(json)))`))
+  const argJson = JSON.stringify([PAYLOAD][0])
+  const raw = () => {
+    const arg = ctx.newString(argJson)
+    const out = ctx.unwrapResult(ctx.callFunction(fn, ctx.undefined, arg))
+    JSON.parse(ctx.getString(out))
+    out.dispose()
+    arg.dispose()
+  }
+  for (let i = 0; i < 5000; i++) raw()
+  const n = 50_000
+  let t = performance.now()
+  for (let i = 0; i < n; i++) raw()
+  const rawOps = n / ((performance.now() - t) / 1000)
+  fn.dispose()
+  ctx.dispose()
+  rt.dispose()
+
+  const runtime = await createRuntime({ pool: { max: 8 } })
+  await runtime.deploy('echo', { code: ECHO })
+  for (let i = 0; i < 2000; i++) await runtime.call('echo', 'echo', PAYLOAD)
+  const lat = []
+  for (let i = 0; i < 10_000; i++) {
+    const s = performance.now()
+    await runtime.call('echo', 'echo', PAYLOAD)
+    lat.push((performance.now() - s) * 1000)
+  }
+  lat.sort((a, b) => a - b)
+  const concurrency = 16
+  const perWorker = 4000
+  t = performance.now()
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = 0; i < perWorker; i++) await runtime.call('echo', 'echo', PAYLOAD)
+    }),
+  )
+  const ops = (concurrency * perWorker) / ((performance.now() - t) / 1000)
+  await runtime.close()
+  report('a', 'runtime.call throughput (ops/s, 16 concurrent)', ops, rawOps, '>= 0.5 of raw')
+  report('a', 'runtime.call sequential p50 (us)', pct(lat, 50), undefined, '<= 50 us')
+  report('a', 'runtime.call sequential p99 (us)', pct(lat, 99))
+}
+
+// (b) hello function mounted in Express vs a plain Express handler.
+async function cannon(url, seconds) {
+  const result = await autocannon({ url, connections: 32, duration: seconds, pipelining: 1 })
+  return result
+}
+async function benchHttp() {
+  console.log('\n(b) Express: hello function via runtime.express() vs plain handler (autocannon, 32 connections)')
+  const runtime = await createRuntime({ pool: { max: 16 } })
+  await runtime.deploy('hello', { code: `export default { fetch: () => new Response('hello') }` })
+  const app = express()
+  app.get('/plain', (_req, res) => res.send('hello'))
+  app.use('/fn', runtime.express())
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((r) => server.once('listening', r))
+  const base = `http://127.0.0.1:${server.address().port}`
+  await cannon(`${base}/fn/hello`, 2)
+  const plain = await cannon(`${base}/plain`, 5)
+  const fn = await cannon(`${base}/fn/hello`, 5)
+  server.close()
+  await runtime.close()
+  if (fn.non2xx || fn.errors) console.log(`  (fnbox: ${fn.non2xx} non-2xx, ${fn.errors} errors)`)
+  report('b', 'requests/s', fn.requests.average, plain.requests.average, '>= 0.7 of plain')
+  report('b', 'latency p50 (ms)', fn.latency.p50, plain.latency.p50)
+  report('b', 'latency p99 (ms)', fn.latency.p99, plain.latency.p99)
+}
+
+// (c) cold start: deploy to first response, for a tiny function and a ~500 KB bundle.
+function bigBundle(targetBytes = 500 * 1024) {
+  const parts = []
+  let size = 0
+  for (let i = 0; size < targetBytes; i++) {
+    const part =
+      `function helper${i}(input, options = {}) {\n` +
+      `  const items = Array.isArray(input) ? input : [input]\n` +
+      `  const out = items.map((item, index) => ({ index, value: String(item) + '${i}', size: options.size ?? ${i % 97} }))\n` +
+      `  if (out.length > ${i % 13}) return out.slice(0, ${i % 13}).concat({ tail: out.length })\n` +
+      `  return out.filter((x) => x.value.length % 2 === ${i % 2} || options.keepAll)\n` +
+      `}\n` +
+      `const table${i} = { id: ${i}, name: 'entry-${i}', flags: [${i % 3}, ${i % 5}, ${i % 7}], run: helper${i} }\n`
+    parts.push(part)
+    size += part.length
+  }
+  const count = parts.length
+  parts.push(`const registry = [${Array.from({ length: count }, (_, i) => `table${i}`).join(',')}]\n`)
+  parts.push(`export default { fetch: () => new Response(String(registry.length)) }\n`)
+  return parts.join('')
+}
+
+async function benchCold() {
+  console.log('\n(c) cold start: deploy() to first response (deploy creates the first instance)')
+  const big = bigBundle()
+  const tiny = `export default { fetch: () => new Response('hi') }`
+  // Baseline: a fresh raw QuickJS module + runtime + context evaluating the same source.
+  const rawCold = async (code) => {
+    const s = performance.now()
+    const qjs = await rawModule(128)
+    const rt = qjs.newRuntime()
+    const ctx = rt.newContext()
+    ctx.unwrapResult(ctx.evalCode(code, 'f.js', { type: 'module' })).dispose()
+    const ms = performance.now() - s
+    ctx.dispose()
+    rt.dispose()
+    return ms
+  }
+  const runtime = await createRuntime()
+  const measure = async (label, code, reps) => {
+    const ours = []
+    const base = []
+    for (let i = 0; i < reps; i++) {
+      const s = performance.now()
+      await runtime.deploy(`cold${i}`, { code: code + `\n// ${label} ${i} ${Math.random()}` })
+      const res = await runtime.fetch(new Request(`http://x/cold${i}`))
+      await res.text()
+      ours.push(performance.now() - s)
+      base.push(await rawCold(code + `\n// ${i}`))
+      await runtime.undeploy(`cold${i}`)
+    }
+    ours.sort((a, b) => a - b)
+    base.sort((a, b) => a - b)
+    return [pct(ours, 50), pct(base, 50)]
+  }
+  const [tinyOurs, tinyBase] = await measure('tiny', tiny, 20)
+  report('c', 'tiny function, deploy -> first response p50 (ms)', tinyOurs, tinyBase, '<= 5 ms')
+  const [bigOurs, bigBase] = await measure('big', big, 8)
+  report('c', `${Math.round(big.length / 1024)} KB bundle, deploy -> first response p50 (ms)`, bigOurs, bigBase)
+  await runtime.close()
+}
+
+// (d) RSS per warm idle instance: 1,000 warm instances of one function.
+async function benchRss() {
+  console.log('\n(d) RSS of 1,000 warm idle instances of one function')
+  global.gc?.()
+  const runtime = await createRuntime({ limits: { memoryMb: 16 } })
+  await runtime.deploy('noop', { code: `export default { fetch: () => new Response('ok') }` })
+  global.gc?.()
+  await new Promise((r) => setTimeout(r, 200))
+  const before = process.memoryUsage().rss
+  const N = 1000
+  await runtime.deploy('idle', {
+    code: `export default { fetch: () => new Response('ok') }`,
+    limits: { memoryMb: 16 },
+    pool: { min: N, max: N, idleTimeoutMs: 600_000 },
+  })
+  const t = performance.now()
+  while (runtime.stats().functions.idle.instances < N && performance.now() - t < 120_000) {
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  await new Promise((r) => setTimeout(r, 500))
+  const after = process.memoryUsage().rss
+  const count = runtime.stats().functions.idle.instances
+  const mb = (after - before) / 1024 / 1024
+  report('d', `RSS of ${count} warm instances (MB)`, mb, 256, '<= 256 MB')
+  report('d', 'RSS per warm instance (KB)', ((after - before) / count) / 1024)
+  report('d', 'time to create them (ms)', performance.now() - t)
+  await runtime.close()
+}
+
+console.log(`fnbox bench — node ${process.version}, ${(await import('node:os')).availableParallelism()} cores`)
+if (run('call')) await benchCall()
+if (run('http')) await benchHttp()
+if (run('cold')) await benchCold()
+if (run('rss')) await benchRss()
+if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))

@@ -1,0 +1,26 @@
+// @ts-check
+import importX from 'eslint-plugin-import-x'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['dist/', 'temp/', 'node_modules/', 'coverage/', '.fnbox/'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': 'error',
+    },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
+  },
+  {
+    // Guest code runs inside QuickJS: plain JavaScript with web globals only.
+    files: ['src/sandbox/prelude/**/*.js', 'examples/functions/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { globalThis: 'readonly' },
+    },
+  },
+)

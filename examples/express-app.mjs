@@ -1,0 +1,41 @@
+// A small Express app serving two sandboxed functions under /fn.
+//   npm run example               serve on http://localhost:3000 until Ctrl-C
+//   npm run example -- --self-test  start, call both functions, print the answers, exit
+import { readFile } from 'node:fs/promises'
+import express from 'express'
+import { createRuntime } from 'fnbox'
+
+const runtime = await createRuntime({ limits: { memoryMb: 64, timeoutMs: 5000 } })
+runtime.on('log', (e) => console.log(`[${e.function}@${e.version.slice(0, 7)}] ${e.level}: ${e.message}`))
+
+for (const name of ['greet', 'countdown']) {
+  const code = await readFile(new URL(`./functions/${name}.js`, import.meta.url), 'utf8')
+  const { version } = await runtime.deploy(name, { code })
+  console.log(`deployed ${name} (version ${version})`)
+}
+
+const app = express()
+app.get('/', (_req, res) => res.send('try /fn/greet?name=Ada and /fn/countdown?from=5'))
+app.use('/fn', runtime.express())
+
+const selfTest = process.argv.includes('--self-test')
+const server = app.listen(selfTest ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.1')
+await new Promise((resolve) => server.once('listening', resolve))
+const base = `http://127.0.0.1:${server.address().port}`
+console.log(`listening on ${base}`)
+
+if (selfTest) {
+  const greet = await fetch(`${base}/fn/greet?name=Ada`)
+  console.log(greet.status, await greet.text())
+  const countdown = await fetch(`${base}/fn/countdown?from=3`)
+  for await (const chunk of countdown.body) process.stdout.write(new TextDecoder().decode(chunk))
+  console.log('sum via runtime.call:', await runtime.call('countdown', 'sum', 1, 2, 3))
+  server.close()
+  await runtime.close()
+} else {
+  process.on('SIGINT', async () => {
+    server.close()
+    await runtime.close()
+    process.exit(0)
+  })
+}

@@ -1,0 +1,112 @@
+/**
+ * The host side of one invocation's outgoing traffic: the guest's `fetch` calls, the bodies it
+ * reads chunk by chunk, and their aborts. Everything is released when the invocation ends.
+ *
+ * @internal
+ * @module
+ */
+import type { HostCall, HostReplyValue } from '../sandbox/protocol.js'
+import type { AllowedHosts, createGuardedFetch } from './net/index.js'
+
+type Net = ReturnType<typeof createGuardedFetch>
+
+export interface SessionPolicy {
+  allowedHosts: AllowedHosts
+  timeoutMs: number
+  maxResponseBytes: number
+}
+
+interface OpenBody {
+  iterator: AsyncIterator<Uint8Array>
+  cancel(): void
+}
+
+/** Outgoing requests one invocation may have open at once. */
+const MAX_OPEN_FETCHES = 64
+
+export class GuestHostSession {
+  readonly #net: Net
+  readonly #policy: SessionPolicy
+  readonly #aborts = new Map<number, AbortController>()
+  readonly #bodies = new Map<number, OpenBody>()
+  readonly #closed = new AbortController()
+  #nextBody = 1
+
+  constructor(net: Net, policy: SessionPolicy) {
+    this.#net = net
+    this.#policy = policy
+  }
+
+  async handle(req: HostCall): Promise<HostReplyValue | undefined> {
+    switch (req.op) {
+      case 'fetchStart': {
+        if (this.#closed.signal.aborted) throw new TypeError('the invocation has ended')
+        if (this.#aborts.size >= MAX_OPEN_FETCHES) {
+          throw new TypeError(`too many concurrent fetches (limit ${MAX_OPEN_FETCHES})`)
+        }
+        const abort = new AbortController()
+        this.#aborts.set(req.meta.fetchId, abort)
+        try {
+          const res = await this.#net.fetch(
+            req.meta.url,
+            {
+              method: req.meta.method,
+              headers: req.meta.headers,
+              body: req.body ? new Uint8Array(req.body) : undefined,
+              redirect: req.meta.redirect,
+              signal: AbortSignal.any([abort.signal, this.#closed.signal]),
+            },
+            this.#policy,
+          )
+          let bodyId: number | null = null
+          if (res.body) {
+            bodyId = this.#nextBody++
+            this.#bodies.set(bodyId, { iterator: res.body[Symbol.asyncIterator](), cancel: () => res.cancel() })
+          }
+          return {
+            op: 'fetchStart',
+            meta: {
+              status: res.status,
+              statusText: res.statusText,
+              headers: res.headers,
+              url: res.url,
+              redirected: res.redirected,
+              bodyId,
+            },
+          }
+        } catch (err) {
+          this.#aborts.delete(req.meta.fetchId)
+          throw err
+        }
+      }
+      case 'bodyRead': {
+        const body = this.#bodies.get(req.bodyId)
+        if (!body) return { op: 'bodyRead', chunk: undefined }
+        const next = await body.iterator.next()
+        if (next.done) {
+          this.#bodies.delete(req.bodyId)
+          return { op: 'bodyRead', chunk: undefined }
+        }
+        const chunk = next.value
+        return { op: 'bodyRead', chunk: chunk.slice().buffer as ArrayBuffer }
+      }
+      case 'bodyCancel': {
+        this.#bodies.get(req.bodyId)?.cancel()
+        this.#bodies.delete(req.bodyId)
+        return undefined
+      }
+      case 'fetchAbort': {
+        this.#aborts.get(req.fetchId)?.abort(new DOMException('The operation was aborted', 'AbortError'))
+        return undefined
+      }
+    }
+  }
+
+  /** Aborts every request and body still open. */
+  close(): void {
+    this.#closed.abort()
+    for (const body of this.#bodies.values()) body.cancel()
+    this.#bodies.clear()
+    this.#aborts.clear()
+  }
+}

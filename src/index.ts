@@ -1,0 +1,32 @@
+/**
+ * fnbox: run user-written JavaScript functions in QuickJS WebAssembly sandboxes inside any
+ * Node.js backend, off the event loop, with hard limits, warm pools and Express/Koa mounts.
+ *
+ * @packageDocumentation
+ */
+export { createRuntime, Runtime } from './runtime.js'
+export type {
+  CloseOptions,
+  DeployOptions,
+  Deployment,
+  ExecutorThreadStats,
+  FetchOptions,
+  FunctionStats,
+  RuntimeOptions,
+  RuntimeStats,
+} from './runtime.js'
+export { FnboxError, isFnboxError } from './errors.js'
+export type { FnboxErrorCode, FnboxErrorOptions } from './errors.js'
+export { DEFAULT_LIMITS, DEFAULT_POOL } from './options.js'
+export type { Limits, PoolOptions } from './options.js'
+export type {
+  DeployEvent,
+  ExecutorRestartEvent,
+  InstanceEvent,
+  InvokeEvent,
+  LogEvent,
+  RuntimeEvents,
+} from './events.js'
+export type { HttpMountOptions } from './triggers/http/node-http.js'
+export type { ExpressMiddleware } from './triggers/http/express.js'
+export type { KoaMiddleware, KoaMountOptions } from './triggers/http/koa.js'

@@ -1,0 +1,350 @@
+/**
+ * Main-thread side of one executor thread: starts the worker, loads function versions into it,
+ * creates and destroys instances, runs invocations, answers the guest's host calls, and restarts
+ * the thread when a guest wedges it in a builtin that ignores the interrupt.
+ *
+ * @internal
+ * @module
+ */
+import { Worker } from 'node:worker_threads'
+import { FnboxError } from '../errors.js'
+import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
+import type {
+  ExecutorStats,
+  FromExecutor,
+  HostCall,
+  HostReplyValue,
+  SandboxLimits,
+  ToExecutor,
+} from '../sandbox/protocol.js'
+
+/** How long past an invocation's deadline a thread may stay silent before it is terminated. */
+export const STUCK_GRACE_MS = 50
+
+/** A warm instance living in an executor thread. */
+export interface InstanceRef {
+  readonly executor: Executor
+  readonly id: number
+  readonly key: string
+  /** Set when the instance died on its own or with its thread. */
+  lost: boolean
+  /** Set while the instance is in use, to know the thread's load. */
+  busy: boolean
+}
+
+export interface InvocationHandlers {
+  onRespond?(meta: GuestResponseMeta, body: ArrayBuffer | undefined): void
+  onChunk?(data: ArrayBuffer): void
+  onLog(level: LogLevel, message: string): void
+  onHost(req: HostCall): Promise<HostReplyValue | undefined>
+}
+
+export interface InvocationResult {
+  result: string | undefined
+  /** The instance was discarded by the thread and must not be reused. */
+  discarded: boolean
+}
+
+interface Inflight {
+  inv: number
+  ref: InstanceRef
+  deadline: number
+  handlers: InvocationHandlers
+  resolve: (r: InvocationResult) => void
+  reject: (e: FnboxError) => void
+  backstop: NodeJS.Timeout
+}
+
+export interface FunctionSource {
+  key: string
+  code: string
+  filename: string
+  limits: SandboxLimits
+}
+
+export interface ExecutorEvents {
+  /** Instances that died: the pools must forget them. */
+  lost(refs: InstanceRef[]): void
+  restarted(executor: Executor, reason: string): void
+}
+
+let nextInv = 1
+let nextInstance = 1
+
+export class Executor {
+  readonly index: number
+  #worker!: Worker
+  #ready!: Promise<void>
+  #loaded = new Set<string>()
+  readonly #instances = new Map<number, InstanceRef>()
+  readonly #creating = new Map<number, { resolve: (ms: number) => void; reject: (e: FnboxError) => void }>()
+  readonly #inflight = new Map<number, Inflight>()
+  readonly #events: ExecutorEvents
+  readonly #workerUrl: URL
+  #closed = false
+  #statsWaiters: ((s: ExecutorStats) => void)[] = []
+
+  constructor(index: number, workerUrl: URL, events: ExecutorEvents) {
+    this.index = index
+    this.#workerUrl = workerUrl
+    this.#events = events
+    this.#start()
+  }
+
+  get ready(): Promise<void> {
+    return this.#ready
+  }
+
+  /** Instances on this thread. */
+  get size(): number {
+    return this.#instances.size + this.#creating.size
+  }
+
+  get inflight(): number {
+    return this.#inflight.size
+  }
+
+  #start(): void {
+    this.#loaded = new Set()
+    const worker = new Worker(this.#workerUrl, {
+      // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
+      // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
+      resourceLimits: { stackSizeMb: 8 },
+      workerData: { threadId: this.index },
+      stdout: false,
+      stderr: false,
+    })
+    this.#worker = worker
+    this.#ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (msg: FromExecutor): void => {
+        if (msg.t === 'ready') {
+          worker.off('error', onError)
+          resolve()
+        }
+      }
+      const onError = (err: Error): void => reject(err)
+      worker.once('message', onMessage)
+      worker.once('error', onError)
+    })
+    worker.on('message', (msg: FromExecutor) => this.#onMessage(msg))
+    worker.on('error', () => this.#restart('the executor thread failed'))
+    worker.on('exit', () => {
+      if (this.#worker === worker && !this.#closed) this.#restart('the executor thread exited')
+    })
+  }
+
+  #post(msg: ToExecutor, transfer?: ArrayBuffer[]): void {
+    this.#worker.postMessage(msg, transfer ?? [])
+  }
+
+  #ensureLoaded(fn: FunctionSource): void {
+    if (this.#loaded.has(fn.key)) return
+    this.#loaded.add(fn.key)
+    this.#post({ t: 'load', key: fn.key, code: fn.code, filename: fn.filename, limits: fn.limits })
+  }
+
+  unload(key: string): void {
+    if (!this.#loaded.delete(key)) return
+    this.#post({ t: 'unload', key })
+    for (const ref of this.#instances.values()) if (ref.key === key) this.#instances.delete(ref.id)
+  }
+
+  /** Creates a warm instance; resolves with the ref and the time the thread spent on it. */
+  async create(fn: FunctionSource): Promise<{ ref: InstanceRef; ms: number }> {
+    if (this.#closed) throw new FnboxError('ERR_CLOSED', 'the runtime is closed')
+    await this.#ready
+    this.#ensureLoaded(fn)
+    const id = nextInstance++
+    const ms = await new Promise<number>((resolve, reject) => {
+      this.#creating.set(id, { resolve, reject })
+      this.#post({ t: 'create', id, key: fn.key })
+    })
+    const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false, busy: false }
+    this.#instances.set(id, ref)
+    return { ref, ms }
+  }
+
+  destroy(ref: InstanceRef): void {
+    if (!this.#instances.delete(ref.id)) return
+    if (!ref.lost) this.#post({ t: 'destroy', id: ref.id })
+  }
+
+  invoke(
+    ref: InstanceRef,
+    call: Extract<ToExecutor, { t: 'invoke' }>['call'],
+    timeoutMs: number,
+    handlers: InvocationHandlers,
+  ): { inv: number; done: Promise<InvocationResult> } {
+    const inv = nextInv++
+    const done = new Promise<InvocationResult>((resolve, reject) => {
+      if (ref.lost || this.#closed) {
+        reject(new FnboxError('ERR_EXECUTOR_LOST', 'the sandbox instance is gone'))
+        return
+      }
+      const deadline = Date.now() + timeoutMs
+      const backstop = setTimeout(() => this.#overdue(inv), timeoutMs + STUCK_GRACE_MS)
+      this.#inflight.set(inv, { inv, ref, deadline, handlers, resolve, reject, backstop })
+      const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
+      this.#post({ t: 'invoke', inv, id: ref.id, timeoutMs, call }, transfer)
+    })
+    return { inv, done }
+  }
+
+  cancel(inv: number, reason: 'client' | 'timeout'): void {
+    if (this.#inflight.has(inv)) this.#post({ t: 'cancel', inv, reason })
+  }
+
+  credit(inv: number): void {
+    if (this.#inflight.has(inv)) this.#post({ t: 'credit', inv })
+  }
+
+  /**
+   * An invocation passed its deadline and the thread said nothing: the thread is blocked. When
+   * every invocation on it is overdue, the blocker is one of them: terminate the thread.
+   * Otherwise the blocker may be a call still within its own limit; look again after it.
+   */
+  #overdue(inv: number): void {
+    const flight = this.#inflight.get(inv)
+    if (!flight) return
+    const now = Date.now()
+    let latest = 0
+    for (const f of this.#inflight.values()) latest = Math.max(latest, f.deadline)
+    if (latest + STUCK_GRACE_MS <= now) {
+      this.#restart(`an invocation ran ${now - flight.deadline} ms past its deadline in a blocking builtin`)
+    } else {
+      flight.backstop = setTimeout(() => this.#overdue(inv), latest + STUCK_GRACE_MS - now)
+    }
+  }
+
+  #restart(reason: string): void {
+    if (this.#closed) return
+    const old = this.#worker
+    const lost = [...this.#instances.values()]
+    for (const ref of lost) ref.lost = true
+    this.#instances.clear()
+    const now = Date.now()
+    for (const f of this.#inflight.values()) {
+      clearTimeout(f.backstop)
+      f.reject(
+        f.deadline <= now
+          ? new FnboxError('ERR_TIMEOUT', 'the function ran past its time limit and its thread was terminated', {
+              details: { reason },
+            })
+          : new FnboxError('ERR_EXECUTOR_LOST', 'the executor thread running this call was restarted', {
+              retryAfterSeconds: 1,
+              details: { reason },
+            }),
+      )
+    }
+    this.#inflight.clear()
+    for (const c of this.#creating.values()) {
+      c.reject(new FnboxError('ERR_EXECUTOR_LOST', 'the executor thread was restarted while creating an instance'))
+    }
+    this.#creating.clear()
+    this.#worker = undefined as unknown as Worker
+    old.removeAllListeners('exit')
+    void old.terminate()
+    this.#start()
+    this.#events.lost(lost)
+    this.#events.restarted(this, reason)
+  }
+
+  #onMessage(msg: FromExecutor): void {
+    switch (msg.t) {
+      case 'created': {
+        const c = this.#creating.get(msg.id)
+        this.#creating.delete(msg.id)
+        c?.resolve(msg.ms)
+        break
+      }
+      case 'create-failed': {
+        const c = this.#creating.get(msg.id)
+        this.#creating.delete(msg.id)
+        c?.reject(FnboxError.fromJSON(msg.error))
+        break
+      }
+      case 'lost': {
+        const ref = this.#instances.get(msg.id)
+        if (!ref) break
+        ref.lost = true
+        this.#instances.delete(msg.id)
+        this.#events.lost([ref])
+        break
+      }
+      case 'respond':
+        this.#inflight.get(msg.inv)?.handlers.onRespond?.(msg.meta, msg.body)
+        break
+      case 'chunk':
+        this.#inflight.get(msg.inv)?.handlers.onChunk?.(msg.data)
+        break
+      case 'log':
+        this.#inflight.get(msg.inv)?.handlers.onLog(msg.level, msg.message)
+        break
+      case 'done':
+      case 'failed': {
+        const f = this.#inflight.get(msg.inv)
+        if (!f) break
+        this.#inflight.delete(msg.inv)
+        clearTimeout(f.backstop)
+        if (msg.discarded) {
+          f.ref.lost = true
+          this.#instances.delete(f.ref.id)
+        }
+        if (msg.t === 'done') f.resolve({ result: msg.result, discarded: msg.discarded })
+        else f.reject(FnboxError.fromJSON(msg.error))
+        break
+      }
+      case 'host':
+        this.#onHost(msg.inv, msg.call, msg.req)
+        break
+      case 'stats':
+        for (const w of this.#statsWaiters.splice(0)) w(msg.stats)
+        break
+      case 'ready':
+        break
+    }
+  }
+
+  #onHost(inv: number, call: number, req: HostCall): void {
+    const f = this.#inflight.get(inv)
+    const answer = f ? f.handlers.onHost(req) : Promise.reject(new TypeError('invocation ended'))
+    if (call === 0) {
+      answer.catch(() => undefined)
+      return
+    }
+    answer.then(
+      (value) => {
+        if (!value) throw new TypeError('host call gave no answer')
+        const transfer = value.op === 'bodyRead' && value.chunk ? [value.chunk] : undefined
+        this.#post({ t: 'reply', call, ok: true, value }, transfer)
+      },
+    ).catch((err: unknown) => {
+      const error =
+        err instanceof FnboxError
+          ? { name: 'TypeError', message: err.message }
+          : err instanceof TypeError
+            ? { name: 'TypeError', message: err.message }
+            : { name: 'TypeError', message: 'host call failed' }
+      this.#post({ t: 'reply', call, ok: false, error })
+    })
+  }
+
+  async stats(): Promise<ExecutorStats & { threadIndex: number; inflight: number }> {
+    await this.#ready
+    const s = await new Promise<ExecutorStats>((resolve) => {
+      this.#statsWaiters.push(resolve)
+      this.#post({ t: 'stats' })
+    })
+    return { ...s, threadIndex: this.index, inflight: this.#inflight.size }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    for (const f of this.#inflight.values()) {
+      clearTimeout(f.backstop)
+      f.reject(new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
+    }
+    this.#inflight.clear()
+    await this.#worker.terminate()
+  }
+}

@@ -1,0 +1,672 @@
+/**
+ * The facade: options → filled options, deploy / fetch / call / close, events.
+ *
+ * @module
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import { EventEmitter } from 'eventemitter3'
+import { FnboxError, isFnboxError } from './errors.js'
+import type { RuntimeEvents } from './events.js'
+import { GuestHostSession } from './host/guest-session.js'
+import { createGuardedFetch, parseAllowedHosts } from './host/net/index.js'
+import {
+  checkFunctionName,
+  checkKeys,
+  DEFAULT_LIMITS,
+  DEFAULT_POOL,
+  MAX_CODE_BYTES,
+  resolveHosts,
+  resolveLimits,
+  resolvePool,
+  resolveThreads,
+  type Limits,
+  type PoolOptions,
+} from './options.js'
+import { Executor, type InstanceRef } from './pool/executor.js'
+import { FunctionPool, type FunctionPoolStats } from './pool/function-pool.js'
+import type { GuestResponseMeta } from './sandbox/bridge-types.js'
+import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
+import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
+import type { HttpMountOptions } from './triggers/http/node-http.js'
+
+/**
+ * Options of {@link createRuntime}. Every field is optional.
+ *
+ * @public
+ */
+export interface RuntimeOptions {
+  /** Executor threads that run guests. Default: one per core (`os.availableParallelism()`). */
+  threads?: number
+  /** Default limits of every function; a deploy may override each field. */
+  limits?: Partial<Limits>
+  /** Default pool of every function; a deploy may override each field. */
+  pool?: Partial<PoolOptions>
+  /**
+   * Hosts every function may `fetch` even when they resolve to private or loopback addresses:
+   * `'api.example.com'`, `'*.example.com'`, `'localhost:8080'`, `'10.0.0.5'`, `'[::1]:9000'`.
+   * Public addresses are always reachable; everything else is refused by the SSRF guard.
+   */
+  allowedHosts?: string[]
+}
+
+/**
+ * Options of {@link Runtime.deploy}.
+ *
+ * @public
+ */
+export interface DeployOptions {
+  /** The function: an ES module (`export default { fetch }`, `export function GET`, named exports). */
+  code: string
+  /** Overrides of the runtime's limits for this function. */
+  limits?: Partial<Limits>
+  /** Overrides of the runtime's pool options for this function. */
+  pool?: Partial<PoolOptions>
+  /** Hosts this function may fetch in addition to the runtime's `allowedHosts`. */
+  allowedHosts?: string[]
+  /** File name shown in guest stack traces. Default `<name>.js`. */
+  filename?: string
+}
+
+/** What {@link Runtime.deploy} returns. @public */
+export interface Deployment {
+  name: string
+  /** Content hash of the code and its settings: the same input gives the same version. */
+  version: string
+}
+
+/** Per-function figures of {@link Runtime.stats}. @public */
+export interface FunctionStats extends FunctionPoolStats {
+  version: string
+  /** Versions still finishing calls after a redeploy. */
+  draining: number
+  coldStarts: number
+}
+
+/** Per-thread figures of {@link Runtime.stats}. @public */
+export interface ExecutorThreadStats {
+  thread: number
+  instances: number
+  inflight: number
+  restarts: number
+}
+
+/** @public */
+export interface RuntimeStats {
+  functions: Record<string, FunctionStats>
+  executors: ExecutorThreadStats[]
+}
+
+/** Options of {@link Runtime.close}. @public */
+export interface CloseOptions {
+  /** Calls in flight get this long to finish, in ms, before the threads are stopped. Default 10000. */
+  timeoutMs?: number
+}
+
+/** Options of {@link Runtime.fetch}. @public */
+export interface FetchOptions {
+  /** Aborting it cancels the invocation (the guest's `request.signal` aborts). */
+  signal?: AbortSignal
+}
+
+interface FunctionVersion {
+  name: string
+  version: string
+  key: string
+  limits: Limits
+  pool: FunctionPool
+  allowedHosts: ReturnType<typeof parseAllowedHosts>
+  coldStarts: number
+}
+
+const DEPLOY_KEYS = ['code', 'limits', 'pool', 'allowedHosts', 'filename'] as const
+const RUNTIME_KEYS = ['threads', 'limits', 'pool', 'allowedHosts'] as const
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+
+/**
+ * A runtime: executor threads, deployed functions and their warm pools. Create it with
+ * {@link createRuntime}.
+ *
+ * @public
+ */
+export class Runtime extends EventEmitter<RuntimeEvents> {
+  readonly #limits: Limits
+  readonly #pool: PoolOptions
+  readonly #allowedHosts: string[]
+  readonly #executors: Executor[] = []
+  readonly #functions = new Map<string, FunctionVersion>()
+  readonly #draining = new Map<string, Set<FunctionVersion>>()
+  readonly #net: ReturnType<typeof createGuardedFetch>
+  readonly #restarts = new Map<number, number>()
+  #closed: Promise<void> | undefined
+
+  /** @internal Use {@link createRuntime}. */
+  constructor(options: RuntimeOptions = {}, workerUrl: URL) {
+    super()
+    const opts = checkKeys(options, 'options', RUNTIME_KEYS)
+    const threads = resolveThreads(opts.threads)
+    this.#limits = resolveLimits(opts.limits, 'options.limits', DEFAULT_LIMITS)
+    this.#pool = resolvePool(opts.pool, 'options.pool', DEFAULT_POOL)
+    this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
+    parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
+    this.#net = createGuardedFetch()
+    for (let i = 0; i < threads; i++) {
+      this.#executors.push(
+        new Executor(i, workerUrl, {
+          lost: (refs) => this.#lost(refs),
+          restarted: (executor, reason) => {
+            this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
+            this.emit('executor:restart', { thread: executor.index, reason })
+          },
+        }),
+      )
+    }
+  }
+
+  /** @internal */
+  async start(): Promise<void> {
+    await Promise.all(this.#executors.map((e) => e.ready))
+  }
+
+  #lost(refs: InstanceRef[]): void {
+    for (const ref of refs) ref.lost = true
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new FnboxError('ERR_CLOSED', 'the runtime is closed')
+  }
+
+  /**
+   * Deploys (or redeploys) a function. Resolves once its first instance is warm, so a function
+   * that does not compile, or whose top-level code throws, fails here with `ERR_DEPLOY_FAILED`.
+   * Redeploying swaps versions: calls in flight finish on the old one, which then drains.
+   *
+   * @example
+   * ```ts
+   * const { version } = await runtime.deploy('hello', {
+   *   code: `export default { fetch: (req) => new Response('hi from ' + new URL(req.url).pathname) }`,
+   *   limits: { timeoutMs: 5000 },
+   * })
+   * ```
+   */
+  async deploy(name: string, options: DeployOptions): Promise<Deployment> {
+    this.#assertOpen()
+    checkFunctionName(name)
+    const opts = checkKeys(options, 'options', DEPLOY_KEYS)
+    const code = opts.code
+    if (typeof code !== 'string' || code.length === 0) throw invalid('options.code', 'a non-empty string', code)
+    const codeBytes = Buffer.byteLength(code)
+    if (codeBytes > MAX_CODE_BYTES) {
+      throw new FnboxError('ERR_INVALID_OPTION', `options.code is ${codeBytes} bytes; the limit is ${MAX_CODE_BYTES}`, {
+        details: { option: 'options.code', limit: MAX_CODE_BYTES, value: codeBytes },
+      })
+    }
+    const limits = resolveLimits(opts.limits, 'options.limits', this.#limits)
+    const pool = resolvePool(opts.pool, 'options.pool', this.#pool)
+    const ownHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
+    parseAllowedHosts(ownHosts, 'options.allowedHosts') // validates, naming the index in this list
+    const hosts = [...this.#allowedHosts, ...ownHosts]
+    // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
+    const allowedHosts = parseAllowedHosts(['*', ...hosts], 'options.allowedHosts')
+    if (opts.filename !== undefined && typeof opts.filename !== 'string') {
+      throw invalid('options.filename', 'a string', opts.filename)
+    }
+    const filename = (opts.filename as string | undefined) ?? `${name}.js`
+    const version = createHash('sha256')
+      .update(code)
+      .update('\0')
+      .update(JSON.stringify({ limits, pool, hosts, filename }))
+      .digest('hex')
+      .slice(0, 16)
+    const current = this.#functions.get(name)
+    if (current?.version === version) return { name, version }
+
+    const key = `${name}@${version}`
+    const fn: FunctionVersion = {
+      name,
+      version,
+      key,
+      limits,
+      allowedHosts,
+      coldStarts: 0,
+      pool: undefined as unknown as FunctionPool,
+    }
+    fn.pool = new FunctionPool(
+      {
+        key,
+        code,
+        filename,
+        limits: {
+          memoryMb: limits.memoryMb,
+          maxStackKb: limits.maxStackKb,
+          maxResponseBytes: limits.maxResponseBytes,
+          maxLogBytes: limits.maxLogBytes,
+          instancesPerModule: pool.instancesPerModule,
+        },
+      },
+      pool,
+      () => this.#executors,
+      (ms) => {
+        fn.coldStarts++
+        this.emit('instance:create', { function: name, version, ms })
+      },
+    )
+    let coldStartMs: number
+    try {
+      coldStartMs = await fn.pool.warmUp()
+      fn.coldStarts++
+    } catch (err) {
+      void fn.pool.drain()
+      throw deployError(name, err)
+    }
+    this.#assertOpen()
+    const previous = this.#functions.get(name)
+    this.#functions.set(name, fn)
+    if (previous) this.#retire(previous)
+    this.emit('deploy', { name, version, coldStartMs })
+    return { name, version }
+  }
+
+  /** Removes a function; calls in flight finish first. Resolves false when it was not deployed. */
+  async undeploy(name: string): Promise<boolean> {
+    const fn = this.#functions.get(name)
+    if (!fn) return false
+    this.#functions.delete(name)
+    this.emit('undeploy', { name, version: fn.version })
+    await this.#retire(fn)
+    return true
+  }
+
+  #retire(fn: FunctionVersion): Promise<void> {
+    let set = this.#draining.get(fn.name)
+    if (!set) this.#draining.set(fn.name, (set = new Set()))
+    set.add(fn)
+    return fn.pool.drain().finally(() => {
+      set.delete(fn)
+      if (set.size === 0 && this.#draining.get(fn.name) === set) this.#draining.delete(fn.name)
+    })
+  }
+
+  #function(name: string): FunctionVersion {
+    this.#assertOpen()
+    const fn = this.#functions.get(name)
+    if (!fn) {
+      throw new FnboxError('ERR_NOT_FOUND', `no function named ${JSON.stringify(name)} is deployed`, {
+        details: { function: name },
+      })
+    }
+    return fn
+  }
+
+  /**
+   * Calls a named export of a function with JSON-serialisable arguments; resolves with its JSON
+   * result. Rejects with a {@link FnboxError} (`ERR_NOT_FOUND`, `ERR_TIMEOUT`,
+   * `ERR_GUEST_EXCEPTION`, ...).
+   *
+   * @example
+   * ```ts
+   * await runtime.deploy('math', { code: `export const add = (a, b) => a + b` })
+   * const sum = await runtime.call<number>('math', 'add', 2, 3) // 5
+   * ```
+   */
+  async call<T = unknown>(name: string, exportName: string, ...args: unknown[]): Promise<T> {
+    const fn = this.#function(name)
+    if (typeof exportName !== 'string' || exportName.length === 0) {
+      throw invalid('exportName', 'a non-empty string', exportName)
+    }
+    let argsJson: string
+    try {
+      argsJson = JSON.stringify(args)
+    } catch (err) {
+      throw new FnboxError('ERR_INVALID_OPTION', 'call arguments must be JSON-serialisable', { cause: err })
+    }
+    if (argsJson.length > fn.limits.maxRequestBytes) {
+      throw new FnboxError(
+        'ERR_REQUEST_TOO_LARGE',
+        `call arguments of ${argsJson.length} bytes exceed limits.maxRequestBytes (${fn.limits.maxRequestBytes})`,
+        { details: { limit: fn.limits.maxRequestBytes, value: argsJson.length } },
+      )
+    }
+    const requestId = randomUUID()
+    const started = performance.now()
+    const ref = await fn.pool.acquire()
+    const acquired = performance.now()
+    const session = new GuestHostSession(this.#net, {
+      allowedHosts: fn.allowedHosts,
+      timeoutMs: fn.limits.timeoutMs,
+      maxResponseBytes: fn.limits.maxResponseBytes,
+    })
+    let error: FnboxError | undefined
+    try {
+      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, fn.limits.timeoutMs, {
+        onLog: (level, message) => this.#log(fn, requestId, level, message),
+        onHost: (req) => session.handle(req),
+      })
+      const { result } = await done
+      return (result === undefined ? undefined : JSON.parse(result)) as T
+    } catch (err) {
+      error = asFnboxError(err)
+      throw error
+    } finally {
+      session.close()
+      fn.pool.release(ref)
+      if (this.listenerCount('invoke') > 0) {
+        this.emit('invoke', {
+          function: fn.name,
+          version: fn.version,
+          requestId,
+          kind: 'call',
+          target: exportName,
+          status: undefined,
+          error: error?.code,
+          waitMs: acquired - started,
+          durationMs: performance.now() - acquired,
+        })
+      }
+    }
+  }
+
+  /**
+   * Serves a Web `Request`: the first path segment names the function (`/hello/...` → `hello`).
+   * Always resolves to a `Response`; failures map to their HTTP status (404 unknown function,
+   * 413 body too large, 503 + `Retry-After` queue full, 504 timeout, 500 guest exception).
+   *
+   * @example
+   * ```ts
+   * const res = await runtime.fetch(new Request('http://localhost/hello?name=Ada'))
+   * console.log(res.status, await res.text())
+   * ```
+   */
+  async fetch(request: Request, options: FetchOptions = {}): Promise<Response> {
+    const path = new URL(request.url).pathname
+    return this.#serve(request, path, options.signal)
+  }
+
+  async #serve(request: Request, path: string, signal: AbortSignal | undefined): Promise<Response> {
+    try {
+      const name = decodeURIComponent(path.split('/')[1] ?? '')
+      if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
+      return await this.#invokeFetch(this.#function(name), request, signal)
+    } catch (err) {
+      return asFnboxError(err).toResponse()
+    }
+  }
+
+  async #invokeFetch(fn: FunctionVersion, request: Request, signal: AbortSignal | undefined): Promise<Response> {
+    const body = await readBody(request, fn.limits.maxRequestBytes)
+    const requestId = randomUUID()
+    const started = performance.now()
+    const ref = await fn.pool.acquire()
+    const acquired = performance.now()
+    const session = new GuestHostSession(this.#net, {
+      allowedHosts: fn.allowedHosts,
+      timeoutMs: fn.limits.timeoutMs,
+      maxResponseBytes: fn.limits.maxResponseBytes,
+    })
+    const meta = {
+      method: request.method,
+      url: request.url,
+      headers: [...request.headers] as [string, string][],
+      requestId,
+      functionName: fn.name,
+      version: fn.version,
+    }
+    let status: number | undefined
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined
+    let owed = 0
+    return new Promise<Response>((resolve, reject) => {
+      const executor = ref.executor
+      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body }, fn.limits.timeoutMs, {
+        onRespond: (head, bytes) => {
+          status = head.status
+          if (!head.stream) {
+            resolve(makeResponse(head, bytes ?? null))
+            return
+          }
+          const stream = new ReadableStream<Uint8Array>(
+            {
+              start: (c) => {
+                controller = c
+              },
+              pull: () => {
+                // Credits owed for chunks that arrived while the consumer was behind.
+                for (; owed > 0; owed--) executor.credit(inv)
+              },
+              cancel: () => executor.cancel(inv, 'client'),
+            },
+            new CountQueuingStrategy({ highWaterMark: 4 }),
+          )
+          resolve(makeResponse(head, stream))
+        },
+        onChunk: (data) => {
+          if (!controller) return
+          controller.enqueue(new Uint8Array(data))
+          if ((controller.desiredSize ?? 0) > 0) executor.credit(inv)
+          else owed++
+        },
+        onLog: (level, message) => this.#log(fn, requestId, level, message),
+        onHost: (req) => session.handle(req),
+      })
+      const onAbort = (): void => executor.cancel(inv, 'client')
+      signal?.addEventListener('abort', onAbort, { once: true })
+      let error: FnboxError | undefined
+      done
+        .then(
+          () => {
+            if (controller) controller.close()
+            else if (status === undefined) {
+              reject(new FnboxError('ERR_INTERNAL', 'the function finished without a response'))
+            }
+          },
+          (err: unknown) => {
+            error = asFnboxError(err)
+            if (controller) controller.error(error)
+            else reject(error)
+          },
+        )
+        .catch(() => undefined)
+        .finally(() => {
+          signal?.removeEventListener('abort', onAbort)
+          session.close()
+          fn.pool.release(ref)
+          if (this.listenerCount('invoke') > 0) {
+            this.emit('invoke', {
+              function: fn.name,
+              version: fn.version,
+              requestId,
+              kind: 'fetch',
+              target: request.method,
+              status: error && status === undefined ? error.status : status,
+              error: error?.code,
+              waitMs: acquired - started,
+              durationMs: performance.now() - acquired,
+            })
+          }
+        })
+    })
+  }
+
+  #log(fn: FunctionVersion, requestId: string, level: GuestLogLevel, message: string): void {
+    this.emit('log', { level, message, function: fn.name, version: fn.version, requestId, time: Date.now() })
+  }
+
+  /**
+   * Express middleware serving every function under the mount path: `app.use('/fn', runtime.express())`
+   * serves `/fn/<function>/...`. The mount owns its path: an unknown function gets 404, not `next()`.
+   *
+   * @example
+   * ```ts
+   * const app = express()
+   * app.use('/fn', runtime.express({ maxRequestBytes: 256 * 1024 }))
+   * ```
+   */
+  express(options?: HttpMountOptions): ExpressMiddleware {
+    return createExpressMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal), options)
+  }
+
+  /**
+   * Koa middleware: `app.use(runtime.koa({ prefix: '/fn' }))` serves `/fn/<function>/...` and
+   * passes other paths to the next middleware.
+   *
+   * @example
+   * ```ts
+   * const app = new Koa()
+   * app.use(runtime.koa({ prefix: '/fn' }))
+   * ```
+   */
+  koa(options?: KoaMountOptions): KoaMiddleware {
+    return createKoaMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal), options)
+  }
+
+  /**
+   * Figures per function (version, instances, idle, in use, queued, cold starts) and per thread.
+   *
+   * @example
+   * ```ts
+   * const { functions } = runtime.stats()
+   * console.log(functions.hello?.idle)
+   * ```
+   */
+  stats(): RuntimeStats {
+    const functions: Record<string, FunctionStats> = {}
+    for (const fn of this.#functions.values()) {
+      functions[fn.name] = {
+        version: fn.version,
+        ...fn.pool.stats(),
+        draining: this.#draining.get(fn.name)?.size ?? 0,
+        coldStarts: fn.coldStarts,
+      }
+    }
+    return {
+      functions,
+      executors: this.#executors.map((e) => ({
+        thread: e.index,
+        instances: e.size,
+        inflight: e.inflight,
+        restarts: this.#restarts.get(e.index) ?? 0,
+      })),
+    }
+  }
+
+  /**
+   * Stops taking calls, lets calls in flight finish (up to `timeoutMs`), then stops the threads.
+   * Calls after `close()` fail with `ERR_CLOSED`. Idempotent.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closed ??= (async () => {
+      const timeoutMs = options.timeoutMs ?? 10_000
+      const pools = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((s) => [...s])]
+      this.#functions.clear()
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.allSettled(pools.map((fn) => fn.pool.drain())),
+        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+      ])
+      clearTimeout(timer)
+      await Promise.all(this.#executors.map((e) => e.close()))
+      await this.#net.close()
+    })()
+    return this.#closed
+  }
+
+  /** `await using runtime = await createRuntime()` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+}
+
+type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
+
+function invalid(name: string, expected: string, value: unknown): FnboxError {
+  return new FnboxError('ERR_INVALID_OPTION', `${name} must be ${expected} (got ${typeof value})`, {
+    details: { option: name },
+  })
+}
+
+function deployError(name: string, err: unknown): FnboxError {
+  if (isFnboxError(err) && err.code !== 'ERR_DEPLOY_FAILED' && err.code !== 'ERR_GUEST_EXCEPTION') return err
+  const message = err instanceof Error ? err.message : String(err)
+  return new FnboxError('ERR_DEPLOY_FAILED', `function ${name} failed to load: ${message}`, {
+    cause: err,
+    details: isFnboxError(err) ? { ...err.details, function: name } : { function: name },
+  })
+}
+
+function asFnboxError(err: unknown): FnboxError {
+  if (isFnboxError(err)) return err
+  return new FnboxError('ERR_INTERNAL', 'internal error', { cause: err })
+}
+
+function makeResponse(head: GuestResponseMeta, body: BodyInit | null): Response {
+  const nullBody = NULL_BODY_STATUS.has(head.status)
+  try {
+    return new Response(nullBody ? null : body, {
+      status: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+    })
+  } catch {
+    return new FnboxError('ERR_GUEST_EXCEPTION', `the function answered an invalid status ${head.status}`).toResponse()
+  }
+}
+
+/** Reads a request body with a hard cap; 413 as soon as the cap is crossed. */
+async function readBody(request: Request, limit: number): Promise<ArrayBuffer | undefined> {
+  if (request.method === 'GET' || request.method === 'HEAD' || !request.body) return undefined
+  const tooLarge = (value: number): FnboxError =>
+    new FnboxError('ERR_REQUEST_TOO_LARGE', `request body of ${value} bytes exceeds limits.maxRequestBytes (${limit})`, {
+      details: { limit, value },
+    })
+  const declared = Number(request.headers.get('content-length'))
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared)
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined)
+      throw tooLarge(size)
+    }
+    chunks.push(value)
+  }
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.byteLength
+  }
+  return out.buffer
+}
+
+/**
+ * Creates a runtime and starts its executor threads.
+ *
+ * @example
+ * ```ts
+ * import { createRuntime } from 'fnbox'
+ *
+ * const runtime = await createRuntime({ limits: { memoryMb: 64, timeoutMs: 5000 } })
+ * await runtime.deploy('hello', { code: `export default { fetch: () => new Response('hi') }` })
+ * const res = await runtime.fetch(new Request('http://localhost/hello'))
+ * console.log(await res.text()) // "hi"
+ * await runtime.close()
+ * ```
+ * @public
+ */
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const runtime = new Runtime(options, workerUrl())
+  try {
+    await runtime.start()
+  } catch (err) {
+    await runtime.close().catch(() => undefined)
+    throw err
+  }
+  return runtime
+}
+
+/** The executor entry sits next to this bundle in `dist/` (ESM build used by both formats). */
+function workerUrl(): URL {
+  return new URL('./worker.js', import.meta.url)
+}

@@ -1,0 +1,133 @@
+/**
+ * The contract between the guest prelude (JavaScript that runs inside QuickJS, `prelude/`) and
+ * the host side of one sandbox instance (`instance.ts`, `natives.ts`).
+ *
+ * Flow of one instance:
+ * 1. `installNatives(ctx, hooks)` puts one object on the guest global, `__fnbox_native`, whose
+ *    functions are listed by {@link GuestNatives}. Host exceptions never cross: a native throws
+ *    only errors built here (`TypeError`, `RangeError`, `DOMException`-like `{ name, message }`).
+ * 2. The prelude (one IIFE script, evaluated as global code) captures `__fnbox_native`, deletes it
+ *    from the global, defines the web globals, and its completion value is the
+ *    {@link GuestEntry} object. The host keeps a handle to it.
+ * 3. The function's ES module is evaluated; its namespace is handed to `entry.setModule(ns)`.
+ * 4. Each invocation calls `entry.fetch(...)` or `entry.call(...)`; both return promises that the
+ *    host settles by pumping the job queue (`runtime.executePendingJobs()`).
+ *
+ * @internal
+ * @module
+ */
+
+export type LogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
+
+/** Request head handed to `entry.fetch`, as JSON. */
+export interface GuestRequestMeta {
+  method: string
+  /** Absolute URL as the client sent it. */
+  url: string
+  headers: [string, string][]
+  /** Invocation id (also `ctx.requestId` in the guest). */
+  requestId: string
+  functionName: string
+  version: string
+}
+
+/** Response head passed by the guest to `native.respond`, as JSON. */
+export interface GuestResponseMeta {
+  status: number
+  statusText: string
+  headers: [string, string][]
+  /** True when the body follows as chunks through `native.emitChunk`. */
+  stream: boolean
+}
+
+/** What the guest's `fetch` asks the host for, as JSON. */
+export interface GuestFetchMeta {
+  /** Chosen by the guest, unique per instance; used by `fetchAbort` and body reads. */
+  fetchId: number
+  method: string
+  url: string
+  headers: [string, string][]
+  redirect: 'follow' | 'manual' | 'error'
+}
+
+/** What the host answers a guest `fetch` with, as JSON. */
+export interface GuestFetchResponseMeta {
+  status: number
+  statusText: string
+  headers: [string, string][]
+  url: string
+  redirected: boolean
+  /** Read the body with `native.bodyRead(bodyId)`; `null` when there is none. */
+  bodyId: number | null
+}
+
+/**
+ * What the guest sees as `__fnbox_native` before the prelude hides it. Binary data crosses as
+ * `ArrayBuffer` (copied). Async natives return guest promises.
+ */
+export interface GuestNatives {
+  log(level: LogLevel, message: string): void
+  /** Schedules a timer; when due, the host calls `entry.fireTimer(id)`. Returns the id. */
+  setTimer(ms: number): number
+  clearTimer(id: number): void
+  /** `performance.now()` of the executor thread, in ms. */
+  now(): number
+  randomBytes(length: number): ArrayBuffer
+  randomUUID(): string
+  utf8Encode(text: string): ArrayBuffer
+  /** Throws `TypeError` on invalid input when `fatal`; else replaces with U+FFFD. */
+  utf8Decode(bytes: ArrayBuffer, fatal: boolean): string
+  /** `btoa` semantics: throws `InvalidCharacterError` for chars > 0xFF. */
+  base64Encode(latin1: string): string
+  /** `atob` semantics (forgiving base64); throws `InvalidCharacterError`. */
+  base64Decode(base64: string): string
+  /**
+   * WHATWG URL parsing by the host's URL implementation. Returns JSON of the components
+   * (`href, origin, protocol, username, password, host, hostname, port, pathname, search, hash`)
+   * or `null` when invalid.
+   */
+  urlParse(input: string, base?: string): string | null
+  /** Sends the response head (and the whole body when not streaming). Once per invocation. */
+  respond(meta: string, body?: ArrayBuffer): void
+  /** Sends one body chunk; resolves when the host is ready for the next (backpressure). */
+  emitChunk(chunk: ArrayBuffer): Promise<void>
+  /** Outgoing fetch; resolves to {@link GuestFetchResponseMeta} JSON. Rejects with `TypeError`. */
+  fetchStart(meta: string, body?: ArrayBuffer): Promise<string>
+  fetchAbort(fetchId: number): void
+  /** Next chunk of a fetched body, or `undefined` at its end. */
+  bodyRead(bodyId: number): Promise<ArrayBuffer | undefined>
+  bodyCancel(bodyId: number): void
+}
+
+/** What the prelude's completion value provides to the host. */
+export interface GuestEntry {
+  setModule(namespace: object): void
+  /**
+   * Runs the HTTP entry of the module (`default.fetch` or the method export). Calls
+   * `native.respond` once, then `native.emitChunk` for a streamed body; the promise settles
+   * when the body is complete. Rejects with the guest's error.
+   */
+  fetch(meta: string, body?: ArrayBuffer): Promise<void>
+  /** Calls a named export with JSON arguments (an array); resolves to the JSON of its result. */
+  call(exportName: string, argsJson: string): Promise<string | undefined>
+  fireTimer(id: number): void
+  /** Aborts `request.signal` of the running invocation (timeout, client gone). */
+  abort(reason: string): void
+}
+
+/** Host-side callbacks behind the natives that need the instance (see `natives.ts`). */
+export interface NativeHooks {
+  log(level: LogLevel, message: string): void
+  setTimer(ms: number): number
+  clearTimer(id: number): void
+  respond(meta: GuestResponseMeta, body: Uint8Array | undefined): void
+  emitChunk(chunk: Uint8Array): Promise<void>
+  fetchStart(meta: GuestFetchMeta, body: Uint8Array | undefined): Promise<GuestFetchResponseMeta>
+  fetchAbort(fetchId: number): void
+  bodyRead(bodyId: number): Promise<Uint8Array | undefined>
+  bodyCancel(bodyId: number): void
+  /** Run the guest's pending jobs after a host promise settled into it. */
+  pump(): void
+  /** Largest ArrayBuffer the host may copy into the guest (checked before allocating). */
+  maxTransferBytes: number
+}

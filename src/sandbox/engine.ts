@@ -1,0 +1,131 @@
+/**
+ * The engine of one executor thread: the compiled QuickJS WebAssembly module, the function
+ * versions loaded on this thread, their module cells and instances.
+ *
+ * @internal
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { FnboxError } from '../errors.js'
+import { Instance } from './instance.js'
+import { ModuleCell } from './module-cell.js'
+import type { ExecutorStats, SandboxLimits } from './protocol.js'
+
+interface LoadedFunction {
+  code: string
+  filename: string
+  limits: SandboxLimits
+  cells: Set<ModuleCell>
+  /** A cell being created, so concurrent creates share it instead of each making a module. */
+  pendingCell: Promise<ModuleCell> | undefined
+}
+
+export interface EngineEvents {
+  /** Instances dropped because their module was condemned. */
+  lost(ids: number[], reason: string): void
+}
+
+let compiled: WebAssembly.Module | undefined
+
+function wasmModule(): WebAssembly.Module {
+  if (!compiled) {
+    const require = createRequire(import.meta.url)
+    const bytes = readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm'))
+    compiled = new WebAssembly.Module(bytes)
+  }
+  return compiled
+}
+
+export class Engine {
+  readonly #functions = new Map<string, LoadedFunction>()
+  readonly #instances = new Map<number, Instance>()
+  readonly #events: EngineEvents
+
+  constructor(events: EngineEvents) {
+    this.#events = events
+    wasmModule()
+  }
+
+  load(key: string, code: string, filename: string, limits: SandboxLimits): void {
+    const existing = this.#functions.get(key)
+    if (existing) return
+    this.#functions.set(key, { code, filename, limits, cells: new Set(), pendingCell: undefined })
+  }
+
+  unload(key: string): void {
+    const fn = this.#functions.get(key)
+    if (!fn) return
+    this.#functions.delete(key)
+    for (const cell of fn.cells) for (const inst of [...cell.instances]) this.destroy(inst.id)
+  }
+
+  instance(id: number): Instance | undefined {
+    return this.#instances.get(id)
+  }
+
+  /** Creates an instance of `key`; resolves with the time it took in ms. */
+  async create(id: number, key: string): Promise<number> {
+    const start = performance.now()
+    const fn = this.#functions.get(key)
+    if (!fn) throw new FnboxError('ERR_NOT_FOUND', `function version ${key} is not loaded on this thread`)
+    const cell = await this.#cellWithRoom(fn)
+    const instance = new Instance(id, cell)
+    cell.adopt(instance)
+    try {
+      instance.init(fn.code, fn.filename, fn.limits)
+    } catch (err) {
+      instance.dispose()
+      throw err
+    }
+    this.#instances.set(id, instance)
+    return performance.now() - start
+  }
+
+  async #cellWithRoom(fn: LoadedFunction): Promise<ModuleCell> {
+    for (;;) {
+      for (const cell of fn.cells) if (cell.hasRoom) return cell
+      if (!fn.pendingCell) {
+        fn.pendingCell = ModuleCell.create(
+          wasmModule(),
+          fn.limits,
+          (_cell, victims, reason) => this.#condemned(victims, reason),
+          (cell) => fn.cells.delete(cell),
+        ).finally(() => {
+          fn.pendingCell = undefined
+        })
+        const cell = await fn.pendingCell
+        fn.cells.add(cell)
+        return cell
+      }
+      await fn.pendingCell
+    }
+  }
+
+  #condemned(victims: Instance[], reason: string): void {
+    const ids: number[] = []
+    for (const v of victims) {
+      v.abandon()
+      if (this.#instances.delete(v.id)) ids.push(v.id)
+    }
+    if (ids.length) this.#events.lost(ids, reason)
+  }
+
+  destroy(id: number): void {
+    const inst = this.#instances.get(id)
+    if (!inst) return
+    this.#instances.delete(id)
+    inst.dispose()
+  }
+
+  /** Forget an instance that disposed itself (after a failure that discarded it). */
+  forget(id: number): void {
+    this.#instances.delete(id)
+  }
+
+  stats(): ExecutorStats {
+    let modules = 0
+    for (const fn of this.#functions.values()) modules += fn.cells.size
+    return { modules, instances: this.#instances.size, heapUsedBytes: process.memoryUsage().heapUsed }
+  }
+}

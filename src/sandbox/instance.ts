@@ -1,0 +1,504 @@
+/**
+ * One sandbox instance: a QuickJS runtime + context inside a module cell, holding one function's
+ * evaluated ES module, running one invocation at a time. Lives in an executor thread.
+ *
+ * Why invocations are watched by polling the promise state after each pump rather than with
+ * `ctx.resolvePromise`: polling creates no extra handles, and a handle left alive when an instance
+ * is discarded makes `JS_FreeRuntime` abort the whole module.
+ *
+ * @internal
+ * @module
+ */
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten-core'
+import type { SerializedFnboxError } from '../errors.js'
+import type { GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
+import type { ModuleCell } from './module-cell.js'
+import { installNatives, type NativesHandle } from './natives.js'
+import preludeSource from './prelude/index.js?guest'
+import type { HostCall, HostReplyValue, SandboxLimits, ToExecutor } from './protocol.js'
+
+/** What an instance reports back to its executor thread (and so to the main thread). */
+export interface InvocationSink {
+  respond(meta: GuestResponseMeta, body: Uint8Array | undefined): void
+  /** Resolves when the host may take another chunk. */
+  chunk(data: Uint8Array): Promise<void>
+  log(level: LogLevel, message: string): void
+  host(req: HostCall): Promise<HostReplyValue>
+  hostFire(req: HostCall): void
+}
+
+export type InvokeCall = Extract<ToExecutor, { t: 'invoke' }>['call']
+
+export interface InvokeOutcome {
+  result: string | undefined
+}
+
+/** A failed invocation; `discard` says the instance must not be reused. */
+export class InvocationFailure extends Error {
+  constructor(
+    readonly error: SerializedFnboxError,
+    readonly discard: boolean,
+  ) {
+    super(error.message)
+  }
+}
+
+interface Running {
+  inv: number
+  promise: QuickJSHandle
+  deadline: number
+  timer: NodeJS.Timeout
+  sink: InvocationSink
+  resolve: (outcome: InvokeOutcome) => void
+  reject: (failure: InvocationFailure) => void
+  responseBytes: number
+  logBytes: number
+  logTruncated: boolean
+  /** A failure found inside a native call: reported once the guest has unwound. */
+  failure?: InvocationFailure
+}
+
+const INIT_TIMEOUT_MS = 10_000
+
+export class Instance {
+  readonly id: number
+  readonly cell: ModuleCell
+  #runtime: QuickJSRuntime | undefined
+  #ctx: QuickJSContext | undefined
+  #entry: QuickJSHandle | undefined
+  #natives: NativesHandle | undefined
+  #timers = new Map<number, NodeJS.Timeout>()
+  #nextTimer = 1
+  /** Interrupt the guest once `Date.now()` passes this (0: no deadline). */
+  #deadline = 0
+  #running: Running | undefined
+  #disposed = false
+  #pumping = false
+
+  constructor(id: number, cell: ModuleCell) {
+    this.id = id
+    this.cell = cell
+  }
+
+  get busy(): boolean {
+    return this.#running !== undefined
+  }
+
+  get alive(): boolean {
+    return !this.#disposed
+  }
+
+  /** Creates the runtime and context, installs the web globals and evaluates the function. */
+  init(code: string, filename: string, limits: SandboxLimits): void {
+    const runtime = this.cell.module.newRuntime()
+    this.#runtime = runtime
+    runtime.setMemoryLimit(limits.memoryMb * 1024 * 1024)
+    runtime.setMaxStackSize(limits.maxStackKb * 1024)
+    runtime.setInterruptHandler(() => this.#deadline !== 0 && Date.now() > this.#deadline)
+    const ctx = runtime.newContext()
+    this.#ctx = ctx
+    this.#natives = installNatives(ctx, this.#hooks(limits))
+    this.#deadline = Date.now() + INIT_TIMEOUT_MS
+    try {
+      ctx.unwrapResult(ctx.evalCode(preludeSource, 'fnbox:prelude')).dispose()
+      this.#entry = ctx.getProp(ctx.global, '__fnbox_entry')
+      ctx.unwrapResult(ctx.evalCode('delete globalThis.__fnbox_entry', 'fnbox:prelude')).dispose()
+      if (ctx.typeof(this.#entry) !== 'object') throw new Error('prelude did not provide an entry')
+      const evaluated = ctx.evalCode(code, filename, { type: 'module' })
+      if (evaluated.error) throw guestError(ctx, evaluated.error, 'ERR_DEPLOY_FAILED')
+      let namespace = evaluated.value
+      if (isPromise(ctx, namespace)) {
+        namespace = this.#settleSync(namespace)
+      }
+      this.#callEntry('setModule', [namespace]).dispose()
+      namespace.dispose()
+    } finally {
+      this.#deadline = 0
+    }
+  }
+
+  /** Top-level await: pump until the module promise settles (host timers may be needed). */
+  #settleSync(promise: QuickJSHandle): QuickJSHandle {
+    const ctx = this.#ctx!
+    try {
+      for (let i = 0; i < 1000; i++) {
+        this.#drain()
+        const state = ctx.getPromiseState(promise)
+        if (state.type === 'fulfilled') return state.value
+        if (state.type === 'rejected') throw guestError(ctx, state.error, 'ERR_DEPLOY_FAILED')
+      }
+      throw new InvocationFailure(
+        { code: 'ERR_DEPLOY_FAILED', message: 'top-level await of the module did not settle synchronously' },
+        true,
+      )
+    } finally {
+      promise.dispose()
+    }
+  }
+
+  invoke(inv: number, call: InvokeCall, timeoutMs: number, sink: InvocationSink): Promise<InvokeOutcome> {
+    const ctx = this.#ctx
+    if (!ctx || this.#disposed) {
+      return Promise.reject(new InvocationFailure({ code: 'ERR_INTERNAL', message: 'instance is gone' }, true))
+    }
+    if (this.#running) {
+      return Promise.reject(new InvocationFailure({ code: 'ERR_INTERNAL', message: 'instance is busy' }, true))
+    }
+    return new Promise<InvokeOutcome>((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs
+      this.#deadline = deadline
+      // Registered before the guest runs: its synchronous part may already log or respond.
+      const running: Running = {
+        inv,
+        promise: undefined as unknown as QuickJSHandle,
+        deadline,
+        timer: setTimeout(() => this.#fail(timeoutFailure(timeoutMs)), Math.max(0, timeoutMs)),
+        sink,
+        resolve,
+        reject,
+        responseBytes: 0,
+        logBytes: 0,
+        logTruncated: false,
+      }
+      this.#running = running
+      const args: QuickJSHandle[] = []
+      try {
+        if (call.kind === 'fetch') {
+          args.push(ctx.newString(JSON.stringify(call.meta)))
+          if (call.body) args.push(ctx.newArrayBuffer(call.body))
+          running.promise = this.#callEntry('fetch', args)
+        } else {
+          args.push(ctx.newString(call.exportName), ctx.newString(call.argsJson))
+          running.promise = this.#callEntry('call', args)
+        }
+      } catch (err) {
+        this.#fail(asFailure(err))
+        return
+      } finally {
+        for (const a of args) a.dispose()
+      }
+      this.pump()
+    })
+  }
+
+  /** The host gave up on the running invocation (client gone or host-side timeout). */
+  cancel(reason: 'client' | 'timeout'): void {
+    if (!this.#running) return
+    if (reason === 'timeout') this.#fail(timeoutFailure(this.#running.deadline))
+    else this.#fail(new InvocationFailure({ code: 'ERR_GUEST_EXCEPTION', message: 'client went away' }, true))
+  }
+
+  /** Runs pending guest jobs, then settles the running invocation if its promise settled. */
+  pump(): void {
+    if (this.#disposed || this.#pumping) return
+    this.#pumping = true
+    try {
+      this.#drain()
+      this.#checkSettled()
+    } catch (err) {
+      this.#fail(asFailure(err))
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  #drain(): void {
+    const runtime = this.#runtime!
+    for (;;) {
+      const res = runtime.executePendingJobs(-1)
+      if (res.error) {
+        const failure = guestError(this.#ctx!, res.error, 'ERR_GUEST_EXCEPTION')
+        throw failure
+      }
+      if (res.value === 0) return
+    }
+  }
+
+  #checkSettled(): void {
+    const running = this.#running
+    if (!running) return
+    const ctx = this.#ctx!
+    const state = ctx.getPromiseState(running.promise)
+    if (state.type === 'pending') return
+    if (state.type === 'rejected') {
+      this.#fail(guestError(ctx, state.error, 'ERR_GUEST_EXCEPTION'))
+      return
+    }
+    let result: string | undefined
+    try {
+      if (ctx.typeof(state.value) === 'string') result = ctx.getString(state.value)
+    } finally {
+      state.value.dispose()
+    }
+    const limit = this.cell.limits.maxResponseBytes
+    if (result !== undefined && result.length > limit) {
+      this.#fail(
+        new InvocationFailure(
+          {
+            code: 'ERR_RESPONSE_TOO_LARGE',
+            message: `result of ${result.length} bytes exceeds limits.maxResponseBytes (${limit})`,
+            details: { limit, value: result.length },
+          },
+          false,
+        ),
+      )
+      return
+    }
+    this.#finish(running)
+    running.resolve({ result })
+  }
+
+  #fail(failure: InvocationFailure): void {
+    const running = this.#running
+    if (!running) {
+      if (failure.discard) this.dispose()
+      return
+    }
+    if (running.failure) failure = running.failure
+    this.#finish(running)
+    if (failure.discard) this.dispose()
+    running.reject(failure)
+  }
+
+  #finish(running: Running): void {
+    clearTimeout(running.timer)
+    this.#running = undefined
+    this.#deadline = 0
+    for (const t of this.#timers.values()) clearTimeout(t)
+    this.#timers.clear()
+    if (running.promise?.alive) running.promise.dispose()
+  }
+
+  #callEntry(method: string, args: QuickJSHandle[]): QuickJSHandle {
+    const ctx = this.#ctx!
+    const fn = ctx.getProp(this.#entry!, method)
+    try {
+      const res = ctx.callFunction(fn, this.#entry!, args)
+      if (res.error) throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
+      return res.value
+    } finally {
+      fn.dispose()
+    }
+  }
+
+  #hooks(limits: SandboxLimits): NativeHooks {
+    const running = (): Running => {
+      if (!this.#running) throw new TypeError('no invocation is running')
+      return this.#running
+    }
+    return {
+      // Guards the module's fixed memory against one host-side copy filling it (that corrupts it);
+      // response sizes are checked separately against maxResponseBytes.
+      maxTransferBytes: Math.floor((limits.memoryMb * 1024 * 1024) / 4),
+      log: (level, message) => {
+        const r = this.#running
+        if (!r) return
+        if (r.logTruncated) return
+        r.logBytes += message.length
+        if (r.logBytes > limits.maxLogBytes) {
+          r.logTruncated = true
+          r.sink.log('warn', `[fnbox] log output truncated at limits.maxLogBytes (${limits.maxLogBytes})`)
+          return
+        }
+        r.sink.log(level, message)
+      },
+      setTimer: (ms) => {
+        const id = this.#nextTimer++
+        const delay = Math.max(0, Math.min(Number.isFinite(ms) ? ms : 0, 2_147_483_647))
+        this.#timers.set(
+          id,
+          setTimeout(() => {
+            this.#timers.delete(id)
+            if (this.#disposed || !this.#running) return
+            const idHandle = this.#ctx!.newNumber(id)
+            try {
+              this.#callEntry('fireTimer', [idHandle]).dispose()
+            } catch (err) {
+              this.#fail(asFailure(err))
+              return
+            } finally {
+              idHandle.dispose()
+            }
+            this.pump()
+          }, delay),
+        )
+        return id
+      },
+      clearTimer: (id) => {
+        const t = this.#timers.get(id)
+        if (t) clearTimeout(t)
+        this.#timers.delete(id)
+      },
+      respond: (meta, body) => {
+        const r = running()
+        if (body) this.#countResponse(r, body.byteLength)
+        r.sink.respond(meta, body)
+      },
+      emitChunk: (chunk) => {
+        const r = running()
+        this.#countResponse(r, chunk.byteLength)
+        return r.sink.chunk(chunk)
+      },
+      fetchStart: async (meta, body) => {
+        const reply = await running().sink.host({
+          op: 'fetchStart',
+          meta,
+          body: body ? copyToArrayBuffer(body) : undefined,
+        })
+        if (reply.op !== 'fetchStart') throw new TypeError('fetch failed')
+        return reply.meta
+      },
+      fetchAbort: (fetchId) => this.#running?.sink.hostFire({ op: 'fetchAbort', fetchId }),
+      bodyRead: async (bodyId) => {
+        const reply = await running().sink.host({ op: 'bodyRead', bodyId })
+        if (reply.op !== 'bodyRead') throw new TypeError('body read failed')
+        return reply.chunk ? new Uint8Array(reply.chunk) : undefined
+      },
+      bodyCancel: (bodyId) => this.#running?.sink.hostFire({ op: 'bodyCancel', bodyId }),
+      pump: () => this.pump(),
+    }
+  }
+
+  #countResponse(r: Running, bytes: number): void {
+    r.responseBytes += bytes
+    const limit = this.cell.limits.maxResponseBytes
+    if (r.responseBytes > limit) {
+      // We are inside a native call: the guest is on the stack and cannot be freed here. Record
+      // the failure, interrupt the guest (it cannot catch that), and report it once it unwound.
+      r.failure ??= new InvocationFailure(
+        {
+          code: 'ERR_RESPONSE_TOO_LARGE',
+          message: `response body of at least ${r.responseBytes} bytes exceeds limits.maxResponseBytes (${limit})`,
+          details: { limit, value: r.responseBytes },
+        },
+        true,
+      )
+      this.#deadline = 1
+      throw r.failure
+    }
+  }
+
+  /** Frees the runtime. Never throws: a failed free condemns the module cell instead. */
+  dispose(): void {
+    if (this.#disposed) return
+    this.#stop(true)
+    try {
+      this.#natives?.dispose()
+      if (this.#entry?.alive) this.#entry.dispose()
+      this.#ctx?.dispose()
+      this.#runtime?.dispose()
+    } catch {
+      this.cell.condemn('an instance failed to free its runtime')
+    }
+    this.cell.release(this)
+  }
+
+  /** Drops the instance without touching its module (the module is condemned). */
+  abandon(): void {
+    if (this.#disposed) return
+    this.#stop(false)
+  }
+
+  #stop(freeHandles: boolean): void {
+    this.#disposed = true
+    const r = this.#running
+    if (r) {
+      clearTimeout(r.timer)
+      this.#running = undefined
+      if (freeHandles && r.promise?.alive) r.promise.dispose()
+      r.reject(new InvocationFailure({ code: 'ERR_EXECUTOR_LOST', message: 'the sandbox instance was discarded' }, true))
+    }
+    for (const t of this.#timers.values()) clearTimeout(t)
+    this.#timers.clear()
+  }
+}
+
+/** A module with top-level await evaluates to a promise of its namespace. */
+function isPromise(ctx: QuickJSContext, handle: QuickJSHandle): boolean {
+  const state = ctx.getPromiseState(handle)
+  return !(state.type === 'fulfilled' && state.notAPromise)
+}
+
+/** Turns a guest error handle (consumed) into a typed failure. */
+export function guestError(
+  ctx: QuickJSContext,
+  handle: QuickJSHandle,
+  fallback: 'ERR_GUEST_EXCEPTION' | 'ERR_DEPLOY_FAILED',
+): InvocationFailure {
+  let name = 'Error'
+  let message = ''
+  let stack: string | undefined
+  try {
+    const dumped: unknown = ctx.dump(handle)
+    if (dumped && typeof dumped === 'object') {
+      const d = dumped as { name?: unknown; message?: unknown; stack?: unknown }
+      name = typeof d.name === 'string' ? d.name : 'Error'
+      message = typeof d.message === 'string' ? d.message : safeString(dumped)
+      stack = typeof d.stack === 'string' ? d.stack : undefined
+    } else {
+      message = `uncaught ${safeString(dumped)}`
+    }
+  } catch {
+    message = 'unreadable guest error'
+  } finally {
+    if (handle.alive) handle.dispose()
+  }
+  if (name === 'InternalError' && message === 'interrupted') {
+    return new InvocationFailure({ code: 'ERR_TIMEOUT', message: 'the function ran past its time limit' }, true)
+  }
+  if (name === 'InternalError' && message === 'out of memory') {
+    return new InvocationFailure(
+      { code: 'ERR_MEMORY_LIMIT', message: 'the function ran out of memory (limits.memoryMb)' },
+      true,
+    )
+  }
+  if (message === 'stack overflow') {
+    return new InvocationFailure(
+      { code: 'ERR_STACK_OVERFLOW', message: 'the function exceeded its stack (limits.maxStackKb)' },
+      false,
+    )
+  }
+  return new InvocationFailure(
+    { code: fallback, message: `${name}: ${message}`, details: { name, guestMessage: message, stack } },
+    fallback === 'ERR_DEPLOY_FAILED',
+  )
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+function timeoutFailure(timeoutMs: number): InvocationFailure {
+  return new InvocationFailure(
+    {
+      code: 'ERR_TIMEOUT',
+      message: `the function ran past limits.timeoutMs (${timeoutMs} ms)`,
+      details: { limit: timeoutMs },
+    },
+    true,
+  )
+}
+
+/** A host-side exception while driving the guest (wasm trap, native stack overflow, bug). */
+export function asFailure(err: unknown): InvocationFailure {
+  if (err instanceof InvocationFailure) return err
+  if (err instanceof RangeError) {
+    return new InvocationFailure(
+      { code: 'ERR_STACK_OVERFLOW', message: 'the function exhausted the executor stack' },
+      true,
+    )
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  if (/out of memory|Aborted|memory access out of bounds/i.test(message)) {
+    return new InvocationFailure({ code: 'ERR_MEMORY_LIMIT', message: 'the sandbox ran out of memory' }, true)
+  }
+  return new InvocationFailure({ code: 'ERR_INTERNAL', message: 'the sandbox failed' }, true)
+}
+
+function copyToArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer as ArrayBuffer
+}

@@ -1,0 +1,81 @@
+// structuredClone (HTML "StructuredSerialize" + deserialize in one pass): keeps cycles and shared
+// references; refuses functions, symbols, platform objects and other non-serializable values.
+import { DOMException } from './domexception.js'
+import { isPlatformObject, isObject } from './util.js'
+
+const TYPED_ARRAYS = [
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+]
+const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError }
+
+function cannotClone(what) {
+  return new DOMException(`${what} could not be cloned.`, 'DataCloneError')
+}
+
+export function structuredClone(value, options = undefined) {
+  if (arguments.length === 0) throw new TypeError("Failed to execute 'structuredClone': 1 argument required")
+  if (options !== undefined && options !== null && !isObject(options)) throw new TypeError('options must be an object')
+  return clone(value, new Map())
+}
+
+function clone(v, memo) {
+  if (typeof v === 'function') throw cannotClone(v.name ? `function ${v.name}` : 'function')
+  if (typeof v === 'symbol') throw cannotClone(v.toString())
+  if (typeof v !== 'object' || v === null) return v
+  if (memo.has(v)) return memo.get(v)
+  let out
+  if (Array.isArray(v)) {
+    out = new Array(v.length)
+    memo.set(v, out)
+    for (const key of Object.keys(v)) out[key] = clone(v[key], memo)
+    return out
+  }
+  if (v instanceof Date) out = new Date(v.getTime())
+  else if (v instanceof RegExp) out = new RegExp(v.source, v.flags)
+  else if (v instanceof ArrayBuffer) out = v.slice(0)
+  else if (v instanceof DataView) out = new DataView(clone(v.buffer, memo), v.byteOffset, v.byteLength)
+  else if (ArrayBuffer.isView(v)) {
+    const Ctor = TYPED_ARRAYS.find((C) => v instanceof C)
+    out = new Ctor(clone(v.buffer, memo), v.byteOffset, v.length)
+  } else if (v instanceof Boolean || v instanceof Number || v instanceof String || v instanceof BigInt) {
+    out = Object(v.valueOf())
+  } else if (v instanceof Map) {
+    out = new Map()
+    memo.set(v, out)
+    for (const [k, val] of v) out.set(clone(k, memo), clone(val, memo))
+    return out
+  } else if (v instanceof Set) {
+    out = new Set()
+    memo.set(v, out)
+    for (const val of v) out.add(clone(val, memo))
+    return out
+  } else if (v instanceof DOMException) {
+    out = new DOMException(v.message, v.name)
+  } else if (v instanceof Error) {
+    const name = String(v.name)
+    out = new (Object.prototype.hasOwnProperty.call(ERRORS, name) ? ERRORS[name] : Error)()
+    memo.set(v, out)
+    const message = v.message
+    if (message !== undefined) Object.defineProperty(out, 'message', { value: String(message), writable: true, configurable: true })
+    if (typeof v.stack === 'string') Object.defineProperty(out, 'stack', { value: v.stack, writable: true, configurable: true })
+    if (Object.prototype.hasOwnProperty.call(v, 'cause')) {
+      Object.defineProperty(out, 'cause', { value: clone(v.cause, memo), writable: true, configurable: true })
+    }
+    return out
+  } else if (
+    v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet ||
+    (typeof WeakRef === 'function' && v instanceof WeakRef) || isPlatformObject(v)
+  ) {
+    const tag = Object.prototype.toString.call(v).slice(8, -1)
+    throw cannotClone(`#<${tag}>`)
+  } else {
+    // Ordinary objects (class instances included) become plain objects of their own enumerable props.
+    out = {}
+    memo.set(v, out)
+    for (const key of Object.keys(v)) out[key] = clone(v[key], memo)
+    return out
+  }
+  memo.set(v, out)
+  return out
+}

@@ -1,0 +1,155 @@
+// The GuestEntry (see bridge-types.ts): how the host runs the function's exports.
+import { native } from './native.js'
+import { Response, responseParts, incomingRequest, bodyStream } from './body.js'
+import { headerPairs } from './headers.js'
+import { utf8Encode } from './encoding.js'
+import { AbortController } from './abort.js'
+import { abortError, timeoutError } from './domexception.js'
+import { fireTimer } from './timers.js'
+import { reportError } from './console.js'
+import { exactBuffer, isObject } from './util.js'
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+let ns = null
+const running = new Set() // AbortControllers of the invocations in flight
+
+function describe(value) {
+  if (value === null) return 'null'
+  if (typeof value !== 'object') return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`
+  if (typeof value.then === 'function') return 'a thenable'
+  const proto = Object.getPrototypeOf(value)
+  const name = proto && proto.constructor && proto.constructor.name
+  return name && name !== 'Object' ? `an instance of ${name}` : 'a plain object'
+}
+
+/** The handler for a method: `default.fetch`, else the method's named export (HEAD falls back to GET). */
+function findHandler(method) {
+  if (!ns) throw new TypeError('the function module is not loaded')
+  const def = ns.default
+  if (isObject(def) && typeof def.fetch === 'function') return { fn: def.fetch, self: def }
+  const available = METHODS.filter((m) => typeof ns[m] === 'function')
+  if (available.length === 0) {
+    throw new TypeError('function has no HTTP handler (export default { fetch } or GET/POST/... exports)')
+  }
+  if (typeof ns[method] === 'function') return { fn: ns[method] }
+  if (method === 'HEAD' && typeof ns.GET === 'function') return { fn: ns.GET }
+  if (available.includes('GET') && !available.includes('HEAD')) available.splice(1, 0, 'HEAD')
+  const allow = METHODS.filter((m) => available.includes(m)).join(', ')
+  return { response: new Response(null, { status: 405, statusText: 'Method Not Allowed', headers: { allow } }) }
+}
+
+function chunkBytes(chunk) {
+  if (chunk instanceof Uint8Array) return chunk
+  if (typeof chunk === 'string') return utf8Encode(chunk)
+  throw new TypeError(`response body chunks must be Uint8Array or string, got ${describe(chunk)}`)
+}
+
+/** Sends the response: whole when the body is bytes or absent, else as chunks. */
+async function send(response, isHead) {
+  const s = responseParts(response)
+  const body = s.body
+  if (s.type === 'error') throw new TypeError('the handler returned Response.error()')
+  if (body.used || (body.stream && (body.stream.locked || body.stream._disturbed))) {
+    throw new TypeError('the response body has already been used')
+  }
+  const head = { status: s.status, statusText: s.statusText, headers: headerPairs(s.headers), stream: false }
+  if (!body.present || isHead) {
+    if (body.stream) body.stream.cancel().catch(() => {})
+    else if (body.remote) body.remote.cancel()
+    body.used = body.present
+    native.respond(JSON.stringify(head))
+    return
+  }
+  if (body.source !== null) {
+    const source = body.source
+    body.used = true
+    body.source = null
+    native.respond(JSON.stringify(head), exactBuffer(typeof source === 'string' ? utf8Encode(source) : source))
+    return
+  }
+  head.stream = true
+  native.respond(JSON.stringify(head))
+  if (body.remote) {
+    // A proxied fetch body: copy chunks through without creating a stream.
+    const remote = body.remote
+    body.remote = null
+    body.used = true
+    try {
+      for (let chunk; (chunk = await remote.read()) !== undefined; ) {
+        if (chunk.length) await native.emitChunk(exactBuffer(chunk))
+      }
+    } catch (err) {
+      remote.cancel()
+      throw err
+    }
+    return
+  }
+  const reader = bodyStream(body).getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      const bytes = chunkBytes(value)
+      if (bytes.length) await native.emitChunk(exactBuffer(bytes))
+    }
+  } catch (err) {
+    reader.cancel(err).catch(() => {})
+    throw err
+  }
+}
+
+export const entry = {
+  setModule(namespace) {
+    ns = namespace
+  },
+
+  async fetch(metaJson, body) {
+    const meta = JSON.parse(metaJson)
+    const controller = new AbortController()
+    const pending = []
+    running.add(controller)
+    try {
+      const handler = findHandler(meta.method)
+      let response = handler.response
+      if (!response) {
+        const request = incomingRequest(meta, handler.fn === ns.GET && meta.method === 'HEAD' ? undefined : body, controller.signal)
+        const ctx = {
+          requestId: meta.requestId,
+          functionName: meta.functionName,
+          version: meta.version,
+          waitUntil(promise) {
+            pending.push(Promise.resolve(promise).then(undefined, reportError))
+          },
+        }
+        response = await handler.fn.call(handler.self, request, ctx)
+      }
+      if (!(response instanceof Response)) {
+        throw new TypeError(`the HTTP handler must return a Response, got ${describe(response)}`)
+      }
+      await send(response, meta.method === 'HEAD')
+    } finally {
+      running.delete(controller)
+    }
+    // waitUntil work keeps the invocation alive after the body is complete.
+    while (pending.length) await Promise.all(pending.splice(0))
+  },
+
+  async call(exportName, argsJson) {
+    const args = JSON.parse(argsJson)
+    if (!Array.isArray(args)) throw new TypeError('call arguments must be a JSON array')
+    const fn = ns ? ns[exportName] : undefined
+    if (typeof fn !== 'function') throw new TypeError(`export ${exportName} is not a function`)
+    const result = await fn(...args)
+    return result === undefined ? undefined : JSON.stringify(result)
+  },
+
+  fireTimer(id) {
+    fireTimer(id)
+  },
+
+  abort(reason) {
+    const err = /timeout/i.test(String(reason)) ? timeoutError() : abortError(reason ? String(reason) : undefined)
+    for (const controller of running) controller.abort(err)
+  },
+}

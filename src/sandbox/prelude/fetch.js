@@ -1,0 +1,52 @@
+// fetch(): the request (body read fully) goes to the host through native.fetchStart; the response
+// body is pulled with native.bodyRead. Aborting the signal aborts both.
+import { native } from './native.js'
+import { Request, requestParts, requestSignal, consumeBody, fetchedResponse } from './body.js'
+import { headerPairs } from './headers.js'
+import { onAbort } from './abort.js'
+import { exactBuffer } from './util.js'
+
+let nextFetchId = 1
+
+export async function fetch(input, init = undefined) {
+  const request = new Request(input, init)
+  const state = requestParts(request)
+  const signal = requestSignal(state)
+  if (signal.aborted) throw signal.reason
+  const bytes = state.body.present ? await consumeBody(state.body) : undefined
+  if (signal.aborted) throw signal.reason
+  const meta = {
+    fetchId: nextFetchId++,
+    method: state.method,
+    url: state.url,
+    headers: headerPairs(state.headers),
+    redirect: state.redirect,
+  }
+  return new Promise((resolve, reject) => {
+    let settled = false
+    const stop = onAbort(signal, () => {
+      if (settled) return
+      settled = true
+      native.fetchAbort(meta.fetchId)
+      reject(signal.reason)
+    })
+    native.fetchStart(JSON.stringify(meta), bytes ? exactBuffer(bytes) : undefined).then(
+      (json) => {
+        const res = JSON.parse(json)
+        if (settled) {
+          if (res.bodyId !== null) native.bodyCancel(res.bodyId)
+          return
+        }
+        settled = true
+        stop()
+        resolve(fetchedResponse(res, signal))
+      },
+      (err) => {
+        if (settled) return
+        settled = true
+        stop()
+        reject(err instanceof TypeError ? err : new TypeError('fetch failed', { cause: err }))
+      },
+    )
+  })
+}

@@ -1,0 +1,89 @@
+// Small helpers shared by the prelude modules.
+
+const internalSymbols = new Set()
+
+/** A symbol for internal state; console's inspector skips these keys. */
+export function internal(name) {
+  const s = Symbol(name)
+  internalSymbols.add(s)
+  return s
+}
+
+export function isInternalSymbol(s) {
+  return internalSymbols.has(s)
+}
+
+/** The key Node's util.inspect (and our console) calls for a custom representation. */
+export const inspectSymbol = Symbol.for('nodejs.util.inspect.custom')
+
+/**
+ * Defines web globals the way browsers do: writable, configurable, not enumerable. Functions get
+ * their global's name back (the bundle is minified, which renames them).
+ */
+export function defineGlobals(values) {
+  for (const name of Object.keys(values)) {
+    const value = values[name]
+    if (typeof value === 'function') Object.defineProperty(value, 'name', { value: name, configurable: true })
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false })
+  }
+}
+
+const platformProtos = new Set()
+
+/** Marks a prototype as a platform class's: structuredClone refuses its instances. */
+export function markPlatform(proto) {
+  platformProtos.add(proto)
+}
+
+export function isPlatformObject(value) {
+  for (let p = Object.getPrototypeOf(value); p; p = Object.getPrototypeOf(p)) if (platformProtos.has(p)) return true
+  return false
+}
+
+/** Gives a platform class its name (lost to minification) and `[object Name]` tag. */
+export function tag(cls, name) {
+  Object.defineProperty(cls, 'name', { value: name, configurable: true })
+  Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: name, configurable: true })
+  markPlatform(cls.prototype)
+}
+
+export function illegal() {
+  return new TypeError('Illegal invocation')
+}
+
+export function isObject(v) {
+  return (typeof v === 'object' && v !== null) || typeof v === 'function'
+}
+
+/** A Uint8Array view of a BufferSource (no copy), or undefined when it is not one. */
+export function viewOf(source) {
+  if (source instanceof Uint8Array) return source
+  if (source instanceof ArrayBuffer) return new Uint8Array(source)
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
+  return undefined
+}
+
+/** An ArrayBuffer holding exactly these bytes (the view's own buffer when it spans all of it). */
+export function exactBuffer(bytes) {
+  const buf = bytes.buffer
+  if (bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength) return buf
+  return buf.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+}
+
+export function concatBytes(chunks, total) {
+  if (chunks.length === 1) return chunks[0]
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const c of chunks) {
+    out.set(c, offset)
+    offset += c.byteLength
+  }
+  return out
+}
+
+/** WebIDL dictionary conversion: undefined and null give {}, other non-objects throw. */
+export function dictionary(value, what) {
+  if (value === undefined || value === null) return {}
+  if (!isObject(value)) throw new TypeError(`${what} must be an object`)
+  return value
+}

@@ -1,0 +1,89 @@
+/**
+ * Messages between the host's main thread and an executor thread. Plain structured-clone data;
+ * bodies travel as transferred `ArrayBuffer`s.
+ *
+ * @internal
+ * @module
+ */
+import type { SerializedFnboxError } from '../errors.js'
+import type {
+  GuestFetchMeta,
+  GuestFetchResponseMeta,
+  GuestRequestMeta,
+  GuestResponseMeta,
+  LogLevel,
+} from './bridge-types.js'
+
+/** Limits enforced inside the executor thread, per instance. */
+export interface SandboxLimits {
+  memoryMb: number
+  maxStackKb: number
+  maxResponseBytes: number
+  maxLogBytes: number
+  /** Instances of one function version sharing one module (and its `memoryMb`). */
+  instancesPerModule: number
+}
+
+/** Passed as `workerData` when an executor thread starts. */
+export interface ExecutorInit {
+  threadId: number
+}
+
+export type ToExecutor =
+  | {
+      t: 'load'
+      /** Function version key: `${name}@${version}`. */
+      key: string
+      code: string
+      filename: string
+      limits: SandboxLimits
+    }
+  | { t: 'unload'; key: string }
+  | { t: 'create'; id: number; key: string }
+  | { t: 'destroy'; id: number }
+  | {
+      t: 'invoke'
+      inv: number
+      id: number
+      timeoutMs: number
+      call:
+        | { kind: 'fetch'; meta: GuestRequestMeta; body: ArrayBuffer | undefined }
+        | { kind: 'call'; exportName: string; argsJson: string }
+    }
+  | { t: 'cancel'; inv: number; reason: 'client' | 'timeout' }
+  /** The host wrote the previous chunk of `inv`'s body; the guest may send the next. */
+  | { t: 'credit'; inv: number }
+  | { t: 'reply'; call: number; ok: true; value: HostReplyValue }
+  | { t: 'reply'; call: number; ok: false; error: { name: string; message: string } }
+  | { t: 'stats' }
+
+export type HostReplyValue =
+  | { op: 'fetchStart'; meta: GuestFetchResponseMeta }
+  | { op: 'bodyRead'; chunk: ArrayBuffer | undefined }
+
+export type HostCall =
+  | { op: 'fetchStart'; meta: GuestFetchMeta; body: ArrayBuffer | undefined }
+  | { op: 'bodyRead'; bodyId: number }
+  | { op: 'bodyCancel'; bodyId: number }
+  | { op: 'fetchAbort'; fetchId: number }
+
+export type FromExecutor =
+  | { t: 'ready' }
+  | { t: 'created'; id: number; ms: number }
+  | { t: 'create-failed'; id: number; error: SerializedFnboxError }
+  /** An instance died on its own (its module was discarded); the pool must forget it. */
+  | { t: 'lost'; id: number; reason: string }
+  | { t: 'respond'; inv: number; meta: GuestResponseMeta; body: ArrayBuffer | undefined }
+  | { t: 'chunk'; inv: number; data: ArrayBuffer }
+  | { t: 'done'; inv: number; result: string | undefined; discarded: boolean }
+  | { t: 'failed'; inv: number; error: SerializedFnboxError; discarded: boolean }
+  | { t: 'log'; inv: number; level: LogLevel; message: string }
+  /** `call` is 0 for fire-and-forget calls. */
+  | { t: 'host'; inv: number; call: number; req: HostCall }
+  | { t: 'stats'; stats: ExecutorStats }
+
+export interface ExecutorStats {
+  modules: number
+  instances: number
+  heapUsedBytes: number
+}

@@ -1,0 +1,159 @@
+/**
+ * Entry point of an executor thread. Guests run here, never on the host's event loop; a guest
+ * stuck in a builtin that ignores the interrupt blocks only this thread until the main thread
+ * terminates it.
+ *
+ * @internal
+ * @module
+ */
+import { parentPort } from 'node:worker_threads'
+import { FnboxError, isFnboxError } from '../errors.js'
+import { Engine } from './engine.js'
+import { InvocationFailure, type InvocationSink } from './instance.js'
+import type { FromExecutor, HostReplyValue, ToExecutor } from './protocol.js'
+
+const port = parentPort
+if (!port) throw new Error('fnbox executor must run in a worker thread')
+
+/** Chunks the guest may send ahead of the host's credits. */
+const CHUNK_WINDOW = 8
+
+function send(msg: FromExecutor, transfer?: ArrayBuffer[]): void {
+  port!.postMessage(msg, transfer ?? [])
+}
+
+const engine = new Engine({
+  lost: (ids, reason) => {
+    for (const id of ids) send({ t: 'lost', id, reason })
+  },
+})
+
+let nextCall = 1
+const pendingCalls = new Map<number, { resolve: (v: HostReplyValue) => void; reject: (e: Error) => void }>()
+/** Per invocation: chunks not yet credited, and who waits for room. */
+const windows = new Map<number, { unacked: number; waiters: (() => void)[] }>()
+/** Running invocation id → instance id, for cancel. */
+const running = new Map<number, number>()
+
+function sinkFor(inv: number): InvocationSink {
+  return {
+    respond(meta, body) {
+      const buf = body ? toTransferable(body) : undefined
+      send({ t: 'respond', inv, meta, body: buf }, buf ? [buf] : undefined)
+    },
+    chunk(data) {
+      const buf = toTransferable(data)
+      send({ t: 'chunk', inv, data: buf }, [buf])
+      const w = windows.get(inv) ?? { unacked: 0, waiters: [] }
+      windows.set(inv, w)
+      w.unacked++
+      if (w.unacked < CHUNK_WINDOW) return Promise.resolve()
+      return new Promise((resolve) => w.waiters.push(resolve))
+    },
+    log(level, message) {
+      send({ t: 'log', inv, level, message })
+    },
+    host(req) {
+      const call = nextCall++
+      return new Promise<HostReplyValue>((resolve, reject) => {
+        pendingCalls.set(call, { resolve, reject })
+        const transfer = req.op === 'fetchStart' && req.body ? [req.body] : undefined
+        send({ t: 'host', inv, call, req }, transfer)
+      })
+    },
+    hostFire(req) {
+      send({ t: 'host', inv, call: 0, req })
+    },
+  }
+}
+
+function toTransferable(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer
+  }
+  return bytes.slice().buffer as ArrayBuffer
+}
+
+function serialize(err: unknown) {
+  if (err instanceof InvocationFailure) return err.error
+  if (isFnboxError(err)) return err.toJSON()
+  return new FnboxError('ERR_INTERNAL', 'executor failure').toJSON()
+}
+
+async function invoke(msg: Extract<ToExecutor, { t: 'invoke' }>): Promise<void> {
+  const instance = engine.instance(msg.id)
+  if (!instance) {
+    send({
+      t: 'failed',
+      inv: msg.inv,
+      error: { code: 'ERR_EXECUTOR_LOST', message: 'the sandbox instance is gone' },
+      discarded: true,
+    })
+    return
+  }
+  running.set(msg.inv, msg.id)
+  try {
+    const out = await instance.invoke(msg.inv, msg.call, msg.timeoutMs, sinkFor(msg.inv))
+    send({ t: 'done', inv: msg.inv, result: out.result, discarded: false })
+  } catch (err) {
+    const discarded = !instance.alive || (err instanceof InvocationFailure && err.discard)
+    if (discarded) {
+      instance.dispose()
+      engine.forget(msg.id)
+    }
+    send({ t: 'failed', inv: msg.inv, error: serialize(err), discarded })
+  } finally {
+    running.delete(msg.inv)
+    const w = windows.get(msg.inv)
+    windows.delete(msg.inv)
+    for (const wake of w?.waiters ?? []) wake()
+  }
+}
+
+port.on('message', (msg: ToExecutor) => {
+  switch (msg.t) {
+    case 'load':
+      engine.load(msg.key, msg.code, msg.filename, msg.limits)
+      break
+    case 'unload':
+      engine.unload(msg.key)
+      break
+    case 'create':
+      engine.create(msg.id, msg.key).then(
+        (ms) => send({ t: 'created', id: msg.id, ms }),
+        (err: unknown) => send({ t: 'create-failed', id: msg.id, error: serialize(err) }),
+      )
+      break
+    case 'destroy':
+      engine.destroy(msg.id)
+      break
+    case 'invoke':
+      void invoke(msg)
+      break
+    case 'cancel': {
+      const id = running.get(msg.inv)
+      if (id !== undefined) engine.instance(id)?.cancel(msg.reason)
+      break
+    }
+    case 'credit': {
+      const w = windows.get(msg.inv)
+      if (!w) break
+      w.unacked--
+      if (w.unacked < CHUNK_WINDOW) w.waiters.shift()?.()
+      break
+    }
+    case 'reply': {
+      const pending = pendingCalls.get(msg.call)
+      if (!pending) break
+      pendingCalls.delete(msg.call)
+      if (msg.ok) pending.resolve(msg.value)
+      else pending.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }))
+      break
+    }
+    case 'stats':
+      send({ t: 'stats', stats: engine.stats() })
+      break
+  }
+})
+
+send({ t: 'ready' })

@@ -1,0 +1,156 @@
+/**
+ * Validation of the options shared by the Express and Koa mounts, and the request pipeline
+ * both mounts run: Node request → Web `Request` → handler → Web `Response`, errors mapped.
+ * Internal: the public types live in `node-http.ts`.
+ *
+ * @module
+ */
+
+import type { IncomingMessage } from 'node:http'
+import { invalidOption } from '../../errors.js'
+import {
+  DEFAULT_MAX_REQUEST_BYTES,
+  clientAddressOf,
+  errorToResponse,
+  isClientGone,
+  toWebRequest,
+  type FetchHandler,
+  type HttpErrorHandler,
+  type HttpMountOptions,
+  type NodeRequestLike,
+} from './node-http.js'
+
+/** @internal */
+export interface ResolvedMountOptions {
+  readonly maxRequestBytes: number
+  readonly trustProxy: boolean
+  readonly onError: HttpErrorHandler | undefined
+}
+
+/**
+ * Validates mount options with messages that name the option, filling defaults.
+ *
+ * @internal
+ */
+export function resolveMountOptions(options: unknown): ResolvedMountOptions {
+  if (options === undefined) options = {}
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidOption('options', 'an object', options)
+  }
+  const { maxRequestBytes, trustProxy, onError } = options as HttpMountOptions
+  if (maxRequestBytes !== undefined && !(Number.isSafeInteger(maxRequestBytes) && maxRequestBytes >= 0)) {
+    throw invalidOption('options.maxRequestBytes', 'a non-negative integer', maxRequestBytes)
+  }
+  if (trustProxy !== undefined && typeof trustProxy !== 'boolean') {
+    throw invalidOption('options.trustProxy', 'a boolean', trustProxy)
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw invalidOption('options.onError', 'a function', onError)
+  }
+  return {
+    maxRequestBytes: maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    trustProxy: trustProxy ?? false,
+    onError,
+  }
+}
+
+/** @internal */
+export function assertHandler(handler: unknown): asserts handler is FetchHandler {
+  if (typeof handler !== 'function') throw invalidOption('handler', 'a function', handler)
+}
+
+/**
+ * Where a mount found the request: the full target, the mount-relative path, a parsed body.
+ *
+ * @internal
+ */
+export interface MountedRequest {
+  readonly req: IncomingMessage
+  /** Path and query the client sent (before any mount rewrote it). */
+  readonly url: string
+  /** Path relative to the mount. */
+  readonly path: string
+  /** A body a parser already consumed, if the framework keeps one outside `req.body`. */
+  readonly parsedBody?: unknown
+}
+
+/**
+ * Runs one request through the handler and always comes back with a `Response` to send: the
+ * handler's, or the error answer (from `onError` or {@link errorToResponse}).
+ *
+ * @internal
+ */
+export async function runHandler(
+  handler: FetchHandler,
+  mounted: MountedRequest,
+  options: ResolvedMountOptions,
+  signal: AbortSignal,
+): Promise<{ request: Request | undefined; response: Response }> {
+  let request: Request | undefined
+  try {
+    request = await toWebRequest(mounted.req as NodeRequestLike, {
+      maxRequestBytes: options.maxRequestBytes,
+      signal,
+      trustProxy: options.trustProxy,
+      url: mounted.url,
+      parsedBody: mounted.parsedBody,
+    })
+    const response: unknown = await handler(request, {
+      path: mounted.path,
+      clientAddress: clientAddressOf(mounted.req, options.trustProxy),
+      signal,
+    })
+    if (!isResponse(response)) throw new TypeError('The fnbox handler did not return a Response')
+    return { request, response }
+  } catch (error) {
+    return { request, response: await errorAnswer(error, request, options, signal) }
+  }
+}
+
+/**
+ * The answer to an error: `onError`'s replacement if it gives one, else the default mapping.
+ *
+ * @internal
+ */
+export async function errorAnswer(
+  error: unknown,
+  request: Request | undefined,
+  options: ResolvedMountOptions,
+  signal: AbortSignal,
+): Promise<Response> {
+  const replacement = await reportError(error, request, options, signal)
+  return replacement ?? errorToResponse(error)
+}
+
+/**
+ * Tells `onError` about an error (unless it only means the client left); returns its
+ * replacement answer, if any.
+ *
+ * @internal
+ */
+export async function reportError(
+  error: unknown,
+  request: Request | undefined,
+  options: ResolvedMountOptions,
+  signal: AbortSignal,
+): Promise<Response | undefined> {
+  if (options.onError === undefined || isClientGone(error, signal)) return undefined
+  try {
+    const replacement = await options.onError(error, request)
+    return isResponse(replacement) ? replacement : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Duck-typed: a `Response` from another copy of undici (the `undici` package) counts too. */
+function isResponse(value: unknown): value is Response {
+  if (value instanceof Response) return true
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Response).status === 'number' &&
+    typeof (value as Response).headers?.get === 'function' &&
+    'body' in value
+  )
+}

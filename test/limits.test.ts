@@ -1,0 +1,203 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRuntime, type Runtime } from 'fnbox'
+
+let runtime: Runtime
+
+beforeAll(async () => {
+  runtime = await createRuntime({ threads: 2, limits: { memoryMb: 32, timeoutMs: 1000 } })
+  await runtime.deploy('ok', { code: `export const ping = () => 'pong'; export default { fetch: () => new Response('pong') }` })
+})
+afterAll(async () => {
+  await runtime.close()
+})
+
+const HOST_PATH = /\/work\/|node_modules|node:internal|file:\/\//
+
+describe('time', () => {
+  it('stops while(true) at the timeout without blocking the host event loop', async () => {
+    await runtime.deploy('spin', { code: `export function run() { while (true) {} }` })
+    const h = monitorEventLoopDelay({ resolution: 1 })
+    h.enable()
+    const started = Date.now()
+    const spinning = runtime.call('spin', 'run').catch((e: unknown) => e)
+    // Another function keeps answering while the spin runs on the other thread.
+    const answers: string[] = []
+    while (Date.now() - started < 800) {
+      answers.push(await runtime.call<string>('ok', 'ping'))
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    const err = await spinning
+    h.disable()
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(Date.now() - started).toBeLessThan(2500)
+    expect(answers.length).toBeGreaterThan(10)
+    expect(answers.every((a) => a === 'pong')).toBe(true)
+    expect(h.percentile(99) / 1e6).toBeLessThan(20)
+    // The instance was discarded; the function works again.
+    await runtime.deploy('spin2', { code: `let n = 0; export function run(loop) { if (loop) while (true) {} return ++n }` })
+    await expect(runtime.call('spin2', 'run', true)).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(await runtime.call('spin2', 'run', false)).toBe(1)
+  })
+
+  it('counts time spent awaiting in the timeout', async () => {
+    await runtime.deploy('hang', {
+      code: `export async function never() { await new Promise(() => {}) }
+             export async function sleepy() { await new Promise(r => setTimeout(r, 60_000)) }
+             export default { fetch: () => new Promise(() => {}) }`,
+    })
+    const t = Date.now()
+    await expect(runtime.call('hang', 'never')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    await expect(runtime.call('hang', 'sleepy')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(Date.now() - t).toBeLessThan(3000)
+    const res = await runtime.fetch(new Request('http://x/hang'))
+    expect(res.status).toBe(504)
+  })
+
+  it('stops an endless promise chain', async () => {
+    await runtime.deploy('chain', {
+      code: `export function run() { return new Promise(() => { const loop = () => Promise.resolve().then(loop); loop() }) }`,
+    })
+    await expect(runtime.call('chain', 'run')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(await runtime.call('ok', 'ping')).toBe('pong')
+  })
+
+  it('terminates the thread when a builtin ignores the interrupt, and recovers', async () => {
+    const restarts: unknown[] = []
+    runtime.on('executor:restart', (e) => restarts.push(e))
+    await runtime.deploy('stringify', {
+      code: `export function run() {
+        const big = []; for (let i = 0; i < 200000; i++) big.push({ a: 'x'.repeat(20), b: [i, i, i] })
+        let s = ''; for (let i = 0; i < 1000; i++) s = JSON.stringify(big)
+        return s.length
+      }`,
+      limits: { timeoutMs: 300, memoryMb: 256 },
+    })
+    const err = await runtime.call('stringify', 'run').catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'ERR_TIMEOUT' })
+    expect(await runtime.call('ok', 'ping')).toBe('pong')
+    expect(await runtime.call('ok', 'ping')).toBe('pong')
+    expect(restarts.length).toBeLessThanOrEqual(1)
+  })
+})
+
+describe('memory', () => {
+  it('stops a memory bomb with ERR_MEMORY_LIMIT and keeps host RSS bounded', async () => {
+    await runtime.deploy('bomb', {
+      code: `export function run() { const a = []; for (;;) a.push(new Array(100000).fill(1.5)) }
+             export const ok = () => 'fine'`,
+    })
+    const before = process.memoryUsage().rss
+    for (let i = 0; i < 3; i++) {
+      await expect(runtime.call('bomb', 'run')).rejects.toMatchObject({ code: 'ERR_MEMORY_LIMIT' })
+    }
+    expect(await runtime.call('bomb', 'ok')).toBe('fine')
+    // Each bomb is capped at its module's 32 MB x instances; the host grows by far less than 3 GB.
+    expect(process.memoryUsage().rss - before).toBeLessThan(600 * 1024 * 1024)
+  })
+
+  it('stops string doubling', async () => {
+    await runtime.deploy('doubler', { code: `export function run() { let s = 'x'; for (;;) s += s }` })
+    const err = await runtime.call('doubler', 'run').catch((e: unknown) => e)
+    expect(['ERR_MEMORY_LIMIT', 'ERR_GUEST_EXCEPTION']).toContain((err as { code: string }).code)
+    expect(await runtime.call('ok', 'ping')).toBe('pong')
+  })
+
+  it('refuses a huge result with ERR_RESPONSE_TOO_LARGE', async () => {
+    await runtime.deploy('huge', {
+      code: `export const run = () => 'x'.repeat(2_000_000)
+             export default { fetch: () => new Response('x'.repeat(2_000_000)) }`,
+      limits: { maxResponseBytes: 1_000_000 },
+    })
+    await expect(runtime.call('huge', 'run')).rejects.toMatchObject({
+      code: 'ERR_RESPONSE_TOO_LARGE',
+      details: { limit: 1_000_000 },
+    })
+    const res = await runtime.fetch(new Request('http://x/huge'))
+    expect(res.status).toBe(502)
+  })
+})
+
+describe('stack', () => {
+  it('turns deep recursion into a guest error, never a host crash', async () => {
+    await runtime.deploy('deep', {
+      code: `function f(n) { return n === 0 ? 0 : 1 + f(n - 1) }
+             export const run = (n) => f(n)
+             export function caught() { try { return f(1e7) } catch (e) { return e.name + ': ' + e.message } }
+             export function viaCallbacks() { const g = () => [1].map(g); return g() }`,
+    })
+    expect(await runtime.call('deep', 'run', 1000)).toBe(1000)
+    await expect(runtime.call('deep', 'run', 1e7)).rejects.toMatchObject({ code: 'ERR_STACK_OVERFLOW' })
+    expect(await runtime.call('deep', 'caught')).toBe('InternalError: stack overflow')
+    await expect(runtime.call('deep', 'viaCallbacks')).rejects.toMatchObject({ code: 'ERR_STACK_OVERFLOW' })
+    expect(await runtime.call('deep', 'run', 10)).toBe(10)
+  })
+})
+
+describe('isolation', () => {
+  it('exposes no host object through constructor chains, prototypes, Proxy traps or Promise species', async () => {
+    await runtime.deploy('escape', {
+      code: `
+      const probes = {}
+      const probe = (name, fn) => { try { probes[name] = fn() } catch (e) { probes[name] = 'threw ' + (e && e.name) } }
+      probe('process', () => typeof process)
+      probe('require', () => typeof require)
+      probe('globalProcess', () => Function('return typeof this.process')())
+      probe('ctorChain', () => ({}).constructor.constructor('return typeof process + typeof require + typeof Buffer')())
+      probe('prepareStackTrace', () => {
+        let seen = 'none'
+        Error.prepareStackTrace = (e, frames) => { seen = typeof frames; return 'x' }
+        new Error('x').stack
+        return seen
+      })
+      probe('nativeFnCtor', () => crypto.getRandomValues.constructor('return typeof process')())
+      probe('proxyTrap', () => {
+        let leaked = 'none'
+        const p = new Proxy({}, { get(t, k) { if (typeof k === 'string' && k !== 'then') leaked = typeof this; return undefined } })
+        try { new TextDecoder().decode(p) } catch {}
+        try { structuredClone(p) } catch {}
+        return leaked
+      })
+      export async function run() {
+        // Promise species: a subclass whose then is called by host-settled promises.
+        let speciesSeen = 'none'
+        class Evil extends Promise { static get [Symbol.species]() { speciesSeen = typeof process; return Promise } }
+        await Evil.resolve(1).then(() => 1)
+        probes.species = speciesSeen
+        // Errors thrown by host calls: their constructors and stacks stay in the guest.
+        try { crypto.getRandomValues(new Float64Array(1)) } catch (e) {
+          probes.hostErrorCtor = e.constructor.constructor('return typeof process')()
+          probes.hostErrorStack = String(e.stack)
+        }
+        try { atob('%%%') } catch (e) { probes.atobError = e.name + ' ' + String(e.stack) }
+        try { await fetch('http://127.0.0.1:1/') } catch (e) { probes.fetchError = e.name + ': ' + e.message + ' ' + String(e.stack) }
+        probes.globals = Object.getOwnPropertyNames(globalThis).filter(k => k.startsWith('__'))
+        return probes
+      }`,
+    })
+    const probes = await runtime.call<Record<string, unknown>>('escape', 'run')
+    expect(probes).toMatchObject({
+      process: 'undefined',
+      require: 'undefined',
+      globalProcess: 'undefined',
+      ctorChain: 'undefinedundefinedundefined',
+      nativeFnCtor: 'undefined',
+      species: 'undefined',
+      hostErrorCtor: 'undefined',
+      globals: [],
+    })
+    expect(['none', 'undefined', 'object']).toContain(probes.prepareStackTrace)
+    expect(['none', 'object', 'undefined']).toContain(probes.proxyTrap)
+    for (const key of ['hostErrorStack', 'atobError', 'fetchError']) {
+      expect(String(probes[key])).not.toMatch(HOST_PATH)
+    }
+    expect(String(probes.fetchError)).toMatch(/^TypeError/)
+  })
+
+  it('keeps two functions apart: module state is never shared', async () => {
+    await runtime.deploy('a', { code: `globalThis.secret = 'a-secret'; export const read = () => globalThis.secret` })
+    await runtime.deploy('b', { code: `export const read = () => typeof globalThis.secret` })
+    expect(await runtime.call('a', 'read')).toBe('a-secret')
+    expect(await runtime.call('b', 'read')).toBe('undefined')
+  })
+})

@@ -1,0 +1,15 @@
+import { defineConfig } from 'tsup'
+import { guestSourcePlugin } from './build/guest-source.js'
+
+export default defineConfig({
+  entry: { index: 'src/index.ts', worker: 'src/sandbox/worker.ts' },
+  format: ['esm', 'cjs'],
+  dts: { entry: { index: 'src/index.ts' } },
+  target: 'node20',
+  platform: 'node',
+  sourcemap: true,
+  clean: true,
+  shims: true,
+  splitting: false,
+  esbuildPlugins: [guestSourcePlugin],
+})
