@@ -45,7 +45,9 @@ async function benchCall() {
   const qjs = await rawModule()
   const rt = qjs.newRuntime()
   const ctx = rt.newContext()
-  const fn = ctx.unwrapResult(ctx.evalCode(`(json) => JSON.stringify((${ECHO.replace('export ', '')})(JSON.parse(json)))`))
+  const fn = ctx.unwrapResult(
+    ctx.evalCode(`(json) => JSON.stringify((${ECHO.replace('export ', '')})(JSON.parse(json)))`),
+  )
   const argJson = JSON.stringify([PAYLOAD][0])
   const raw = () => {
     const arg = ctx.newString(argJson)
@@ -200,7 +202,7 @@ async function benchRss() {
   const count = runtime.stats().functions.idle.instances
   const mb = (after - before) / 1024 / 1024
   report('d', `RSS of ${count} warm instances (MB)`, mb, 256, '<= 256 MB')
-  report('d', 'RSS per warm instance (KB)', ((after - before) / count) / 1024)
+  report('d', 'RSS per warm instance (KB)', (after - before) / count / 1024)
   report('d', 'time to create them (ms)', performance.now() - t)
   await runtime.close()
 }

@@ -146,7 +146,7 @@ export class FnboxError extends Error {
     })
   }
 
-  /** A plain object that survives `postMessage` and `JSON.stringify`. @internal */
+  /** A plain object that survives `postMessage` and `JSON.stringify`. */
   toJSON(): SerializedFnboxError {
     return {
       code: this.code,
@@ -157,7 +157,7 @@ export class FnboxError extends Error {
     }
   }
 
-  /** Rebuild an error sent across a thread boundary. @internal */
+  /** Rebuilds an error from {@link FnboxError.toJSON}, e.g. after it crossed a thread boundary. */
   static fromJSON(json: SerializedFnboxError): FnboxError {
     return new FnboxError(json.code, json.message, {
       status: json.status,
@@ -167,7 +167,7 @@ export class FnboxError extends Error {
   }
 }
 
-/** @internal */
+/** A {@link FnboxError} as plain data (what crosses threads and `JSON.stringify`). @public */
 export interface SerializedFnboxError {
   code: FnboxErrorCode
   message: string
@@ -208,11 +208,9 @@ export function isFnboxError(value: unknown, code?: FnboxErrorCode): value is Fn
 
 /** Shorthand for an invalid-option error that names the option. @internal */
 export function invalidOption(name: string, expected: string, value: unknown): FnboxError {
-  return new FnboxError(
-    'ERR_INVALID_OPTION',
-    `${name} must be ${expected} (got ${describe(value)})`,
-    { details: { option: name } },
-  )
+  return new FnboxError('ERR_INVALID_OPTION', `${name} must be ${expected} (got ${describe(value)})`, {
+    details: { option: name },
+  })
 }
 
 function describe(value: unknown): string {

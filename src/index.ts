@@ -16,7 +16,7 @@ export type {
   RuntimeStats,
 } from './runtime.js'
 export { FnboxError, isFnboxError } from './errors.js'
-export type { FnboxErrorCode, FnboxErrorOptions } from './errors.js'
+export type { FnboxErrorCode, FnboxErrorOptions, SerializedFnboxError } from './errors.js'
 export { DEFAULT_LIMITS, DEFAULT_POOL } from './options.js'
 export type { Limits, PoolOptions } from './options.js'
 export type {
@@ -27,6 +27,6 @@ export type {
   LogEvent,
   RuntimeEvents,
 } from './events.js'
-export type { HttpMountOptions } from './triggers/http/node-http.js'
-export type { ExpressMiddleware } from './triggers/http/express.js'
-export type { KoaMiddleware, KoaMountOptions } from './triggers/http/koa.js'
+export type { HttpErrorHandler, HttpMountOptions, NodeRequestLike } from './triggers/http/node-http.js'
+export type { ExpressMiddleware, ExpressRequestLike } from './triggers/http/express.js'
+export type { KoaContextLike, KoaMiddleware, KoaMountOptions } from './triggers/http/koa.js'

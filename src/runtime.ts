@@ -23,7 +23,7 @@ import {
   type PoolOptions,
 } from './options.js'
 import { Executor, type InstanceRef } from './pool/executor.js'
-import { FunctionPool, type FunctionPoolStats } from './pool/function-pool.js'
+import { FunctionPool } from './pool/function-pool.js'
 import type { GuestResponseMeta } from './sandbox/bridge-types.js'
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
@@ -75,8 +75,14 @@ export interface Deployment {
 }
 
 /** Per-function figures of {@link Runtime.stats}. @public */
-export interface FunctionStats extends FunctionPoolStats {
+export interface FunctionStats {
   version: string
+  /** Warm instances (idle and in use). */
+  instances: number
+  idle: number
+  inUse: number
+  /** Calls waiting for an instance. */
+  queued: number
   /** Versions still finishing calls after a redeploy. */
   draining: number
   coldStarts: number
@@ -613,9 +619,13 @@ function makeResponse(head: GuestResponseMeta, body: BodyInit | null): Response 
 async function readBody(request: Request, limit: number): Promise<ArrayBuffer | undefined> {
   if (request.method === 'GET' || request.method === 'HEAD' || !request.body) return undefined
   const tooLarge = (value: number): FnboxError =>
-    new FnboxError('ERR_REQUEST_TOO_LARGE', `request body of ${value} bytes exceeds limits.maxRequestBytes (${limit})`, {
-      details: { limit, value },
-    })
+    new FnboxError(
+      'ERR_REQUEST_TOO_LARGE',
+      `request body of ${value} bytes exceeds limits.maxRequestBytes (${limit})`,
+      {
+        details: { limit, value },
+      },
+    )
   const declared = Number(request.headers.get('content-length'))
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared)
   const chunks: Uint8Array[] = []

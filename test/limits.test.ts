@@ -6,7 +6,9 @@ let runtime: Runtime
 
 beforeAll(async () => {
   runtime = await createRuntime({ threads: 2, limits: { memoryMb: 32, timeoutMs: 1000 } })
-  await runtime.deploy('ok', { code: `export const ping = () => 'pong'; export default { fetch: () => new Response('pong') }` })
+  await runtime.deploy('ok', {
+    code: `export const ping = () => 'pong'; export default { fetch: () => new Response('pong') }`,
+  })
 })
 afterAll(async () => {
   await runtime.close()
@@ -35,7 +37,9 @@ describe('time', () => {
     expect(answers.every((a) => a === 'pong')).toBe(true)
     expect(h.percentile(99) / 1e6).toBeLessThan(20)
     // The instance was discarded; the function works again.
-    await runtime.deploy('spin2', { code: `let n = 0; export function run(loop) { if (loop) while (true) {} return ++n }` })
+    await runtime.deploy('spin2', {
+      code: `let n = 0; export function run(loop) { if (loop) while (true) {} return ++n }`,
+    })
     await expect(runtime.call('spin2', 'run', true)).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
     expect(await runtime.call('spin2', 'run', false)).toBe(1)
   })

@@ -31,7 +31,11 @@ describe('deploy and serve', () => {
       }`,
     })
     const res = await runtime.fetch(
-      new Request('http://localhost/echo/sub/path?q=1', { method: 'POST', body: 'hello', headers: { 'x-test': 'yes' } }),
+      new Request('http://localhost/echo/sub/path?q=1', {
+        method: 'POST',
+        body: 'hello',
+        headers: { 'x-test': 'yes' },
+      }),
     )
     expect(res.status).toBe(201)
     expect(res.headers.get('x-served-by')).toBe('echo')

@@ -312,21 +312,21 @@ export class Executor {
       answer.catch(() => undefined)
       return
     }
-    answer.then(
-      (value) => {
+    answer
+      .then((value) => {
         if (!value) throw new TypeError('host call gave no answer')
         const transfer = value.op === 'bodyRead' && value.chunk ? [value.chunk] : undefined
         this.#post({ t: 'reply', call, ok: true, value }, transfer)
-      },
-    ).catch((err: unknown) => {
-      const error =
-        err instanceof FnboxError
-          ? { name: 'TypeError', message: err.message }
-          : err instanceof TypeError
+      })
+      .catch((err: unknown) => {
+        const error =
+          err instanceof FnboxError
             ? { name: 'TypeError', message: err.message }
-            : { name: 'TypeError', message: 'host call failed' }
-      this.#post({ t: 'reply', call, ok: false, error })
-    })
+            : err instanceof TypeError
+              ? { name: 'TypeError', message: err.message }
+              : { name: 'TypeError', message: 'host call failed' }
+        this.#post({ t: 'reply', call, ok: false, error })
+      })
   }
 
   async stats(): Promise<ExecutorStats & { threadIndex: number; inflight: number }> {

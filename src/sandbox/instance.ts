@@ -406,7 +406,9 @@ export class Instance {
       clearTimeout(r.timer)
       this.#running = undefined
       if (freeHandles && r.promise?.alive) r.promise.dispose()
-      r.reject(new InvocationFailure({ code: 'ERR_EXECUTOR_LOST', message: 'the sandbox instance was discarded' }, true))
+      r.reject(
+        new InvocationFailure({ code: 'ERR_EXECUTOR_LOST', message: 'the sandbox instance was discarded' }, true),
+      )
     }
     for (const t of this.#timers.values()) clearTimeout(t)
     this.#timers.clear()
@@ -466,7 +468,7 @@ export function guestError(
 
 function safeString(value: unknown): string {
   try {
-    return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
+    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value))
   } catch {
     return String(value)
   }

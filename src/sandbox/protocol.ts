@@ -58,8 +58,7 @@ export type ToExecutor =
   | { t: 'stats' }
 
 export type HostReplyValue =
-  | { op: 'fetchStart'; meta: GuestFetchResponseMeta }
-  | { op: 'bodyRead'; chunk: ArrayBuffer | undefined }
+  { op: 'fetchStart'; meta: GuestFetchResponseMeta } | { op: 'bodyRead'; chunk: ArrayBuffer | undefined }
 
 export type HostCall =
   | { op: 'fetchStart'; meta: GuestFetchMeta; body: ArrayBuffer | undefined }

@@ -55,7 +55,7 @@ export interface KoaContextLike {
 export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) => Promise<void>
 
 /**
- * Options of {@link createKoaMiddleware}.
+ * Options of `runtime.koa()` (and `createKoaMiddleware`).
  *
  * @public
  */
