@@ -14,6 +14,8 @@ export async function bundleGuest(entry: string): Promise<string> {
     format: 'iife',
     target: 'es2020',
     minify: true,
+    // Guest code sees class and function names (error names, console output, `constructor.name`).
+    keepNames: true,
     legalComments: 'none',
     platform: 'neutral',
     mainFields: ['module', 'main'],

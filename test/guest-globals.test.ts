@@ -123,6 +123,35 @@ describe('security', () => {
     )
     expect(r).toEqual([true, 'data of 2000 bytes exceeds the transfer limit (1000)'])
   })
+
+  it('strings with NUL survive the FFI in both directions', async () => {
+    expect(
+      await run(`
+        const text = 'é\\0'.repeat(100) + 'end'
+        const bytes = new TextEncoder().encode(text)
+        const back = new TextDecoder().decode(bytes)
+        const binary = Array.from({ length: 300 }, (_, i) => String.fromCharCode(i % 256)).join('')
+        return { same: back === text, length: back.length, nulBytes: bytes.filter((b) => b === 0).length, b64: atob(btoa(binary)) === binary }
+      `),
+    ).toEqual({ same: true, length: 203, nulBytes: 100, b64: true })
+  })
+
+  it('a fetched chunk larger than maxTransferBytes fails the read with RangeError', async () => {
+    const r = await run(
+      `const res = await fetch('https://big.example/'); try { await res.text() } catch (e) { return [e instanceof RangeError, e.message] }`,
+      { maxTransferBytes: 100_000, onFetch: () => ({ body: [new Uint8Array(200_000)] }) },
+    )
+    expect(r).toEqual([true, 'data of 200000 bytes exceeds the transfer limit (100000)'])
+  })
+
+  it('disposing with host calls still pending does not abort the runtime', async () => {
+    const h = await GuestHarness.create({ onFetch: () => ({ delayMs: 50 }) })
+    h.evalSync(`fetch('https://slow.example/'); fetch('https://slow.example/'); 1`)
+    h.pump()
+    expect(h.fetches).toHaveLength(2)
+    h.dispose() // would abort in JS_FreeRuntime if the deferred promises were leaked
+    await new Promise((r) => setTimeout(r, 80)) // the host promises settle after disposal: ignored
+  })
 })
 
 describe('console', () => {
@@ -338,7 +367,14 @@ describe('TextEncoder / TextDecoder', () => {
           nul: new TextDecoder().decode(new Uint8Array([0x61, 0, 0x62])),
         }
       `),
-    ).toEqual({ strip: 'a', keep: '\ufeffa', streamed: ['', 'a', '\ufeffa'], invalid: 'a\ufffdb\ufffd', label: 'utf-8', nul: 'a\0b' })
+    ).toEqual({
+      strip: 'a',
+      keep: '\ufeffa',
+      streamed: ['', 'a', '\ufeffa'],
+      invalid: 'a\ufffdb\ufffd',
+      label: 'utf-8',
+      nul: 'a\0b',
+    })
   })
 
   it('a fatal decoder throws TypeError, and unknown labels RangeError', async () => {
@@ -353,7 +389,13 @@ describe('TextEncoder / TextDecoder', () => {
         try { d.decode('str') } catch (e) { input = e instanceof TypeError }
         return { fatal, label, input, ok: d.decode(new Uint8Array([0x61])), flag: d.fatal }
       `),
-    ).toEqual({ fatal: [true, 'The encoded data was not valid for encoding utf-8'], label: true, input: true, ok: 'a', flag: true })
+    ).toEqual({
+      fatal: [true, 'The encoded data was not valid for encoding utf-8'],
+      label: true,
+      input: true,
+      ok: 'a',
+      flag: true,
+    })
   })
 })
 
@@ -458,7 +500,9 @@ describe('URL', () => {
 
   it('handles NUL in input the way the parser would', async () => {
     expect(
-      await run(`return [new URL('http://a.example/x\\0y').pathname, URL.canParse('http://a\\0b.example/'), new URL('\\0http://h/').href]`),
+      await run(
+        `return [new URL('http://a.example/x\\0y').pathname, URL.canParse('http://a\\0b.example/'), new URL('\\0http://h/').href]`,
+      ),
     ).toEqual(['/x%00y', false, 'http://h/'])
   })
 })
@@ -475,7 +519,7 @@ describe('URLSearchParams', () => {
         p.append('lone', '\\uD800')
         return p.toString()
       `),
-    ).toBe("a+b=c%2Bd&pct=100%25&uni=%C3%A9%F0%9F%98%80&safe=*-._%7E%21%27%28%29&lone=%EF%BF%BD")
+    ).toBe('a+b=c%2Bd&pct=100%25&uni=%C3%A9%F0%9F%98%80&safe=*-._%7E%21%27%28%29&lone=%EF%BF%BD')
   })
 
   it('parses strings, records and iterables', async () => {
@@ -749,7 +793,16 @@ describe('Request and Response', () => {
         return { first: new TextDecoder().decode(first.value), done: end.done, used: r.bodyUsed, same: r.body === r.body,
           fromStream, bad, lockedErr, iter: await new Response(gen()).text() }
       `),
-    ).toEqual({ first: 'hello', done: true, used: true, same: true, fromStream: 'ab', bad: true, lockedErr: true, iter: 'iter' })
+    ).toEqual({
+      first: 'hello',
+      done: true,
+      used: true,
+      same: true,
+      fromStream: 'ab',
+      bad: true,
+      lockedErr: true,
+      iter: 'iter',
+    })
   })
 
   it('clones stream bodies with tee', async () => {
@@ -819,10 +872,9 @@ describe('streams', () => {
   it('an assignment replaces a lazy global without loading the polyfill', async () => {
     const h = await harness()
     h.evalSync(`globalThis.ReadableStream = 42`)
-    expect(h.evalSync(`[ReadableStream, typeof Object.getOwnPropertyDescriptor(globalThis, 'WritableStream').get]`)).toEqual([
-      42,
-      'function',
-    ])
+    expect(
+      h.evalSync(`[ReadableStream, typeof Object.getOwnPropertyDescriptor(globalThis, 'WritableStream').get]`),
+    ).toEqual([42, 'function'])
   })
 })
 
@@ -1082,7 +1134,9 @@ describe('fetch', () => {
     expect(r).toEqual([true, 'AbortError'])
     expect(h.aborted).toEqual([1])
     expect(
-      await h.evalAsync(`try { await fetch('https://x.example/', { signal: AbortSignal.abort('pre') }) } catch (e) { return e }`),
+      await h.evalAsync(
+        `try { await fetch('https://x.example/', { signal: AbortSignal.abort('pre') }) } catch (e) { return e }`,
+      ),
     ).toBe('pre')
     expect(h.fetches).toHaveLength(1)
   })
@@ -1167,7 +1221,12 @@ describe('GuestEntry', () => {
     expect(decode(get!.body)).toBe('get body')
     expect(head!.meta.headers).toContainEqual(['x-m', 'HEAD'])
     expect(head!.body).toBeUndefined()
-    expect(del!.meta).toEqual({ status: 405, statusText: 'Method Not Allowed', headers: [['allow', 'GET, HEAD, POST']], stream: false })
+    expect(del!.meta).toEqual({
+      status: 405,
+      statusText: 'Method Not Allowed',
+      headers: [['allow', 'GET, HEAD, POST']],
+      stream: false,
+    })
     expect(decode(post!.body)).toBe('{"posted":true}')
   })
 
@@ -1241,7 +1300,10 @@ describe('GuestEntry', () => {
       }
     `)
     await h.entry('fetch', [meta('GET')])
-    expect(h.logs.map((l) => l.message.split('\n')[0])).toEqual(['Uncaught Error: background failed', 'background done'])
+    expect(h.logs.map((l) => l.message.split('\n')[0])).toEqual([
+      'Uncaught Error: background failed',
+      'background done',
+    ])
   })
 
   it('abort() aborts request.signal with TimeoutError or AbortError', async () => {

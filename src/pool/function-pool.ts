@@ -92,13 +92,14 @@ export class FunctionPool {
   }
 
   async acquire(): Promise<InstanceRef> {
-    // generic-pool's own maxWaitingClients also counts calls about to get a fresh instance.
-    const waiting = this.#pool.pending - (this.#pool.max - this.#pool.available - this.#pool.borrowed)
-    if (waiting >= this.options.maxQueue) {
+    // Calls that cannot be served at once (this one included), were it queued now. generic-pool's
+    // own maxWaitingClients also counts calls about to get an idle or fresh instance.
+    const waiting = this.#pool.pending + 1 - (this.#pool.max - this.#pool.borrowed)
+    if (waiting > this.options.maxQueue) {
       throw new FnboxError(
         'ERR_QUEUE_FULL',
-        `function ${this.source.key} has ${waiting} calls waiting (pool.maxQueue ${this.options.maxQueue})`,
-        { retryAfterSeconds: 1, details: { limit: this.options.maxQueue, value: waiting } },
+        `function ${this.source.key} has ${waiting - 1} calls waiting (pool.maxQueue ${this.options.maxQueue})`,
+        { retryAfterSeconds: 1, details: { limit: this.options.maxQueue, value: waiting - 1 } },
       )
     }
     try {

@@ -7,8 +7,15 @@
  *    functions are listed by {@link GuestNatives}. Host exceptions never cross: a native throws
  *    only errors built here (`TypeError`, `RangeError`, `DOMException`-like `{ name, message }`).
  * 2. The prelude (one IIFE script, evaluated as global code) captures `__fnbox_native`, deletes it
- *    from the global, defines the web globals, and its completion value is the
- *    {@link GuestEntry} object. The host keeps a handle to it.
+ *    from the global, defines the web globals, and leaves the {@link GuestEntry} object on
+ *    `globalThis.__fnbox_entry`, which the host reads and deletes at once (an IIFE has no
+ *    completion value). The host keeps a handle to it.
+ *
+ * Strings: the FFI cuts strings at U+0000, so `base64Encode` input and `base64Decode` output carry
+ * NUL as U+0100, and other strings with NUL cross as JSON string literals (see `natives.ts`).
+ * `installNatives` returns a handle whose `dispose()` frees the guest promises of host calls
+ * still pending: a handle left alive makes `JS_FreeRuntime` abort the module.
+ * Timers fire only while an invocation runs: between invocations an instance is frozen.
  * 3. The function's ES module is evaluated; its namespace is handed to `entry.setModule(ns)`.
  * 4. Each invocation calls `entry.fetch(...)` or `entry.call(...)`; both return promises that the
  *    host settles by pumping the job queue (`runtime.executePendingJobs()`).
@@ -87,6 +94,8 @@ export interface GuestNatives {
    * or `null` when invalid.
    */
   urlParse(input: string, base?: string): string | null
+  /** Runs the host's WHATWG URL setter `part` (`href`, `protocol`, ... `hash`); returns `urlParse` JSON. */
+  urlSet(href: string, part: string, value: string): string
   /** Sends the response head (and the whole body when not streaming). Once per invocation. */
   respond(meta: string, body?: ArrayBuffer): void
   /** Sends one body chunk; resolves when the host is ready for the next (backpressure). */

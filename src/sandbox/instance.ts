@@ -207,8 +207,18 @@ export class Instance {
     for (;;) {
       const res = runtime.executePendingJobs(-1)
       if (res.error) {
-        const failure = guestError(this.#ctx!, res.error, 'ERR_GUEST_EXCEPTION')
-        throw failure
+        // Only uncatchable conditions escape the job queue (rejections stay inside promises): the
+        // interrupt (an InternalError) or running out of memory, when QuickJS cannot even
+        // allocate the error object and throws null.
+        const ctx = this.#ctx!
+        if (ctx.typeof(res.error) !== 'object' || ctx.dump(res.error) === null) {
+          res.error.dispose()
+          throw new InvocationFailure(
+            { code: 'ERR_MEMORY_LIMIT', message: 'the function ran out of memory (limits.memoryMb)' },
+            true,
+          )
+        }
+        throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
       }
       if (res.value === 0) return
     }

@@ -20,13 +20,7 @@
  */
 import { randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
-import type {
-  GuestFetchMeta,
-  GuestNatives,
-  GuestResponseMeta,
-  LogLevel,
-  NativeHooks,
-} from './bridge-types.js'
+import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 
 /** What {@link installNatives} leaves behind. */
 export interface NativesHandle {
@@ -104,7 +98,7 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
     // The FFI cuts strings at NUL: evaluate a JSON string literal instead (JSON is valid JS).
     const literal = JSON.stringify(s)
     checkSize(literal.length)
-    const res = ctx.evalCode(literal, 'fnbox:native')
+    const res = ctx.evalCode(literal, 'fnbox:native', { type: 'global' })
     if (res.error) {
       res.error.dispose()
       throw new Fail('RangeError', 'out of memory')
@@ -127,7 +121,7 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
   function newError(name: string, message: string): QuickJSHandle {
     const trigger = name === 'TypeError' ? 'null.x' : name === 'RangeError' ? '1n/0n' : undefined
     if (trigger) {
-      const res = ctx.evalCode(trigger, 'fnbox:native')
+      const res = ctx.evalCode(trigger, 'fnbox:native', { type: 'global' })
       if (res.error) {
         const err = res.error
         let ok = false
@@ -216,7 +210,12 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
     return value as [string, string][]
   }
 
-  function field<T extends string>(obj: Record<string, unknown>, key: string, type: T, what: string): unknown {
+  function field(
+    obj: Record<string, unknown>,
+    key: string,
+    type: 'string' | 'number' | 'boolean',
+    what: string,
+  ): unknown {
     if (typeof obj[key] !== type) throw new Fail('TypeError', `${what}.${key} must be a ${type}`)
     return obj[key]
   }

@@ -10,6 +10,7 @@ import { parentPort } from 'node:worker_threads'
 import { FnboxError, isFnboxError } from '../errors.js'
 import { Engine } from './engine.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
+import { GuestError } from './natives.js'
 import type { FromExecutor, HostReplyValue, ToExecutor } from './protocol.js'
 
 const port = parentPort
@@ -147,7 +148,8 @@ port.on('message', (msg: ToExecutor) => {
       if (!pending) break
       pendingCalls.delete(msg.call)
       if (msg.ok) pending.resolve(msg.value)
-      else pending.reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }))
+      // Messages of host-call failures are written by fnbox for the guest (no host detail): pass them on.
+      else pending.reject(new GuestError(msg.error.name, msg.error.message))
       break
     }
     case 'stats':

@@ -285,7 +285,9 @@ export class GuestHarness {
   #failure(handle: QuickJSHandle): GuestFailure {
     try {
       const read = (key: string): string | undefined =>
-        this.ctx.getProp(handle, key).consume((h) => (this.ctx.typeof(h) === 'string' ? this.ctx.getString(h) : undefined))
+        this.ctx
+          .getProp(handle, key)
+          .consume((h) => (this.ctx.typeof(h) === 'string' ? this.ctx.getString(h) : undefined))
       if (this.ctx.typeof(handle) !== 'object') return { name: 'thrown', message: String(this.ctx.dump(handle)) }
       return { name: read('name') ?? 'Error', message: read('message') ?? '', stack: read('stack') }
     } finally {

@@ -40,7 +40,8 @@ export class AbortSignal extends EventTarget {
 
   static timeout(milliseconds) {
     const ms = Number(milliseconds)
-    if (!Number.isFinite(ms) || ms < 0) throw new TypeError('The "milliseconds" argument must be a non-negative finite number')
+    if (!Number.isFinite(ms) || ms < 0)
+      throw new TypeError('The "milliseconds" argument must be a non-negative finite number')
     const signal = createSignal()
     setTimeout(() => signalAbort(signal, timeoutError('The operation was aborted due to timeout')), ms)
     return signal

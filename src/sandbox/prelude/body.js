@@ -12,7 +12,6 @@ import { utf8Encode, utf8Decode } from './encoding.js'
 import { loadStreams, isReadableStream } from './streams.js'
 import { AbortSignal, followSignal, onAbort } from './abort.js'
 
-export const kBody = internal('body')
 const kResponse = internal('response')
 const kRequest = internal('request')
 
@@ -53,7 +52,7 @@ function extractBody(init) {
 }
 
 /** A body fetched by the host: chunks come from native.bodyRead; abort cancels it. */
-export class RemoteBody {
+class RemoteBody {
   constructor(id, signal) {
     this.id = id
     this.signal = signal
@@ -156,7 +155,10 @@ export async function consumeBody(body) {
   if (body.remote) {
     const remote = body.remote
     body.remote = null
-    for (let chunk; (chunk = await remote.read()) !== undefined; ) chunks.push(chunk), (total += chunk.length)
+    for (let chunk; (chunk = await remote.read()) !== undefined;) {
+      chunks.push(chunk)
+      total += chunk.length
+    }
   } else {
     const reader = body.stream.getReader()
     for (;;) {
@@ -170,6 +172,8 @@ export async function consumeBody(body) {
       chunks.push(value)
       total += value.length
     }
+    // The caller still holds the chunks it enqueued: never hand one back as the result.
+    if (chunks.length === 1) return chunks[0].slice()
   }
   return chunks.length ? concatBytes(chunks, total) : EMPTY
 }
@@ -200,8 +204,20 @@ function mixinBody(cls, kState) {
     return s.body
   }
   Object.defineProperties(cls.prototype, {
-    body: { get() { return bodyStream(body(this)) }, configurable: true, enumerable: true },
-    bodyUsed: { get() { return bodyUsed(body(this)) }, configurable: true, enumerable: true },
+    body: {
+      get() {
+        return bodyStream(body(this))
+      },
+      configurable: true,
+      enumerable: true,
+    },
+    bodyUsed: {
+      get() {
+        return bodyUsed(body(this))
+      },
+      configurable: true,
+      enumerable: true,
+    },
   })
   Object.assign(cls.prototype, {
     async arrayBuffer() {
@@ -263,7 +279,8 @@ function initResponse(response, init, extracted) {
   setGuard(headers, 'response')
   const state = { type: 'default', status, statusText, headers, url: '', redirected: false, body: newBody() }
   if (extracted) {
-    if (NULL_BODY_STATUS.includes(status)) throw new TypeError(`Response with null body status ${status} cannot have body`)
+    if (NULL_BODY_STATUS.includes(status))
+      throw new TypeError(`Response with null body status ${status} cannot have body`)
     state.body = extracted.body
     if (extracted.type && !headers.has('content-type')) headers.append('content-type', extracted.type)
   }
@@ -311,16 +328,28 @@ export class Response {
     return r
   }
 
-  get type() { return responseState(this).type }
-  get url() { return responseState(this).url }
-  get redirected() { return responseState(this).redirected }
-  get status() { return responseState(this).status }
+  get type() {
+    return responseState(this).type
+  }
+  get url() {
+    return responseState(this).url
+  }
+  get redirected() {
+    return responseState(this).redirected
+  }
+  get status() {
+    return responseState(this).status
+  }
   get ok() {
     const s = responseState(this).status
     return s >= 200 && s <= 299
   }
-  get statusText() { return responseState(this).statusText }
-  get headers() { return responseState(this).headers }
+  get statusText() {
+    return responseState(this).statusText
+  }
+  get headers() {
+    return responseState(this).headers
+  }
 
   clone() {
     const s = responseState(this)
@@ -398,7 +427,8 @@ export class Request {
     } else {
       const parsed = URL.parse(String(input))
       if (!parsed) throw new TypeError(`Invalid URL: ${String(input)}`)
-      if (parsed.username || parsed.password) throw new TypeError('Request cannot be constructed from a URL that includes credentials')
+      if (parsed.username || parsed.password)
+        throw new TypeError('Request cannot be constructed from a URL that includes credentials')
       url = parsed.href
     }
     const method = i.method !== undefined ? normalizeMethod(i.method) : base ? base.method : 'GET'
@@ -424,7 +454,8 @@ export class Request {
       body = extracted.body
       if (extracted.type && !headers.has('content-type')) headers.append('content-type', extracted.type)
     } else if (inputBody && inputBody.present) {
-      if (unusable(inputBody)) throw new TypeError('Cannot construct a Request with a Request object that has already been used.')
+      if (unusable(inputBody))
+        throw new TypeError('Cannot construct a Request with a Request object that has already been used.')
       // The new request takes the body over; the input counts as used.
       body = { ...inputBody }
       inputBody.used = true
@@ -451,28 +482,66 @@ export class Request {
     }
   }
 
-  get method() { return requestState(this).method }
-  get url() { return requestState(this).url }
-  get headers() { return requestState(this).headers }
-  get redirect() { return requestState(this).redirect }
-  get signal() { return requestSignal(requestState(this)) }
-  get mode() { return requestState(this).mode }
-  get credentials() { return requestState(this).credentials }
-  get cache() { return requestState(this).cache }
-  get referrer() { return requestState(this).referrer }
-  get referrerPolicy() { return requestState(this).referrerPolicy }
-  get integrity() { return requestState(this).integrity }
-  get keepalive() { return requestState(this).keepalive }
-  get duplex() { return requestState(this).duplex }
-  get destination() { return '' }
-  get isReloadNavigation() { return false }
-  get isHistoryNavigation() { return false }
+  get method() {
+    return requestState(this).method
+  }
+  get url() {
+    return requestState(this).url
+  }
+  get headers() {
+    return requestState(this).headers
+  }
+  get redirect() {
+    return requestState(this).redirect
+  }
+  get signal() {
+    return requestSignal(requestState(this))
+  }
+  get mode() {
+    return requestState(this).mode
+  }
+  get credentials() {
+    return requestState(this).credentials
+  }
+  get cache() {
+    return requestState(this).cache
+  }
+  get referrer() {
+    return requestState(this).referrer
+  }
+  get referrerPolicy() {
+    return requestState(this).referrerPolicy
+  }
+  get integrity() {
+    return requestState(this).integrity
+  }
+  get keepalive() {
+    return requestState(this).keepalive
+  }
+  get duplex() {
+    return requestState(this).duplex
+  }
+  get destination() {
+    return ''
+  }
+  get isReloadNavigation() {
+    return false
+  }
+  get isHistoryNavigation() {
+    return false
+  }
 
   clone() {
     const s = requestState(this)
     const body = cloneBody(s.body)
     const r = Object.create(Request.prototype)
-    r[kRequest] = { ...s, headers: copyHeaders(s.headers), body, signal: null, parentSignal: s.signal || s.parentSignal }
+    r[kRequest] = {
+      ...s,
+      headers: copyHeaders(s.headers),
+      body,
+      signal: null,
+      parentSignal: s.signal || s.parentSignal,
+    }
     return r
   }
 

@@ -4,8 +4,17 @@ import { DOMException } from './domexception.js'
 import { isPlatformObject, isObject } from './util.js'
 
 const TYPED_ARRAYS = [
-  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
-  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
 ]
 const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError }
 
@@ -57,15 +66,20 @@ function clone(v, memo) {
     out = new (Object.prototype.hasOwnProperty.call(ERRORS, name) ? ERRORS[name] : Error)()
     memo.set(v, out)
     const message = v.message
-    if (message !== undefined) Object.defineProperty(out, 'message', { value: String(message), writable: true, configurable: true })
-    if (typeof v.stack === 'string') Object.defineProperty(out, 'stack', { value: v.stack, writable: true, configurable: true })
+    if (message !== undefined)
+      Object.defineProperty(out, 'message', { value: String(message), writable: true, configurable: true })
+    if (typeof v.stack === 'string')
+      Object.defineProperty(out, 'stack', { value: v.stack, writable: true, configurable: true })
     if (Object.prototype.hasOwnProperty.call(v, 'cause')) {
       Object.defineProperty(out, 'cause', { value: clone(v.cause, memo), writable: true, configurable: true })
     }
     return out
   } else if (
-    v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet ||
-    (typeof WeakRef === 'function' && v instanceof WeakRef) || isPlatformObject(v)
+    v instanceof Promise ||
+    v instanceof WeakMap ||
+    v instanceof WeakSet ||
+    (typeof WeakRef === 'function' && v instanceof WeakRef) ||
+    isPlatformObject(v)
   ) {
     const tag = Object.prototype.toString.call(v).slice(8, -1)
     throw cannotClone(`#<${tag}>`)

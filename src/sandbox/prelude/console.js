@@ -5,8 +5,16 @@ import { inspectSymbol, isInternalSymbol } from './util.js'
 const objectToString = Object.prototype.toString
 const fnToString = Function.prototype.toString
 const BUILTIN_PROTOS = [
-  Object.prototype, Array.prototype, Error.prototype, Date.prototype, RegExp.prototype,
-  Function.prototype, Number.prototype, Boolean.prototype, String.prototype, Symbol.prototype,
+  Object.prototype,
+  Array.prototype,
+  Error.prototype,
+  Date.prototype,
+  RegExp.prototype,
+  Function.prototype,
+  Number.prototype,
+  Boolean.prototype,
+  String.prototype,
+  Symbol.prototype,
   BigInt.prototype,
 ]
 const MAX_ITEMS = 100
@@ -44,11 +52,16 @@ function formatNumber(n) {
 
 function formatPrimitive(v) {
   switch (typeof v) {
-    case 'string': return quote(v)
-    case 'number': return formatNumber(v)
-    case 'bigint': return `${v}n`
-    case 'symbol': return v.toString()
-    default: return String(v)
+    case 'string':
+      return quote(v)
+    case 'number':
+      return formatNumber(v)
+    case 'bigint':
+      return `${v}n`
+    case 'symbol':
+      return v.toString()
+    default:
+      return String(v)
   }
 }
 
@@ -88,7 +101,8 @@ function formatError(err, ctx, level) {
     if (key === 'stack' || key === 'message') continue
     extras.push(`${formatKey(key)}: ${formatValue(err[key], ctx, level + 1)}`)
   }
-  if (Object.prototype.hasOwnProperty.call(err, 'cause')) extras.push(`[cause]: ${formatValue(err.cause, ctx, level + 1)}`)
+  if (Object.prototype.hasOwnProperty.call(err, 'cause'))
+    extras.push(`[cause]: ${formatValue(err.cause, ctx, level + 1)}`)
   return extras.length ? `${out} { ${extras.join(', ')} }` : out
 }
 
@@ -116,6 +130,10 @@ function formatProperty(obj, key, ctx, level) {
 function braces(prefix, items, open = '{', close = '}') {
   if (items.length === 0) return prefix ? `${prefix} ${open}${close}` : `${open}${close}`
   return `${prefix ? prefix + ' ' : ''}${open} ${items.join(', ')} ${close}`
+}
+
+function emptyItems(n) {
+  return `<${n} empty item${n > 1 ? 's' : ''}>`
 }
 
 function constructorName(obj) {
@@ -166,8 +184,23 @@ function formatObject(v, ctx, level) {
   if (v instanceof RegExp) return String(v)
   if (v instanceof Promise) return 'Promise { <unknown> }'
   if (v instanceof WeakMap || v instanceof WeakSet) return `${constructorName(v)} { <items unknown> }`
-  if (v instanceof Number || v instanceof String || v instanceof Boolean || v instanceof BigInt || v instanceof Symbol) {
-    const kind = v instanceof Number ? 'Number' : v instanceof String ? 'String' : v instanceof Boolean ? 'Boolean' : v instanceof BigInt ? 'BigInt' : 'Symbol'
+  if (
+    v instanceof Number ||
+    v instanceof String ||
+    v instanceof Boolean ||
+    v instanceof BigInt ||
+    v instanceof Symbol
+  ) {
+    const kind =
+      v instanceof Number
+        ? 'Number'
+        : v instanceof String
+          ? 'String'
+          : v instanceof Boolean
+            ? 'Boolean'
+            : v instanceof BigInt
+              ? 'BigInt'
+              : 'Symbol'
     return `[${kind}: ${formatPrimitive(v.valueOf())}]`
   }
   const name = constructorName(v)
@@ -182,10 +215,11 @@ function formatObject(v, ctx, level) {
         holes++
         continue
       }
-      if (holes) items.push(`<${holes} empty item${holes > 1 ? 's' : ''}>`), (holes = 0)
+      if (holes) items.push(emptyItems(holes))
+      holes = 0
       items.push(formatProperty(v, String(i), ctx, level))
     }
-    if (holes) items.push(`<${holes} empty item${holes > 1 ? 's' : ''}>`)
+    if (holes) items.push(emptyItems(holes))
     if (v.length > n) items.push(`... ${v.length - n} more item${v.length - n > 1 ? 's' : ''}`)
     items.push(...ownEntries(v, ctx, level, true))
     return braces(name === 'Array' ? '' : `${name}(${v.length})`, items, '[', ']')
@@ -280,7 +314,7 @@ export function format(args) {
         case 'j':
           try {
             rep = JSON.stringify(arg)
-          } catch (e) {
+          } catch {
             rep = '[Circular]'
           }
           break

@@ -3,7 +3,17 @@ import { native } from './native.js'
 import { tag } from './util.js'
 import { DOMException } from './domexception.js'
 
-const INTEGER_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array]
+const INTEGER_ARRAYS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  BigInt64Array,
+  BigUint64Array,
+]
 const QUOTA = 65536
 
 export class Crypto {
@@ -23,7 +33,9 @@ export class Crypto {
       )
     }
     if (array.byteLength) {
-      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(new Uint8Array(native.randomBytes(array.byteLength)))
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength).set(
+        new Uint8Array(native.randomBytes(array.byteLength)),
+      )
     }
     return array
   }

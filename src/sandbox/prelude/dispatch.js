@@ -34,7 +34,7 @@ function findHandler(method) {
   }
   if (typeof ns[method] === 'function') return { fn: ns[method] }
   if (method === 'HEAD' && typeof ns.GET === 'function') return { fn: ns.GET }
-  if (available.includes('GET') && !available.includes('HEAD')) available.splice(1, 0, 'HEAD')
+  if (available.includes('GET')) available.push('HEAD') // served by GET
   const allow = METHODS.filter((m) => available.includes(m)).join(', ')
   return { response: new Response(null, { status: 405, statusText: 'Method Not Allowed', headers: { allow } }) }
 }
@@ -76,7 +76,7 @@ async function send(response, isHead) {
     body.remote = null
     body.used = true
     try {
-      for (let chunk; (chunk = await remote.read()) !== undefined; ) {
+      for (let chunk; (chunk = await remote.read()) !== undefined;) {
         if (chunk.length) await native.emitChunk(exactBuffer(chunk))
       }
     } catch (err) {
@@ -113,7 +113,7 @@ export const entry = {
       const handler = findHandler(meta.method)
       let response = handler.response
       if (!response) {
-        const request = incomingRequest(meta, handler.fn === ns.GET && meta.method === 'HEAD' ? undefined : body, controller.signal)
+        const request = incomingRequest(meta, body, controller.signal) // drops a GET/HEAD body
         const ctx = {
           requestId: meta.requestId,
           functionName: meta.functionName,

@@ -41,10 +41,22 @@ function encodeJS(str) {
         c = 0xfffd
       }
     }
-    if (c < 0x80) out[n++] = c
-    else if (c < 0x800) (out[n++] = 0xc0 | (c >> 6)), (out[n++] = 0x80 | (c & 63))
-    else if (c < 0x10000) (out[n++] = 0xe0 | (c >> 12)), (out[n++] = 0x80 | ((c >> 6) & 63)), (out[n++] = 0x80 | (c & 63))
-    else (out[n++] = 0xf0 | (c >> 18)), (out[n++] = 0x80 | ((c >> 12) & 63)), (out[n++] = 0x80 | ((c >> 6) & 63)), (out[n++] = 0x80 | (c & 63))
+    if (c < 0x80) {
+      out[n++] = c
+      continue
+    }
+    if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6)
+    } else {
+      if (c < 0x10000) {
+        out[n++] = 0xe0 | (c >> 12)
+      } else {
+        out[n++] = 0xf0 | (c >> 18)
+        out[n++] = 0x80 | ((c >> 12) & 63)
+      }
+      out[n++] = 0x80 | ((c >> 6) & 63)
+    }
+    out[n++] = 0x80 | (c & 63)
   }
   return out.slice(0, n)
 }
@@ -173,7 +185,8 @@ export function btoa(data) {
     if (str.includes('\u0100')) throw new DOMException('Invalid character', 'InvalidCharacterError')
     return native.base64Encode(str.includes('\0') ? str.replaceAll('\0', '\u0100') : str)
   } catch (err) {
-    if (err && err.name === 'InvalidCharacterError') throw new DOMException('Invalid character', 'InvalidCharacterError')
+    if (err && err.name === 'InvalidCharacterError')
+      throw new DOMException('Invalid character', 'InvalidCharacterError')
     throw err
   }
 }
@@ -181,7 +194,8 @@ export function btoa(data) {
 export function atob(data) {
   if (arguments.length === 0) throw new TypeError('The "data" argument must be specified')
   const str = String(data)
-  if (str.includes('\0')) throw new DOMException('The string to be decoded is not correctly encoded.', 'InvalidCharacterError')
+  if (str.includes('\0'))
+    throw new DOMException('The string to be decoded is not correctly encoded.', 'InvalidCharacterError')
   let out
   try {
     out = native.base64Decode(str)

@@ -28,21 +28,51 @@ export class Event {
     }
   }
 
-  get type() { return state(this).type }
-  get bubbles() { return state(this).bubbles }
-  get cancelable() { return state(this).cancelable }
-  get composed() { return state(this).composed }
-  get defaultPrevented() { return state(this).canceled }
-  get target() { return state(this).target }
-  get srcElement() { return state(this).target }
-  get currentTarget() { return state(this).currentTarget }
-  get eventPhase() { return state(this).phase }
-  get timeStamp() { return state(this).timeStamp }
-  get isTrusted() { return false }
-  get returnValue() { return !state(this).canceled }
-  set returnValue(v) { if (!v) this.preventDefault() }
-  get cancelBubble() { return state(this).stop }
-  set cancelBubble(v) { if (v) state(this).stop = true }
+  get type() {
+    return state(this).type
+  }
+  get bubbles() {
+    return state(this).bubbles
+  }
+  get cancelable() {
+    return state(this).cancelable
+  }
+  get composed() {
+    return state(this).composed
+  }
+  get defaultPrevented() {
+    return state(this).canceled
+  }
+  get target() {
+    return state(this).target
+  }
+  get srcElement() {
+    return state(this).target
+  }
+  get currentTarget() {
+    return state(this).currentTarget
+  }
+  get eventPhase() {
+    return state(this).phase
+  }
+  get timeStamp() {
+    return state(this).timeStamp
+  }
+  get isTrusted() {
+    return false
+  }
+  get returnValue() {
+    return !state(this).canceled
+  }
+  set returnValue(v) {
+    if (!v) this.preventDefault()
+  }
+  get cancelBubble() {
+    return state(this).stop
+  }
+  set cancelBubble(v) {
+    if (v) state(this).stop = true
+  }
 
   composedPath() {
     const s = state(this)
@@ -52,7 +82,9 @@ export class Event {
     const s = state(this)
     if (s.cancelable && !s.passive) s.canceled = true
   }
-  stopPropagation() { state(this).stop = true }
+  stopPropagation() {
+    state(this).stop = true
+  }
   stopImmediatePropagation() {
     const s = state(this)
     s.stop = s.stopImmediate = true
@@ -76,12 +108,15 @@ export class CustomEvent extends Event {
     const init = dictionary(eventInitDict, 'eventInitDict')
     this[kEvent].detail = init.detail === undefined ? null : init.detail
   }
-  get detail() { return state(this).detail }
+  get detail() {
+    return state(this).detail
+  }
 }
 tag(CustomEvent, 'CustomEvent')
 
 function flatten(options) {
-  if (typeof options === 'boolean' || !isObject(options)) return { capture: !!options, once: false, passive: false, signal: undefined }
+  if (typeof options === 'boolean' || !isObject(options))
+    return { capture: !!options, once: false, passive: false, signal: undefined }
   return { capture: !!options.capture, once: !!options.once, passive: !!options.passive, signal: options.signal }
 }
 

@@ -156,5 +156,9 @@ export class Headers {
     return `Headers ${inspect(obj)}`
   }
 }
-Object.defineProperty(Headers.prototype, Symbol.iterator, { value: Headers.prototype.entries, writable: true, configurable: true })
+Object.defineProperty(Headers.prototype, Symbol.iterator, {
+  value: Headers.prototype.entries,
+  writable: true,
+  configurable: true,
+})
 tag(Headers, 'Headers')

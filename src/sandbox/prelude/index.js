@@ -60,4 +60,9 @@ defineGlobals({
 })
 installStreamGlobals()
 
-Object.defineProperty(globalThis, '__fnbox_entry', { value: entry, configurable: true, writable: true, enumerable: false })
+Object.defineProperty(globalThis, '__fnbox_entry', {
+  value: entry,
+  configurable: true,
+  writable: true,
+  enumerable: false,
+})

@@ -38,9 +38,10 @@ export function loadStreams() {
   exports.TextDecoderStream = makeTextDecoderStream(exports.TransformStream)
   for (const name of STREAM_GLOBALS) markPlatform(exports[name].prototype)
   streams = exports
+  // Globals still holding our getter become plain values (ones the guest replaced stay).
   for (const name of STREAM_GLOBALS) {
     const d = Object.getOwnPropertyDescriptor(globalThis, name)
-    if (d && d.get && d.get.name === lazyGetterName) define(name, exports[name])
+    if (d && lazyGetters.has(d.get)) define(name, exports[name])
   }
   return streams
 }
@@ -53,19 +54,17 @@ function define(name, value) {
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false })
 }
 
-const lazyGetterName = 'fnboxLazyStream'
+const lazyGetters = new Set()
 
 /** Defines the stream globals as getters that load the polyfill (assigning one just replaces it). */
 export function installStreamGlobals() {
   for (const name of STREAM_GLOBALS) {
+    const get = () => loadStreams()[name]
+    lazyGetters.add(get)
     Object.defineProperty(globalThis, name, {
       configurable: true,
       enumerable: false,
-      get: {
-        [lazyGetterName]() {
-          return loadStreams()[name]
-        },
-      }[lazyGetterName],
+      get,
       set(value) {
         define(name, value)
       },

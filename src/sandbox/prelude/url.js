@@ -1,6 +1,6 @@
 // URL on the host's WHATWG parser (native.urlParse / native.urlSet), URLSearchParams in pure JS.
 import { native } from './native.js'
-import { internal, tag, illegal, isObject, inspectSymbol } from './util.js'
+import { internal, tag, illegal, isObject, inspectSymbol, concatBytes } from './util.js'
 import { utf8Encode, utf8Decode } from './encoding.js'
 
 const toWellFormed = String.prototype.toWellFormed
@@ -46,7 +46,8 @@ function setPart(url, part, value) {
 
 export class URL {
   constructor(url, base) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'URL': 1 argument required, but only 0 present.")
+    if (arguments.length === 0)
+      throw new TypeError("Failed to construct 'URL': 1 argument required, but only 0 present.")
     const p = parse(url, base)
     if (!p) throw new TypeError(`Invalid URL: ${String(url)}`)
     this[kParts] = p
@@ -66,27 +67,69 @@ export class URL {
     return u
   }
 
-  get href() { return parts(this).href }
-  set href(v) { setPart(this, 'href', v) }
-  get origin() { return parts(this).origin }
-  get protocol() { return parts(this).protocol }
-  set protocol(v) { setPart(this, 'protocol', v) }
-  get username() { return parts(this).username }
-  set username(v) { setPart(this, 'username', v) }
-  get password() { return parts(this).password }
-  set password(v) { setPart(this, 'password', v) }
-  get host() { return parts(this).host }
-  set host(v) { setPart(this, 'host', v) }
-  get hostname() { return parts(this).hostname }
-  set hostname(v) { setPart(this, 'hostname', v) }
-  get port() { return parts(this).port }
-  set port(v) { setPart(this, 'port', v) }
-  get pathname() { return parts(this).pathname }
-  set pathname(v) { setPart(this, 'pathname', v) }
-  get search() { return parts(this).search }
-  set search(v) { setPart(this, 'search', v) }
-  get hash() { return parts(this).hash }
-  set hash(v) { setPart(this, 'hash', v) }
+  get href() {
+    return parts(this).href
+  }
+  set href(v) {
+    setPart(this, 'href', v)
+  }
+  get origin() {
+    return parts(this).origin
+  }
+  get protocol() {
+    return parts(this).protocol
+  }
+  set protocol(v) {
+    setPart(this, 'protocol', v)
+  }
+  get username() {
+    return parts(this).username
+  }
+  set username(v) {
+    setPart(this, 'username', v)
+  }
+  get password() {
+    return parts(this).password
+  }
+  set password(v) {
+    setPart(this, 'password', v)
+  }
+  get host() {
+    return parts(this).host
+  }
+  set host(v) {
+    setPart(this, 'host', v)
+  }
+  get hostname() {
+    return parts(this).hostname
+  }
+  set hostname(v) {
+    setPart(this, 'hostname', v)
+  }
+  get port() {
+    return parts(this).port
+  }
+  set port(v) {
+    setPart(this, 'port', v)
+  }
+  get pathname() {
+    return parts(this).pathname
+  }
+  set pathname(v) {
+    setPart(this, 'pathname', v)
+  }
+  get search() {
+    return parts(this).search
+  }
+  set search(v) {
+    setPart(this, 'search', v)
+  }
+  get hash() {
+    return parts(this).hash
+  }
+  set hash(v) {
+    setPart(this, 'hash', v)
+  }
 
   get searchParams() {
     let params = this[kParams]
@@ -98,8 +141,12 @@ export class URL {
     return params
   }
 
-  toString() { return parts(this).href }
-  toJSON() { return parts(this).href }
+  toString() {
+    return parts(this).href
+  }
+  toJSON() {
+    return parts(this).href
+  }
 
   [inspectSymbol](depth, options, inspect) {
     const p = parts(this)
@@ -139,10 +186,7 @@ function percentDecode(s) {
       }
     }
     if (last < s.length) push(utf8Encode(s.slice(last)))
-    const bytes = new Uint8Array(total)
-    let offset = 0
-    for (const c of chunks) bytes.set(c, offset), (offset += c.length)
-    return utf8Decode(bytes)
+    return utf8Decode(concatBytes(chunks, total))
   }
 }
 
@@ -243,7 +287,9 @@ export class URLSearchParams {
   getAll(name) {
     need(arguments.length, 1, 'getAll')
     const n = usv(name)
-    return list(this).filter(([k]) => k === n).map(([, v]) => v)
+    return list(this)
+      .filter(([k]) => k === n)
+      .map(([, v]) => v)
   }
 
   has(name, value) {
