@@ -157,7 +157,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#net = createGuardedFetch()
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
-        new Executor(i, workerUrl, {
+        new Executor(i, workerUrl, this.#limits.memoryMb, {
           lost: (refs) => this.#lost(refs),
           restarted: (executor, reason) => {
             this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)

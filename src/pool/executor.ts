@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
 import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
 import type {
+  ExecutorInit,
   ExecutorStats,
   FromExecutor,
   HostCall,
@@ -84,8 +85,11 @@ export class Executor {
   #closed = false
   #statsWaiters: ((s: ExecutorStats) => void)[] = []
 
-  constructor(index: number, workerUrl: URL, events: ExecutorEvents) {
+  readonly #blankMemoryMb: number
+
+  constructor(index: number, workerUrl: URL, blankMemoryMb: number, events: ExecutorEvents) {
     this.index = index
+    this.#blankMemoryMb = blankMemoryMb
     this.#workerUrl = workerUrl
     this.#events = events
     this.#start()
@@ -110,7 +114,7 @@ export class Executor {
       // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
       // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
       resourceLimits: { stackSizeMb: 8 },
-      workerData: { threadId: this.index },
+      workerData: { threadId: this.index, blankMemoryMb: this.#blankMemoryMb } satisfies ExecutorInit,
       stdout: false,
       stderr: false,
     })

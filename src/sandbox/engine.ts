@@ -37,14 +37,80 @@ function wasmModule(): WebAssembly.Module {
   return compiled
 }
 
+/** A cell with one instance whose prelude has run, waiting for the next function that needs a cell. */
+interface Blank {
+  cell: ModuleCell
+  instance: Instance
+}
+
 export class Engine {
   readonly #functions = new Map<string, LoadedFunction>()
   readonly #instances = new Map<number, Instance>()
   readonly #events: EngineEvents
+  /** Memory of blank cells: the runtime's default `memoryMb` (0: keep no blank). */
+  readonly #blankMemoryMb: number
+  #blank: Blank | undefined
+  #preparingBlank = false
 
-  constructor(events: EngineEvents) {
+  /** True while guests of this thread have work in flight: refills wait for a quiet moment. */
+  readonly #busy: () => boolean
+
+  constructor(events: EngineEvents, blankMemoryMb: number, busy: () => boolean = () => false) {
     this.#events = events
+    this.#blankMemoryMb = blankMemoryMb
+    this.#busy = busy
     wasmModule()
+  }
+
+  /**
+   * Keeps one blank engine ready (module + runtime + context + prelude), so a function's first
+   * instance on this thread only evaluates its own code. Prepared when the thread is otherwise idle.
+   */
+  refillBlank(): void {
+    if (this.#blank || this.#preparingBlank || this.#blankMemoryMb === 0) return
+    if (this.#busy()) {
+      // Preparing runs the prelude synchronously: never in the middle of someone's call.
+      setTimeout(() => this.refillBlank(), 20).unref()
+      return
+    }
+    this.#preparingBlank = true
+    const limits: SandboxLimits = {
+      memoryMb: this.#blankMemoryMb,
+      maxStackKb: 256,
+      maxResponseBytes: 0,
+      maxLogBytes: 0,
+      instancesPerModule: 1,
+    }
+    ModuleCell.create(wasmModule(), limits)
+      .then((cell) => {
+        const instance = new Instance(cell)
+        cell.adopt(instance)
+        try {
+          instance.prepare()
+          this.#blank = { cell, instance }
+        } catch {
+          instance.dispose()
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.#preparingBlank = false
+      })
+  }
+
+  /** Takes the blank for `fn` when its memory size matches, binding it to the function for good. */
+  #takeBlank(fn: LoadedFunction): Blank | undefined {
+    const blank = this.#blank
+    if (!blank || blank.cell.memoryMb !== fn.limits.memoryMb) return undefined
+    this.#blank = undefined
+    blank.cell.bind(
+      fn.limits,
+      (_cell, victims, reason) => this.#condemned(victims, reason),
+      (cell) => fn.cells.delete(cell),
+    )
+    fn.cells.add(blank.cell)
+    setTimeout(() => this.refillBlank(), 20).unref()
+    return blank
   }
 
   load(key: string, code: string, filename: string, limits: SandboxLimits): void {
@@ -69,11 +135,20 @@ export class Engine {
     const start = performance.now()
     const fn = this.#functions.get(key)
     if (!fn) throw new FnboxError('ERR_NOT_FOUND', `function version ${key} is not loaded on this thread`)
-    const cell = await this.#cellWithRoom(fn)
-    const instance = new Instance(id, cell)
-    cell.adopt(instance)
+    let instance: Instance
+    const hasRoom = [...fn.cells].some((c) => c.hasRoom)
+    const blank = hasRoom ? undefined : this.#takeBlank(fn)
+    if (blank) {
+      instance = blank.instance
+    } else {
+      const cell = await this.#cellWithRoom(fn)
+      instance = new Instance(cell)
+      cell.adopt(instance)
+    }
+    instance.id = id
     try {
-      instance.init(fn.code, fn.filename, fn.limits)
+      if (!blank) instance.prepare()
+      instance.load(fn.code, fn.filename)
     } catch (err) {
       instance.dispose()
       throw err

@@ -15,7 +15,7 @@ import type { GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js
 import type { ModuleCell } from './module-cell.js'
 import { installNatives, type NativesHandle } from './natives.js'
 import preludeSource from './prelude/index.js?guest'
-import type { HostCall, HostReplyValue, SandboxLimits, ToExecutor } from './protocol.js'
+import type { HostCall, HostReplyValue, ToExecutor } from './protocol.js'
 
 /** What an instance reports back to its executor thread (and so to the main thread). */
 export interface InvocationSink {
@@ -61,8 +61,9 @@ interface Running {
 const INIT_TIMEOUT_MS = 10_000
 
 export class Instance {
-  readonly id: number
-  readonly cell: ModuleCell
+  /** Assigned when the instance is handed to a function (a prepared blank has none yet). */
+  id = 0
+  cell: ModuleCell
   #runtime: QuickJSRuntime | undefined
   #ctx: QuickJSContext | undefined
   #entry: QuickJSHandle | undefined
@@ -75,8 +76,7 @@ export class Instance {
   #disposed = false
   #pumping = false
 
-  constructor(id: number, cell: ModuleCell) {
-    this.id = id
+  constructor(cell: ModuleCell) {
     this.cell = cell
   }
 
@@ -88,22 +88,37 @@ export class Instance {
     return !this.#disposed
   }
 
-  /** Creates the runtime and context, installs the web globals and evaluates the function. */
-  init(code: string, filename: string, limits: SandboxLimits): void {
+  /**
+   * Creates the runtime and context and evaluates the prelude: everything that does not depend on
+   * the function, so a blank engine can be prepared before any function asks for one.
+   */
+  prepare(): void {
     const runtime = this.cell.module.newRuntime()
     this.#runtime = runtime
-    runtime.setMemoryLimit(limits.memoryMb * 1024 * 1024)
-    runtime.setMaxStackSize(limits.maxStackKb * 1024)
     runtime.setInterruptHandler(() => this.#deadline !== 0 && Date.now() > this.#deadline)
     const ctx = runtime.newContext()
     this.#ctx = ctx
-    this.#natives = installNatives(ctx, this.#hooks(limits))
+    this.#natives = installNatives(ctx, this.#hooks())
     this.#deadline = Date.now() + INIT_TIMEOUT_MS
     try {
       ctx.unwrapResult(ctx.evalCode(preludeSource, 'fnbox:prelude')).dispose()
       this.#entry = ctx.getProp(ctx.global, '__fnbox_entry')
       ctx.unwrapResult(ctx.evalCode('delete globalThis.__fnbox_entry', 'fnbox:prelude')).dispose()
       if (ctx.typeof(this.#entry) !== 'object') throw new Error('prelude did not provide an entry')
+    } finally {
+      this.#deadline = 0
+    }
+  }
+
+  /** Evaluates the function's module under the cell's limits. */
+  load(code: string, filename: string): void {
+    const runtime = this.#runtime!
+    const ctx = this.#ctx!
+    const limits = this.cell.limits
+    runtime.setMemoryLimit(limits.memoryMb * 1024 * 1024)
+    runtime.setMaxStackSize(limits.maxStackKb * 1024)
+    this.#deadline = Date.now() + INIT_TIMEOUT_MS
+    try {
       const evaluated = ctx.evalCode(code, filename, { type: 'module' })
       if (evaluated.error) throw guestError(ctx, evaluated.error, 'ERR_DEPLOY_FAILED')
       let namespace = evaluated.value
@@ -291,7 +306,9 @@ export class Instance {
     }
   }
 
-  #hooks(limits: SandboxLimits): NativeHooks {
+  /** Limits are read from the cell at each call: a prepared blank is bound to a function later. */
+  #hooks(): NativeHooks {
+    const cell = this.cell
     const running = (): Running => {
       if (!this.#running) throw new TypeError('no invocation is running')
       return this.#running
@@ -299,15 +316,18 @@ export class Instance {
     return {
       // Guards the module's fixed memory against one host-side copy filling it (that corrupts it);
       // response sizes are checked separately against maxResponseBytes.
-      maxTransferBytes: Math.floor((limits.memoryMb * 1024 * 1024) / 4),
+      get maxTransferBytes() {
+        return Math.floor((cell.limits.memoryMb * 1024 * 1024) / 4)
+      },
       log: (level, message) => {
         const r = this.#running
         if (!r) return
         if (r.logTruncated) return
         r.logBytes += message.length
-        if (r.logBytes > limits.maxLogBytes) {
+        const maxLogBytes = cell.limits.maxLogBytes
+        if (r.logBytes > maxLogBytes) {
           r.logTruncated = true
-          r.sink.log('warn', `[fnbox] log output truncated at limits.maxLogBytes (${limits.maxLogBytes})`)
+          r.sink.log('warn', `[fnbox] log output truncated at limits.maxLogBytes (${maxLogBytes})`)
           return
         }
         r.sink.log(level, message)

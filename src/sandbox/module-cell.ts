@@ -29,41 +29,55 @@ const variant = releaseSync as unknown as QuickJSSyncVariant
 export const MAX_MODULE_MB = 2048
 export const MIN_MODULE_MB = 16
 
+type CondemnHandler = (cell: ModuleCell, victims: Instance[], reason: string) => void
+type EmptyHandler = (cell: ModuleCell) => void
+
 export class ModuleCell {
   readonly module: QuickJSWASMModule
-  readonly limits: SandboxLimits
-  readonly capacity: number
+  readonly memoryMb: number
+  /** The function's limits; a blank cell gets them when it is bound. */
+  limits: SandboxLimits
   readonly instances = new Set<Instance>()
   #condemned = false
-  readonly #onCondemn: (cell: ModuleCell, victims: Instance[], reason: string) => void
-  readonly #onEmpty: (cell: ModuleCell) => void
+  #onCondemn: CondemnHandler
+  #onEmpty: EmptyHandler
 
   private constructor(
     module: QuickJSWASMModule,
     limits: SandboxLimits,
-    capacity: number,
-    onCondemn: (cell: ModuleCell, victims: Instance[], reason: string) => void,
-    onEmpty: (cell: ModuleCell) => void,
+    onCondemn: CondemnHandler,
+    onEmpty: EmptyHandler,
   ) {
     this.module = module
+    this.memoryMb = limits.memoryMb
     this.limits = limits
-    this.capacity = capacity
     this.#onCondemn = onCondemn
     this.#onEmpty = onEmpty
   }
 
+  /**
+   * A module with fixed memory. Created unbound (a blank, for whichever function needs a cell
+   * next: only the prelude has run in it, so it belongs to no trust domain yet) or bound.
+   */
   static async create(
     wasmModule: WebAssembly.Module,
     limits: SandboxLimits,
-    onCondemn: (cell: ModuleCell, victims: Instance[], reason: string) => void,
-    onEmpty: (cell: ModuleCell) => void,
+    onCondemn: CondemnHandler = () => undefined,
+    onEmpty: EmptyHandler = () => undefined,
   ): Promise<ModuleCell> {
-    const capacity = limits.instancesPerModule
     const mb = Math.max(MIN_MODULE_MB, Math.min(MAX_MODULE_MB, limits.memoryMb))
     const pages = mb * 16
     const wasmMemory = new WebAssembly.Memory({ initial: pages, maximum: pages })
     const module = await newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmModule, wasmMemory }))
-    return new ModuleCell(module, limits, capacity, onCondemn, onEmpty)
+    return new ModuleCell(module, limits, onCondemn, onEmpty)
+  }
+
+  /** Gives a blank cell to one function version, for good. */
+  bind(limits: SandboxLimits, onCondemn: CondemnHandler, onEmpty: EmptyHandler): void {
+    if (limits.memoryMb !== this.memoryMb) throw new Error('a cell cannot change its memory size')
+    this.limits = limits
+    this.#onCondemn = onCondemn
+    this.#onEmpty = onEmpty
   }
 
   get condemned(): boolean {
@@ -71,7 +85,7 @@ export class ModuleCell {
   }
 
   get hasRoom(): boolean {
-    return !this.#condemned && this.instances.size < this.capacity
+    return !this.#condemned && this.instances.size < this.limits.instancesPerModule
   }
 
   adopt(instance: Instance): void {

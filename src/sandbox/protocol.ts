@@ -27,6 +27,8 @@ export interface SandboxLimits {
 /** Passed as `workerData` when an executor thread starts. */
 export interface ExecutorInit {
   threadId: number
+  /** Memory of the blank engine kept ready on the thread (the runtime's default memoryMb). */
+  blankMemoryMb: number
 }
 
 export type ToExecutor =

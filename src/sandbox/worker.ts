@@ -6,12 +6,12 @@
  * @internal
  * @module
  */
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { FnboxError, isFnboxError } from '../errors.js'
 import { Engine } from './engine.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
-import type { FromExecutor, HostReplyValue, ToExecutor } from './protocol.js'
+import type { ExecutorInit, FromExecutor, HostReplyValue, ToExecutor } from './protocol.js'
 
 const port = parentPort
 if (!port) throw new Error('fnbox executor must run in a worker thread')
@@ -23,18 +23,24 @@ function send(msg: FromExecutor, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer ?? [])
 }
 
-const engine = new Engine({
-  lost: (ids, reason) => {
-    for (const id of ids) send({ t: 'lost', id, reason })
+/** Running invocation id → instance id, for cancel. */
+const running = new Map<number, number>()
+
+const init = workerData as ExecutorInit
+const engine = new Engine(
+  {
+    lost: (ids, reason) => {
+      for (const id of ids) send({ t: 'lost', id, reason })
+    },
   },
-})
+  init.blankMemoryMb,
+  () => running.size > 0,
+)
 
 let nextCall = 1
 const pendingCalls = new Map<number, { resolve: (v: HostReplyValue) => void; reject: (e: Error) => void }>()
 /** Per invocation: chunks not yet credited, and who waits for room. */
 const windows = new Map<number, { unacked: number; waiters: (() => void)[] }>()
-/** Running invocation id → instance id, for cancel. */
-const running = new Map<number, number>()
 
 function sinkFor(inv: number): InvocationSink {
   return {
@@ -159,3 +165,4 @@ port.on('message', (msg: ToExecutor) => {
 })
 
 send({ t: 'ready' })
+engine.refillBlank()
