@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import { FnboxError } from '../errors.js'
 import type { HostCall, HostReplyValue } from '../sandbox/protocol.js'
 import type { AllowedHosts, createGuardedFetch } from './net/index.js'
 
@@ -42,10 +43,14 @@ export class GuestHostSession {
   async handle(req: HostCall): Promise<HostReplyValue | undefined> {
     switch (req.op) {
       case 'fetchStart': {
-        if (this.#ended) throw new TypeError('the invocation has ended')
+        if (this.#ended) throw new FnboxError('ERR_CLOSED', 'the invocation has ended')
         this.#closed ??= new AbortController()
         if (this.#aborts.size >= MAX_OPEN_FETCHES) {
-          throw new TypeError(`too many concurrent fetches (limit ${MAX_OPEN_FETCHES})`)
+          throw new FnboxError(
+            'ERR_RATE_LIMITED',
+            `too many concurrent fetches in one invocation (limit ${MAX_OPEN_FETCHES})`,
+            { details: { limit: MAX_OPEN_FETCHES } },
+          )
         }
         const abort = new AbortController()
         this.#aborts.set(req.meta.fetchId, abort)

@@ -323,12 +323,13 @@ export class Executor {
         this.#post({ t: 'reply', call, ok: true, value }, transfer)
       })
       .catch((err: unknown) => {
+        // Only messages fnbox wrote for the guest cross; any other host error stays on the host.
         const error =
           err instanceof FnboxError
             ? { name: 'TypeError', message: err.message }
-            : err instanceof TypeError
-              ? { name: 'TypeError', message: err.message }
-              : { name: 'TypeError', message: 'host call failed' }
+            : err instanceof DOMException && err.name === 'AbortError'
+              ? { name: 'AbortError', message: 'The operation was aborted' }
+              : { name: 'TypeError', message: req.op === 'fetchStart' ? 'fetch failed' : 'host call failed' }
         this.#post({ t: 'reply', call, ok: false, error })
       })
   }

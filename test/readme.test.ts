@@ -1,0 +1,114 @@
+/**
+ * The README's promises, run for real: the example app's self-test, and the "Quick start" code
+ * block itself, extracted from README.md and executed with Node.
+ */
+import { execFile } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `node <args>` in the repository root; never rejects. */
+function node(args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      args,
+      { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
+        resolve({
+          code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0,
+          signal: failure?.signal ?? null,
+          stdout,
+          stderr,
+        })
+      },
+    )
+  })
+}
+
+describe('examples/express-app.mjs --self-test', () => {
+  it('exits 0 after printing the greeting, the streamed countdown and the runtime.call sum', async () => {
+    const run = await node(['examples/express-app.mjs', '--self-test'], 60_000)
+    expect(run, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toMatchObject({ code: 0, signal: null })
+    expect(run.stdout).toMatch(/^200 \{"message":"Hello, Ada!","requestId":"[0-9a-f-]{36}"\}$/m)
+    expect(run.stdout).toContain('greeting Ada') // the guest's console.log, as a log event
+    expect(run.stdout).toContain('3...\n2...\n1...\nliftoff!\n')
+    expect(run.stdout).toContain('sum via runtime.call: 6')
+  }, 70_000)
+})
+
+describe('README "Quick start"', () => {
+  /** The first ```ts block after the "## Quick start" heading. */
+  function quickStartBlock(): string {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const section = readme.split(/^## Quick start\s*$/m)[1]
+    const block = section === undefined ? undefined : /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+    if (block === undefined) throw new Error('README.md has no ```ts block under "## Quick start"')
+    return block
+  }
+
+  /** Replaces exactly one occurrence of `find`, so an edited README fails loudly, not silently. */
+  function replaceOnce(source: string, find: string | RegExp, replacement: string): string {
+    const count =
+      typeof find === 'string' ? source.split(find).length - 1 : (source.match(new RegExp(find, 'gm')) ?? []).length
+    if (count !== 1) throw new Error(`the Quick start block changed: expected one ${String(find)}, found ${count}`)
+    return source.replace(find, replacement)
+  }
+
+  it('runs as written (port 0 instead of 3000) and its calls give the documented answers', async () => {
+    let source = quickStartBlock()
+    expect(source).toMatch(/^import \{ createRuntime \} from 'fnbox'$/m)
+    // The only edits: listen on a free port, and keep the values the block computes.
+    source = replaceOnce(source, /^app\.listen\(3000\)/m, "const __server = app.listen(0, '127.0.0.1')")
+    source = replaceOnce(source, /^await runtime\.call\('hello', 'add', 2, 3\)/m, 'const __sum = $&')
+    source += `
+await new Promise((resolve) => (__server.listening ? resolve() : __server.once('listening', resolve)))
+const __http = await fetch('http://127.0.0.1:' + __server.address().port + '/fn/hello?name=Ada')
+const __result = {
+  sum: __sum,
+  fetchStatus: res.status,
+  fetchBody: await res.json(),
+  httpStatus: __http.status,
+  httpBody: await __http.json(),
+}
+console.log('__RESULT__' + JSON.stringify(__result))
+__server.close()
+await runtime.close()
+`
+    // Inside the package, so that 'fnbox' resolves to this package (self-reference via "exports").
+    const file = fileURLToPath(new URL(`./.readme-quickstart-${randomUUID()}.mjs`, import.meta.url))
+    await writeFile(file, source)
+    let run: Run
+    try {
+      run = await node([file], 60_000)
+    } finally {
+      await rm(file, { force: true })
+    }
+    expect(run, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toMatchObject({ code: 0, signal: null })
+    const line = run.stdout.split('\n').find((l) => l.startsWith('__RESULT__'))
+    expect(line, run.stdout).toBeDefined()
+    const result = JSON.parse(line!.slice('__RESULT__'.length)) as Record<string, unknown>
+    expect(result).toMatchObject({
+      sum: 5, // "await runtime.call('hello', 'add', 2, 3) // 5"
+      fetchStatus: 200,
+      fetchBody: { hello: 'world', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+      httpStatus: 200, // "GET /fn/hello?name=Ada"
+      httpBody: { hello: 'Ada', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+    })
+    // runtime.on('log', ...) prints the guest's console.log as the block shows.
+    expect(run.stdout).toContain('[hello] log: greeting world')
+    expect(run.stdout).toContain('[hello] log: greeting Ada')
+  }, 70_000)
+})
