@@ -24,10 +24,10 @@ import {
 } from './options.js'
 import { Executor, type InstanceRef } from './pool/executor.js'
 import { FunctionPool } from './pool/function-pool.js'
-import type { GuestResponseMeta } from './sandbox/bridge-types.js'
+import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types.js'
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
-import type { HttpMountOptions } from './triggers/http/node-http.js'
+import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
 
 /**
  * Options of {@link createRuntime}. Every field is optional.
@@ -384,20 +384,26 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   async fetch(request: Request, options: FetchOptions = {}): Promise<Response> {
     const path = new URL(request.url).pathname
-    return this.#serve(request, path, options.signal)
+    return this.#serve(request, path, options.signal, false)
   }
 
-  async #serve(request: Request, path: string, signal: AbortSignal | undefined): Promise<Response> {
+  /** `forMount`: the caller is one of our HTTP mounts, which can take a body as bytes. */
+  async #serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
     try {
       const name = decodeURIComponent(path.split('/')[1] ?? '')
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
-      return await this.#invokeFetch(this.#function(name), request, signal)
+      return await this.#invokeFetch(this.#function(name), request, signal, forMount)
     } catch (err) {
       return asFnboxError(err).toResponse()
     }
   }
 
-  async #invokeFetch(fn: FunctionVersion, request: Request, signal: AbortSignal | undefined): Promise<Response> {
+  async #invokeFetch(
+    fn: FunctionVersion,
+    request: Request,
+    signal: AbortSignal | undefined,
+    forMount: boolean,
+  ): Promise<Response> {
     const body = await readBody(request, fn.limits.maxRequestBytes)
     const requestId = randomUUID()
     const started = performance.now()
@@ -408,14 +414,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       timeoutMs: fn.limits.timeoutMs,
       maxResponseBytes: fn.limits.maxResponseBytes,
     })
-    const meta = {
+    const meta = JSON.stringify({
       method: request.method,
       url: request.url,
-      headers: [...request.headers] as [string, string][],
+      headers: [...request.headers],
       requestId,
       functionName: fn.name,
       version: fn.version,
-    }
+    } satisfies GuestRequestMeta)
     let status: number | undefined
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined
     let owed = 0
@@ -425,7 +431,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         onRespond: (head, bytes) => {
           status = head.status
           if (!head.stream) {
-            resolve(makeResponse(head, bytes ?? null))
+            if (forMount && bytes) {
+              // Our mounts write these bytes directly: no web stream for a plain body.
+              const response = makeResponse(head, null)
+              responseBytes.set(response, new Uint8Array(bytes))
+              resolve(response)
+            } else {
+              resolve(makeResponse(head, bytes ?? null))
+            }
             return
           }
           const stream = new ReadableStream<Uint8Array>(
@@ -506,7 +519,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   express(options?: HttpMountOptions): ExpressMiddleware {
-    return createExpressMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal), options)
+    return createExpressMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal, true), options)
   }
 
   /**
@@ -520,7 +533,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   koa(options?: KoaMountOptions): KoaMiddleware {
-    return createKoaMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal), options)
+    return createKoaMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal, true), options)
   }
 
   /**

@@ -179,7 +179,7 @@ export class Instance {
       const args: QuickJSHandle[] = []
       try {
         if (call.kind === 'fetch') {
-          args.push(ctx.newString(JSON.stringify(call.meta)))
+          args.push(ctx.newString(call.meta))
           if (call.body) args.push(ctx.newArrayBuffer(call.body))
           running.promise = this.#callEntry('fetch', args)
         } else {

@@ -13,6 +13,7 @@ import {
   createDisconnectSignal,
   nodeHeaderEntries,
   pathnameOf,
+  responseBytes,
   statusAllowsBody,
   type FetchHandler,
   type HttpMountOptions,
@@ -144,7 +145,11 @@ function applyResponse(
   signal: AbortSignal,
 ): void {
   const body = response.body
-  if (body === null || !statusAllowsBody(response.status)) {
+  const bytes = responseBytes.get(response)
+  if (bytes !== undefined && statusAllowsBody(response.status)) {
+    ctx.body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    ctx.status = response.status
+  } else if (body === null || !statusAllowsBody(response.status)) {
     if (body !== null) body.cancel().catch(() => {})
     // Koa turns a null body into 204 unless the status is set after it.
     ctx.body = null

@@ -223,6 +223,14 @@ export async function toWebRequest(req: NodeRequestLike, options: ToWebRequestOp
  * ```
  * @public
  */
+/**
+ * Bodies the runtime hands to its own mounts as bytes, beside a body-less `Response`: writing
+ * them at once skips a web stream per request, the largest cost of a small response.
+ *
+ * @internal
+ */
+export const responseBytes = new WeakMap<Response, Uint8Array>()
+
 export async function writeWebResponse(res: ServerResponse, response: Response, signal?: AbortSignal): Promise<void> {
   const body = response.body
   if (res.destroyed || res.writableEnded || signal?.aborted === true) {
@@ -242,6 +250,12 @@ export async function writeWebResponse(res: ServerResponse, response: Response, 
   }
 
   const method = res.req?.method?.toUpperCase()
+  const bytes = responseBytes.get(response)
+  if (bytes !== undefined && method !== 'HEAD' && statusAllowsBody(response.status)) {
+    res.end(bytes)
+    await settled(res)
+    return
+  }
   if (body === null || method === 'HEAD' || !statusAllowsBody(response.status)) {
     await cancelQuietly(body, undefined)
     res.end()
