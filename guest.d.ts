@@ -1,0 +1,58 @@
+/**
+ * Types for code that runs INSIDE fnbox sandboxes (functions), not for the host.
+ *
+ * The sandbox provides the standard web globals (`fetch`, `Request`, `Response`, `Headers`,
+ * `URL`, streams, `TextEncoder`, `crypto`, timers, `console`, ...): use TypeScript's `DOM` lib
+ * (or `@cloudflare/workers-types`-like web typings) for them. This file adds what is specific to
+ * fnbox: the context handed to handlers and the shapes of a function module.
+ *
+ * @example
+ * ```ts
+ * import type { FnboxContext, FnboxModule } from 'fnbox/guest'
+ *
+ * export default {
+ *   async fetch(request: Request, ctx: FnboxContext) {
+ *     return Response.json({ id: ctx.requestId, path: new URL(request.url).pathname })
+ *   },
+ * } satisfies FnboxFetchExport
+ * ```
+ * @module
+ */
+
+/** The second argument of every HTTP handler. */
+export interface FnboxContext {
+  /** Unique id of this invocation; also on every `log` event the host receives. */
+  readonly requestId: string
+  /** The function's deployed name. */
+  readonly functionName: string
+  /** The deployed version (content hash). */
+  readonly version: string
+  /**
+   * Keeps the invocation alive until `promise` settles, after the response is sent. The
+   * function's `timeoutMs` still applies.
+   */
+  waitUntil(promise: Promise<unknown>): void
+}
+
+/** An HTTP handler: `export default { fetch }` or a per-method export (`export function GET`). */
+export type FnboxHandler = (request: Request, ctx: FnboxContext) => Response | Promise<Response>
+
+/** The default export that serves HTTP. */
+export interface FnboxFetchExport {
+  fetch: FnboxHandler
+}
+
+/**
+ * The shape of a function module: an HTTP entry (default `fetch` or method exports) and any
+ * other named exports, callable by the host with `runtime.call(name, exportName, ...jsonArgs)`.
+ */
+export interface FnboxModule {
+  default?: FnboxFetchExport
+  GET?: FnboxHandler
+  HEAD?: FnboxHandler
+  POST?: FnboxHandler
+  PUT?: FnboxHandler
+  PATCH?: FnboxHandler
+  DELETE?: FnboxHandler
+  OPTIONS?: FnboxHandler
+}
