@@ -353,8 +353,9 @@ describe('requests and responses', () => {
     const chunks = await runtime.call<{ at: number; text: string }[]>('allowed', 'streamTimes', `${up.origin}/stream`)
     expect(chunks.map((c) => c.text).join('')).toBe('a;b;c;')
     expect(chunks.length).toBeGreaterThanOrEqual(2)
-    // The upstream spaces its 3 chunks 200 ms apart: 400 ms between the first and the last.
-    expect(chunks.at(-1)!.at - chunks[0]!.at).toBeGreaterThanOrEqual(300)
+    // The upstream spaces its 3 chunks 200 ms apart: 400 ms between the first and the last. A
+    // buffered body would show ~0 ms; the margin absorbs a late first chunk on a loaded machine.
+    expect(chunks.at(-1)!.at - chunks[0]!.at).toBeGreaterThanOrEqual(150)
   })
 })
 

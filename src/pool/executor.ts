@@ -8,6 +8,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
+import { createBatcher, type Batch } from '../sandbox/batch.js'
 import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
 import type {
   ExecutorInit,
@@ -120,8 +121,8 @@ export class Executor {
     })
     this.#worker = worker
     this.#ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (msg: FromExecutor): void => {
-        if (msg.t === 'ready') {
+      const onMessage = (batch: Batch<FromExecutor>): void => {
+        if (batch.msgs[0]?.t === 'ready') {
           worker.off('error', onError)
           resolve()
         }
@@ -130,16 +131,18 @@ export class Executor {
       worker.once('message', onMessage)
       worker.once('error', onError)
     })
-    worker.on('message', (msg: FromExecutor) => this.#onMessage(msg))
+    worker.on('message', (batch: Batch<FromExecutor>) => {
+      // A restart replaces the worker: what the old one still sends is stale.
+      if (this.#worker !== worker) return
+      for (const msg of batch.msgs) this.#onMessage(msg)
+    })
     worker.on('error', () => this.#restart('the executor thread failed'))
     worker.on('exit', () => {
       if (this.#worker === worker && !this.#closed) this.#restart('the executor thread exited')
     })
   }
 
-  #post(msg: ToExecutor, transfer?: ArrayBuffer[]): void {
-    this.#worker.postMessage(msg, transfer ?? [])
-  }
+  readonly #post = createBatcher<ToExecutor>((batch, transfer) => this.#worker.postMessage(batch, transfer))
 
   #ensureLoaded(fn: FunctionSource): void {
     if (this.#loaded.has(fn.key)) return

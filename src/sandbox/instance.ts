@@ -67,6 +67,8 @@ export class Instance {
   #runtime: QuickJSRuntime | undefined
   #ctx: QuickJSContext | undefined
   #entry: QuickJSHandle | undefined
+  /** The entry's methods, looked up once. */
+  readonly #methods = new Map<string, QuickJSHandle>()
   #natives: NativesHandle | undefined
   #timers = new Map<number, NodeJS.Timeout>()
   #nextTimer = 1
@@ -217,27 +219,24 @@ export class Instance {
     }
   }
 
+  /** Runs every pending job; `executePendingJobs(-1)` also runs the jobs they queue. */
   #drain(): void {
-    const runtime = this.#runtime!
-    for (;;) {
-      const res = runtime.executePendingJobs(-1)
-      if (res.error) {
-        // Only uncatchable conditions escape the job queue (rejections stay inside promises): the
-        // interrupt (an InternalError) or running out of memory, when QuickJS cannot even
-        // allocate the error object and throws null.
-        const ctx = this.#ctx!
-        if (ctx.typeof(res.error) !== 'object' || ctx.dump(res.error) === null) {
-          res.error.dispose()
-          throw new InvocationFailure(
-            { code: 'ERR_MEMORY_LIMIT', message: 'the function ran out of memory (limits.memoryMb)' },
-            true,
-          )
-        }
-        throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
-      }
-      if (res.value === 0) return
+    const res = this.#runtime!.executePendingJobs(-1)
+    if (!res.error) return
+    // Only uncatchable conditions escape the job queue (rejections stay inside promises): the
+    // interrupt (an InternalError) or running out of memory, when QuickJS cannot even allocate
+    // the error object and throws null.
+    const ctx = this.#ctx!
+    if (ctx.typeof(res.error) !== 'object' || ctx.dump(res.error) === null) {
+      res.error.dispose()
+      throw new InvocationFailure(
+        { code: 'ERR_MEMORY_LIMIT', message: 'the function ran out of memory (limits.memoryMb)' },
+        true,
+      )
     }
+    throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
   }
+
 
   #checkSettled(): void {
     const running = this.#running
@@ -296,15 +295,16 @@ export class Instance {
 
   #callEntry(method: string, args: QuickJSHandle[]): QuickJSHandle {
     const ctx = this.#ctx!
-    const fn = ctx.getProp(this.#entry!, method)
-    try {
-      const res = ctx.callFunction(fn, this.#entry!, args)
-      if (res.error) throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
-      return res.value
-    } finally {
-      fn.dispose()
+    let fn = this.#methods.get(method)
+    if (!fn) {
+      fn = ctx.getProp(this.#entry!, method)
+      this.#methods.set(method, fn)
     }
+    const res = ctx.callFunction(fn, this.#entry!, args)
+    if (res.error) throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
+    return res.value
   }
+
 
   /** Limits are read from the cell at each call: a prepared blank is bound to a function later. */
   #hooks(): NativeHooks {
@@ -414,6 +414,8 @@ export class Instance {
     this.#stop(true)
     try {
       this.#natives?.dispose()
+      for (const fn of this.#methods.values()) if (fn.alive) fn.dispose()
+      this.#methods.clear()
       if (this.#entry?.alive) this.#entry.dispose()
       this.#ctx?.dispose()
       this.#runtime?.dispose()

@@ -8,6 +8,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { FnboxError, isFnboxError } from '../errors.js'
+import { createBatcher, type Batch } from './batch.js'
 import { Engine } from './engine.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
@@ -19,9 +20,7 @@ if (!port) throw new Error('fnbox executor must run in a worker thread')
 /** Chunks the guest may send ahead of the host's credits. */
 const CHUNK_WINDOW = 8
 
-function send(msg: FromExecutor, transfer?: ArrayBuffer[]): void {
-  port!.postMessage(msg, transfer ?? [])
-}
+const send = createBatcher<FromExecutor>((batch, transfer) => port.postMessage(batch, transfer))
 
 /** Running invocation id → instance id, for cancel. */
 const running = new Map<number, number>()
@@ -117,7 +116,11 @@ async function invoke(msg: Extract<ToExecutor, { t: 'invoke' }>): Promise<void> 
   }
 }
 
-port.on('message', (msg: ToExecutor) => {
+port.on('message', (batch: Batch<ToExecutor>) => {
+  for (const msg of batch.msgs) receive(msg)
+})
+
+function receive(msg: ToExecutor): void {
   switch (msg.t) {
     case 'load':
       engine.load(msg.key, msg.code, msg.filename, msg.limits)
@@ -162,7 +165,7 @@ port.on('message', (msg: ToExecutor) => {
       send({ t: 'stats', stats: engine.stats() })
       break
   }
-})
+}
 
 send({ t: 'ready' })
 engine.refillBlank()
