@@ -124,6 +124,15 @@ interface FunctionVersion {
   coldStarts: number
 }
 
+/** One invocation between acquiring its instance and releasing it. */
+interface OpenCall {
+  requestId: string
+  ref: InstanceRef
+  session: GuestHostSession
+  started: number
+  acquired: number
+}
+
 const DEPLOY_KEYS = ['code', 'limits', 'pool', 'allowedHosts', 'filename'] as const
 const RUNTIME_KEYS = ['threads', 'limits', 'pool', 'allowedHosts'] as const
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -332,15 +341,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         { details: { limit: fn.limits.maxRequestBytes, value: argsJson.length } },
       )
     }
-    const requestId = randomUUID()
-    const started = performance.now()
-    const ref = await fn.pool.acquire()
-    const acquired = performance.now()
-    const session = new GuestHostSession(this.#net, {
-      allowedHosts: fn.allowedHosts,
-      timeoutMs: fn.limits.timeoutMs,
-      maxResponseBytes: fn.limits.maxResponseBytes,
-    })
+    const call = await this.#begin(fn)
+    const { requestId, ref, session } = call
     let error: FnboxError | undefined
     try {
       const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, fn.limits.timeoutMs, {
@@ -353,21 +355,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       error = asFnboxError(err)
       throw error
     } finally {
-      session.close()
-      fn.pool.release(ref)
-      if (this.listenerCount('invoke') > 0) {
-        this.emit('invoke', {
-          function: fn.name,
-          version: fn.version,
-          requestId,
-          kind: 'call',
-          target: exportName,
-          status: undefined,
-          error: error?.code,
-          waitMs: acquired - started,
-          durationMs: performance.now() - acquired,
-        })
-      }
+      this.#end(fn, call, 'call', exportName, undefined, error)
     }
   }
 
@@ -405,15 +393,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     forMount: boolean,
   ): Promise<Response> {
     const body = await readBody(request, fn.limits.maxRequestBytes)
-    const requestId = randomUUID()
-    const started = performance.now()
-    const ref = await fn.pool.acquire()
-    const acquired = performance.now()
-    const session = new GuestHostSession(this.#net, {
-      allowedHosts: fn.allowedHosts,
-      timeoutMs: fn.limits.timeoutMs,
-      maxResponseBytes: fn.limits.maxResponseBytes,
-    })
+    const call = await this.#begin(fn)
+    const { requestId, ref, session } = call
     const meta = JSON.stringify({
       method: request.method,
       url: request.url,
@@ -485,22 +466,50 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         .catch(() => undefined)
         .finally(() => {
           signal?.removeEventListener('abort', onAbort)
-          session.close()
-          fn.pool.release(ref)
-          if (this.listenerCount('invoke') > 0) {
-            this.emit('invoke', {
-              function: fn.name,
-              version: fn.version,
-              requestId,
-              kind: 'fetch',
-              target: request.method,
-              status: error && status === undefined ? error.status : status,
-              error: error?.code,
-              waitMs: acquired - started,
-              durationMs: performance.now() - acquired,
-            })
-          }
+          this.#end(fn, call, 'fetch', request.method, error && status === undefined ? error.status : status, error)
         })
+    })
+  }
+
+  /** Takes a warm instance and opens the host side of the guest's outgoing traffic. */
+  async #begin(fn: FunctionVersion): Promise<OpenCall> {
+    const started = performance.now()
+    const ref = await fn.pool.acquire()
+    return {
+      requestId: randomUUID(),
+      ref,
+      session: new GuestHostSession(this.#net, {
+        allowedHosts: fn.allowedHosts,
+        timeoutMs: fn.limits.timeoutMs,
+        maxResponseBytes: fn.limits.maxResponseBytes,
+      }),
+      started,
+      acquired: performance.now(),
+    }
+  }
+
+  /** Closes the guest's traffic, gives the instance back, reports the invocation. */
+  #end(
+    fn: FunctionVersion,
+    call: OpenCall,
+    kind: 'call' | 'fetch',
+    target: string,
+    status: number | undefined,
+    error: FnboxError | undefined,
+  ): void {
+    call.session.close()
+    fn.pool.release(call.ref)
+    if (this.listenerCount('invoke') === 0) return
+    this.emit('invoke', {
+      function: fn.name,
+      version: fn.version,
+      requestId: call.requestId,
+      kind,
+      target,
+      status,
+      error: error?.code,
+      waitMs: call.acquired - call.started,
+      durationMs: performance.now() - call.acquired,
     })
   }
 
