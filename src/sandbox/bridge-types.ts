@@ -10,6 +10,9 @@
  *    from the global, defines the web globals, and leaves the {@link GuestEntry} object on
  *    `globalThis.__fnbox_entry`, which the host reads and deletes at once (an IIFE has no
  *    completion value). The host keeps a handle to it.
+ *    The prelude is only a small core: each global stays an accessor until first read, which
+ *    loads the chunk implementing it through `native.chunk` (the host holds the chunk sources,
+ *    once per thread; see `prelude/index.js`). A JSON `entry.call` loads no chunk.
  *
  * Strings: the FFI cuts strings at U+0000, so `base64Encode` input and `base64Decode` output carry
  * NUL as U+0100, and other strings with NUL cross as JSON string literals (see `natives.ts`).
@@ -106,6 +109,13 @@ export interface GuestNatives {
   /** Next chunk of a fetched body, or `undefined` at its end. */
   bodyRead(bodyId: number): Promise<ArrayBuffer | undefined>
   bodyCancel(bodyId: number): void
+  /**
+   * Evaluates the prelude chunk `name` (a `prelude/chunks/<name>.js` bundle) as global code and
+   * returns its completion value: a function the prelude calls with its private registry. Throws
+   * `TypeError` for an unknown name; an evaluation failure (out of memory, interrupt) is thrown as
+   * QuickJS's own error.
+   */
+  chunk(name: string): (registry: object) => void
 }
 
 /** What the prelude's completion value provides to the host. */

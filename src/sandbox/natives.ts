@@ -21,6 +21,7 @@
 import { randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
+import preludeChunks from './prelude/chunks?guest-chunks'
 
 /** What {@link installNatives} leaves behind. */
 export interface NativesHandle {
@@ -51,7 +52,7 @@ class Fail {
   ) {}
 }
 
-type Impl = (args: QuickJSHandle[]) => QuickJSHandle | undefined
+type Impl = (args: QuickJSHandle[]) => QuickJSHandle | { error: QuickJSHandle } | undefined
 /** The natives the prelude uses beyond {@link GuestNatives} (see the module doc of the prelude). */
 interface ExtraNatives {
   /** Runs a WHATWG URL setter (`href`, `protocol`, `username`, ... `hash`); returns the parts. */
@@ -385,6 +386,16 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
       throw badUrl // only the href setter throws
     }
     return newString(urlParts(url))
+  })
+
+  define('chunk', internal, ([name]) => {
+    const id = str(name, 'name')
+    const source = Object.hasOwn(preludeChunks, id) ? preludeChunks[id] : undefined
+    if (source === undefined) throw new Fail('TypeError', 'unknown prelude chunk')
+    // Parsed straight from the host's copy: the source never becomes a guest string. A failure
+    // (out of memory, interrupted) is QuickJS's own error object, passed on as it is.
+    const res = ctx.evalCode(source, 'fnbox:prelude', { type: 'global' })
+    return res.error ? { error: res.error } : res.value
   })
 
   define('respond', new Fail('TypeError', 'respond failed'), ([meta, body]) => {

@@ -1,9 +1,7 @@
 // AbortController and AbortSignal (DOM standard), with AbortSignal.abort/timeout/any.
+import { load, reportError } from './shared.js'
 import { internal, tag, illegal } from './util.js'
 import { EventTarget, Event, defineEventHandler } from './events.js'
-import { reportError } from './console.js'
-import { abortError, timeoutError } from './domexception.js'
-import { setTimeout } from './timers.js'
 
 const kSignal = internal('signal')
 const kController = internal('controller')
@@ -34,7 +32,7 @@ export class AbortSignal extends EventTarget {
     const signal = createSignal()
     const s = signal[kSignal]
     s.aborted = true
-    s.reason = reason === undefined ? abortError() : reason
+    s.reason = reason === undefined ? load('domexception').abortError() : reason
     return signal
   }
 
@@ -43,7 +41,8 @@ export class AbortSignal extends EventTarget {
     if (!Number.isFinite(ms) || ms < 0)
       throw new TypeError('The "milliseconds" argument must be a non-negative finite number')
     const signal = createSignal()
-    setTimeout(() => signalAbort(signal, timeoutError('The operation was aborted due to timeout')), ms)
+    const timeout = () => load('domexception').timeoutError('The operation was aborted due to timeout')
+    load('timers').setTimeout(() => signalAbort(signal, timeout()), ms)
     return signal
   }
 
@@ -102,7 +101,7 @@ export function signalAbort(signal, reason) {
   const s = signal[kSignal]
   if (s.aborted) return
   s.aborted = true
-  s.reason = reason === undefined ? abortError() : reason
+  s.reason = reason === undefined ? load('domexception').abortError() : reason
   const toAbort = []
   const collect = (sig) => {
     for (const ref of sig[kSignal].dependents) {

@@ -4,18 +4,25 @@
 // from the constructor), `remote` (a fetched body read through native.bodyRead) or `stream` (a
 // ReadableStream). text()/json()/arrayBuffer() read source and remote directly, so most code never
 // loads the streams polyfill.
-import { native } from './native.js'
+import { native, load, peek } from './shared.js'
 import { internal, tag, illegal, isObject, dictionary, viewOf, concatBytes, inspectSymbol } from './util.js'
 import { Headers, headersFromHost, setGuard, copyHeaders } from './headers.js'
-import { URL, URLSearchParams } from './url.js'
-import { utf8Encode, utf8Decode } from './encoding.js'
-import { loadStreams, isReadableStream } from './streams.js'
-import { AbortSignal, followSignal, onAbort } from './abort.js'
+import { utf8Encode, utf8Decode } from './utf8.js'
 
 const kResponse = internal('response')
 const kRequest = internal('request')
 
 const EMPTY = new Uint8Array(0)
+
+// Classes of other chunks, tested without loading them: no instance exists before its chunk loads.
+function isInstance(chunk, cls, value) {
+  const exports = peek(chunk)
+  return exports !== undefined && value instanceof exports[cls]
+}
+
+function isReadableStream(value) {
+  return isInstance('streams', 'ReadableStream', value)
+}
 
 function newBody() {
   return { present: false, source: null, remote: null, stream: null, used: false }
@@ -32,7 +39,7 @@ function extractBody(init) {
     type = 'text/plain;charset=UTF-8'
   } else if (view) {
     body.source = view.slice()
-  } else if (init instanceof URLSearchParams) {
+  } else if (isInstance('url', 'URLSearchParams', init)) {
     body.source = init.toString()
     type = 'application/x-www-form-urlencoded;charset=UTF-8'
   } else if (isReadableStream(init)) {
@@ -43,7 +50,7 @@ function extractBody(init) {
     if (init.type) type = init.type
   } else if (isObject(init) && typeof init[Symbol.asyncIterator] === 'function') {
     // Async iterables of bytes, as undici accepts them.
-    body.stream = loadStreams().ReadableStream.from(init)
+    body.stream = load('streams').ReadableStream.from(init)
   } else {
     body.source = String(init)
     type = 'text/plain;charset=UTF-8'
@@ -67,7 +74,7 @@ class RemoteBody {
       return Promise.reject(this.signal.reason)
     }
     return new Promise((resolve, reject) => {
-      const stop = onAbort(this.signal, () => {
+      const stop = load('events').onAbort(this.signal, () => {
         this.cancel()
         reject(this.signal.reason)
       })
@@ -105,7 +112,7 @@ export function bodyUsed(body) {
 export function bodyStream(body) {
   if (!body.present) return null
   if (body.stream) return body.stream
-  const { ReadableStream } = loadStreams()
+  const { ReadableStream } = load('streams')
   if (body.remote) {
     const remote = body.remote
     body.remote = null
@@ -307,7 +314,7 @@ export class Response {
   }
 
   static redirect(url, status = 302) {
-    const target = new URL(String(url))
+    const target = new (load('url').URL)(String(url))
     status = Math.trunc(Number(status))
     if (!REDIRECT_STATUS.includes(status)) throw new RangeError(`Invalid redirect status ${status}`)
     const r = new Response(null, { status: 200 })
@@ -425,7 +432,7 @@ export class Request {
     if (base) {
       url = base.url
     } else {
-      const parsed = URL.parse(String(input))
+      const parsed = load('url').URL.parse(String(input))
       if (!parsed) throw new TypeError(`Invalid URL: ${String(input)}`)
       if (parsed.username || parsed.password)
         throw new TypeError('Request cannot be constructed from a URL that includes credentials')
@@ -434,9 +441,9 @@ export class Request {
     const method = i.method !== undefined ? normalizeMethod(i.method) : base ? base.method : 'GET'
     const redirect = String(option(i, 'redirect', base, 'follow'))
     if (!REDIRECTS.includes(redirect)) throw new TypeError(`'${redirect}' is not a valid redirect mode`)
-    let parent = base ? base.signal || base.parentSignal : null
+    let parent = base ? signalToFollow(base) : null
     if ('signal' in i) parent = i.signal === undefined ? parent : i.signal
-    if (parent !== null && parent !== undefined && !(parent instanceof AbortSignal)) {
+    if (parent !== null && parent !== undefined && !isInstance('events', 'AbortSignal', parent)) {
       throw new TypeError('Failed to construct Request: member signal is not of type AbortSignal.')
     }
     const headers = new Headers(i.headers !== undefined ? i.headers : base ? base.headers : undefined)
@@ -471,6 +478,7 @@ export class Request {
       // Made on first use (most requests never touch it): following `parent` then is equivalent.
       signal: null,
       parentSignal: parent || null,
+      makeSignal: null,
       mode: String(option(i, 'mode', base, 'cors')),
       credentials: String(option(i, 'credentials', base, 'same-origin')),
       cache: String(option(i, 'cache', base, 'default')),
@@ -540,7 +548,8 @@ export class Request {
       headers: copyHeaders(s.headers),
       body,
       signal: null,
-      parentSignal: s.signal || s.parentSignal,
+      parentSignal: signalToFollow(s),
+      makeSignal: null,
     }
     return r
   }
@@ -558,12 +567,22 @@ export function requestParts(request) {
 }
 
 export function requestSignal(state) {
-  if (!state.signal) state.signal = followSignal(state.parentSignal)
+  if (!state.signal) {
+    state.signal = state.makeSignal ? state.makeSignal() : load('events').followSignal(state.parentSignal)
+  }
   return state.signal
 }
 
-/** The Request an invocation hands the handler: host headers, host body bytes, our signal. */
-export function incomingRequest(meta, bytes, signal) {
+/** What a copy of the request follows: its signal (made now if it has a maker), else its parent. */
+function signalToFollow(state) {
+  return state.signal || state.parentSignal || (state.makeSignal ? requestSignal(state) : null)
+}
+
+/**
+ * The Request an invocation hands the handler: host headers, host body bytes, and a signal made
+ * by `makeSignal` on first use.
+ */
+export function incomingRequest(meta, bytes, makeSignal) {
   const r = Object.create(Request.prototype)
   const body = newBody()
   if (bytes !== undefined && meta.method !== 'GET' && meta.method !== 'HEAD') {
@@ -576,8 +595,9 @@ export function incomingRequest(meta, bytes, signal) {
     headers: headersFromHost(meta.headers, 'request'),
     body,
     redirect: 'follow',
-    signal,
+    signal: null,
     parentSignal: null,
+    makeSignal,
     mode: 'cors',
     credentials: 'same-origin',
     cache: 'default',

@@ -1,6 +1,6 @@
 // structuredClone (HTML "StructuredSerialize" + deserialize in one pass): keeps cycles and shared
 // references; refuses functions, symbols, platform objects and other non-serializable values.
-import { DOMException } from './domexception.js'
+import { peek, domException } from './shared.js'
 import { isPlatformObject, isObject } from './util.js'
 
 const TYPED_ARRAYS = [
@@ -19,13 +19,19 @@ const TYPED_ARRAYS = [
 const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError }
 
 function cannotClone(what) {
-  return new DOMException(`${what} could not be cloned.`, 'DataCloneError')
+  return domException(`${what} could not be cloned.`, 'DataCloneError')
 }
 
 export function structuredClone(value, options = undefined) {
   if (arguments.length === 0) throw new TypeError("Failed to execute 'structuredClone': 1 argument required")
   if (options !== undefined && options !== null && !isObject(options)) throw new TypeError('options must be an object')
   return clone(value, new Map())
+}
+
+/** Without loading the class: no instance exists before it is loaded. */
+function isDOMException(v) {
+  const chunk = peek('domexception')
+  return chunk !== undefined && v instanceof chunk.DOMException
 }
 
 function clone(v, memo) {
@@ -59,8 +65,8 @@ function clone(v, memo) {
     memo.set(v, out)
     for (const val of v) out.add(clone(val, memo))
     return out
-  } else if (v instanceof DOMException) {
-    out = new DOMException(v.message, v.name)
+  } else if (isDOMException(v)) {
+    out = domException(v.message, v.name)
   } else if (v instanceof Error) {
     const name = String(v.name)
     out = new (Object.prototype.hasOwnProperty.call(ERRORS, name) ? ERRORS[name] : Error)()

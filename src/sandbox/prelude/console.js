@@ -1,9 +1,9 @@
 // console (captured by the host through native.log) and a compact, cycle-safe util.inspect.
-import { native } from './native.js'
+import { native, shared } from './shared.js'
 import { inspectSymbol, isInternalSymbol } from './util.js'
 
-const objectToString = Object.prototype.toString
-const fnToString = Function.prototype.toString
+const objectToString = shared.objectToString
+const fnToString = shared.fnToString
 const BUILTIN_PROTOS = [
   Object.prototype,
   Array.prototype,

@@ -1,7 +1,6 @@
 // crypto.getRandomValues / crypto.randomUUID on the host's CSPRNG.
-import { native } from './native.js'
+import { native, domException } from './shared.js'
 import { tag } from './util.js'
-import { DOMException } from './domexception.js'
 
 const INTEGER_ARRAYS = [
   Int8Array,
@@ -24,10 +23,10 @@ export class Crypto {
   getRandomValues(array) {
     if (!ArrayBuffer.isView(array)) throw new TypeError('The "array" argument must be an integer-typed ArrayBufferView')
     if (!INTEGER_ARRAYS.some((C) => array instanceof C)) {
-      throw new DOMException('The data argument must be an integer-type TypedArray', 'TypeMismatchError')
+      throw domException('The data argument must be an integer-type TypedArray', 'TypeMismatchError')
     }
     if (array.byteLength > QUOTA) {
-      throw new DOMException(
+      throw domException(
         `The ArrayBufferView's byte length (${array.byteLength}) exceeds the number of bytes of entropy available via this API (${QUOTA})`,
         'QuotaExceededError',
       )

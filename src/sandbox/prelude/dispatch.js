@@ -1,18 +1,23 @@
-// The GuestEntry (see bridge-types.ts): how the host runs the function's exports.
-import { native } from './native.js'
+// The HTTP side of the GuestEntry (see bridge-types.ts and index.js): runs the module's handler
+// for entry.fetch and aborts the invocations in flight for entry.abort.
+import { native, load, reportError } from './shared.js'
 import { Response, responseParts, incomingRequest, bodyStream } from './body.js'
 import { headerPairs } from './headers.js'
-import { utf8Encode } from './encoding.js'
-import { AbortController } from './abort.js'
-import { abortError, timeoutError } from './domexception.js'
-import { fireTimer } from './timers.js'
-import { reportError } from './console.js'
+import { utf8Encode } from './utf8.js'
 import { exactBuffer, isObject } from './util.js'
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
-let ns = null
-const running = new Set() // AbortControllers of the invocations in flight
+const running = new Set() // the invocations in flight: { controller, aborted, reason }
+
+/** `request.signal` of an invocation, made on first use: most handlers never look at it. */
+function signalOf(invocation) {
+  if (!invocation.controller) {
+    invocation.controller = new (load('events').AbortController)()
+    if (invocation.aborted) invocation.controller.abort(invocation.reason)
+  }
+  return invocation.controller.signal
+}
 
 function describe(value) {
   if (value === null) return 'null'
@@ -24,7 +29,7 @@ function describe(value) {
 }
 
 /** The handler for a method: `default.fetch`, else the method's named export (HEAD falls back to GET). */
-function findHandler(method) {
+function findHandler(ns, method) {
   if (!ns) throw new TypeError('the function module is not loaded')
   const def = ns.default
   if (isObject(def) && typeof def.fetch === 'function') return { fn: def.fetch, self: def }
@@ -99,57 +104,48 @@ async function send(response, isHead) {
   }
 }
 
-export const entry = {
-  setModule(namespace) {
-    ns = namespace
-  },
-
-  async fetch(metaJson, body) {
-    const meta = JSON.parse(metaJson)
-    const controller = new AbortController()
-    const pending = []
-    running.add(controller)
-    try {
-      const handler = findHandler(meta.method)
-      let response = handler.response
-      if (!response) {
-        const request = incomingRequest(meta, body, controller.signal) // drops a GET/HEAD body
-        const ctx = {
-          requestId: meta.requestId,
-          functionName: meta.functionName,
-          version: meta.version,
-          waitUntil(promise) {
-            pending.push(Promise.resolve(promise).then(undefined, reportError))
-          },
-        }
-        response = await handler.fn.call(handler.self, request, ctx)
+/** entry.fetch: runs the HTTP entry of module namespace `ns`. */
+export async function serve(ns, metaJson, body) {
+  const meta = JSON.parse(metaJson)
+  const invocation = { controller: null, aborted: false, reason: undefined }
+  const pending = []
+  running.add(invocation)
+  try {
+    const handler = findHandler(ns, meta.method)
+    let response = handler.response
+    if (!response) {
+      const request = incomingRequest(meta, body, () => signalOf(invocation)) // drops a GET/HEAD body
+      const ctx = {
+        requestId: meta.requestId,
+        functionName: meta.functionName,
+        version: meta.version,
+        waitUntil(promise) {
+          pending.push(Promise.resolve(promise).then(undefined, reportError))
+        },
       }
-      if (!(response instanceof Response)) {
-        throw new TypeError(`the HTTP handler must return a Response, got ${describe(response)}`)
-      }
-      await send(response, meta.method === 'HEAD')
-    } finally {
-      running.delete(controller)
+      response = await handler.fn.call(handler.self, request, ctx)
     }
-    // waitUntil work keeps the invocation alive after the body is complete.
-    while (pending.length) await Promise.all(pending.splice(0))
-  },
+    if (!(response instanceof Response)) {
+      throw new TypeError(`the HTTP handler must return a Response, got ${describe(response)}`)
+    }
+    await send(response, meta.method === 'HEAD')
+  } finally {
+    running.delete(invocation)
+  }
+  // waitUntil work keeps the invocation alive after the body is complete.
+  while (pending.length) await Promise.all(pending.splice(0))
+}
 
-  async call(exportName, argsJson) {
-    const args = JSON.parse(argsJson)
-    if (!Array.isArray(args)) throw new TypeError('call arguments must be a JSON array')
-    const fn = ns ? ns[exportName] : undefined
-    if (typeof fn !== 'function') throw new TypeError(`export ${exportName} is not a function`)
-    const result = await fn(...args)
-    return result === undefined ? undefined : JSON.stringify(result)
-  },
-
-  fireTimer(id) {
-    fireTimer(id)
-  },
-
-  abort(reason) {
-    const err = /timeout/i.test(String(reason)) ? timeoutError() : abortError(reason ? String(reason) : undefined)
-    for (const controller of running) controller.abort(err)
-  },
+/** entry.abort: aborts `request.signal` of the invocations in flight. */
+export function abort(reason) {
+  if (running.size === 0) return
+  const { timeoutError, abortError } = load('domexception')
+  const err = /timeout/i.test(String(reason)) ? timeoutError() : abortError(reason ? String(reason) : undefined)
+  for (const invocation of running) {
+    if (invocation.controller) invocation.controller.abort(err)
+    else if (!invocation.aborted) {
+      invocation.aborted = true
+      invocation.reason = err
+    }
+  }
 }

@@ -1,8 +1,6 @@
 // Event, CustomEvent and EventTarget (DOM standard, without a tree: the target is the only node).
-import { native } from './native.js'
+import { native, reportError, domException } from './shared.js'
 import { internal, tag, illegal, isObject, dictionary } from './util.js'
-import { reportError } from './console.js'
-import { DOMException } from './domexception.js'
 
 const kEvent = internal('event')
 const kListeners = internal('listeners')
@@ -162,7 +160,7 @@ export class EventTarget {
     const all = listeners(this)
     if (!(event instanceof Event)) throw new TypeError('The "event" argument must be an instance of Event')
     const s = state(event)
-    if (s.dispatching) throw new DOMException('The event is already being dispatched', 'InvalidStateError')
+    if (s.dispatching) throw domException('The event is already being dispatched', 'InvalidStateError')
     s.dispatching = true
     s.target = s.currentTarget = this
     s.phase = 2 // AT_TARGET

@@ -1,9 +1,8 @@
 // fetch(): the request (body read fully) goes to the host through native.fetchStart; the response
 // body is pulled with native.bodyRead. Aborting the signal aborts both.
-import { native } from './native.js'
+import { native, load } from './shared.js'
 import { Request, requestParts, requestSignal, consumeBody, fetchedResponse } from './body.js'
 import { headerPairs } from './headers.js'
-import { onAbort } from './abort.js'
 import { exactBuffer } from './util.js'
 
 let nextFetchId = 1
@@ -24,7 +23,7 @@ export async function fetch(input, init = undefined) {
   }
   return new Promise((resolve, reject) => {
     let settled = false
-    const stop = onAbort(signal, () => {
+    const stop = load('events').onAbort(signal, () => {
       if (settled) return
       settled = true
       native.fetchAbort(meta.fetchId)

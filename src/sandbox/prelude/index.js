@@ -1,68 +1,208 @@
-// The sandbox prelude: evaluated once per context, before the function's module, as one global
-// script (bundled into an IIFE by build/guest-source.ts). It hides the natives, defines the web
-// globals and leaves the GuestEntry on `globalThis.__fnbox_entry`, which the host reads and
+// The sandbox prelude's eager core: evaluated once per context, before the function's module, as
+// one global script (bundled into an IIFE by build/guest-source.ts). It hides the natives, defines
+// the web globals and leaves the GuestEntry on `globalThis.__fnbox_entry`, which the host reads and
 // deletes right after evaluating this script (an IIFE bundle has no completion value to use).
-import { native } from './native.js' // first: captures and deletes globalThis.__fnbox_native
-import { defineGlobals } from './util.js'
-import { DOMException } from './domexception.js'
-import { Event, EventTarget, CustomEvent } from './events.js'
-import { AbortController, AbortSignal } from './abort.js'
-import { setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask } from './timers.js'
-import { console, reportError } from './console.js'
-import { TextEncoder, TextDecoder, atob, btoa } from './encoding.js'
-import { URL, URLSearchParams } from './url.js'
-import { Headers } from './headers.js'
-import { Request, Response } from './body.js'
-import { fetch } from './fetch.js'
-import { crypto, Crypto } from './crypto.js'
-import { structuredClone } from './clone.js'
-import { installStreamGlobals } from './streams.js'
-import { entry } from './dispatch.js'
+//
+// QuickJS compiles all the source it parses, so this core holds no implementation of a global:
+// each global is an accessor that, on first read, loads the chunk defining it (`chunks/<name>.js`,
+// parsed and evaluated by the host through `native.chunk`, see bridge-types.ts) and then becomes a
+// plain data property. Chunks reach the natives and each other through the registry handed to
+// them (`shared` below, see shared.js), which guest code never sees.
+//
+// Guest code runs before most chunks load, so the core uses only functions it captured here, reads
+// only own properties of objects it made, and iterates without the iterator protocol.
+
+const native = globalThis.__fnbox_native
+delete globalThis.__fnbox_native
+
+const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, hasOwn, keys, freeze } = Object
+
+// Every global and the chunk that defines it ('' for the few made here), in definition order.
+const GLOBALS = {
+  self: '',
+  console: 'console',
+  DOMException: 'domexception',
+  Event: 'events',
+  EventTarget: 'events',
+  CustomEvent: 'events',
+  AbortController: 'events',
+  AbortSignal: 'events',
+  setTimeout: 'timers',
+  clearTimeout: 'timers',
+  setInterval: 'timers',
+  clearInterval: 'timers',
+  queueMicrotask: 'timers',
+  reportError: 'console',
+  TextEncoder: 'encoding',
+  TextDecoder: 'encoding',
+  atob: 'encoding',
+  btoa: 'encoding',
+  URL: 'url',
+  URLSearchParams: 'url',
+  Headers: 'fetch',
+  Request: 'fetch',
+  Response: 'fetch',
+  fetch: 'fetch',
+  crypto: 'crypto',
+  Crypto: 'crypto',
+  structuredClone: 'clone',
+  performance: '',
+  navigator: '',
+  ReadableStream: 'streams',
+  ReadableStreamDefaultReader: 'streams',
+  ReadableStreamBYOBReader: 'streams',
+  ReadableStreamBYOBRequest: 'streams',
+  ReadableByteStreamController: 'streams',
+  ReadableStreamDefaultController: 'streams',
+  TransformStream: 'streams',
+  TransformStreamDefaultController: 'streams',
+  WritableStream: 'streams',
+  WritableStreamDefaultWriter: 'streams',
+  WritableStreamDefaultController: 'streams',
+  ByteLengthQueuingStrategy: 'streams',
+  CountQueuingStrategy: 'streams',
+  TextEncoderStream: 'streams',
+  TextDecoderStream: 'streams',
+}
+const NAMES = keys(GLOBALS)
+
+function define(name, value) {
+  defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false })
+}
+
+// ---- the registry (shared.js is its face inside the chunks) -------------------------------
+
+const loaded = { __proto__: null } // chunk name -> its exports (frozen, null prototype)
+const accessors = { __proto__: null } // global name -> its lazy accessor while it has one
+const internalSymbols = new Set()
+const platformProtos = new Set()
+
+/** The exports of chunk `name`, evaluating it on first use. */
+function load(name) {
+  let exports = loaded[name]
+  if (exports) return exports
+  native.chunk(name)(shared) // the chunk calls provide() at its end
+  exports = loaded[name]
+  if (!exports) throw new Error(`prelude chunk ${name} provided nothing`)
+  // Its globals become plain values, except the ones guest code replaced or deleted.
+  for (let i = 0; i < NAMES.length; i++) {
+    const global = NAMES[i]
+    if (GLOBALS[global] !== name) continue
+    const value = exports[global]
+    // Minification renames functions: a global function gets its global's name back.
+    if (typeof value === 'function') defineProperty(value, 'name', { value: global, configurable: true })
+    const d = getOwnPropertyDescriptor(globalThis, global)
+    if (d && hasOwn(d, 'get') && d.get === accessors[global]) define(global, value)
+    delete accessors[global]
+  }
+  return exports
+}
+
+function provide(name, exports) {
+  if (loaded[name]) throw new Error(`prelude chunk ${name} is already loaded`)
+  const own = { __proto__: null }
+  const list = keys(exports)
+  for (let i = 0; i < list.length; i++) own[list[i]] = exports[list[i]]
+  loaded[name] = freeze(own)
+}
+
+const shared = freeze({
+  __proto__: null,
+  native,
+  load,
+  provide,
+  /** The exports of chunk `name` if it is loaded, else undefined. */
+  peek: (name) => loaded[name],
+  /** A symbol for internal state; console's inspector skips these keys. */
+  internal(name) {
+    const s = Symbol(name)
+    internalSymbols.add(s)
+    return s
+  },
+  isInternalSymbol: (s) => internalSymbols.has(s),
+  /** Marks a prototype as a platform class's: structuredClone refuses its instances. */
+  markPlatform(proto) {
+    platformProtos.add(proto)
+  },
+  isPlatformObject(value) {
+    for (let p = getPrototypeOf(value); p; p = getPrototypeOf(p)) if (platformProtos.has(p)) return true
+    return false
+  },
+  // Intrinsics the chunks use as they were before any guest code ran.
+  then: Promise.prototype.then,
+  resolved: Promise.resolve(),
+  toWellFormed: String.prototype.toWellFormed,
+  objectToString: Object.prototype.toString,
+  fnToString: Function.prototype.toString,
+})
+
+// ---- the globals -------------------------------------------------------------------------
 
 const start = native.now()
 const timeOrigin = Date.now()
-const performance = {
-  timeOrigin,
-  now: () => native.now() - start,
-  toJSON: () => ({ timeOrigin }),
+const EAGER = {
+  self: globalThis,
+  performance: {
+    timeOrigin,
+    now: () => native.now() - start,
+    toJSON: () => ({ timeOrigin }),
+  },
+  navigator: { userAgent: 'fnbox' },
 }
 
-defineGlobals({
-  self: globalThis,
-  console,
-  DOMException,
-  Event,
-  EventTarget,
-  CustomEvent,
-  AbortController,
-  AbortSignal,
-  setTimeout,
-  clearTimeout,
-  setInterval,
-  clearInterval,
-  queueMicrotask,
-  reportError,
-  TextEncoder,
-  TextDecoder,
-  atob,
-  btoa,
-  URL,
-  URLSearchParams,
-  Headers,
-  Request,
-  Response,
-  fetch,
-  crypto,
-  Crypto,
-  structuredClone,
-  performance,
-  navigator: { userAgent: 'fnbox' },
-})
-installStreamGlobals()
+/**
+ * A lazy global: one function is both getter and setter. Reading loads the chunk (which turns the
+ * global into a data property); assigning first just defines the data property.
+ */
+function defineLazy(name) {
+  const accessor = (...value) => {
+    if (value.length === 0) return load(GLOBALS[name])[name]
+    delete accessors[name]
+    define(name, value[0])
+  }
+  accessors[name] = accessor
+  defineProperty(globalThis, name, { get: accessor, set: accessor, configurable: true, enumerable: false })
+}
 
-Object.defineProperty(globalThis, '__fnbox_entry', {
-  value: entry,
-  configurable: true,
-  writable: true,
-  enumerable: false,
-})
+for (let i = 0; i < NAMES.length; i++) {
+  const name = NAMES[i]
+  if (GLOBALS[name]) defineLazy(name)
+  else define(name, EAGER[name])
+}
+
+// ---- the GuestEntry (see bridge-types.ts) -------------------------------------------------
+
+let ns = null
+
+const entry = {
+  setModule(namespace) {
+    ns = namespace
+  },
+
+  async fetch(metaJson, body) {
+    return load('fetch').serve(ns, metaJson, body)
+  },
+
+  // Plain JSON in and out: needs no chunk.
+  async call(exportName, argsJson) {
+    const args = JSON.parse(argsJson)
+    if (!Array.isArray(args)) throw new TypeError('call arguments must be a JSON array')
+    const fn = ns ? ns[exportName] : undefined
+    if (typeof fn !== 'function') throw new TypeError(`export ${exportName} is not a function`)
+    const result = await fn(...args)
+    return result === undefined ? undefined : JSON.stringify(result)
+  },
+
+  // Nothing to do for a chunk not loaded yet: no timer or request of it exists.
+  fireTimer(id) {
+    const timers = loaded.timers
+    if (timers) timers.fireTimer(id)
+  },
+
+  abort(reason) {
+    const fetch = loaded.fetch
+    if (fetch) fetch.abort(reason)
+  },
+}
+
+define('__fnbox_entry', entry)

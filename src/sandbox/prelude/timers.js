@@ -1,13 +1,12 @@
 // setTimeout and friends on host timers: native.setTimer(ms) arms one, the host calls
 // entry.fireTimer(hostId) when it is due. Guest ids stay stable across interval re-arms.
-import { native } from './native.js'
-import { reportError } from './console.js'
+import { native, shared, reportError } from './shared.js'
 
 const timers = new Map() // guest id -> { callback, args, ms, repeat, hostId }
 const byHost = new Map() // host id -> guest id
 let nextId = 1
-const then = Promise.prototype.then
-const resolved = Promise.resolve()
+const then = shared.then
+const resolved = shared.resolved
 
 function delayOf(ms) {
   ms = Number(ms)

@@ -1,9 +1,9 @@
 // URL on the host's WHATWG parser (native.urlParse / native.urlSet), URLSearchParams in pure JS.
-import { native } from './native.js'
+import { native, shared } from './shared.js'
 import { internal, tag, illegal, isObject, inspectSymbol, concatBytes } from './util.js'
-import { utf8Encode, utf8Decode } from './encoding.js'
+import { utf8Encode, utf8Decode } from './utf8.js'
 
-const toWellFormed = String.prototype.toWellFormed
+const toWellFormed = shared.toWellFormed
 const kParts = internal('url')
 const kParams = internal('url searchParams')
 const kList = internal('params list')

@@ -1,44 +1,17 @@
-// Small helpers shared by the prelude modules.
-
-const internalSymbols = new Set()
+// @fnbox-guest-shared
+// Small helpers shared by the prelude chunks. Stateless (the sets behind `internal` and
+// `markPlatform` live in the core), so each chunk may bundle its own copy.
+import { shared } from './shared.js'
 
 /** A symbol for internal state; console's inspector skips these keys. */
-export function internal(name) {
-  const s = Symbol(name)
-  internalSymbols.add(s)
-  return s
-}
-
-export function isInternalSymbol(s) {
-  return internalSymbols.has(s)
-}
+export const internal = shared.internal
+export const isInternalSymbol = shared.isInternalSymbol
+/** Marks a prototype as a platform class's: structuredClone refuses its instances. */
+export const markPlatform = shared.markPlatform
+export const isPlatformObject = shared.isPlatformObject
 
 /** The key Node's util.inspect (and our console) calls for a custom representation. */
 export const inspectSymbol = Symbol.for('nodejs.util.inspect.custom')
-
-/**
- * Defines web globals the way browsers do: writable, configurable, not enumerable. Functions get
- * their global's name back (the bundle is minified, which renames them).
- */
-export function defineGlobals(values) {
-  for (const name of Object.keys(values)) {
-    const value = values[name]
-    if (typeof value === 'function') Object.defineProperty(value, 'name', { value: name, configurable: true })
-    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false })
-  }
-}
-
-const platformProtos = new Set()
-
-/** Marks a prototype as a platform class's: structuredClone refuses its instances. */
-export function markPlatform(proto) {
-  platformProtos.add(proto)
-}
-
-export function isPlatformObject(value) {
-  for (let p = Object.getPrototypeOf(value); p; p = Object.getPrototypeOf(p)) if (platformProtos.has(p)) return true
-  return false
-}
 
 /** Gives a platform class its name (lost to minification) and `[object Name]` tag. */
 export function tag(cls, name) {
