@@ -126,6 +126,23 @@ describe('memory', () => {
     const res = await runtime.fetch(new Request('http://x/huge'))
     expect(res.status).toBe(502)
   })
+
+  it('never puts more instances in a module than pool.instancesPerModule, even when created at once', async () => {
+    // Each instance holds 2 MB; four share a 16 MB module. Overfilling a module runs it out of memory.
+    await runtime.deploy('heavy', {
+      code: `const blob = new Uint8Array(2 * 1024 * 1024).fill(1); export const size = () => blob.length`,
+      limits: { memoryMb: 16 },
+      pool: { min: 24, max: 24, instancesPerModule: 4 },
+    })
+    const deadline = Date.now() + 20_000
+    while (runtime.stats().functions.heavy!.instances < 24 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(runtime.stats().functions.heavy!.instances).toBe(24)
+    const sizes = await Promise.all(Array.from({ length: 24 }, () => runtime.call('heavy', 'size')))
+    expect(sizes).toEqual(Array(24).fill(2 * 1024 * 1024))
+    await runtime.undeploy('heavy')
+  })
 })
 
 describe('stack', () => {

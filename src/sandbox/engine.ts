@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { FnboxError } from '../errors.js'
-import { Instance } from './instance.js'
+import { asFailure, Instance } from './instance.js'
 import { ModuleCell } from './module-cell.js'
 import type { ExecutorStats, SandboxLimits } from './protocol.js'
 
@@ -87,6 +87,7 @@ export class Engine {
         cell.adopt(instance)
         try {
           instance.prepare()
+          instance.preloadHttp()
           this.#blank = { cell, instance }
         } catch {
           instance.dispose()
@@ -135,44 +136,46 @@ export class Engine {
     const start = performance.now()
     const fn = this.#functions.get(key)
     if (!fn) throw new FnboxError('ERR_NOT_FOUND', `function version ${key} is not loaded on this thread`)
-    let instance: Instance
-    const hasRoom = [...fn.cells].some((c) => c.hasRoom)
-    const blank = hasRoom ? undefined : this.#takeBlank(fn)
-    if (blank) {
-      instance = blank.instance
-    } else {
-      const cell = await this.#cellWithRoom(fn)
-      instance = new Instance(cell)
-      cell.adopt(instance)
-    }
+    const blank = [...fn.cells].some((c) => c.hasRoom) ? undefined : this.#takeBlank(fn)
+    const instance = blank ? blank.instance : await this.#newInstance(fn)
     instance.id = id
     try {
       if (!blank) instance.prepare()
       instance.load(fn.code, fn.filename)
     } catch (err) {
       instance.dispose()
-      throw err
+      throw asFailure(err)
     }
     this.#instances.set(id, instance)
     return performance.now() - start
   }
 
-  async #cellWithRoom(fn: LoadedFunction): Promise<ModuleCell> {
+  /**
+   * A new instance in a cell of `fn` with room, adopted at once: many creates run concurrently,
+   * and a slot found in one microtask but taken in a later one would overfill the cell (its
+   * instances share its fixed memory).
+   */
+  async #newInstance(fn: LoadedFunction): Promise<Instance> {
     for (;;) {
-      for (const cell of fn.cells) if (cell.hasRoom) return cell
-      if (!fn.pendingCell) {
-        fn.pendingCell = ModuleCell.create(
-          wasmModule(),
-          fn.limits,
-          (_cell, victims, reason) => this.#condemned(victims, reason),
-          (cell) => fn.cells.delete(cell),
-        ).finally(() => {
+      for (const cell of fn.cells) {
+        if (!cell.hasRoom) continue
+        const instance = new Instance(cell)
+        cell.adopt(instance)
+        return instance
+      }
+      fn.pendingCell ??= ModuleCell.create(
+        wasmModule(),
+        fn.limits,
+        (_cell, victims, reason) => this.#condemned(victims, reason),
+        (cell) => fn.cells.delete(cell),
+      )
+        .then((cell) => {
+          fn.cells.add(cell)
+          return cell
+        })
+        .finally(() => {
           fn.pendingCell = undefined
         })
-        const cell = await fn.pendingCell
-        fn.cells.add(cell)
-        return cell
-      }
       await fn.pendingCell
     }
   }

@@ -112,6 +112,21 @@ export class Instance {
     }
   }
 
+  /**
+   * Loads the chunks behind the HTTP path (Request, Response, Headers) ahead of time: done for
+   * the blank engine only, so a deploy's first response does not pay for it, while instances
+   * created by the pool stay small until they serve HTTP.
+   */
+  preloadHttp(): void {
+    const ctx = this.#ctx!
+    this.#deadline = Date.now() + INIT_TIMEOUT_MS
+    try {
+      ctx.unwrapResult(ctx.evalCode('void globalThis.Response', 'fnbox:prelude')).dispose()
+    } finally {
+      this.#deadline = 0
+    }
+  }
+
   /** Evaluates the function's module under the cell's limits. */
   load(code: string, filename: string): void {
     const runtime = this.#runtime!
