@@ -87,6 +87,7 @@ export class Executor {
   #statsWaiters: ((s: ExecutorStats) => void)[] = []
 
   readonly #blankMemoryMb: number
+  #blankReady = false
 
   constructor(index: number, workerUrl: URL, blankMemoryMb: number, events: ExecutorEvents) {
     this.index = index
@@ -109,8 +110,21 @@ export class Executor {
     return this.#inflight.size
   }
 
+  /** True when the thread holds a blank engine of `memoryMb` ready for a new function. */
+  hasBlank(memoryMb: number): boolean {
+    return this.#blankReady && this.#blankMemoryMb === memoryMb
+  }
+
+  /** Instances of one function version on this thread. */
+  instancesOf(key: string): number {
+    let n = 0
+    for (const ref of this.#instances.values()) if (ref.key === key) n++
+    return n
+  }
+
   #start(): void {
     this.#loaded = new Set()
+    this.#blankReady = false
     const worker = new Worker(this.#workerUrl, {
       // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
       // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
@@ -306,6 +320,9 @@ export class Executor {
         break
       case 'stats':
         for (const w of this.#statsWaiters.splice(0)) w(msg.stats)
+        break
+      case 'blank':
+        this.#blankReady = msg.ready
         break
       case 'ready':
         break

@@ -75,13 +75,18 @@ export class FunctionPool {
     return ms
   }
 
-  /** Least loaded thread: fewest instances of this function, then fewest in total. */
+  /**
+   * Where a new instance goes: the least loaded thread (fewest instances, then fewest calls in
+   * flight), so functions spread over the threads and a stuck guest holds up as few as possible;
+   * between equally loaded threads, one holding a blank engine that fits (its module is ready).
+   */
   #pick(): Executor {
-    const executors = this.#executors()
+    const { key, limits } = this.source
     let best: Executor | undefined
     let bestScore = Infinity
-    for (const e of executors) {
-      const score = e.size * 1000 + e.inflight
+    for (const e of this.#executors()) {
+      const blank = e.hasBlank(limits.memoryMb) && e.instancesOf(key) === 0
+      const score = e.size * 1000 + e.inflight * 2 + (blank ? 0 : 1)
       if (score < bestScore) {
         best = e
         bestScore = score

@@ -24,6 +24,8 @@ interface LoadedFunction {
 export interface EngineEvents {
   /** Instances dropped because their module was condemned. */
   lost(ids: number[], reason: string): void
+  /** The blank engine became ready (true) or was taken (false). */
+  blank(ready: boolean): void
 }
 
 let compiled: WebAssembly.Module | undefined
@@ -68,11 +70,6 @@ export class Engine {
    */
   refillBlank(): void {
     if (this.#blank || this.#preparingBlank || this.#blankMemoryMb === 0) return
-    if (this.#busy()) {
-      // Preparing runs the prelude synchronously: never in the middle of someone's call.
-      setTimeout(() => this.refillBlank(), 20).unref()
-      return
-    }
     this.#preparingBlank = true
     const limits: SandboxLimits = {
       memoryMb: this.#blankMemoryMb,
@@ -81,22 +78,34 @@ export class Engine {
       maxLogBytes: 0,
       instancesPerModule: 1,
     }
-    ModuleCell.create(wasmModule(), limits)
-      .then((cell) => {
-        const instance = new Instance(cell)
-        cell.adopt(instance)
-        try {
-          instance.prepare()
-          instance.preloadHttp()
-          this.#blank = { cell, instance }
-        } catch {
-          instance.dispose()
-        }
-      })
-      .catch(() => undefined)
-      .finally(() => {
-        this.#preparingBlank = false
-      })
+    void this.#prepareBlank(limits).finally(() => {
+      this.#preparingBlank = false
+    })
+  }
+
+  /**
+   * Each step runs synchronously for up to a few ms (the prelude, the HTTP chunk), so each waits
+   * for a moment when no call of this thread is in flight.
+   */
+  async #prepareBlank(limits: SandboxLimits): Promise<void> {
+    const quiet = async (): Promise<void> => {
+      while (this.#busy()) await new Promise((r) => setTimeout(r, 5).unref())
+    }
+    let instance: Instance | undefined
+    try {
+      await quiet()
+      const cell = await ModuleCell.create(wasmModule(), limits)
+      instance = new Instance(cell)
+      cell.adopt(instance)
+      await quiet()
+      instance.prepare()
+      await quiet()
+      instance.preloadHttp()
+      this.#blank = { cell, instance }
+      this.#events.blank(true)
+    } catch {
+      instance?.dispose()
+    }
   }
 
   /** Takes the blank for `fn` when its memory size matches, binding it to the function for good. */
@@ -110,7 +119,9 @@ export class Engine {
       (cell) => fn.cells.delete(cell),
     )
     fn.cells.add(blank.cell)
-    setTimeout(() => this.refillBlank(), 20).unref()
+    this.#events.blank(false)
+    // The first calls usually follow a deploy closely: let them run before the refill starts.
+    setTimeout(() => this.refillBlank(), 50).unref()
     return blank
   }
 

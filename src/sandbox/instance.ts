@@ -252,7 +252,6 @@ export class Instance {
     throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
   }
 
-
   #checkSettled(): void {
     const running = this.#running
     if (!running) return
@@ -319,7 +318,6 @@ export class Instance {
     if (res.error) throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
     return res.value
   }
-
 
   /** Limits are read from the cell at each call: a prepared blank is bound to a function later. */
   #hooks(): NativeHooks {

@@ -83,6 +83,8 @@ export type FromExecutor =
   /** `call` is 0 for fire-and-forget calls. */
   | { t: 'host'; inv: number; call: number; req: HostCall }
   | { t: 'stats'; stats: ExecutorStats }
+  /** The thread's blank engine became ready, or was taken. */
+  | { t: 'blank'; ready: boolean }
 
 export interface ExecutorStats {
   modules: number

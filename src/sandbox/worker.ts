@@ -31,6 +31,7 @@ const engine = new Engine(
     lost: (ids, reason) => {
       for (const id of ids) send({ t: 'lost', id, reason })
     },
+    blank: (ready) => send({ t: 'blank', ready }),
   },
   init.blankMemoryMb,
   () => running.size > 0,
