@@ -20,8 +20,9 @@
  * still pending: a handle left alive makes `JS_FreeRuntime` abort the module.
  * Timers fire only while an invocation runs: between invocations an instance is frozen.
  * 3. The function's ES module is evaluated; its namespace is handed to `entry.setModule(ns)`.
- * 4. Each invocation calls `entry.fetch(...)` or `entry.call(...)`; both return promises that the
- *    host settles by pumping the job queue (`runtime.executePendingJobs()`).
+ * 4. Each invocation calls `entry.fetch(...)` or `entry.call(...)`; they return promises (`call` a
+ *    plain value when it can) that the host settles by pumping the job queue
+ *    (`runtime.executePendingJobs()`).
  *
  * @internal
  * @module
@@ -127,8 +128,11 @@ export interface GuestEntry {
    * when the body is complete. Rejects with the guest's error.
    */
   fetch(meta: string, body?: ArrayBuffer): Promise<void>
-  /** Calls a named export with JSON arguments (an array); resolves to the JSON of its result. */
-  call(exportName: string, argsJson: string): Promise<string | undefined>
+  /**
+   * Calls a named export with JSON arguments (an array); gives the JSON of its result, at once
+   * when the export returns a plain value, or as a promise when it returns a thenable.
+   */
+  call(exportName: string, argsJson: string): string | undefined | Promise<string | undefined>
   fireTimer(id: number): void
   /** Aborts `request.signal` of the running invocation (timeout, client gone). */
   abort(reason: string): void

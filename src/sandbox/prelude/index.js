@@ -174,6 +174,11 @@ for (let i = 0; i < NAMES.length; i++) {
 
 let ns = null
 
+async function settleJson(thenable) {
+  const result = await thenable
+  return result === undefined ? undefined : JSON.stringify(result)
+}
+
 const entry = {
   setModule(namespace) {
     ns = namespace
@@ -183,13 +188,17 @@ const entry = {
     return load('fetch').serve(ns, metaJson, body)
   },
 
-  // Plain JSON in and out: needs no chunk.
-  async call(exportName, argsJson) {
+  // Plain JSON in and out: needs no chunk. A plain result returns at once (no promise, so the
+  // host need not run the job queue); a thenable is awaited.
+  call(exportName, argsJson) {
     const args = JSON.parse(argsJson)
     if (!Array.isArray(args)) throw new TypeError('call arguments must be a JSON array')
     const fn = ns ? ns[exportName] : undefined
     if (typeof fn !== 'function') throw new TypeError(`export ${exportName} is not a function`)
-    const result = await fn(...args)
+    const result = fn(...args)
+    if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
+      if (typeof result.then === 'function') return settleJson(result)
+    }
     return result === undefined ? undefined : JSON.stringify(result)
   },
 
