@@ -1,6 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRuntime, type Runtime } from 'fnbox'
+import { createRuntime, type LogEvent, type Runtime } from 'fnbox'
 
 let runtime: Runtime
 
@@ -158,6 +158,35 @@ describe('stack', () => {
     expect(await runtime.call('deep', 'caught')).toBe('InternalError: stack overflow')
     await expect(runtime.call('deep', 'viaCallbacks')).rejects.toMatchObject({ code: 'ERR_STACK_OVERFLOW' })
     expect(await runtime.call('deep', 'run', 10)).toBe(10)
+  })
+})
+
+describe('host resources a guest can ask for', () => {
+  it('caps pending timers per instance', async () => {
+    await runtime.deploy('timers', {
+      code: `export function run() {
+        let n = 0
+        try { for (;;) { setTimeout(() => {}, 1e9); n++ } } catch (e) { return { n, error: e.name + ': ' + e.message } }
+      }`,
+    })
+    const out = await runtime.call<{ n: number; error: string }>('timers', 'run')
+    expect(out.n).toBe(10_000)
+    expect(out.error).toBe('RangeError: too many pending timers (limit 10000)')
+  })
+
+  it('counts empty console lines against maxLogBytes', async () => {
+    let lines = 0
+    const listener = (e: LogEvent): void => {
+      if (e.function === 'emptyLogs') lines++
+    }
+    runtime.on('log', listener)
+    await runtime.deploy('emptyLogs', {
+      code: `export function run() { for (let i = 0; i < 20000; i++) console.log('') }`,
+      limits: { maxLogBytes: 1600 },
+    })
+    await runtime.call('emptyLogs', 'run')
+    runtime.off('log', listener)
+    expect(lines).toBeLessThanOrEqual(101) // 100 lines of 16 bytes, then one truncation warning
   })
 })
 

@@ -13,7 +13,7 @@ import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emsc
 import type { SerializedFnboxError } from '../errors.js'
 import type { GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import type { ModuleCell } from './module-cell.js'
-import { installNatives, type NativesHandle } from './natives.js'
+import { GuestError, installNatives, type NativesHandle } from './natives.js'
 import preludeSource from './prelude/index.js?guest'
 import type { HostCall, HostReplyValue, ToExecutor } from './protocol.js'
 
@@ -59,6 +59,10 @@ interface Running {
 }
 
 const INIT_TIMEOUT_MS = 10_000
+/** Live timers one instance may hold: each is a host timer, so a guest loop must not pile them up. */
+export const MAX_TIMERS = 10_000
+/** What one console line counts against maxLogBytes beyond its text: empty lines cost too. */
+const LOG_LINE_OVERHEAD = 16
 
 export class Instance {
   /** Assigned when the instance is handed to a function (a prepared blank has none yet). */
@@ -336,7 +340,7 @@ export class Instance {
         const r = this.#running
         if (!r) return
         if (r.logTruncated) return
-        r.logBytes += message.length
+        r.logBytes += message.length + LOG_LINE_OVERHEAD
         const maxLogBytes = cell.limits.maxLogBytes
         if (r.logBytes > maxLogBytes) {
           r.logTruncated = true
@@ -346,6 +350,9 @@ export class Instance {
         r.sink.log(level, message)
       },
       setTimer: (ms) => {
+        if (this.#timers.size >= MAX_TIMERS) {
+          throw new GuestError('RangeError', `too many pending timers (limit ${MAX_TIMERS})`)
+        }
         const id = this.#nextTimer++
         const delay = Math.max(0, Math.min(Number.isFinite(ms) ? ms : 0, 2_147_483_647))
         this.#timers.set(

@@ -6,13 +6,7 @@
  * @module
  */
 import type { SerializedFnboxError } from '../errors.js'
-import type {
-  GuestFetchMeta,
-  GuestFetchResponseMeta,
-  GuestRequestMeta,
-  GuestResponseMeta,
-  LogLevel,
-} from './bridge-types.js'
+import type { GuestFetchMeta, GuestFetchResponseMeta, GuestResponseMeta, LogLevel } from './bridge-types.js'
 
 /** Limits enforced inside the executor thread, per instance. */
 export interface SandboxLimits {
@@ -49,7 +43,7 @@ export type ToExecutor =
       id: number
       timeoutMs: number
       call:
-        /** `meta` is {@link GuestRequestMeta} as JSON: one string clones faster than a header list. */
+        /** `meta` is `GuestRequestMeta` as JSON: one string clones faster than a header list. */
         | { kind: 'fetch'; meta: string; body: ArrayBuffer | undefined }
         | { kind: 'call'; exportName: string; argsJson: string }
     }
