@@ -499,6 +499,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   ): void {
     call.session.close()
     fn.pool.release(call.ref)
+    fn.pool.serviceTime.observe(performance.now() - call.acquired)
     if (this.listenerCount('invoke') === 0) return
     this.emit('invoke', {
       function: fn.name,

@@ -8,6 +8,7 @@
 import genericPool, { type Pool } from 'generic-pool'
 import { FnboxError } from '../errors.js'
 import type { PoolOptions } from '../options.js'
+import { ServiceTime } from '../reliability/retry-after.js'
 import type { Executor, FunctionSource, InstanceRef } from './executor.js'
 
 export interface FunctionPoolStats {
@@ -25,6 +26,8 @@ export class FunctionPool {
   /** Instances created before the pool asked for them (the one `deploy` made); used first. */
   readonly #seeds: InstanceRef[] = []
   readonly #onCreate: (ms: number) => void
+  /** How long calls hold an instance: the basis of Retry-After. */
+  readonly serviceTime = new ServiceTime()
   #draining: Promise<void> | undefined
 
   constructor(
@@ -104,7 +107,10 @@ export class FunctionPool {
       throw new FnboxError(
         'ERR_QUEUE_FULL',
         `function ${this.source.key} has ${waiting - 1} calls waiting (pool.maxQueue ${this.options.maxQueue})`,
-        { retryAfterSeconds: 1, details: { limit: this.options.maxQueue, value: waiting - 1 } },
+        {
+          retryAfterSeconds: this.serviceTime.retryAfterSeconds(waiting - 1, this.options.max),
+          details: { limit: this.options.maxQueue, value: waiting - 1 },
+        },
       )
     }
     try {
@@ -126,7 +132,11 @@ export class FunctionPool {
           'ERR_QUEUE_FULL',
           `no instance of ${name} became free within pool.acquireTimeoutMs (${this.options.acquireTimeoutMs} ms)`,
           {
-            retryAfterSeconds: Math.max(1, this.options.acquireTimeoutMs / 1000),
+            retryAfterSeconds: this.serviceTime.retryAfterSeconds(
+              this.#pool.pending,
+              this.options.max,
+              this.options.acquireTimeoutMs / 1000,
+            ),
             details: { limit: this.options.acquireTimeoutMs },
           },
         )
