@@ -4,6 +4,7 @@ import { internal, tag, illegal, isObject, inspectSymbol } from './util.js'
 
 const kMap = internal('headers')
 const kGuard = internal('headers guard')
+const kPending = internal('headers from the host')
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
 const INVALID_VALUE = /[\0\r\n]|[^\0-\xff]/
@@ -23,6 +24,16 @@ function headerValue(value) {
 function map(headers) {
   const m = headers[kMap]
   if (!m) throw illegal()
+  const pending = headers[kPending]
+  if (pending !== undefined) {
+    // Pairs from the host, entered on first use: many handlers never read the request headers.
+    headers[kPending] = undefined
+    for (const [name, value] of pending) {
+      try {
+        append(m, name, value)
+      } catch {}
+    }
+  }
   return m
 }
 
@@ -55,12 +66,7 @@ export function headerPairs(headers) {
 /** Headers from the host (already parsed by an HTTP stack): invalid entries are skipped. */
 export function headersFromHost(pairs, guard) {
   const h = new Headers()
-  const m = h[kMap]
-  for (const [name, value] of pairs) {
-    try {
-      append(m, name, value)
-    } catch {}
-  }
+  h[kPending] = pairs
   h[kGuard] = guard
   return h
 }
