@@ -23,6 +23,7 @@ import {
   type PoolOptions,
 } from './options.js'
 import { Executor, type InstanceRef } from './pool/executor.js'
+import { RecentWindow } from './observability/window.js'
 import { FunctionPool } from './pool/function-pool.js'
 import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types.js'
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
@@ -86,6 +87,8 @@ export interface FunctionStats {
   /** Versions still finishing calls after a redeploy. */
   draining: number
   coldStarts: number
+  /** Time calls waited for an instance, over the last 1,024 calls, in ms. */
+  acquireWaitMs: { p50: number; p99: number }
 }
 
 /** Per-thread figures of {@link Runtime.stats}. @public */
@@ -122,6 +125,8 @@ interface FunctionVersion {
   pool: FunctionPool
   allowedHosts: ReturnType<typeof parseAllowedHosts>
   coldStarts: number
+  /** Waits for an instance over the last calls. */
+  acquireWaits: RecentWindow
 }
 
 /** One invocation between acquiring its instance and releasing it. */
@@ -243,6 +248,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       limits,
       allowedHosts,
       coldStarts: 0,
+      acquireWaits: new RecentWindow(),
       pool: undefined as unknown as FunctionPool,
     }
     fn.pool = new FunctionPool(
@@ -475,6 +481,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async #begin(fn: FunctionVersion): Promise<OpenCall> {
     const started = performance.now()
     const ref = await fn.pool.acquire()
+    const acquired = performance.now()
+    fn.acquireWaits.record(acquired - started)
     return {
       requestId: randomUUID(),
       ref,
@@ -484,7 +492,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         maxResponseBytes: fn.limits.maxResponseBytes,
       }),
       started,
-      acquired: performance.now(),
+      acquired,
     }
   }
 
@@ -563,6 +571,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         ...fn.pool.stats(),
         draining: this.#draining.get(fn.name)?.size ?? 0,
         coldStarts: fn.coldStarts,
+        acquireWaitMs: { p50: fn.acquireWaits.percentile(50), p99: fn.acquireWaits.percentile(99) },
       }
     }
     return {
