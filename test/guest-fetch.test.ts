@@ -7,17 +7,7 @@ import { createServer, type IncomingHttpHeaders, type RequestListener, type Serv
 import type { AddressInfo, Socket } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createRuntime, isFnboxError, type Runtime } from 'fnbox'
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await sleep(20)
-  }
-  return check()
-}
+import { waitFor } from './helpers/wait.js'
 
 // ---------------------------------------------------------------------------------------------
 // Upstream servers: one port, listening on 127.0.0.1 and (when the host has IPv6) on [::1].

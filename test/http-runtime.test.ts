@@ -9,22 +9,12 @@ import express from 'express'
 import Koa from 'koa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime, type LogEvent, type Runtime } from 'fnbox'
+import { sleep, waitFor } from './helpers/wait.js'
 
 let runtime: Runtime
 
 /** Host internals a client must never see in an error body. */
 const HOST_INTERNALS = /\/work\/|node_modules|node:internal|file:\/\/|\bat \S+ \(/
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (check()) return true
-    await sleep(20)
-  }
-  return check()
-}
 
 beforeAll(async () => {
   runtime = await createRuntime({ threads: 2, limits: { memoryMb: 32, timeoutMs: 5000 } })
