@@ -172,7 +172,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
         new Executor(i, workerUrl, this.#limits.memoryMb, {
-          lost: (refs) => this.#lost(refs),
           restarted: (executor, reason) => {
             this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
             this.emit('executor:restart', { thread: executor.index, reason })
@@ -185,10 +184,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** @internal */
   async start(): Promise<void> {
     await Promise.all(this.#executors.map((e) => e.ready))
-  }
-
-  #lost(refs: InstanceRef[]): void {
-    for (const ref of refs) ref.lost = true
   }
 
   #assertOpen(): void {

@@ -12,7 +12,6 @@ import { createBatcher, type Batch } from '../sandbox/batch.js'
 import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
 import type {
   ExecutorInit,
-  ExecutorStats,
   FromExecutor,
   HostCall,
   HostReplyValue,
@@ -65,8 +64,6 @@ export interface FunctionSource {
 }
 
 export interface ExecutorEvents {
-  /** Instances that died: the pools must forget them. */
-  lost(refs: InstanceRef[]): void
   restarted(executor: Executor, reason: string): void
 }
 
@@ -84,7 +81,6 @@ export class Executor {
   readonly #events: ExecutorEvents
   readonly #workerUrl: URL
   #closed = false
-  #statsWaiters: ((s: ExecutorStats) => void)[] = []
 
   readonly #blankMemoryMb: number
   #blankReady = false
@@ -266,7 +262,6 @@ export class Executor {
     old.removeAllListeners('exit')
     void old.terminate()
     this.#start()
-    this.#events.lost(lost)
     this.#events.restarted(this, reason)
   }
 
@@ -287,9 +282,9 @@ export class Executor {
       case 'lost': {
         const ref = this.#instances.get(msg.id)
         if (!ref) break
+        // The pool drops it when it next comes out (acquire) or goes back (release).
         ref.lost = true
         this.#instances.delete(msg.id)
-        this.#events.lost([ref])
         break
       }
       case 'respond':
@@ -317,9 +312,6 @@ export class Executor {
       }
       case 'host':
         this.#onHost(msg.inv, msg.call, msg.req)
-        break
-      case 'stats':
-        for (const w of this.#statsWaiters.splice(0)) w(msg.stats)
         break
       case 'blank':
         this.#blankReady = msg.ready
@@ -352,15 +344,6 @@ export class Executor {
               : { name: 'TypeError', message: req.op === 'fetchStart' ? 'fetch failed' : 'host call failed' }
         this.#post({ t: 'reply', call, ok: false, error })
       })
-  }
-
-  async stats(): Promise<ExecutorStats & { threadIndex: number; inflight: number }> {
-    await this.#ready
-    const s = await new Promise<ExecutorStats>((resolve) => {
-      this.#statsWaiters.push(resolve)
-      this.#post({ t: 'stats' })
-    })
-    return { ...s, threadIndex: this.index, inflight: this.#inflight.size }
   }
 
   async close(): Promise<void> {

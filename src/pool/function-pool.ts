@@ -155,11 +155,6 @@ export class FunctionPool {
     done.catch(() => undefined)
   }
 
-  /** The thread dropped these instances (they may sit idle in the pool). */
-  forget(ref: InstanceRef): void {
-    ref.lost = true
-  }
-
   stats(): FunctionPoolStats {
     return {
       instances: this.#pool.size,

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module'
 import { FnboxError } from '../errors.js'
 import { asFailure, Instance } from './instance.js'
 import { ModuleCell } from './module-cell.js'
-import type { ExecutorStats, SandboxLimits } from './protocol.js'
+import type { SandboxLimits } from './protocol.js'
 
 interface LoadedFunction {
   code: string
@@ -210,11 +210,5 @@ export class Engine {
   /** Forget an instance that disposed itself (after a failure that discarded it). */
   forget(id: number): void {
     this.#instances.delete(id)
-  }
-
-  stats(): ExecutorStats {
-    let modules = 0
-    for (const fn of this.#functions.values()) modules += fn.cells.size
-    return { modules, instances: this.#instances.size, heapUsedBytes: process.memoryUsage().heapUsed }
   }
 }

@@ -86,10 +86,6 @@ export class Instance {
     this.cell = cell
   }
 
-  get busy(): boolean {
-    return this.#running !== undefined
-  }
-
   get alive(): boolean {
     return !this.#disposed
   }

@@ -80,10 +80,6 @@ export class ModuleCell {
     this.#onEmpty = onEmpty
   }
 
-  get condemned(): boolean {
-    return this.#condemned
-  }
-
   get hasRoom(): boolean {
     return !this.#condemned && this.instances.size < this.limits.instancesPerModule
   }

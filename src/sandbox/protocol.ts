@@ -52,7 +52,6 @@ export type ToExecutor =
   | { t: 'credit'; inv: number }
   | { t: 'reply'; call: number; ok: true; value: HostReplyValue }
   | { t: 'reply'; call: number; ok: false; error: { name: string; message: string } }
-  | { t: 'stats' }
 
 export type HostReplyValue =
   { op: 'fetchStart'; meta: GuestFetchResponseMeta } | { op: 'bodyRead'; chunk: ArrayBuffer | undefined }
@@ -76,12 +75,5 @@ export type FromExecutor =
   | { t: 'log'; inv: number; level: LogLevel; message: string }
   /** `call` is 0 for fire-and-forget calls. */
   | { t: 'host'; inv: number; call: number; req: HostCall }
-  | { t: 'stats'; stats: ExecutorStats }
   /** The thread's blank engine became ready, or was taken. */
   | { t: 'blank'; ready: boolean }
-
-export interface ExecutorStats {
-  modules: number
-  instances: number
-  heapUsedBytes: number
-}

@@ -162,9 +162,6 @@ function receive(msg: ToExecutor): void {
       else pending.reject(new GuestError(msg.error.name, msg.error.message))
       break
     }
-    case 'stats':
-      send({ t: 'stats', stats: engine.stats() })
-      break
   }
 }
 
