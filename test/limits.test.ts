@@ -91,6 +91,73 @@ describe('time', () => {
   })
 })
 
+describe('one thread shared by several calls', () => {
+  const WEDGE = `export function run() {
+    const big = []; for (let i = 0; i < 200000; i++) big.push({ a: 'x'.repeat(20), b: [i, i, i] })
+    let s = ''; for (let i = 0; i < 1000; i++) s = JSON.stringify(big)
+    return s.length
+  }`
+
+  it('answers a wedged call at its own deadline, even when a longer call shares its thread', async () => {
+    const rt = await createRuntime({ threads: 1 })
+    try {
+      await rt.deploy('patient', {
+        code: `export async function run() { await new Promise((r) => setTimeout(r, 2000)); return 'done' }`,
+        limits: { timeoutMs: 5000 },
+      })
+      await rt.deploy('wedge', { code: WEDGE, limits: { timeoutMs: 300, memoryMb: 256 } })
+      const patient = rt.call('patient', 'run').catch((e: unknown) => e)
+      const started = Date.now()
+      const err = await rt.call('wedge', 'run').catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'ERR_TIMEOUT' })
+      expect(Date.now() - started).toBeLessThan(1500)
+      // The thread had to go: the call that shared it is told so, and may be retried.
+      expect(await patient).toMatchObject({ code: 'ERR_EXECUTOR_LOST' })
+      expect(await rt.call('patient', 'run')).toBe('done')
+    } finally {
+      await rt.close()
+    }
+  })
+
+  it('answers a call waiting behind a long computation at its deadline, and lets the computation finish', async () => {
+    const rt = await createRuntime({ threads: 1 })
+    try {
+      await rt.deploy('busy', {
+        code: `export function run() { const end = Date.now() + 1500; let n = 0; while (Date.now() < end) n++; return 'computed' }`,
+        limits: { timeoutMs: 5000 },
+      })
+      await rt.deploy('quick', {
+        code: `export async function run() { await new Promise((r) => setTimeout(r, 10)); return 'quick' }`,
+        limits: { timeoutMs: 300 },
+      })
+      const busy = rt.call('busy', 'run')
+      await new Promise((r) => setTimeout(r, 50))
+      const started = Date.now()
+      const err = await rt.call('quick', 'run').catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'ERR_TIMEOUT' })
+      expect(Date.now() - started).toBeLessThan(1000)
+      expect(await busy).toBe('computed')
+      expect(rt.stats().executors[0]!.restarts).toBe(0)
+      expect(await rt.call('quick', 'run')).toBe('quick')
+    } finally {
+      await rt.close()
+    }
+  })
+
+  it('fails a deploy whose top-level code wedges its thread instead of hanging', async () => {
+    const rt = await createRuntime({ threads: 1 })
+    try {
+      const code = WEDGE.replace('export function run() {', 'function run() {') + '\nrun()\nexport const x = 1'
+      const err = await rt.deploy('wedgedAtLoad', { code, limits: { memoryMb: 256 } }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'ERR_TIMEOUT' })
+      await rt.deploy('fine', { code: 'export const ok = () => 1' })
+      expect(await rt.call('fine', 'ok')).toBe(1)
+    } finally {
+      await rt.close()
+    }
+  }, 40_000)
+})
+
 describe('memory', () => {
   it('stops a memory bomb with ERR_MEMORY_LIMIT and keeps host RSS bounded', async () => {
     await runtime.deploy('bomb', {

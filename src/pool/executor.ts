@@ -10,13 +10,14 @@ import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
 import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
-import type {
-  ExecutorInit,
-  FromExecutor,
-  HostCall,
-  HostReplyValue,
-  SandboxLimits,
-  ToExecutor,
+import {
+  INIT_TIMEOUT_MS,
+  type ExecutorInit,
+  type FromExecutor,
+  type HostCall,
+  type HostReplyValue,
+  type SandboxLimits,
+  type ToExecutor,
 } from '../sandbox/protocol.js'
 
 /** How long past an invocation's deadline a thread may stay silent before it is terminated. */
@@ -49,9 +50,18 @@ export interface InvocationResult {
 interface Inflight {
   inv: number
   ref: InstanceRef
+  started: number
   deadline: number
   handlers: InvocationHandlers
   resolve: (r: InvocationResult) => void
+  reject: (e: FnboxError) => void
+  backstop: NodeJS.Timeout
+  /** The caller was answered at the deadline; the thread still has to report the end. */
+  abandoned: boolean
+}
+
+interface Creating {
+  resolve: (ms: number) => void
   reject: (e: FnboxError) => void
   backstop: NodeJS.Timeout
 }
@@ -76,7 +86,9 @@ export class Executor {
   #ready!: Promise<void>
   #loaded = new Set<string>()
   readonly #instances = new Map<number, InstanceRef>()
-  readonly #creating = new Map<number, { resolve: (ms: number) => void; reject: (e: FnboxError) => void }>()
+  readonly #creating = new Map<number, Creating>()
+  /** What guest code the thread runs (see sandbox/guest-slot.ts); new with each thread. */
+  #guestSlot!: Int32Array
   readonly #inflight = new Map<number, Inflight>()
   readonly #events: ExecutorEvents
   readonly #workerUrl: URL
@@ -121,11 +133,13 @@ export class Executor {
   #start(): void {
     this.#loaded = new Set()
     this.#blankReady = false
+    const guestSlot = new SharedArrayBuffer(4)
+    this.#guestSlot = new Int32Array(guestSlot)
     const worker = new Worker(this.#workerUrl, {
       // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
       // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
       resourceLimits: { stackSizeMb: 8 },
-      workerData: { threadId: this.index, blankMemoryMb: this.#blankMemoryMb } satisfies ExecutorInit,
+      workerData: { threadId: this.index, blankMemoryMb: this.#blankMemoryMb, guestSlot } satisfies ExecutorInit,
       stdout: false,
       stderr: false,
     })
@@ -173,7 +187,8 @@ export class Executor {
     this.#ensureLoaded(fn)
     const id = nextInstance++
     const ms = await new Promise<number>((resolve, reject) => {
-      this.#creating.set(id, { resolve, reject })
+      const backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS + STUCK_GRACE_MS)
+      this.#creating.set(id, { resolve, reject, backstop })
       this.#post({ t: 'create', id, key: fn.key })
     })
     const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false, busy: false }
@@ -200,7 +215,17 @@ export class Executor {
       }
       const deadline = Date.now() + timeoutMs
       const backstop = setTimeout(() => this.#overdue(inv), timeoutMs + STUCK_GRACE_MS)
-      this.#inflight.set(inv, { inv, ref, deadline, handlers, resolve, reject, backstop })
+      this.#inflight.set(inv, {
+        inv,
+        ref,
+        started: Date.now(),
+        deadline,
+        handlers,
+        resolve,
+        reject,
+        backstop,
+        abandoned: false,
+      })
       const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
       this.#post({ t: 'invoke', inv, id: ref.id, timeoutMs, call }, transfer)
     })
@@ -216,21 +241,55 @@ export class Executor {
   }
 
   /**
-   * An invocation passed its deadline and the thread said nothing: the thread is blocked. When
-   * every invocation on it is overdue, the blocker is one of them: terminate the thread.
-   * Otherwise the blocker may be a call still within its own limit; look again after it.
+   * An invocation passed its deadline and the thread said nothing: the thread is blocked. Its
+   * caller gets `ERR_TIMEOUT` now, whatever else the thread runs. When the guest code the
+   * thread runs is this call, or another one past its own deadline, the thread is wedged in a
+   * builtin that ignores the interrupt: terminate it. When it is a call still within its limit,
+   * look again at that call's deadline.
    */
   #overdue(inv: number): void {
     const flight = this.#inflight.get(inv)
     if (!flight) return
     const now = Date.now()
-    let latest = 0
-    for (const f of this.#inflight.values()) latest = Math.max(latest, f.deadline)
-    if (latest + STUCK_GRACE_MS <= now) {
-      this.#restart(`an invocation ran ${now - flight.deadline} ms past its deadline in a blocking builtin`)
-    } else {
-      flight.backstop = setTimeout(() => this.#overdue(inv), latest + STUCK_GRACE_MS - now)
+    if (!flight.abandoned) {
+      flight.abandoned = true
+      // The instance is given up: destroyed when the thread gets to it, never handed out again.
+      this.#instances.delete(flight.ref.id)
+      this.#post({ t: 'destroy', id: flight.ref.id })
+      flight.ref.lost = true
+      flight.reject(
+        new FnboxError('ERR_TIMEOUT', 'the function ran past its time limit', {
+          details: { limit: flight.deadline - flight.started },
+        }),
+      )
     }
+    const current = Atomics.load(this.#guestSlot, 0)
+    const running = current > 0 ? this.#inflight.get(current) : undefined
+    if (running && running.deadline + STUCK_GRACE_MS <= now) {
+      this.#restart(`an invocation ran ${now - running.deadline} ms past its deadline in a blocking builtin`)
+      return
+    }
+    // Another call within its limit, a creation (its own backstop), or no guest code (the thread
+    // is catching up): look again later.
+    const next = running ? running.deadline + STUCK_GRACE_MS - now : STUCK_GRACE_MS
+    flight.backstop = setTimeout(() => this.#overdue(inv), Math.max(1, next))
+  }
+
+  /** The same for evaluating a function's top-level code, bounded by the init timeout. */
+  #creationOverdue(id: number): void {
+    const creating = this.#creating.get(id)
+    if (!creating) return
+    if (Atomics.load(this.#guestSlot, 0) === -id) {
+      this.#creating.delete(id)
+      creating.reject(
+        new FnboxError('ERR_TIMEOUT', `evaluating the function's code ran past ${INIT_TIMEOUT_MS} ms`, {
+          details: { limit: INIT_TIMEOUT_MS },
+        }),
+      )
+      this.#restart('evaluating a function ran past its time limit in a blocking builtin')
+      return
+    }
+    creating.backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS)
   }
 
   #restart(reason: string): void {
@@ -242,6 +301,7 @@ export class Executor {
     const now = Date.now()
     for (const f of this.#inflight.values()) {
       clearTimeout(f.backstop)
+      if (f.abandoned) continue
       f.reject(
         f.deadline <= now
           ? new FnboxError('ERR_TIMEOUT', 'the function ran past its time limit and its thread was terminated', {
@@ -255,6 +315,7 @@ export class Executor {
     }
     this.#inflight.clear()
     for (const c of this.#creating.values()) {
+      clearTimeout(c.backstop)
       c.reject(new FnboxError('ERR_EXECUTOR_LOST', 'the executor thread was restarted while creating an instance'))
     }
     this.#creating.clear()
@@ -267,16 +328,14 @@ export class Executor {
 
   #onMessage(msg: FromExecutor): void {
     switch (msg.t) {
-      case 'created': {
-        const c = this.#creating.get(msg.id)
-        this.#creating.delete(msg.id)
-        c?.resolve(msg.ms)
-        break
-      }
+      case 'created':
       case 'create-failed': {
         const c = this.#creating.get(msg.id)
+        if (!c) break
         this.#creating.delete(msg.id)
-        c?.reject(FnboxError.fromJSON(msg.error))
+        clearTimeout(c.backstop)
+        if (msg.t === 'created') c.resolve(msg.ms)
+        else c.reject(FnboxError.fromJSON(msg.error))
         break
       }
       case 'lost': {

@@ -12,10 +12,11 @@
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten-core'
 import type { SerializedFnboxError } from '../errors.js'
 import type { GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
+import { enterGuest, leaveGuest } from './guest-slot.js'
 import type { ModuleCell } from './module-cell.js'
 import { GuestError, installNatives, type NativesHandle } from './natives.js'
 import preludeSource from './prelude/index.js?guest'
-import type { HostCall, HostReplyValue, ToExecutor } from './protocol.js'
+import { INIT_TIMEOUT_MS, type HostCall, type HostReplyValue, type ToExecutor } from './protocol.js'
 
 /** What an instance reports back to its executor thread (and so to the main thread). */
 export interface InvocationSink {
@@ -58,7 +59,6 @@ interface Running {
   failure?: InvocationFailure
 }
 
-const INIT_TIMEOUT_MS = 10_000
 /** Live timers one instance may hold: each is a host timer, so a guest loop must not pile them up. */
 export const MAX_TIMERS = 10_000
 /** What one console line counts against maxLogBytes beyond its text: empty lines cost too. */
@@ -84,6 +84,11 @@ export class Instance {
 
   constructor(cell: ModuleCell) {
     this.cell = cell
+  }
+
+  /** The mark of what this instance runs: its invocation, or its creation (see guest-slot.ts). */
+  #mark(): number {
+    return this.#running ? this.#running.inv : -this.id
   }
 
   get alive(): boolean {
@@ -136,7 +141,13 @@ export class Instance {
     runtime.setMaxStackSize(limits.maxStackKb * 1024)
     this.#deadline = Date.now() + INIT_TIMEOUT_MS
     try {
-      const evaluated = ctx.evalCode(code, filename, { type: 'module' })
+      const previous = enterGuest(this.#mark())
+      let evaluated: ReturnType<QuickJSContext['evalCode']>
+      try {
+        evaluated = ctx.evalCode(code, filename, { type: 'module' })
+      } finally {
+        leaveGuest(previous)
+      }
       if (evaluated.error) throw guestError(ctx, evaluated.error, 'ERR_DEPLOY_FAILED')
       let namespace = evaluated.value
       if (isPromise(ctx, namespace)) {
@@ -236,7 +247,13 @@ export class Instance {
 
   /** Runs every pending job; `executePendingJobs(-1)` also runs the jobs they queue. */
   #drain(): void {
-    const res = this.#runtime!.executePendingJobs(-1)
+    const previous = enterGuest(this.#mark())
+    let res: ReturnType<QuickJSRuntime['executePendingJobs']>
+    try {
+      res = this.#runtime!.executePendingJobs(-1)
+    } finally {
+      leaveGuest(previous)
+    }
     if (!res.error) return
     // Only uncatchable conditions escape the job queue (rejections stay inside promises): the
     // interrupt (an InternalError) or running out of memory, when QuickJS cannot even allocate
@@ -314,7 +331,13 @@ export class Instance {
       fn = ctx.getProp(this.#entry!, method)
       this.#methods.set(method, fn)
     }
-    const res = ctx.callFunction(fn, this.#entry!, args)
+    const previous = enterGuest(this.#mark())
+    let res: ReturnType<QuickJSContext['callFunction']>
+    try {
+      res = ctx.callFunction(fn, this.#entry!, args)
+    } finally {
+      leaveGuest(previous)
+    }
     if (res.error) throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
     return res.value
   }

@@ -8,6 +8,9 @@
 import type { SerializedFnboxError } from '../errors.js'
 import type { GuestFetchMeta, GuestFetchResponseMeta, GuestResponseMeta, LogLevel } from './bridge-types.js'
 
+/** Time to evaluate the prelude or a function's top-level code, in ms. */
+export const INIT_TIMEOUT_MS = 10_000
+
 /** Limits enforced inside the executor thread, per instance. */
 export interface SandboxLimits {
   memoryMb: number
@@ -23,6 +26,8 @@ export interface ExecutorInit {
   threadId: number
   /** Memory of the blank engine kept ready on the thread (the runtime's default memoryMb). */
   blankMemoryMb: number
+  /** Where the thread marks the guest code it runs (see guest-slot.ts). */
+  guestSlot: SharedArrayBuffer
 }
 
 export type ToExecutor =

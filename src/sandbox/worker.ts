@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { FnboxError, isFnboxError } from '../errors.js'
 import { createBatcher, type Batch } from './batch.js'
 import { Engine } from './engine.js'
+import { setGuestSlot } from './guest-slot.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
 import type { ExecutorInit, FromExecutor, HostReplyValue, ToExecutor } from './protocol.js'
@@ -26,6 +27,7 @@ const send = createBatcher<FromExecutor>((batch, transfer) => port.postMessage(b
 const running = new Map<number, number>()
 
 const init = workerData as ExecutorInit
+setGuestSlot(init.guestSlot)
 const engine = new Engine(
   {
     lost: (ids, reason) => {
