@@ -274,4 +274,15 @@ describe('close', () => {
     await closing
     await expect(rt.deploy('x', { code: 'export const a = 1' })).rejects.toMatchObject({ code: 'ERR_CLOSED' })
   })
+
+  it('returns by its deadline when a call never ends, failing that call with ERR_CLOSED', async () => {
+    const rt = await createRuntime({ threads: 1 })
+    await rt.deploy('stuck', { code: `export async function run() { await new Promise(() => {}) }` })
+    const hanging = rt.call('stuck', 'run').catch((e: unknown) => e)
+    await new Promise((r) => setTimeout(r, 20))
+    const started = Date.now()
+    await rt.close({ timeoutMs: 300 })
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(await hanging).toMatchObject({ code: 'ERR_CLOSED' })
+  })
 })
