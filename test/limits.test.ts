@@ -105,14 +105,25 @@ describe('one thread shared by several calls', () => {
         code: `export async function run() { await new Promise((r) => setTimeout(r, 2000)); return 'done' }`,
         limits: { timeoutMs: 5000 },
       })
-      await rt.deploy('wedge', { code: WEDGE, limits: { timeoutMs: 300, memoryMb: 256 } })
+      // Builds its data, waits (interruptibly) until 100 ms before its 1 s deadline, then enters
+      // one JSON.stringify of ~450 ms: a builtin that ignores the interrupt, past the deadline.
+      await rt.deploy('wedge', {
+        code: `export function run() {
+          const t0 = Date.now()
+          const big = []; for (let i = 0; i < 200000; i++) big.push({ a: 'x'.repeat(20), b: [i, i, i] })
+          while (Date.now() - t0 < 900) {}
+          return JSON.stringify(big).length
+        }`,
+        limits: { timeoutMs: 1000, memoryMb: 256 },
+      })
       const patient = rt.call('patient', 'run').catch((e: unknown) => e)
       const started = Date.now()
       const err = await rt.call('wedge', 'run').catch((e: unknown) => e)
       expect(err).toMatchObject({ code: 'ERR_TIMEOUT' })
-      expect(Date.now() - started).toBeLessThan(1500)
+      expect(Date.now() - started).toBeLessThan(1800)
       // The thread had to go: the call that shared it is told so, and may be retried.
       expect(await patient).toMatchObject({ code: 'ERR_EXECUTOR_LOST' })
+      expect(rt.stats().executors[0]!.restarts).toBe(1)
       expect(await rt.call('patient', 'run')).toBe('done')
     } finally {
       await rt.close()
