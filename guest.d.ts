@@ -1,3 +1,6 @@
+// host.d.ts is a script (an ambient module declaration), which only a reference can include.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./host.d.ts" />
 /**
  * Types for code that runs INSIDE fnbox sandboxes (functions), not for the host.
  *

@@ -34,6 +34,7 @@ describe('the package as users get it', () => {
       'dist/index.d.cts',
       'dist/worker.js',
       'guest.d.ts',
+      'host.d.ts',
     ]) {
       expect(files).toContain(f)
     }

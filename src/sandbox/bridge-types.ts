@@ -85,6 +85,8 @@ export interface GuestNatives {
   now(): number
   randomBytes(length: number): ArrayBuffer
   randomUUID(): string
+  /** Hex digest of `data` (`sha256`, `sha384`, `sha512`, `sha1`, `md5`); TypeError otherwise. */
+  hash(algorithm: string, data: ArrayBuffer): string
   utf8Encode(text: string): ArrayBuffer
   /** Throws `TypeError` on invalid input when `fatal`; else replaces with U+FFFD. */
   utf8Decode(bytes: ArrayBuffer, fatal: boolean): string

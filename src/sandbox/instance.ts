@@ -61,6 +61,12 @@ interface Running {
 
 /** Live timers one instance may hold: each is a host timer, so a guest loop must not pile them up. */
 export const MAX_TIMERS = 10_000
+/** The host SDK's virtual module; its exports come from the prelude's `host` chunk. */
+const HOST_MODULE_NAME = 'fnbox:host'
+const HOST_MODULE_SOURCE = `const host = globalThis[Symbol.for('fnbox.host')]
+export const utils = host.utils
+export default host
+`
 /** What one console line counts against maxLogBytes beyond its text: empty lines cost too. */
 const LOG_LINE_OVERHEAD = 16
 
@@ -103,6 +109,15 @@ export class Instance {
     const runtime = this.cell.module.newRuntime()
     this.#runtime = runtime
     runtime.setInterruptHandler(() => this.#deadline !== 0 && Date.now() > this.#deadline)
+    runtime.setModuleLoader((name) =>
+      name === HOST_MODULE_NAME
+        ? HOST_MODULE_SOURCE
+        : {
+            error: new Error(
+              `Cannot find module '${name}': functions can import only '${HOST_MODULE_NAME}' (bundle other dependencies into the function)`,
+            ),
+          },
+    )
     const ctx = runtime.newContext()
     this.#ctx = ctx
     this.#natives = installNatives(ctx, this.#hooks())

@@ -18,10 +18,13 @@
  * @internal
  * @module
  */
-import { randomFillSync, randomUUID } from 'node:crypto'
+import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
+
+/** Digests `utils.hash` offers (fnbox:host). */
+const HASH_ALGORITHMS = new Set(['sha256', 'sha384', 'sha512', 'sha1', 'md5'])
 
 /** What {@link installNatives} leaves behind. */
 export interface NativesHandle {
@@ -322,6 +325,14 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
   })
 
   define('randomUUID', internal, () => ctx.newString(randomUUID()))
+
+  define('hash', internal, ([algorithm, data]) => {
+    const algo = str(algorithm, 'algorithm')
+    if (!HASH_ALGORITHMS.has(algo)) {
+      throw new Fail('TypeError', `unsupported hash algorithm (use one of ${[...HASH_ALGORITHMS].join(', ')})`)
+    }
+    return ctx.newString(createHash(algo).update(bytes(data, 'data')).digest('hex'))
+  })
 
   define('utf8Encode', internal, ([text]) => newBuffer(utf8Encoder.encode(str(text, 'text'))))
 

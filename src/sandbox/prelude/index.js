@@ -214,4 +214,8 @@ const entry = {
   },
 }
 
+// What `import ... from 'fnbox:host'` reads (the module the host's loader serves re-exports it).
+// Guest-safe by construction: it is exactly the SDK guests import.
+defineProperty(globalThis, Symbol.for('fnbox.host'), { get: () => load('host').host, enumerable: false })
+
 define('__fnbox_entry', entry)
