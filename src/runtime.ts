@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'eventemitter3'
-import { FnboxError, isFnboxError } from './errors.js'
+import { FnboxError, invalidOption, isFnboxError } from './errors.js'
 import type { RuntimeEvents } from './events.js'
 import { GuestHostSession } from './host/guest-session.js'
 import { createGuardedFetch, parseAllowedHosts } from './host/net/index.js'
@@ -141,6 +141,7 @@ interface OpenCall {
 const DEPLOY_KEYS = ['code', 'limits', 'pool', 'allowedHosts', 'filename'] as const
 const RUNTIME_KEYS = ['threads', 'limits', 'pool', 'allowedHosts'] as const
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+let deploySeq = 0
 
 /**
  * A runtime: executor threads, deployed functions and their warm pools. Create it with
@@ -208,7 +209,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     checkFunctionName(name)
     const opts = checkKeys(options, 'options', DEPLOY_KEYS)
     const code = opts.code
-    if (typeof code !== 'string' || code.length === 0) throw invalid('options.code', 'a non-empty string', code)
+    if (typeof code !== 'string' || code.length === 0) throw invalidOption('options.code', 'a non-empty string', code)
     const codeBytes = Buffer.byteLength(code)
     if (codeBytes > MAX_CODE_BYTES) {
       throw new FnboxError('ERR_INVALID_OPTION', `options.code is ${codeBytes} bytes; the limit is ${MAX_CODE_BYTES}`, {
@@ -223,7 +224,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
     const allowedHosts = parseAllowedHosts(['*', ...hosts], 'options.allowedHosts')
     if (opts.filename !== undefined && typeof opts.filename !== 'string') {
-      throw invalid('options.filename', 'a string', opts.filename)
+      throw invalidOption('options.filename', 'a string', opts.filename)
     }
     const filename = (opts.filename as string | undefined) ?? `${name}.js`
     const version = createHash('sha256')
@@ -235,7 +236,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const current = this.#functions.get(name)
     if (current?.version === version) return { name, version }
 
-    const key = `${name}@${version}`
+    // Unique per deployment, not per version: a version deployed again (concurrently, or while
+    // its previous deployment drains) must not share thread-side state with the one retiring.
+    const key = `${name}@${version}#${++deploySeq}`
     const fn: FunctionVersion = {
       name,
       version,
@@ -327,7 +330,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async call<T = unknown>(name: string, exportName: string, ...args: unknown[]): Promise<T> {
     const fn = this.#function(name)
     if (typeof exportName !== 'string' || exportName.length === 0) {
-      throw invalid('exportName', 'a non-empty string', exportName)
+      throw invalidOption('exportName', 'a non-empty string', exportName)
     }
     let argsJson: string
     try {
@@ -608,12 +611,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 }
 
 type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
-
-function invalid(name: string, expected: string, value: unknown): FnboxError {
-  return new FnboxError('ERR_INVALID_OPTION', `${name} must be ${expected} (got ${typeof value})`, {
-    details: { option: name },
-  })
-}
 
 function deployError(name: string, err: unknown): FnboxError {
   if (isFnboxError(err) && err.code !== 'ERR_DEPLOY_FAILED' && err.code !== 'ERR_GUEST_EXCEPTION') return err

@@ -136,6 +136,24 @@ describe('deploy and serve', () => {
     expect(await inflight).toBe('old')
   })
 
+  it('keeps a version deployed again apart from its previous deployment still draining', async () => {
+    const A = `export async function slow() { await new Promise(r => setTimeout(r, 300)); return 'A' }
+               export const now = () => 'A'`
+    await runtime.deploy('flip', { code: A })
+    const inflight = runtime.call('flip', 'slow')
+    await new Promise((r) => setTimeout(r, 30))
+    await runtime.deploy('flip', { code: `export const now = () => 'B'` })
+    const again = await runtime.deploy('flip', { code: A }) // the same version as the one draining
+    expect(await inflight).toBe('A')
+    await new Promise((r) => setTimeout(r, 100)) // the first deployment has drained and unloaded
+    expect(await runtime.call('flip', 'now')).toBe('A')
+    expect(runtime.stats().functions.flip!.version).toBe(again.version)
+    const twins = await Promise.all([1, 2].map(() => runtime.deploy('twin', { code: `export const x = () => 2` })))
+    expect(twins[0]!.version).toBe(twins[1]!.version)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(await runtime.call('twin', 'x')).toBe(2)
+  })
+
   it('undeploys a function', async () => {
     await runtime.deploy('gone', { code: 'export const x = () => 1' })
     expect(await runtime.undeploy('gone')).toBe(true)
