@@ -43,9 +43,10 @@ export interface RuntimeOptions {
   /** Default pool of every function; a deploy may override each field. */
   pool?: Partial<PoolOptions>
   /**
-   * Hosts every function may `fetch` even when they resolve to private or loopback addresses:
-   * `'api.example.com'`, `'*.example.com'`, `'localhost:8080'`, `'10.0.0.5'`, `'[::1]:9000'`.
-   * Public addresses are always reachable; everything else is refused by the SSRF guard.
+   * Destinations every function may `fetch` even when they are private or loopback addresses,
+   * named exactly: a host, `host:port`, an IP or `IP:port` (`'localhost:8080'`, `'10.0.0.5'`,
+   * `'[::1]:9000'`). Public addresses are always reachable; everything else is refused by the
+   * SSRF guard, which checks every resolved address at connect time and every redirect.
    */
   allowedHosts?: string[]
 }
