@@ -28,6 +28,11 @@ export interface InvokeEvent {
   status: number | undefined
   /** Error code when the invocation failed. */
   error: FnboxErrorCode | undefined
+  /**
+   * The failure's message, for the host's logs (a guest exception's name and message included);
+   * never sent to HTTP clients.
+   */
+  errorMessage: string | undefined
   /** Time waiting for a warm instance, in ms. */
   waitMs: number
   /** Time from acquiring the instance to the end of the response, in ms. */

@@ -516,6 +516,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       target,
       status,
       error: error?.code,
+      errorMessage: error?.message,
       waitMs: call.acquired - call.started,
       durationMs: performance.now() - call.acquired,
     })

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRuntime, isFnboxError, type LogEvent, type Runtime } from 'fnbox'
+import { createRuntime, isFnboxError, type InvokeEvent, type LogEvent, type Runtime } from 'fnbox'
 
 let runtime: Runtime
 
@@ -247,6 +247,22 @@ describe('deploy and serve', () => {
     expect(events).toMatchObject([
       { function: 'math', kind: 'call', target: 'add', error: undefined },
       { function: 'methods', kind: 'fetch', target: 'GET', status: 200 },
+    ])
+    const failures: InvokeEvent[] = []
+    const onFailure = (e: InvokeEvent): void => void failures.push(e)
+    runtime.on('invoke', onFailure)
+    await runtime.fetch(new Request('http://x/thrower'))
+    await new Promise((r) => setTimeout(r, 50))
+    runtime.off('invoke', onFailure)
+    // The host sees what went wrong; the client got a generic 500.
+    expect(failures).toMatchObject([
+      {
+        function: 'thrower',
+        kind: 'fetch',
+        status: 500,
+        error: 'ERR_GUEST_EXCEPTION',
+        errorMessage: 'TypeError: secret detail',
+      },
     ])
   })
 })
