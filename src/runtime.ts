@@ -411,6 +411,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let status: number | undefined
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined
     let owed = 0
+    let bodyEnded = false
+    const closeBody = (): void => {
+      if (!controller || bodyEnded) return
+      bodyEnded = true
+      controller.close()
+    }
     return new Promise<Response>((resolve, reject) => {
       const executor = ref.executor
       const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body }, fn.limits.timeoutMs, {
@@ -448,6 +454,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           if ((controller.desiredSize ?? 0) > 0) executor.credit(inv)
           else owed++
         },
+        // The body is complete: the client's response ends now, though waitUntil work may go on.
+        onEnd: () => closeBody(),
         onLog: (level, message) => this.#log(fn, requestId, level, message),
         onHost: (req) => session.handle(req),
       })
@@ -457,15 +465,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       done
         .then(
           () => {
-            if (controller) controller.close()
+            if (controller) closeBody()
             else if (status === undefined) {
               reject(new FnboxError('ERR_INTERNAL', 'the function finished without a response'))
             }
           },
           (err: unknown) => {
             error = asFnboxError(err)
-            if (controller) controller.error(error)
-            else reject(error)
+            if (controller) {
+              // A body already complete stays complete: the failure came after (waitUntil work).
+              if (!bodyEnded) controller.error(error)
+            } else reject(error)
           },
         )
         .catch(() => undefined)

@@ -1256,6 +1256,7 @@ describe('GuestEntry', () => {
     })
     expect(h.responses[0]!.body).toBeUndefined()
     expect(h.chunks.map(decode)).toEqual(['chunk1', 'text2', 'chunk3'])
+    expect(h.bodyEnds).toBe(1)
   })
 
   it('proxies a fetched body chunk by chunk', async () => {
@@ -1264,6 +1265,7 @@ describe('GuestEntry', () => {
     await h.entry('fetch', [meta('GET')])
     expect(h.responses[0]!.meta.stream).toBe(true)
     expect(h.chunks.map(decode)).toEqual(['x', 'y'])
+    expect(h.bodyEnds).toBe(1)
   })
 
   it('rejects non-Response results, bad chunks and modules without HTTP handlers', async () => {

@@ -154,6 +154,33 @@ describe('deploy and serve', () => {
     expect(await runtime.call('twin', 'x')).toBe(2)
   })
 
+  it('ends a streamed response when its body is complete, while waitUntil work goes on', async () => {
+    await runtime.deploy('background', {
+      code: `export default {
+        fetch(request, ctx) {
+          ctx.waitUntil(new Promise((r) => setTimeout(r, 1500)).then(() => console.log('background done')))
+          const enc = new TextEncoder()
+          return new Response(new ReadableStream({
+            start(c) { c.enqueue(enc.encode('a')); c.enqueue(enc.encode('b')); c.close() },
+          }))
+        },
+      }`,
+    })
+    const logs: LogEvent[] = []
+    const onLog = (e: LogEvent): void => void logs.push(e)
+    runtime.on('log', onLog)
+    const started = Date.now()
+    const res = await runtime.fetch(new Request('http://x/background'))
+    expect(await res.text()).toBe('ab')
+    expect(Date.now() - started).toBeLessThan(1000) // not held until the background work ends
+    const deadline = Date.now() + 5000
+    while (!logs.some((l) => l.message === 'background done') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    runtime.off('log', onLog)
+    expect(logs.map((l) => l.message)).toContain('background done')
+  })
+
   it('undeploys a function', async () => {
     await runtime.deploy('gone', { code: 'export const x = () => 1' })
     expect(await runtime.undeploy('gone')).toBe(true)

@@ -37,6 +37,7 @@ export interface InstanceRef {
 export interface InvocationHandlers {
   onRespond?(meta: GuestResponseMeta, body: ArrayBuffer | undefined): void
   onChunk?(data: ArrayBuffer): void
+  onEnd?(): void
   onLog(level: LogLevel, message: string): void
   onHost(req: HostCall): Promise<HostReplyValue | undefined>
 }
@@ -351,6 +352,9 @@ export class Executor {
         break
       case 'chunk':
         this.#inflight.get(msg.inv)?.handlers.onChunk?.(msg.data)
+        break
+      case 'end':
+        this.#inflight.get(msg.inv)?.handlers.onEnd?.()
         break
       case 'log':
         this.#inflight.get(msg.inv)?.handlers.onLog(msg.level, msg.message)

@@ -106,6 +106,8 @@ export interface GuestNatives {
   respond(meta: string, body?: ArrayBuffer): void
   /** Sends one body chunk; resolves when the host is ready for the next (backpressure). */
   emitChunk(chunk: ArrayBuffer): Promise<void>
+  /** The streamed body is complete (the invocation may go on for `waitUntil` work). */
+  bodyEnd(): void
   /** Outgoing fetch; resolves to {@link GuestFetchResponseMeta} JSON. Rejects with `TypeError`. */
   fetchStart(meta: string, body?: ArrayBuffer): Promise<string>
   fetchAbort(fetchId: number): void
@@ -147,6 +149,7 @@ export interface NativeHooks {
   clearTimer(id: number): void
   respond(meta: GuestResponseMeta, body: Uint8Array | undefined): void
   emitChunk(chunk: Uint8Array): Promise<void>
+  bodyEnd(): void
   fetchStart(meta: GuestFetchMeta, body: Uint8Array | undefined): Promise<GuestFetchResponseMeta>
   fetchAbort(fetchId: number): void
   bodyRead(bodyId: number): Promise<Uint8Array | undefined>

@@ -23,6 +23,8 @@ export interface InvocationSink {
   respond(meta: GuestResponseMeta, body: Uint8Array | undefined): void
   /** Resolves when the host may take another chunk. */
   chunk(data: Uint8Array): Promise<void>
+  /** The streamed body is complete. */
+  end(): void
   log(level: LogLevel, message: string): void
   host(req: HostCall): Promise<HostReplyValue>
   hostFire(req: HostCall): void
@@ -423,6 +425,7 @@ export class Instance {
         this.#countResponse(r, chunk.byteLength)
         return r.sink.chunk(chunk)
       },
+      bodyEnd: () => running().sink.end(),
       fetchStart: async (meta, body) => {
         const reply = await running().sink.host({
           op: 'fetchStart',

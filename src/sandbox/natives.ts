@@ -421,6 +421,11 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
     return undefined
   })
 
+  define('bodyEnd', new Fail('TypeError', 'the response stream was closed'), () => {
+    hooks.bodyEnd()
+    return undefined
+  })
+
   defineAsync(
     'emitChunk',
     new Fail('TypeError', 'the response stream was closed'),

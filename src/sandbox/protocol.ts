@@ -75,6 +75,8 @@ export type FromExecutor =
   | { t: 'lost'; id: number; reason: string }
   | { t: 'respond'; inv: number; meta: GuestResponseMeta; body: ArrayBuffer | undefined }
   | { t: 'chunk'; inv: number; data: ArrayBuffer }
+  /** The streamed body of `inv` is complete; `done` may follow later (waitUntil work). */
+  | { t: 'end'; inv: number }
   | { t: 'done'; inv: number; result: string | undefined; discarded: boolean }
   | { t: 'failed'; inv: number; error: SerializedFnboxError; discarded: boolean }
   | { t: 'log'; inv: number; level: LogLevel; message: string }

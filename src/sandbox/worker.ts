@@ -59,6 +59,9 @@ function sinkFor(inv: number): InvocationSink {
       if (w.unacked < CHUNK_WINDOW) return Promise.resolve()
       return new Promise((resolve) => w.waiters.push(resolve))
     },
+    end() {
+      send({ t: 'end', inv })
+    },
     log(level, message) {
       send({ t: 'log', inv, level, message })
     },

@@ -74,6 +74,8 @@ export class GuestHarness {
   readonly logs: { level: LogLevel; message: string }[] = []
   readonly responses: { meta: GuestResponseMeta; body: Uint8Array | undefined }[] = []
   readonly chunks: Uint8Array[] = []
+  /** How many times the guest signalled the end of a streamed body. */
+  bodyEnds = 0
   readonly fetches: { meta: GuestFetchMeta; body: Uint8Array | undefined }[] = []
   readonly aborted: number[] = []
   readonly cancelled: number[] = []
@@ -119,6 +121,9 @@ export class GuestHarness {
       emitChunk: async (chunk) => {
         this.chunks.push(chunk)
         await new Promise((r) => setTimeout(r, 1))
+      },
+      bodyEnd: () => {
+        this.bodyEnds++
       },
       fetchStart: async (meta, body) => {
         this.fetches.push({ meta, body })

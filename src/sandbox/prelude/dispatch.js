@@ -88,6 +88,7 @@ async function send(response, isHead) {
       remote.cancel()
       throw err
     }
+    native.bodyEnd()
     return
   }
   const reader = bodyStream(body).getReader()
@@ -102,6 +103,8 @@ async function send(response, isHead) {
     reader.cancel(err).catch(() => {})
     throw err
   }
+  // The client's response ends here, even while waitUntil work keeps the invocation going.
+  native.bodyEnd()
 }
 
 /** entry.fetch: runs the HTTP entry of module namespace `ns`. */
