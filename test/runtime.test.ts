@@ -198,6 +198,16 @@ describe('deploy and serve', () => {
     expect(runtime.stats().executors).toHaveLength(2)
   })
 
+  it('keeps pool.min instances warm, counting the one deploy created', async () => {
+    await runtime.deploy('warmed', { code: 'export const a = () => 1', pool: { min: 3, max: 5 } })
+    const deadline = Date.now() + 5000
+    while (runtime.stats().functions.warmed!.instances < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    await new Promise((r) => setTimeout(r, 100))
+    expect(runtime.stats().functions.warmed).toMatchObject({ instances: 3, idle: 3, coldStarts: 3 })
+  })
+
   it('scales out to concurrent calls up to pool.max', async () => {
     await runtime.deploy('conc', {
       code: `export async function wait(ms) { await new Promise(r => setTimeout(r, ms)); return 1 }`,

@@ -30,8 +30,6 @@ export interface InstanceRef {
   readonly key: string
   /** Set when the instance died on its own or with its thread. */
   lost: boolean
-  /** Set while the instance is in use, to know the thread's load. */
-  busy: boolean
 }
 
 export interface InvocationHandlers {
@@ -192,7 +190,7 @@ export class Executor {
       this.#creating.set(id, { resolve, reject, backstop })
       this.#post({ t: 'create', id, key: fn.key })
     })
-    const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false, busy: false }
+    const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false }
     this.#instances.set(id, ref)
     return { ref, ms }
   }

@@ -63,7 +63,8 @@ export class FunctionPool {
         // Lost instances are dropped after acquire (below): generic-pool's validation would hold
         // resources in a state that is neither available nor borrowed, blurring the queue count.
         testOnBorrow: false,
-        autostart: true,
+        // Started by warmUp's first acquire, once the seed is in: pool.min then counts it.
+        autostart: false,
       },
     )
   }
@@ -120,7 +121,6 @@ export class FunctionPool {
           await this.#pool.destroy(ref)
           continue
         }
-        ref.busy = true
         return ref
       }
     } catch (err) {
@@ -150,7 +150,6 @@ export class FunctionPool {
 
   /** Returns an instance; a lost or discarded one is destroyed instead. */
   release(ref: InstanceRef): void {
-    ref.busy = false
     const done = ref.lost ? this.#pool.destroy(ref) : this.#pool.release(ref)
     done.catch(() => undefined)
   }
