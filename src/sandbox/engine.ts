@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { FnboxError } from '../errors.js'
 import { asFailure, Instance } from './instance.js'
-import { ModuleCell } from './module-cell.js'
+import { ModuleCell, type CondemnHandler, type EmptyHandler } from './module-cell.js'
 import type { SandboxLimits } from './protocol.js'
 
 interface LoadedFunction {
@@ -108,16 +108,17 @@ export class Engine {
     }
   }
 
+  /** What a cell of `fn` reports: its instances condemned, and its emptiness (it leaves `fn`). */
+  #ownedBy(fn: LoadedFunction): [CondemnHandler, EmptyHandler] {
+    return [(_cell, victims, reason) => this.#condemned(victims, reason), (cell) => fn.cells.delete(cell)]
+  }
+
   /** Takes the blank for `fn` when its memory size matches, binding it to the function for good. */
   #takeBlank(fn: LoadedFunction): Blank | undefined {
     const blank = this.#blank
     if (!blank || blank.cell.memoryMb !== fn.limits.memoryMb) return undefined
     this.#blank = undefined
-    blank.cell.bind(
-      fn.limits,
-      (_cell, victims, reason) => this.#condemned(victims, reason),
-      (cell) => fn.cells.delete(cell),
-    )
+    blank.cell.bind(fn.limits, ...this.#ownedBy(fn))
     fn.cells.add(blank.cell)
     this.#events.blank(false)
     // The first calls usually follow a deploy closely: let them run before the refill starts.
@@ -174,12 +175,7 @@ export class Engine {
         cell.adopt(instance)
         return instance
       }
-      fn.pendingCell ??= ModuleCell.create(
-        wasmModule(),
-        fn.limits,
-        (_cell, victims, reason) => this.#condemned(victims, reason),
-        (cell) => fn.cells.delete(cell),
-      )
+      fn.pendingCell ??= ModuleCell.create(wasmModule(), fn.limits, ...this.#ownedBy(fn))
         .then((cell) => {
           fn.cells.add(cell)
           return cell

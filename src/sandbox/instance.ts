@@ -16,7 +16,7 @@ import { enterGuest, leaveGuest } from './guest-slot.js'
 import type { ModuleCell } from './module-cell.js'
 import { GuestError, installNatives, type NativesHandle } from './natives.js'
 import preludeSource from './prelude/index.js?guest'
-import { INIT_TIMEOUT_MS, type HostCall, type HostReplyValue, type ToExecutor } from './protocol.js'
+import { INIT_TIMEOUT_MS, transferable, type HostCall, type HostReplyValue, type ToExecutor } from './protocol.js'
 
 /** What an instance reports back to its executor thread (and so to the main thread). */
 export interface InvocationSink {
@@ -430,7 +430,7 @@ export class Instance {
         const reply = await running().sink.host({
           op: 'fetchStart',
           meta,
-          body: body ? copyToArrayBuffer(body) : undefined,
+          body: body ? transferable(body) : undefined,
         })
         if (reply.op !== 'fetchStart') throw new TypeError('fetch failed')
         return reply.meta
@@ -588,8 +588,4 @@ export function asFailure(err: unknown): InvocationFailure {
     return new InvocationFailure({ code: 'ERR_MEMORY_LIMIT', message: 'the sandbox ran out of memory' }, true)
   }
   return new InvocationFailure({ code: 'ERR_INTERNAL', message: 'the sandbox failed' }, true)
-}
-
-function copyToArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer as ArrayBuffer
 }

@@ -29,8 +29,8 @@ const variant = releaseSync as unknown as QuickJSSyncVariant
 export const MAX_MODULE_MB = 2048
 export const MIN_MODULE_MB = 16
 
-type CondemnHandler = (cell: ModuleCell, victims: Instance[], reason: string) => void
-type EmptyHandler = (cell: ModuleCell) => void
+export type CondemnHandler = (cell: ModuleCell, victims: Instance[], reason: string) => void
+export type EmptyHandler = (cell: ModuleCell) => void
 
 export class ModuleCell {
   readonly module: QuickJSWASMModule

@@ -8,6 +8,17 @@
 import type { SerializedFnboxError } from '../errors.js'
 import type { GuestFetchMeta, GuestFetchResponseMeta, GuestResponseMeta, LogLevel } from './bridge-types.js'
 
+/**
+ * An ArrayBuffer holding exactly `bytes`, to transfer with a message: its own buffer when the view
+ * covers all of it, else a copy. Only for bytes the caller owns (a transferred buffer is detached).
+ */
+export function transferable(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
+    return bytes.buffer
+  }
+  return bytes.slice().buffer as ArrayBuffer
+}
+
 /** Time to evaluate the prelude or a function's top-level code, in ms. */
 export const INIT_TIMEOUT_MS = 10_000
 

@@ -13,7 +13,7 @@ import { Engine } from './engine.js'
 import { setGuestSlot } from './guest-slot.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
-import type { ExecutorInit, FromExecutor, HostReplyValue, ToExecutor } from './protocol.js'
+import { transferable, type ExecutorInit, type FromExecutor, type HostReplyValue, type ToExecutor } from './protocol.js'
 
 const port = parentPort
 if (!port) throw new Error('fnbox executor must run in a worker thread')
@@ -47,11 +47,11 @@ const windows = new Map<number, { unacked: number; waiters: (() => void)[] }>()
 function sinkFor(inv: number): InvocationSink {
   return {
     respond(meta, body) {
-      const buf = body ? toTransferable(body) : undefined
+      const buf = body ? transferable(body) : undefined
       send({ t: 'respond', inv, meta, body: buf }, buf ? [buf] : undefined)
     },
     chunk(data) {
-      const buf = toTransferable(data)
+      const buf = transferable(data)
       send({ t: 'chunk', inv, data: buf }, [buf])
       const w = windows.get(inv) ?? { unacked: 0, waiters: [] }
       windows.set(inv, w)
@@ -77,13 +77,6 @@ function sinkFor(inv: number): InvocationSink {
       send({ t: 'host', inv, call: 0, req })
     },
   }
-}
-
-function toTransferable(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {
-    return bytes.buffer
-  }
-  return bytes.slice().buffer as ArrayBuffer
 }
 
 function serialize(err: unknown) {
