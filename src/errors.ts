@@ -43,6 +43,14 @@ export type FnboxErrorCode =
   | 'ERR_EXECUTOR_LOST'
   /** The runtime is closed. */
   | 'ERR_CLOSED'
+  /** An argument of a host call (`fnbox:host`, `runtime.kv`, ...) is invalid; `details.argument` names it. */
+  | 'ERR_INVALID_ARGUMENT'
+  /** A key, value, file or batch is past its size limit; `details` holds `limit` and `value`. */
+  | 'ERR_TOO_LARGE'
+  /** A vector's length differs from its index's dimensions; `details` holds `expected` and `value`. */
+  | 'ERR_DIMENSION_MISMATCH'
+  /** The storage backend failed (database down, disk error); the cause stays on the host. */
+  | 'ERR_STORAGE'
   /** A bug in fnbox itself. */
   | 'ERR_INTERNAL'
 
@@ -75,6 +83,10 @@ const STATUS: Record<FnboxErrorCode, number> = {
   ERR_FETCH_FAILED: 502,
   ERR_EXECUTOR_LOST: 503,
   ERR_CLOSED: 503,
+  ERR_INVALID_ARGUMENT: 400,
+  ERR_TOO_LARGE: 413,
+  ERR_DIMENSION_MISMATCH: 400,
+  ERR_STORAGE: 503,
   ERR_INTERNAL: 500,
 }
 
@@ -182,6 +194,7 @@ function publicMessage(code: FnboxErrorCode): string {
       return 'The function threw an error'
     case 'ERR_EXECUTOR_LOST':
     case 'ERR_CLOSED':
+    case 'ERR_STORAGE':
       return 'Service unavailable'
     default:
       return 'Internal error'

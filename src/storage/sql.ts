@@ -1,0 +1,115 @@
+/**
+ * Opening the SQL database behind the Postgres-backed domains: one kysely instance over embedded
+ * PGlite (with pgvector) or server Postgres through `pg`, migrated before first use.
+ *
+ * @internal
+ * @module
+ */
+import { mkdir } from 'node:fs/promises'
+import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely'
+import type { PGlite } from '@electric-sql/pglite'
+import type { Pool } from 'pg'
+import { FnboxError } from '../errors.js'
+import { MIGRATIONS } from './migrations.js'
+import { PgliteDialect } from './pglite-dialect.js'
+
+/** An open, migrated database. */
+export interface SqlDatabase {
+  readonly kind: 'pglite' | 'pg'
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly db: Kysely<any>
+  /** Closes what fnbox opened (a pool or PGlite instance passed in by the user stays open). */
+  close(): Promise<void>
+}
+
+/** Where the embedded database lives: a folder, or `'memory://'` for a throwaway one. */
+export interface PgliteConfig {
+  pglite: string
+}
+
+/** Server Postgres: a connection string, or the user's own `pg` pool (fnbox never ends it). */
+export interface PostgresConfig {
+  postgres: string | Pool
+}
+
+export type SqlConfig = PgliteConfig | PostgresConfig
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) }
+
+/** Applies pending migrations; safe to run from several hosts at once (advisory lock). */
+export async function migrate(db: Kysely<unknown>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'fnbox_migrations',
+    migrationLockTableName: 'fnbox_migrations_lock',
+  })
+  const { error } = await migrator.migrateToLatest()
+  if (error) {
+    throw new FnboxError('ERR_STORAGE', 'could not migrate the fnbox tables', { cause: error })
+  }
+}
+
+/** Opens and migrates the database of `config`. */
+export async function openSql(config: SqlConfig): Promise<SqlDatabase> {
+  if ('pglite' in config) return openPglite(config.pglite)
+  return openPostgres(config.postgres)
+}
+
+async function openPglite(dataDir: string): Promise<SqlDatabase> {
+  const [{ PGlite }, { vector }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite-pgvector'),
+  ])
+  if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
+  let pg: PGlite
+  try {
+    pg = await PGlite.create(dataDir, { extensions: { vector } })
+  } catch (cause) {
+    throw new FnboxError('ERR_STORAGE', `could not open the embedded database in ${dataDir}`, { cause })
+  }
+  const db = new Kysely<unknown>({ dialect: new PgliteDialect(pg) })
+  try {
+    await migrate(db)
+  } catch (err) {
+    await pg.close()
+    throw err
+  }
+  return {
+    kind: 'pglite',
+    db,
+    async close() {
+      await db.destroy()
+      await pg.close()
+    },
+  }
+}
+
+async function openPostgres(target: string | Pool): Promise<SqlDatabase> {
+  const own = typeof target === 'string'
+  let pool: Pool
+  if (typeof target === 'string') {
+    const pg = await import('pg')
+    const PoolCtor = pg.default?.Pool ?? pg.Pool
+    pool = new PoolCtor({ connectionString: target, max: 10 })
+  } else {
+    pool = target
+  }
+  const db = new Kysely<unknown>({
+    dialect: new PostgresDialect({
+      // kysely's destroy() ends the pool it was given: hand it a wrapper when the pool is the user's.
+      pool: own ? pool : { connect: () => pool.connect(), end: () => Promise.resolve() },
+    }),
+  })
+  try {
+    await migrate(db)
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
+  return {
+    kind: 'pg',
+    db,
+    close: () => db.destroy(),
+  }
+}
