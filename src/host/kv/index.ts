@@ -1,0 +1,8 @@
+/**
+ * The built-in KV stores: in memory, and in Postgres (PGlite or a server).
+ *
+ * @internal
+ * @module
+ */
+export { MemoryKvStore } from './memory.js'
+export { PostgresKvStore } from './postgres.js'
