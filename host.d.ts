@@ -2,10 +2,144 @@
 // in a module file this would be an augmentation of a module that does not exist).
 
 /**
- * The host SDK, imported by functions: `import { utils } from 'fnbox:host'`. It grows with the
- * host's data domains (kv, vector, files, jobs, secrets, tx).
+ * The host SDK, imported by functions:
+ * `import { kv, vector, files, secrets, tx, utils } from 'fnbox:host'`.
+ *
+ * Data calls cross to the host, which validates them; failures reject with an `Error` whose
+ * `code` is a fnbox error code (`ERR_INVALID_ARGUMENT`, `ERR_TOO_LARGE`, `ERR_DIMENSION_MISMATCH`,
+ * `ERR_NOT_FOUND`, `ERR_STORAGE`) and whose `details` hold the limit and the value involved.
+ * The function's data lives in its data scope (deploy option `scope`, `'default'` unless set).
  */
 declare module 'fnbox:host' {
+  /** A JSON value: what KV values and vector metadata are made of. */
+  export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+  /** The error of a failed data call. */
+  export interface FnboxHostError extends Error {
+    code: string
+    details: { limit?: number; value?: number | string; argument?: string; expected?: number }
+  }
+
+  export interface KvSetOptions {
+    /** Seconds until the entry expires (fractions allowed). */
+    ttl?: number
+  }
+  export interface KvListOptions {
+    /** Keys starting with this text (plain text: `%` and `_` are not wildcards). */
+    prefix?: string
+    /** Default 100, at most 1000. */
+    limit?: number
+    /** The `cursor` of the previous page. */
+    cursor?: string
+  }
+  export interface KvListResult {
+    /** In code-point order; `expiresAt` in Unix ms. */
+    keys: { key: string; expiresAt?: number }[]
+    /** Absent on the last page. */
+    cursor?: string
+  }
+  /** Key-value store with expiry. Keys: non-empty strings up to 512 bytes; values: JSON up to 1 MiB. */
+  export interface FnboxKv {
+    /** The value, or `null` when the key is absent or expired. */
+    get<T extends JsonValue = JsonValue>(key: string): Promise<T | null>
+    set(key: string, value: JsonValue, options?: KvSetOptions): Promise<void>
+    /** True when a live entry was removed. */
+    delete(key: string): Promise<boolean>
+    list(options?: KvListOptions): Promise<KvListResult>
+    /** Adds `by` (default 1) atomically and returns the new value; an absent key counts as 0. */
+    incr(key: string, by?: number): Promise<number>
+    /**
+     * Sets `value` only if the current value equals `expected` (JSON equality; `undefined`: the
+     * key must be absent). Of concurrent swaps from one state, exactly one wins.
+     */
+    compareAndSet(
+      key: string,
+      expected: JsonValue | undefined,
+      value: JsonValue,
+      options?: KvSetOptions,
+    ): Promise<boolean>
+  }
+
+  export type VectorFilterValue = string | number | boolean | null
+  export interface VectorFilterOps {
+    $eq?: VectorFilterValue
+    $ne?: VectorFilterValue
+    $in?: VectorFilterValue[]
+    $nin?: VectorFilterValue[]
+    $lt?: string | number
+    $lte?: string | number
+    $gt?: string | number
+    $gte?: string | number
+  }
+  /** Every field must match; `{ lang: 'en' }` means `{ lang: { $eq: 'en' } }`; dotted names reach nested fields. */
+  export type VectorFilter = Record<string, VectorFilterValue | VectorFilterOps>
+  export interface VectorItem {
+    id: string
+    values: number[]
+    metadata?: Record<string, JsonValue>
+    namespace?: string
+  }
+  export interface VectorQuery {
+    vector: number[]
+    /** Default 10, at most 1000. */
+    topK?: number
+    /** Applied before the top-k: the best `topK` matching items, never fewer if they exist. */
+    filter?: VectorFilter
+    namespace?: string
+    includeMetadata?: boolean
+    includeValues?: boolean
+  }
+  export interface VectorMatch {
+    id: string
+    /** Cosine similarity, dot product, or L2 distance (lower is closer), by the index's metric. */
+    score: number
+    namespace?: string
+    metadata?: Record<string, JsonValue>
+    values?: number[]
+  }
+  /** Vector search. An index is created on the first upsert (its dimensions, cosine) unless the host made it. */
+  export interface FnboxVector {
+    /** Inserts or replaces items by id (at most 1000 per call); resolves with how many. */
+    upsert(index: string, items: VectorItem[]): Promise<number>
+    /** Best matches first. */
+    query(index: string, query: VectorQuery): Promise<VectorMatch[]>
+    get(index: string, ids: string[]): Promise<VectorItem[]>
+    delete(index: string, ids: string[]): Promise<number>
+  }
+
+  export interface FileInfo {
+    path: string
+    size: number
+    /** Unix ms. */
+    modifiedAt: number
+  }
+  /** Files of the function's scope. Paths are relative and `/`-separated; `..`, `\`, `%2e`... are refused. */
+  export interface FnboxFiles {
+    /** The bytes, or `null` when there is no such file. */
+    read(path: string): Promise<ArrayBuffer | null>
+    /** Creates or replaces a file (up to 16 MiB); a string is written as UTF-8. */
+    write(path: string, data: string | ArrayBuffer | ArrayBufferView): Promise<FileInfo>
+    stat(path: string): Promise<FileInfo | null>
+    delete(path: string): Promise<boolean>
+    list(options?: {
+      prefix?: string
+      limit?: number
+      cursor?: string
+    }): Promise<{ files: FileInfo[]; cursor?: string }>
+  }
+
+  /** Secrets granted to this function at deploy (`deploy(name, { secrets: [...] })`). */
+  export interface FnboxSecrets {
+    /** The value, or `undefined` if it is not granted or not set. Values are redacted from logs. */
+    get(name: string): string | undefined
+  }
+
+  /** What a transaction callback gets: kv and vector inside the transaction. */
+  export interface FnboxTransaction {
+    readonly kv: FnboxKv
+    readonly vector: FnboxVector
+  }
+
   /** Small helpers computed by the host. */
   export interface FnboxUtils {
     /** A UUID v7: time-ordered (48-bit Unix milliseconds first), the rest random. */
@@ -19,7 +153,25 @@ declare module 'fnbox:host' {
       algorithm?: 'sha256' | 'sha384' | 'sha512' | 'sha1' | 'md5',
     ): string
   }
+
+  export const kv: FnboxKv
+  export const vector: FnboxVector
+  export const files: FnboxFiles
+  export const secrets: FnboxSecrets
+  /**
+   * Runs `fn` in one database transaction: writes through `t.kv` and `t.vector` commit together
+   * when it resolves and roll back when it throws or the invocation times out. One at a time per
+   * invocation; use `t`, not the top-level `kv`, inside it.
+   */
+  export function tx<T>(fn: (t: FnboxTransaction) => Promise<T>): Promise<T>
   export const utils: FnboxUtils
-  const host: { readonly utils: FnboxUtils }
+  const host: {
+    readonly kv: FnboxKv
+    readonly vector: FnboxVector
+    readonly files: FnboxFiles
+    readonly secrets: FnboxSecrets
+    readonly tx: typeof tx
+    readonly utils: FnboxUtils
+  }
   export default host
 }

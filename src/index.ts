@@ -18,6 +18,34 @@ export type {
 export { FnboxError, isFnboxError } from './errors.js'
 export type { FnboxErrorCode, FnboxErrorOptions, SerializedFnboxError } from './errors.js'
 export { DEFAULT_LIMITS, DEFAULT_POOL } from './options.js'
+export { DATA_LIMITS } from './host/domains/validate.js'
+export { DEFAULT_SCOPE } from './host/domains/clients.js'
+export type { CreateIndexOptions, FilesClient, KvClient, SecretsClient, VectorClient } from './host/domains/clients.js'
+export type { StorageOption } from './storage/backend.js'
+export type {
+  FileInfo,
+  FileListOptions,
+  FileListResult,
+  FileStore,
+  JsonValue,
+  KvListKey,
+  KvListOptions,
+  KvListResult,
+  KvSetOptions,
+  KvStore,
+  SealedSecretStore,
+  StorageAdapters,
+  StorageTransaction,
+  VectorFilter,
+  VectorFilterOps,
+  VectorFilterValue,
+  VectorIndexInfo,
+  VectorItem,
+  VectorMatch,
+  VectorMetric,
+  VectorQuery,
+  VectorStore,
+} from './host/domains/types.js'
 export type { Limits, PoolOptions } from './options.js'
 export type {
   DeployEvent,

@@ -4,10 +4,26 @@
  * @module
  */
 import { createHash, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
 import { EventEmitter } from 'eventemitter3'
 import { FnboxError, invalidOption, isFnboxError } from './errors.js'
 import type { RuntimeEvents } from './events.js'
+import {
+  checkScope,
+  DEFAULT_SCOPE,
+  FilesClientImpl,
+  KvClientImpl,
+  SecretsClientImpl,
+  VectorClientImpl,
+  type FilesClient,
+  type KvClient,
+  type SecretsClient,
+  type VectorClient,
+} from './host/domains/clients.js'
+import { DataSession } from './host/domains/session.js'
+import type { StorageAdapters } from './host/domains/types.js'
 import { GuestHostSession } from './host/guest-session.js'
+import { redactSecrets } from './host/secrets/redact.js'
 import { createGuardedFetch, parseAllowedHosts } from './host/net/index.js'
 import {
   checkFunctionName,
@@ -22,13 +38,14 @@ import {
   type Limits,
   type PoolOptions,
 } from './options.js'
-import { Executor, type InstanceRef } from './pool/executor.js'
+import { Executor, type FunctionSource, type InstanceRef } from './pool/executor.js'
 import { RecentWindow } from './observability/window.js'
 import { FunctionPool } from './pool/function-pool.js'
 import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types.js'
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
 import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
+import { defaultFilesRoot, openBackend, type Backend, type StorageOption } from './storage/backend.js'
 
 /**
  * Options of {@link createRuntime}. Every field is optional.
@@ -49,6 +66,21 @@ export interface RuntimeOptions {
    * SSRF guard, which checks every resolved address at connect time and every redirect.
    */
   allowedHosts?: string[]
+  /**
+   * Where the data of `fnbox:host` (kv, vector, secrets) lives. Default `{ pglite: '.fnbox/pglite' }`:
+   * embedded Postgres with pgvector, opened on first use. `'memory'` for tests;
+   * `{ postgres: 'postgres://...' }` (or a `pg` pool) to share one database between hosts.
+   */
+  storage?: StorageOption
+  /**
+   * The root folder of `files` (each data scope gets a folder in it), or `'memory'`. Default
+   * `.fnbox/files`, or memory when `storage` is in memory.
+   */
+  files?: string
+  /** The key that encrypts secrets at rest: 32 bytes, as 64 hex chars or base64. Default `FNBOX_SECRET_KEY`. */
+  secrets?: { key?: string | Uint8Array }
+  /** Your own stores in place of fnbox's (each an interface; see the `KvStore` family). */
+  adapters?: StorageAdapters
 }
 
 /**
@@ -67,6 +99,13 @@ export interface DeployOptions {
   allowedHosts?: string[]
   /** File name shown in guest stack traces. Default `<name>.js`. */
   filename?: string
+  /**
+   * The data scope of the function's kv, vector and files: functions in one scope share data,
+   * other scopes are invisible to them. Default `'default'` (the scope of `runtime.kv`).
+   */
+  scope?: string
+  /** Names of the secrets the function may read with `secrets.get` (values are redacted from its logs). */
+  secrets?: string[]
 }
 
 /** What {@link Runtime.deploy} returns. @public */
@@ -122,6 +161,11 @@ interface FunctionVersion {
   name: string
   version: string
   key: string
+  scope: string
+  /** Names of the secrets granted at deploy. */
+  grants: string[]
+  /** What the executors load; `source.secrets` holds the granted secrets' current values. */
+  source: FunctionSource
   limits: Limits
   pool: FunctionPool
   allowedHosts: ReturnType<typeof parseAllowedHosts>
@@ -139,8 +183,9 @@ interface OpenCall {
   acquired: number
 }
 
-const DEPLOY_KEYS = ['code', 'limits', 'pool', 'allowedHosts', 'filename'] as const
-const RUNTIME_KEYS = ['threads', 'limits', 'pool', 'allowedHosts'] as const
+const DEPLOY_KEYS = ['code', 'limits', 'pool', 'allowedHosts', 'filename', 'scope', 'secrets'] as const
+const RUNTIME_KEYS = ['threads', 'limits', 'pool', 'allowedHosts', 'storage', 'files', 'secrets', 'adapters'] as const
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 let deploySeq = 0
 
@@ -160,6 +205,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #net: ReturnType<typeof createGuardedFetch>
   readonly #restarts = new Map<number, number>()
   #closed: Promise<void> | undefined
+  readonly #openBackend: () => Promise<Backend>
+  #backend: Promise<Backend> | undefined
+
+  /** The key-value store of the `'default'` data scope (`.scope(name)` for others). */
+  readonly kv: KvClient
+  /** Vector indexes of the `'default'` data scope, and their management. */
+  readonly vector: VectorClient
+  /** Files of the `'default'` data scope. */
+  readonly files: FilesClient
+  /** Secrets: set, delete and list names; functions read those granted to them. */
+  readonly secrets: SecretsClient
 
   /** @internal Use {@link createRuntime}. */
   constructor(options: RuntimeOptions = {}, workerUrl: URL) {
@@ -171,6 +227,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
     parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
     this.#net = createGuardedFetch()
+    this.#openBackend = resolveStorage(opts)
+    const backend = (): Promise<Backend> => this.#storage()
+    this.kv = new KvClientImpl(backend, DEFAULT_SCOPE)
+    this.vector = new VectorClientImpl(backend, DEFAULT_SCOPE)
+    this.files = new FilesClientImpl(backend, DEFAULT_SCOPE)
+    this.secrets = new SecretsClientImpl(backend, (name) => this.#secretChanged(name))
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
         new Executor(i, workerUrl, this.#limits.memoryMb, {
@@ -186,6 +248,31 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** @internal */
   async start(): Promise<void> {
     await Promise.all(this.#executors.map((e) => e.ready))
+  }
+
+  /** The storage backend, opened on first use (PGlite takes seconds to start: only if needed). */
+  #storage(): Promise<Backend> {
+    if (this.#closed) return Promise.reject(new FnboxError('ERR_CLOSED', 'the runtime is closed'))
+    this.#backend ??= this.#openBackend().catch((err: unknown) => {
+      this.#backend = undefined // a later call may retry (the database may come up)
+      throw err
+    })
+    return this.#backend
+  }
+
+  /** Sends a secret's new value to every loaded version granted it. */
+  async #secretChanged(name: string): Promise<void> {
+    const versions = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((set) => [...set])]
+    const affected = versions.filter((fn) => fn.grants.includes(name))
+    if (affected.length === 0) return
+    const value = await (await this.#storage()).secrets().get(name)
+    for (const fn of affected) {
+      const next = { ...fn.source.secrets }
+      if (value === undefined) delete next[name]
+      else next[name] = value
+      fn.source.secrets = next
+      for (const e of this.#executors) e.updateSecrets(fn.key, next)
+    }
   }
 
   #assertOpen(): void {
@@ -228,10 +315,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw invalidOption('options.filename', 'a string', opts.filename)
     }
     const filename = (opts.filename as string | undefined) ?? `${name}.js`
+    const scope = opts.scope === undefined ? DEFAULT_SCOPE : checkScope(opts.scope, 'options.scope')
+    const grants = resolveGrants(opts.secrets)
     const version = createHash('sha256')
       .update(code)
       .update('\0')
-      .update(JSON.stringify({ limits, pool, hosts, filename }))
+      .update(JSON.stringify({ limits, pool, hosts, filename, scope, grants }))
       .digest('hex')
       .slice(0, 16)
     const current = this.#functions.get(name)
@@ -240,10 +329,34 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // Unique per deployment, not per version: a version deployed again (concurrently, or while
     // its previous deployment drains) must not share thread-side state with the one retiring.
     const key = `${name}@${version}#${++deploySeq}`
+    const secrets: Record<string, string> = {}
+    if (grants.length > 0) {
+      const store = (await this.#storage()).secrets()
+      for (const grant of grants) {
+        const value = await store.get(grant)
+        if (value !== undefined) secrets[grant] = value
+      }
+    }
+    const source: FunctionSource = {
+      key,
+      code,
+      filename,
+      limits: {
+        memoryMb: limits.memoryMb,
+        maxStackKb: limits.maxStackKb,
+        maxResponseBytes: limits.maxResponseBytes,
+        maxLogBytes: limits.maxLogBytes,
+        instancesPerModule: pool.instancesPerModule,
+      },
+      secrets,
+    }
     const fn: FunctionVersion = {
       name,
       version,
       key,
+      scope,
+      grants,
+      source,
       limits,
       allowedHosts,
       coldStarts: 0,
@@ -251,18 +364,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       pool: undefined as unknown as FunctionPool,
     }
     fn.pool = new FunctionPool(
-      {
-        key,
-        code,
-        filename,
-        limits: {
-          memoryMb: limits.memoryMb,
-          maxStackKb: limits.maxStackKb,
-          maxResponseBytes: limits.maxResponseBytes,
-          maxLogBytes: limits.maxLogBytes,
-          instancesPerModule: pool.instancesPerModule,
-        },
-      },
+      source,
       pool,
       () => this.#executors,
       (ms) => {
@@ -358,6 +460,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
       error = asFnboxError(err)
+      if (error.code === 'ERR_GUEST_EXCEPTION') {
+        const message = redactSecrets(error.message, fn.source.secrets)
+        if (message !== error.message) error = new FnboxError(error.code, message, { details: error.details })
+      }
       throw error
     } finally {
       this.#end(fn, call, 'call', exportName, undefined, error)
@@ -495,11 +601,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return {
       requestId: randomUUID(),
       ref,
-      session: new GuestHostSession(this.#net, {
-        allowedHosts: fn.allowedHosts,
-        timeoutMs: fn.limits.timeoutMs,
-        maxResponseBytes: fn.limits.maxResponseBytes,
-      }),
+      session: new GuestHostSession(
+        this.#net,
+        {
+          allowedHosts: fn.allowedHosts,
+          timeoutMs: fn.limits.timeoutMs,
+          maxResponseBytes: fn.limits.maxResponseBytes,
+        },
+        () => new DataSession(() => this.#storage(), fn.scope),
+      ),
       started,
       acquired,
     }
@@ -526,13 +636,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       target,
       status,
       error: error?.code,
-      errorMessage: error?.message,
+      errorMessage: error && redactSecrets(error.message, fn.source.secrets),
       waitMs: call.acquired - call.started,
       durationMs: performance.now() - call.acquired,
     })
   }
 
   #log(fn: FunctionVersion, requestId: string, level: GuestLogLevel, message: string): void {
+    message = redactSecrets(message, fn.source.secrets)
     this.emit('log', { level, message, function: fn.name, version: fn.version, requestId, time: Date.now() })
   }
 
@@ -612,6 +723,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       clearTimeout(timer)
       await Promise.all(this.#executors.map((e) => e.close()))
       await this.#net.close()
+      const backend = this.#backend
+      this.#backend = undefined
+      if (backend) await (await backend.catch(() => undefined))?.close()
     })()
     return this.#closed
   }
@@ -715,4 +829,54 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 /** The executor entry sits next to this bundle in `dist/` (ESM build used by both formats). */
 function workerUrl(): URL {
   return new URL('./worker.js', import.meta.url)
+}
+
+function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
+  const storage = opts.storage ?? { pglite: join('.fnbox', 'pglite') }
+  const valid =
+    storage === 'memory' ||
+    (typeof storage === 'object' &&
+      storage !== null &&
+      (('pglite' in storage && typeof storage.pglite === 'string') ||
+        ('postgres' in storage &&
+          (typeof storage.postgres === 'string' ||
+            (typeof storage.postgres === 'object' && storage.postgres !== null && 'connect' in storage.postgres)))))
+  if (!valid) {
+    throw invalidOption('options.storage', "'memory', { pglite: dir } or { postgres: url | pool }", storage)
+  }
+  if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
+    throw invalidOption('options.files', "a folder or 'memory'", opts.files)
+  }
+  const secretsOpts = opts.secrets ?? {}
+  if (typeof secretsOpts !== 'object' || secretsOpts === null)
+    throw invalidOption('options.secrets', 'an object', secretsOpts)
+  const adapters = opts.adapters ?? {}
+  if (typeof adapters !== 'object' || adapters === null) throw invalidOption('options.adapters', 'an object', adapters)
+  for (const k of Object.keys(adapters)) {
+    if (!['kv', 'vector', 'files', 'secrets'].includes(k)) {
+      throw invalidOption(`options.adapters.${k}`, 'one of kv, vector, files, secrets', k)
+    }
+  }
+  return () =>
+    openBackend({
+      storage,
+      files: opts.files ?? defaultFilesRoot(storage),
+      secretsKey: secretsOpts.key,
+      adapters,
+    })
+}
+
+function resolveGrants(value: unknown): string[] {
+  if (value === undefined) return []
+  if (!Array.isArray(value)) throw invalidOption('options.secrets', 'an array of secret names', value)
+  for (const [i, name] of value.entries()) {
+    if (typeof name !== 'string' || !SECRET_NAME.test(name)) {
+      throw invalidOption(
+        `options.secrets[${i}]`,
+        'a secret name (letters, digits and _, not starting with a digit)',
+        name,
+      )
+    }
+  }
+  return [...new Set(value as string[])].sort()
 }

@@ -1,12 +1,14 @@
 /**
  * The host side of one invocation's outgoing traffic: the guest's `fetch` calls, the bodies it
- * reads chunk by chunk, and their aborts. Everything is released when the invocation ends.
+ * reads chunk by chunk, and their aborts; and its data calls (`fnbox:host`). Everything is
+ * released when the invocation ends (an open transaction is rolled back).
  *
  * @internal
  * @module
  */
 import { FnboxError } from '../errors.js'
-import type { HostCall, HostReplyValue } from '../sandbox/protocol.js'
+import { transferable, type HostCall, type HostReplyValue } from '../sandbox/protocol.js'
+import type { DataSession } from './domains/session.js'
 import type { AllowedHosts, createGuardedFetch } from './net/index.js'
 
 type Net = ReturnType<typeof createGuardedFetch>
@@ -34,10 +36,14 @@ export class GuestHostSession {
   #closed: AbortController | undefined
   #ended = false
   #nextBody = 1
+  readonly #openData: () => DataSession
+  /** Opened on the first data call (kv, vector, files, tx). */
+  #data: DataSession | undefined
 
-  constructor(net: Net, policy: SessionPolicy) {
+  constructor(net: Net, policy: SessionPolicy, openData: () => DataSession) {
     this.#net = net
     this.#policy = policy
+    this.#openData = openData
   }
 
   async handle(req: HostCall): Promise<HostReplyValue | undefined> {
@@ -107,12 +113,19 @@ export class GuestHostSession {
         this.#aborts.get(req.fetchId)?.abort(new DOMException('The operation was aborted', 'AbortError'))
         return undefined
       }
+      case 'data': {
+        if (this.#ended) throw new FnboxError('ERR_CLOSED', 'the invocation has ended')
+        this.#data ??= this.#openData()
+        const reply = await this.#data.handle(req.method, req.args, req.bytes ? new Uint8Array(req.bytes) : undefined)
+        return { op: 'data', json: reply.json, bytes: reply.bytes ? transferable(reply.bytes) : undefined }
+      }
     }
   }
 
   /** Aborts every request and body still open. */
   close(): void {
     this.#ended = true
+    this.#data?.close()
     this.#closed?.abort()
     for (const body of this.#bodies.values()) body.cancel()
     this.#bodies.clear()

@@ -15,6 +15,7 @@ import {
   type ExecutorInit,
   type FromExecutor,
   type HostCall,
+  type HostCallError,
   type HostReplyValue,
   type SandboxLimits,
   type ToExecutor,
@@ -70,6 +71,8 @@ export interface FunctionSource {
   code: string
   filename: string
   limits: SandboxLimits
+  /** Granted secrets by name, current values (replaced on update, see {@link Executor.updateSecrets}). */
+  secrets: Record<string, string>
 }
 
 export interface ExecutorEvents {
@@ -170,7 +173,19 @@ export class Executor {
   #ensureLoaded(fn: FunctionSource): void {
     if (this.#loaded.has(fn.key)) return
     this.#loaded.add(fn.key)
-    this.#post({ t: 'load', key: fn.key, code: fn.code, filename: fn.filename, limits: fn.limits })
+    this.#post({
+      t: 'load',
+      key: fn.key,
+      code: fn.code,
+      filename: fn.filename,
+      limits: fn.limits,
+      secrets: fn.secrets,
+    })
+  }
+
+  /** Sends new secret values to the thread, if it has loaded the function. */
+  updateSecrets(key: string, secrets: Record<string, string>): void {
+    if (this.#loaded.has(key)) this.#post({ t: 'secrets', key, secrets })
   }
 
   unload(key: string): void {
@@ -392,18 +407,11 @@ export class Executor {
     answer
       .then((value) => {
         if (!value) throw new TypeError('host call gave no answer')
-        const transfer = value.op === 'bodyRead' && value.chunk ? [value.chunk] : undefined
-        this.#post({ t: 'reply', call, ok: true, value }, transfer)
+        const buffer = value.op === 'bodyRead' ? value.chunk : value.op === 'data' ? value.bytes : undefined
+        this.#post({ t: 'reply', call, ok: true, value }, buffer ? [buffer] : undefined)
       })
       .catch((err: unknown) => {
-        // Only messages fnbox wrote for the guest cross; any other host error stays on the host.
-        const error =
-          err instanceof FnboxError
-            ? { name: 'TypeError', message: err.message }
-            : err instanceof DOMException && err.name === 'AbortError'
-              ? { name: 'AbortError', message: 'The operation was aborted' }
-              : { name: 'TypeError', message: req.op === 'fetchStart' ? 'fetch failed' : 'host call failed' }
-        this.#post({ t: 'reply', call, ok: false, error })
+        this.#post({ t: 'reply', call, ok: false, error: hostCallError(req, err) })
       })
   }
 
@@ -416,4 +424,33 @@ export class Executor {
     this.#inflight.clear()
     await this.#worker.terminate()
   }
+}
+
+/** Facts of a FnboxError that may reach the guest: written by fnbox, never host internals. */
+const GUEST_DETAILS = ['limit', 'value', 'argument', 'expected'] as const
+
+/** A host call's failure for the guest. Only messages fnbox wrote cross; other errors stay here. */
+function hostCallError(req: HostCall, err: unknown): HostCallError {
+  if (err instanceof DOMException && err.name === 'AbortError') {
+    return { name: 'AbortError', message: 'The operation was aborted' }
+  }
+  if (!(err instanceof FnboxError)) {
+    return {
+      name: req.op === 'fetchStart' ? 'TypeError' : 'Error',
+      message: req.op === 'fetchStart' ? 'fetch failed' : 'host call failed',
+    }
+  }
+  if (req.op !== 'data') return { name: 'TypeError', message: err.message }
+  const details: Record<string, string | number> = {}
+  for (const k of GUEST_DETAILS) {
+    const v = err.details[k]
+    if (typeof v === 'string' || typeof v === 'number') details[k] = v
+  }
+  const name =
+    err.code === 'ERR_INVALID_ARGUMENT' || err.code === 'ERR_DIMENSION_MISMATCH'
+      ? 'TypeError'
+      : err.code === 'ERR_TOO_LARGE'
+        ? 'RangeError'
+        : 'Error'
+  return { name, message: err.message, code: err.code, details }
 }

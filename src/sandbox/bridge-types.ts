@@ -115,6 +115,14 @@ export interface GuestNatives {
   bodyRead(bodyId: number): Promise<ArrayBuffer | undefined>
   bodyCancel(bodyId: number): void
   /**
+   * A data call of `fnbox:host` (`kv.get`, ...; see `HostCall` 'data'): `args` is JSON of one
+   * object, `data` a binary argument. Resolves to the result's JSON (`undefined` for none) or, for
+   * binary results, an ArrayBuffer. Rejects with an `Error` carrying `code` and `details`.
+   */
+  hostData(method: string, args: string, data?: ArrayBuffer): Promise<string | ArrayBuffer | undefined>
+  /** The value of a secret granted to this function, or `undefined`. */
+  secretGet(name: string): string | undefined
+  /**
    * Evaluates the prelude chunk `name` (a `prelude/chunks/<name>.js` bundle) as global code and
    * returns its completion value: a function the prelude calls with its private registry. Throws
    * `TypeError` for an unknown name; an evaluation failure (out of memory, interrupt) is thrown as
@@ -142,6 +150,12 @@ export interface GuestEntry {
   abort(reason: string): void
 }
 
+/** What a data call answers: JSON, or bytes for a binary result. */
+export interface DataResult {
+  json: string | undefined
+  bytes: Uint8Array | undefined
+}
+
 /** Host-side callbacks behind the natives that need the instance (see `natives.ts`). */
 export interface NativeHooks {
   log(level: LogLevel, message: string): void
@@ -154,6 +168,8 @@ export interface NativeHooks {
   fetchAbort(fetchId: number): void
   bodyRead(bodyId: number): Promise<Uint8Array | undefined>
   bodyCancel(bodyId: number): void
+  data(method: string, args: string, bytes: Uint8Array | undefined): Promise<DataResult>
+  secret(name: string): string | undefined
   /** Run the guest's pending jobs after a host promise settled into it. */
   pump(): void
   /** Largest ArrayBuffer the host may copy into the guest (checked before allocating). */

@@ -16,6 +16,8 @@ interface LoadedFunction {
   code: string
   filename: string
   limits: SandboxLimits
+  /** Granted secrets by name; shared by reference with the function's cells. */
+  secrets: Map<string, string>
   cells: Set<ModuleCell>
   /** A cell being created, so concurrent creates share it instead of each making a module. */
   pendingCell: Promise<ModuleCell> | undefined
@@ -118,7 +120,7 @@ export class Engine {
     const blank = this.#blank
     if (!blank || blank.cell.memoryMb !== fn.limits.memoryMb) return undefined
     this.#blank = undefined
-    blank.cell.bind(fn.limits, ...this.#ownedBy(fn))
+    blank.cell.bind(fn.limits, fn.secrets, ...this.#ownedBy(fn))
     fn.cells.add(blank.cell)
     this.#events.blank(false)
     // The first calls usually follow a deploy closely: let them run before the refill starts.
@@ -126,10 +128,25 @@ export class Engine {
     return blank
   }
 
-  load(key: string, code: string, filename: string, limits: SandboxLimits): void {
+  load(key: string, code: string, filename: string, limits: SandboxLimits, secrets: Record<string, string>): void {
     const existing = this.#functions.get(key)
     if (existing) return
-    this.#functions.set(key, { code, filename, limits, cells: new Set(), pendingCell: undefined })
+    this.#functions.set(key, {
+      code,
+      filename,
+      limits,
+      secrets: new Map(Object.entries(secrets)),
+      cells: new Set(),
+      pendingCell: undefined,
+    })
+  }
+
+  /** Replaces a function version's secrets in place: its cells hold the same map. */
+  setSecrets(key: string, secrets: Record<string, string>): void {
+    const map = this.#functions.get(key)?.secrets
+    if (!map) return
+    map.clear()
+    for (const [name, value] of Object.entries(secrets)) map.set(name, value)
   }
 
   unload(key: string): void {
@@ -177,6 +194,7 @@ export class Engine {
       }
       fn.pendingCell ??= ModuleCell.create(wasmModule(), fn.limits, ...this.#ownedBy(fn))
         .then((cell) => {
+          cell.secrets = fn.secrets
           fn.cells.add(cell)
           return cell
         })

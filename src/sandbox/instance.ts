@@ -66,7 +66,7 @@ export const MAX_TIMERS = 10_000
 /** The host SDK's virtual module; its exports come from the prelude's `host` chunk. */
 const HOST_MODULE_NAME = 'fnbox:host'
 const HOST_MODULE_SOURCE = `const host = globalThis[Symbol.for('fnbox.host')]
-export const utils = host.utils
+export const { kv, vector, files, secrets, tx, utils } = host
 export default host
 `
 /** What one console line counts against maxLogBytes beyond its text: empty lines cost too. */
@@ -442,6 +442,17 @@ export class Instance {
         return reply.chunk ? new Uint8Array(reply.chunk) : undefined
       },
       bodyCancel: (bodyId) => this.#running?.sink.hostFire({ op: 'bodyCancel', bodyId }),
+      data: async (method, args, bytes) => {
+        const reply = await running().sink.host({
+          op: 'data',
+          method,
+          args,
+          bytes: bytes ? transferable(bytes) : undefined,
+        })
+        if (reply.op !== 'data') throw new TypeError('host call failed')
+        return { json: reply.json, bytes: reply.bytes ? new Uint8Array(reply.bytes) : undefined }
+      },
+      secret: (name) => this.cell.secrets.get(name),
       pump: () => this.pump(),
     }
   }

@@ -38,6 +38,8 @@ export class ModuleCell {
   /** The function's limits; a blank cell gets them when it is bound. */
   limits: SandboxLimits
   readonly instances = new Set<Instance>()
+  /** The bound function's granted secrets (the engine updates the map in place). */
+  secrets: ReadonlyMap<string, string> = new Map()
   #condemned = false
   #onCondemn: CondemnHandler
   #onEmpty: EmptyHandler
@@ -73,9 +75,15 @@ export class ModuleCell {
   }
 
   /** Gives a blank cell to one function version, for good. */
-  bind(limits: SandboxLimits, onCondemn: CondemnHandler, onEmpty: EmptyHandler): void {
+  bind(
+    limits: SandboxLimits,
+    secrets: ReadonlyMap<string, string>,
+    onCondemn: CondemnHandler,
+    onEmpty: EmptyHandler,
+  ): void {
     if (limits.memoryMb !== this.memoryMb) throw new Error('a cell cannot change its memory size')
     this.limits = limits
+    this.secrets = secrets
     this.#onCondemn = onCondemn
     this.#onEmpty = onEmpty
   }

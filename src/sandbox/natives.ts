@@ -41,7 +41,14 @@ export interface NativesHandle {
  * error reaches the guest as the native's generic error.
  */
 export class GuestError extends Error {
-  constructor(name: string, message: string) {
+  constructor(
+    name: string,
+    message: string,
+    /** A fnbox error code the guest can match on (`err.code`). */
+    readonly code?: string,
+    /** Facts for the guest (`err.details`): limit, value, argument, expected. */
+    readonly details?: Readonly<Record<string, string | number>>,
+  ) {
     super(message)
     this.name = name
   }
@@ -155,7 +162,17 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
 
   function toGuestError(err: unknown, fallback: Fail): QuickJSHandle {
     const safe = err instanceof Fail || err instanceof GuestError ? err : fallback
-    return newError(safe.name, safe.message)
+    const handle = newError(safe.name, safe.message)
+    if (safe instanceof GuestError && safe.code !== undefined) {
+      ctx.newString(safe.code).consume((h) => ctx.setProp(handle, 'code', h))
+      if (safe.details) {
+        // JSON of strings and numbers only: a valid JS expression with no NUL (JSON escapes it).
+        const res = ctx.evalCode(`(${JSON.stringify(safe.details)})`, 'fnbox:native', { type: 'global' })
+        if (res.error) res.error.dispose()
+        else res.value.consume((h) => ctx.setProp(handle, 'details', h))
+      }
+    }
+    return handle
   }
 
   // ---- values from the guest -------------------------------------------------------------
@@ -485,6 +502,23 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
   define('bodyCancel', internal, ([id]) => {
     hooks.bodyCancel(num(id, 'bodyId'))
     return undefined
+  })
+
+  defineAsync(
+    'hostData',
+    new Fail('Error', 'host call failed'),
+    ([method, args, data]) => {
+      const m = str(method, 'method')
+      const a = str(args, 'args')
+      const b = optional(data) ? bytes(data, 'data') : undefined
+      return call(() => hooks.data(m, a, b))
+    },
+    (res) => (res.bytes ? newBuffer(res.bytes) : res.json === undefined ? undefined : newString(res.json)),
+  )
+
+  define('secretGet', internal, ([name]) => {
+    const value = hooks.secret(str(name, 'name'))
+    return value === undefined ? undefined : newString(value)
   })
 
   try {

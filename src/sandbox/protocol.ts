@@ -49,7 +49,11 @@ export type ToExecutor =
       code: string
       filename: string
       limits: SandboxLimits
+      /** The secrets granted to the function, by name (read by `secrets.get` in the guest). */
+      secrets: Record<string, string>
     }
+  /** New values of a function version's granted secrets (replace the whole set). */
+  | { t: 'secrets'; key: string; secrets: Record<string, string> }
   | { t: 'unload'; key: string }
   | { t: 'create'; id: number; key: string }
   | { t: 'destroy'; id: number }
@@ -67,16 +71,35 @@ export type ToExecutor =
   /** The host wrote the previous chunk of `inv`'s body; the guest may send the next. */
   | { t: 'credit'; inv: number }
   | { t: 'reply'; call: number; ok: true; value: HostReplyValue }
-  | { t: 'reply'; call: number; ok: false; error: { name: string; message: string } }
+  | { t: 'reply'; call: number; ok: false; error: HostCallError }
+
+/**
+ * A host call's failure as the guest sees it: every field written by fnbox for the guest. `code`
+ * and `details` (limit, value, argument, expected) come from a {@link FnboxError}.
+ */
+export interface HostCallError {
+  name: string
+  message: string
+  code?: string
+  details?: Record<string, string | number>
+}
 
 export type HostReplyValue =
-  { op: 'fetchStart'; meta: GuestFetchResponseMeta } | { op: 'bodyRead'; chunk: ArrayBuffer | undefined }
+  | { op: 'fetchStart'; meta: GuestFetchResponseMeta }
+  | { op: 'bodyRead'; chunk: ArrayBuffer | undefined }
+  /** `json`: the result as JSON (absent for `undefined`); `bytes`: a binary result (files.read). */
+  | { op: 'data'; json: string | undefined; bytes: ArrayBuffer | undefined }
 
 export type HostCall =
   | { op: 'fetchStart'; meta: GuestFetchMeta; body: ArrayBuffer | undefined }
   | { op: 'bodyRead'; bodyId: number }
   | { op: 'bodyCancel'; bodyId: number }
   | { op: 'fetchAbort'; fetchId: number }
+  /**
+   * A data-domain call of `fnbox:host` (`kv.get`, `vector.query`, `tx.begin`, ...): `args` is the
+   * JSON of one object, `bytes` a binary argument (files.write). Validated on the host.
+   */
+  | { op: 'data'; method: string; args: string; bytes: ArrayBuffer | undefined }
 
 export type FromExecutor =
   | { t: 'ready' }

@@ -69,7 +69,8 @@ function sinkFor(inv: number): InvocationSink {
       const call = nextCall++
       return new Promise<HostReplyValue>((resolve, reject) => {
         pendingCalls.set(call, { resolve, reject })
-        const transfer = req.op === 'fetchStart' && req.body ? [req.body] : undefined
+        const body = req.op === 'fetchStart' ? req.body : req.op === 'data' ? req.bytes : undefined
+        const transfer = body ? [body] : undefined
         send({ t: 'host', inv, call, req }, transfer)
       })
     },
@@ -122,7 +123,10 @@ port.on('message', (batch: Batch<ToExecutor>) => {
 function receive(msg: ToExecutor): void {
   switch (msg.t) {
     case 'load':
-      engine.load(msg.key, msg.code, msg.filename, msg.limits)
+      engine.load(msg.key, msg.code, msg.filename, msg.limits, msg.secrets)
+      break
+    case 'secrets':
+      engine.setSecrets(msg.key, msg.secrets)
       break
     case 'unload':
       engine.unload(msg.key)
@@ -157,7 +161,7 @@ function receive(msg: ToExecutor): void {
       pendingCalls.delete(msg.call)
       if (msg.ok) pending.resolve(msg.value)
       // Messages of host-call failures are written by fnbox for the guest (no host detail): pass them on.
-      else pending.reject(new GuestError(msg.error.name, msg.error.message))
+      else pending.reject(new GuestError(msg.error.name, msg.error.message, msg.error.code, msg.error.details))
       break
     }
   }

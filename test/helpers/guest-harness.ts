@@ -169,6 +169,8 @@ export class GuestHarness {
         this.cancelled.push(bodyId)
         this.#bodies.delete(bodyId)
       },
+      data: () => Promise.reject(new Error('no data stores in the harness')),
+      secret: () => undefined,
       pump: () => this.pump(),
       ...options.hooks,
     }
