@@ -1,4 +1,5 @@
-// A small Express app serving two sandboxed functions under /fn.
+// A small Express app serving three sandboxed functions under /fn; `notes` keeps its data in the
+// embedded database (PGlite under .fnbox/, created on first use: no server needed).
 //   npm run example               serve on http://localhost:3000 until Ctrl-C
 //   npm run example -- --self-test  start, call both functions, print the answers, exit
 import { readFile } from 'node:fs/promises'
@@ -8,14 +9,14 @@ import { createRuntime } from 'fnbox'
 const runtime = await createRuntime({ limits: { memoryMb: 64, timeoutMs: 5000 } })
 runtime.on('log', (e) => console.log(`[${e.function}@${e.version.slice(0, 7)}] ${e.level}: ${e.message}`))
 
-for (const name of ['greet', 'countdown']) {
+for (const name of ['greet', 'countdown', 'notes']) {
   const code = await readFile(new URL(`./functions/${name}.js`, import.meta.url), 'utf8')
   const { version } = await runtime.deploy(name, { code })
   console.log(`deployed ${name} (version ${version})`)
 }
 
 const app = express()
-app.get('/', (_req, res) => res.send('try /fn/greet?name=Ada and /fn/countdown?from=5'))
+app.get('/', (_req, res) => res.send('try /fn/greet?name=Ada, /fn/countdown?from=5 and /fn/notes'))
 app.use('/fn', runtime.express())
 
 const selfTest = process.argv.includes('--self-test')
@@ -30,6 +31,17 @@ if (selfTest) {
   const countdown = await fetch(`${base}/fn/countdown?from=3`)
   for await (const chunk of countdown.body) process.stdout.write(new TextDecoder().decode(chunk))
   console.log('sum via runtime.call:', await runtime.call('countdown', 'sum', 1, 2, 3))
+  const added = await fetch(`${base}/fn/notes`, {
+    method: 'POST',
+    body: JSON.stringify({ text: 'hello from the self-test' }),
+  })
+  const { id } = await added.json()
+  const { notes } = await (await fetch(`${base}/fn/notes`)).json()
+  console.log(
+    'note stored:',
+    notes.some((n) => n.id === id && n.text === 'hello from the self-test'),
+  )
+  console.log('notes counted by the host:', await runtime.kv.get('notes:count'))
   server.close()
   await runtime.close()
 } else {

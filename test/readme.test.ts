@@ -46,6 +46,8 @@ describe('examples/express-app.mjs --self-test', () => {
     expect(run.stdout).toContain('greeting Ada') // the guest's console.log, as a log event
     expect(run.stdout).toContain('3...\n2...\n1...\nliftoff!\n')
     expect(run.stdout).toContain('sum via runtime.call: 6')
+    expect(run.stdout).toContain('note stored: true') // through kv on the embedded default storage
+    expect(run.stdout).toMatch(/^notes counted by the host: [1-9]\d*$/m)
   }, 70_000)
 })
 
