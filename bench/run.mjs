@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -226,9 +226,166 @@ async function benchRss() {
   await runtime.close()
 }
 
+// (e) guest kv.get / kv.set through the whole stack (guest -> executor thread -> host -> store and
+// back), per backend, against the host API calling the same store at the same concurrency.
+async function benchKv() {
+  console.log('\n(e) guest kv.get / kv.set ops/s through the whole stack vs the host API on the same store')
+  const { mkdtemp, rm } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = await mkdtemp(join(tmpdir(), 'fnbox-bench-'))
+  const backends = [
+    ['memory', 'memory'],
+    ['PGlite', { pglite: join(dir, 'pglite') }],
+    ['server Postgres', { postgres: process.env.FNBOX_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test' }],
+  ]
+  const CONCURRENCY = 16
+  const PER_CALL = 200
+  for (const [name, storage] of backends) {
+    let runtime
+    try {
+      runtime = await createRuntime({ storage, files: 'memory' })
+      await runtime.kv.scope('bench').set('hot', { n: 1, text: 'hello' })
+    } catch (err) {
+      console.log(`  ${name}: skipped (${err.message})`)
+      await runtime?.close()
+      continue
+    }
+    await runtime.deploy('kvbench', {
+      scope: 'bench',
+      code: `import { kv } from 'fnbox:host'
+        export async function gets(n) { for (let i = 0; i < n; i++) await kv.get('hot') }
+        export async function sets(n, w) { for (let i = 0; i < n; i++) await kv.set('w' + w + ':' + (i % 50), { i }) }`,
+      pool: { min: CONCURRENCY },
+    })
+    const host = runtime.kv.scope('bench')
+    for (const op of ['get', 'set']) {
+      const guest = async () => {
+        const t = performance.now()
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, (_, w) =>
+            runtime.call('kvbench', op === 'get' ? 'gets' : 'sets', PER_CALL, w),
+          ),
+        )
+        return (CONCURRENCY * PER_CALL * 1000) / (performance.now() - t)
+      }
+      const direct = async () => {
+        const t = performance.now()
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async (_, w) => {
+            for (let i = 0; i < PER_CALL; i++) {
+              if (op === 'get') await host.get('hot')
+              else await host.set('w' + w + ':' + (i % 50), { i })
+            }
+          }),
+        )
+        return (CONCURRENCY * PER_CALL * 1000) / (performance.now() - t)
+      }
+      await guest() // warm-up
+      await direct()
+      const g = Math.max(await guest(), await guest())
+      const d = Math.max(await direct(), await direct())
+      report(
+        'e',
+        `${name}: guest kv.${op} ops/s`,
+        g,
+        d,
+        name === 'PGlite' && op === 'get' ? '>= 5,000 ops/s' : undefined,
+      )
+    }
+    await runtime.close()
+  }
+  await rm(dir, { recursive: true, force: true })
+}
+
+// (f) vector top-10 on N x 384 clustered vectors (FNBOX_BENCH_VECTORS, default 50,000): p50/p99
+// and recall against a brute force computed here, on PGlite in-process and through pg (PGlite
+// served by pglite-socket: the local server has no pgvector).
+async function benchVector() {
+  const N = Number(process.env.FNBOX_BENCH_VECTORS ?? 50_000)
+  const DIM = 384
+  console.log(`\n(f) vector top-10 on ${N.toLocaleString('en-US')} x ${DIM} clustered vectors, recall vs brute force`)
+  let seed = 42
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1
+  const unit = (v) => {
+    const n = Math.hypot(...v)
+    return v.map((x) => x / n)
+  }
+  const centres = Array.from({ length: 200 }, () => Array.from({ length: DIM }, rand))
+  const near = (c) => unit(c.map((x) => x + rand() * 0.6))
+  const items = Array.from({ length: N }, (_, i) => ({
+    id: `v${i}`,
+    values: near(centres[i % centres.length]).map((x) => Math.fround(x)),
+    metadata: { group: i % 8 },
+  }))
+  const queries = Array.from({ length: 100 }, (_, i) => near(centres[(i * 7) % centres.length]))
+  const dot = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0)
+  const brute = (q, filter) =>
+    items
+      .filter((it) => !filter || it.metadata.group === filter.group)
+      .map((it) => [it.id, dot(q, it.values)])
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, 10)
+      .map(([id]) => id)
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { vector } = await import('@electric-sql/pglite-pgvector')
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
+  const pgMod = await import('pg')
+  const served = await PGlite.create({ extensions: { vector } })
+  const server = new PGLiteSocketServer({ db: served, port: 0, host: '127.0.0.1' })
+  await server.start()
+  const port = Number(server.getServerConn().split(':').at(-1))
+  const pool = new pgMod.default.Pool({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', max: 1 })
+  const backends = [
+    ['PGlite', { pglite: 'memory://' }],
+    ['pg driver (pglite-socket)', { postgres: pool }],
+  ]
+  for (const [name, storage] of backends) {
+    const runtime = await createRuntime({ threads: 1, storage, files: 'memory' })
+    const t = performance.now()
+    await runtime.vector.createIndex('bench', { dimensions: DIM, metric: 'cosine' })
+    for (let i = 0; i < N; i += 500) await runtime.vector.upsert('bench', items.slice(i, i + 500))
+    report('f', `${name}: load + HNSW build (s)`, (performance.now() - t) / 1000)
+    for (const filtered of [false, true]) {
+      const times = []
+      let hits = 0
+      let exact = 0
+      for (const [i, q] of queries.entries()) {
+        const filter = filtered ? { group: i % 8 } : undefined
+        const s0 = performance.now()
+        const res = await runtime.vector.query('bench', { vector: q, topK: 10, filter })
+        times.push(performance.now() - s0)
+        const want = brute(q, filter)
+        const got = res.map((m) => m.id)
+        hits += got.filter((id) => want.includes(id)).length
+        if (got.join() === want.join()) exact++
+      }
+      times.sort((a, b) => a - b)
+      const label = filtered ? 'filtered (1/8)' : 'unfiltered'
+      report('f', `${name}: ${label} p50 (ms)`, pct(times, 50), undefined, '<= 20 ms')
+      report('f', `${name}: ${label} p99 (ms)`, pct(times, 99))
+      report(
+        'f',
+        `${name}: ${label} recall@10`,
+        hits / (queries.length * 10),
+        undefined,
+        filtered ? '= 1 (exact)' : '>= 0.95',
+      )
+      if (filtered)
+        report('f', `${name}: filtered results equal to brute force`, exact / queries.length, undefined, '= 1')
+    }
+    await runtime.close()
+  }
+  await pool.end()
+  await server.stop()
+  await served.close()
+}
+
 console.log(`fnbox bench — node ${process.version}, ${(await import('node:os')).availableParallelism()} cores`)
 if (run('call')) await benchCall()
 if (run('http')) await benchHttp()
 if (run('cold')) await benchCold()
 if (run('rss')) await benchRss()
+if (run('kv')) await benchKv()
+if (run('vector')) await benchVector()
 if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))
