@@ -11,7 +11,6 @@
  * @internal
  * @module
  */
-import type { PGlite } from '@electric-sql/pglite'
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -24,9 +23,10 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
+import type { PgliteSession } from './pglite-thread.js'
 
 class PgliteConnection implements DatabaseConnection {
-  constructor(readonly pg: PGlite) {}
+  constructor(readonly pg: PgliteSession) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const res = await this.pg.query<R>(compiled.sql, compiled.parameters as unknown[])
@@ -53,7 +53,7 @@ class PgliteDriver implements Driver {
   #tail: Promise<void> = Promise.resolve()
   #release: (() => void) | undefined
 
-  constructor(pg: PGlite) {
+  constructor(pg: PgliteSession) {
     this.#connection = new PgliteConnection(pg)
   }
 
@@ -92,9 +92,12 @@ class PgliteDriver implements Driver {
   async destroy(): Promise<void> {}
 }
 
-/** The dialect; closing the kysely instance leaves the PGlite instance open (its owner closes it). */
+/**
+ * The dialect, over an in-process `PGlite` or a {@link PgliteSession} in its own thread; closing
+ * the kysely instance leaves the session open (its owner closes it).
+ */
 export class PgliteDialect implements Dialect {
-  constructor(readonly pg: PGlite) {}
+  constructor(readonly pg: PgliteSession) {}
 
   createAdapter() {
     return new PostgresAdapter()

@@ -7,11 +7,11 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely'
-import type { PGlite } from '@electric-sql/pglite'
 import type { Pool } from 'pg'
 import { FnboxError } from '../errors.js'
 import { MIGRATIONS } from './migrations.js'
 import { PgliteDialect } from './pglite-dialect.js'
+import { PgliteThread } from './pglite-thread.js'
 
 /** An open, migrated database. */
 export interface SqlDatabase {
@@ -57,17 +57,9 @@ export async function openSql(config: SqlConfig): Promise<SqlDatabase> {
 }
 
 async function openPglite(dataDir: string): Promise<SqlDatabase> {
-  const [{ PGlite }, { vector }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('@electric-sql/pglite-pgvector'),
-  ])
   if (!dataDir.includes('://')) await mkdir(dataDir, { recursive: true })
-  let pg: PGlite
-  try {
-    pg = await PGlite.create(dataDir, { extensions: { vector } })
-  } catch (cause) {
-    throw new FnboxError('ERR_STORAGE', `could not open the embedded database in ${dataDir}`, { cause })
-  }
+  // Its own thread: statements (and PGlite's start-up) never run on the host's event loop.
+  const pg = await PgliteThread.open(dataDir)
   const db = new Kysely<unknown>({ dialect: new PgliteDialect(pg) })
   try {
     await migrate(db)

@@ -1,0 +1,220 @@
+/**
+ * The embedded database in a thread of its own: PGlite (with pgvector) runs in a worker thread and
+ * the host talks to it with messages, so a statement never runs on the host's event loop.
+ *
+ * PGlite is WebAssembly and synchronous inside: on the main thread every statement (~0.1-0.4 ms,
+ * a bulk vector load for minutes) would stall the host app and the routing of every executor's
+ * messages. In its own thread the host only pays for the messages.
+ *
+ * The worker's code is {@link pgliteThreadMain}, passed as source (`eval`), so the same file serves
+ * the built package and the sources under test; it imports PGlite by the URL the host resolved.
+ * That source must stay self-contained: no imports, no helpers a transpiler could inject.
+ *
+ * @internal
+ * @module
+ */
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { FnboxError } from '../errors.js'
+import { createBatcher, type Batch } from '../sandbox/batch.js'
+
+/** What the dialect needs of a PGlite session (an in-process `PGlite` has the same shape). */
+export interface PgliteSession {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>
+}
+
+type ToThread = { t: 'query'; id: number; sql: string; params: unknown[] } | { t: 'close'; id: number }
+
+type FromThread =
+  | { t: 'ready'; error?: SerializedDbError }
+  | { t: 'result'; id: number; rows: unknown[]; affectedRows?: number }
+  | { t: 'error'; id: number; error: SerializedDbError }
+  | { t: 'closed'; id: number }
+
+/** A database error as plain data: its message and fields (`code` is the SQLSTATE). */
+type SerializedDbError = Record<string, unknown> & { message: string; name: string }
+
+interface ThreadData {
+  dataDir: string
+  pglite: string
+  vector: string
+}
+
+interface Pending {
+  resolve(value: { rows: unknown[]; affectedRows?: number }): void
+  reject(err: unknown): void
+}
+
+/** The worker thread's program. Self-contained: it runs from its source text. */
+/* c8 ignore start */
+function pgliteThreadMain(): void {
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads')
+  const port = parentPort!
+  const data = workerData as ThreadData
+  let out: FromThread[] = []
+  const send = (msg: FromThread): void => {
+    if (out.length === 0) {
+      queueMicrotask(() => {
+        const msgs = out
+        out = []
+        port.postMessage({ t: 'batch', msgs })
+      })
+    }
+    out.push(msg)
+  }
+  const serialize = (err: unknown): SerializedDbError => {
+    const fields: SerializedDbError = { name: 'Error', message: String(err) }
+    if (err instanceof Error) {
+      fields.name = err.name
+      fields.message = err.message
+      for (const [k, v] of Object.entries(err)) {
+        if (v === undefined || v === null || ['string', 'number', 'boolean'].includes(typeof v)) fields[k] = v
+      }
+    }
+    return fields
+  }
+  interface Db {
+    query(sql: string, params: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>
+    close(): Promise<void>
+  }
+  // Through a Function: a transpiler (vitest's) would rewrite a literal `import()` in this source.
+  type Exports = Record<string, { PGlite?: unknown; vector?: unknown } | undefined>
+  const load = new Function('url', 'return import(url)') as (url: string) => Promise<Exports>
+  const opened: Promise<Db> = Promise.all([load(data.pglite), load(data.vector)]).then(([lite, vec]) => {
+    const PGlite = (lite.PGlite ?? lite.default?.PGlite) as {
+      create(dir: string, options: unknown): Promise<Db>
+    }
+    return PGlite.create(data.dataDir, { extensions: { vector: vec.vector ?? vec.default?.vector } })
+  })
+  opened.then(
+    () => send({ t: 'ready' }),
+    (err: unknown) => send({ t: 'ready', error: serialize(err) }),
+  )
+  port.on('message', (batch: Batch<ToThread>) => {
+    for (const msg of batch.msgs) {
+      void opened.then(async (db) => {
+        if (msg.t === 'close') {
+          await db.close().catch(() => undefined)
+          send({ t: 'closed', id: msg.id })
+          return
+        }
+        try {
+          const res = await db.query(msg.sql, msg.params)
+          send({ t: 'result', id: msg.id, rows: res.rows, affectedRows: res.affectedRows })
+        } catch (err) {
+          send({ t: 'error', id: msg.id, error: serialize(err) })
+        }
+      })
+    }
+  })
+}
+/* c8 ignore stop */
+
+
+const WORKER_SOURCE = `(${pgliteThreadMain.toString()})()`
+
+/** The `Error` a statement failed with in the thread, with its fields (`code`, `detail`, ...). */
+function deserialize(fields: SerializedDbError): Error {
+  const { message, name, ...rest } = fields
+  const err = Object.assign(new Error(message), rest)
+  err.name = name
+  return err
+}
+
+/**
+ * PGlite in a worker thread. Statements sent in one tick travel as one message; PGlite runs them
+ * in order on its one session (the dialect keeps transactions apart).
+ */
+export class PgliteThread implements PgliteSession {
+  readonly dataDir: string
+  readonly #worker: Worker
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  /** Why the thread can take no more statements. */
+  #dead: FnboxError | undefined
+  #closing = false
+  readonly #post: (msg: ToThread) => void
+
+  private constructor(dataDir: string, worker: Worker) {
+    this.dataDir = dataDir
+    this.#worker = worker
+    this.#post = createBatcher<ToThread>((batch) => worker.postMessage(batch))
+  }
+
+  /** Starts the thread and opens the database in `dataDir` (`'memory://'` for a throwaway one). */
+  static async open(dataDir: string): Promise<PgliteThread> {
+    const require = createRequire(import.meta.url)
+    const workerData: ThreadData = {
+      dataDir,
+      pglite: pathToFileURL(require.resolve('@electric-sql/pglite')).href,
+      vector: pathToFileURL(require.resolve('@electric-sql/pglite-pgvector')).href,
+    }
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, name: 'fnbox-pglite' })
+    const thread = new PgliteThread(dataDir, worker)
+    // Until the database is open, a failure fails the open; after, the statements in flight.
+    let onGone = (_cause: unknown): void => {}
+    worker.on('error', (err) => onGone(err))
+    worker.on('exit', (code) => onGone(new Error(`the database thread exited with code ${code}`)))
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onGone = reject
+        worker.once('message', (batch: Batch<FromThread>) => {
+          const ready = batch.msgs[0]
+          if (ready?.t === 'ready' && !ready.error) resolve()
+          else reject(ready?.t === 'ready' && ready.error ? deserialize(ready.error) : new Error('unexpected message'))
+        })
+      })
+    } catch (cause) {
+      onGone = () => {}
+      await worker.terminate()
+      throw new FnboxError('ERR_STORAGE', `could not open the embedded database in ${dataDir}`, { cause })
+    }
+    onGone = (cause) => thread.#fail(cause)
+    worker.on('message', (batch: Batch<FromThread>) => {
+      for (const msg of batch.msgs) thread.#onMessage(msg)
+    })
+    return thread
+  }
+
+  #onMessage(msg: FromThread): void {
+    if (msg.t === 'ready') return
+    const pending = this.#pending.get(msg.id)
+    if (!pending) return
+    this.#pending.delete(msg.id)
+    if (msg.t === 'result') pending.resolve({ rows: msg.rows, affectedRows: msg.affectedRows })
+    else if (msg.t === 'error') pending.reject(deserialize(msg.error))
+    else pending.resolve({ rows: [] })
+  }
+
+  /** The thread is gone: every statement waiting on it fails, and so will later ones. */
+  #fail(cause: unknown): void {
+    if (this.#closing) return
+    this.#dead ??= new FnboxError('ERR_STORAGE', 'the embedded database thread stopped', { cause })
+    for (const pending of this.#pending.values()) pending.reject(this.#dead)
+    this.#pending.clear()
+  }
+
+  #send(msg: (id: number) => ToThread): Promise<{ rows: unknown[]; affectedRows?: number }> {
+    if (this.#dead) return Promise.reject(this.#dead)
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject })
+      this.#post(msg(id))
+    })
+  }
+
+  query<R>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; affectedRows?: number }> {
+    return this.#send((id) => ({ t: 'query', id, sql, params })) as Promise<{ rows: R[]; affectedRows?: number }>
+  }
+
+  /** Closes the database (after the statements sent before) and stops the thread. */
+  async close(): Promise<void> {
+    if (!this.#dead) {
+      await this.#send((id) => ({ t: 'close', id })).catch(() => undefined)
+      this.#dead = new FnboxError('ERR_STORAGE', 'the embedded database is closed')
+    }
+    this.#closing = true
+    await this.#worker.terminate()
+  }
+}

@@ -1,0 +1,64 @@
+// The embedded database runs in a thread of its own: the host's event loop keeps turning while a
+// statement runs, errors keep their SQLSTATE, and a closed database refuses further statements.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PgliteThread } from '../../src/storage/pglite-thread.js'
+
+describe('PgliteThread', () => {
+  let db: PgliteThread
+  beforeAll(async () => {
+    db = await PgliteThread.open('memory://')
+  })
+  afterAll(() => db.close())
+
+  it('answers statements with their rows, in the order they were sent', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => db.query<{ n: number }>('select $1::int * 2 as n', [i])),
+    )
+    expect(answers.map((a) => a.rows[0]!.n)).toEqual(Array.from({ length: 50 }, (_, i) => i * 2))
+    await db.query('create table t (id int primary key, doc jsonb, data bytea)')
+    const inserted = await db.query('insert into t values ($1, $2::jsonb, $3)', [
+      1,
+      JSON.stringify({ a: [1, 'é'] }),
+      new Uint8Array([0, 255]),
+    ])
+    expect(inserted.affectedRows).toBe(1)
+    const { rows } = await db.query<{ doc: unknown; data: Uint8Array }>('select doc, data from t')
+    expect(rows[0]!.doc).toEqual({ a: [1, 'é'] })
+    expect([...rows[0]!.data]).toEqual([0, 255])
+  })
+
+  it('fails a statement with the database error and its SQLSTATE, and goes on', async () => {
+    await expect(db.query('select 1 / 0')).rejects.toMatchObject({ code: '22012', message: 'division by zero' })
+    await expect(db.query('select 2 as n')).resolves.toMatchObject({ rows: [{ n: 2 }] })
+  })
+
+  it('keeps the host event loop turning while a long statement runs', async () => {
+    let ticks = 0
+    let longestGap = 0
+    let last = performance.now()
+    const timer = setInterval(() => {
+      const now = performance.now()
+      longestGap = Math.max(longestGap, now - last)
+      last = now
+      ticks++
+    }, 5)
+    const started = performance.now()
+    await db.query('select count(*) from generate_series(1, 3000000)')
+    const took = performance.now() - started
+    clearInterval(timer)
+    // On the main thread the statement would hold the loop for all of `took`.
+    expect(took).toBeGreaterThan(150)
+    expect(ticks).toBeGreaterThan(5)
+    expect(longestGap).toBeLessThan(took / 2)
+  })
+
+  it('refuses statements once closed, with ERR_STORAGE', async () => {
+    const other = await PgliteThread.open('memory://')
+    await other.close()
+    await expect(other.query('select 1')).rejects.toMatchObject({ code: 'ERR_STORAGE' })
+  })
+
+  it('fails to open a folder it cannot use with ERR_STORAGE', async () => {
+    await expect(PgliteThread.open('/proc/fnbox-cannot-live-here')).rejects.toMatchObject({ code: 'ERR_STORAGE' })
+  })
+})
