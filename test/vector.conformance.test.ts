@@ -741,7 +741,7 @@ describe.each(backends)('%s vector store', (backendName, open) => {
       expect(await store.query(scope, 'docs', { vector, topK: 1000 })).toHaveLength(1000)
     })
 
-    it.runIf(backendName === 'pg')('uses HNSW unfiltered and never when filtered or namespaced', async () => {
+    it.runIf(backendName === 'pg')('uses HNSW unfiltered, never when filtered or namespaced, and GIN for $eq/$in', async () => {
       if (!backend.plans) throw new Error('the pg backend explains its queries')
       const vector = gaussianVector(prng(9), 16)
       const [unfiltered] = await backend.plans((s) => s.query(scope, 'docs', { vector }))
@@ -750,6 +750,17 @@ describe.each(backends)('%s vector store', (backendName, open) => {
         const plans = await backend.plans((s) => s.query(scope, 'docs', { vector, ...query }))
         expect(plans).toHaveLength(1)
         expect(plans[0]).not.toMatch(/embedding_idx/)
+      }
+      // $eq and $in filters can read the matching rows through the metadata GIN index (the
+      // planner takes it where a scan costs more; on this small table, only when told to).
+      await sql`set enable_seqscan = off`.execute(backend.db!) // the pool's one connection
+      try {
+        for (const filter of [{ rare: 'yes' }, { rare: { $in: ['yes', 'maybe'] } }]) {
+          const [plan] = await backend.plans((s) => s.query(scope, 'docs', { vector, filter }))
+          expect(plan).toMatch(/Bitmap Index Scan on \w+_metadata_idx/)
+        }
+      } finally {
+        await sql`reset enable_seqscan`.execute(backend.db!)
       }
     })
   })

@@ -191,13 +191,17 @@ function conditionSql(condition: VectorCondition, column: string): RawBuilder<bo
     (expr, key) => sql`(${expr} -> ${key}::text)`,
     sql.ref(column),
   )
+  // `$eq` and `$in` also get a containment test (`@>`), implied by the exact one, which the GIN
+  // index on the column can answer: the scan then visits the matching rows, not the whole table.
+  const contains = (value: VectorFilterValue) =>
+    sql`${sql.ref(column)} @> ${JSON.stringify(condition.path.reduceRight<JsonValue>((inner, key) => ({ [key]: inner }), value))}::jsonb`
   switch (condition.op) {
     case '$eq':
-      return sql`${field} = ${json(condition.value)}`
+      return sql`(${contains(condition.value)} and ${field} = ${json(condition.value)})`
     case '$ne':
       return sql`${field} is distinct from ${json(condition.value)}`
     case '$in':
-      return sql`${field} in (${sql.join(condition.values.map(json))})`
+      return sql`((${sql.join(condition.values.map(contains), sql` or `)}) and ${field} in (${sql.join(condition.values.map(json))}))`
     case '$nin':
       if (condition.values.length === 0) return sql`true`
       return sql`(${field} is null or ${field} not in (${sql.join(condition.values.map(json))}))`

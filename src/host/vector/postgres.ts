@@ -9,7 +9,8 @@
  * - unfiltered: the HNSW index, approximate, with `hnsw.ef_search` raised for large `topK` and
  *   iterative scans on, so it returns `min(topK, count)` rows even past dead tuples;
  * - filtered or limited to a namespace: an exact scan of the matching rows (a materialized CTE,
- *   which HNSW cannot serve; a btree on `namespace` narrows namespaced scans). HNSW filters
+ *   which HNSW cannot serve; a btree on `namespace` and a GIN index on `metadata` narrow the
+ *   scan to the matching rows for namespaces and `$eq`/`$in` conditions). HNSW filters
  *   *after* its search, so it could silently return fewer than `topK` matches for a selective
  *   filter; the exact scan returns the true filtered top-k.
  *
@@ -278,6 +279,8 @@ async function create(db: Db, scope: string, info: VectorIndexInfo): Promise<Reg
   )
   // Namespaced queries scan exactly: this index keeps them to their namespace's rows.
   await sql`create index on ${sql.table(table)} (namespace)`.execute(db)
+  // Filtered queries too: `$eq` and `$in` conditions come with a containment test it answers.
+  await sql`create index on ${sql.table(table)} using gin (metadata jsonb_path_ops)`.execute(db)
   const inserted = await sql`
     insert into fnbox_vector_indexes (scope, name, dimensions, metric, table_name)
     values (${scope}, ${info.name}, ${info.dimensions}, ${info.metric}, ${table})
