@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Kysely } from 'kysely'
 import type { JsonValue, KvStore } from '../src/host/domains/types.js'
-import { MemoryKvStore, PostgresKvStore } from '../src/host/kv/index.js'
+import { KvReadCache, MemoryKvStore, PostgresKvStore } from '../src/host/kv/index.js'
 import { WriteGate } from '../src/storage/memory-gate.js'
 import { openSql, type SqlDatabase } from '../src/storage/sql.js'
 
@@ -39,6 +40,9 @@ interface Opened {
   memory?: { kv: MemoryKvStore; gate: WriteGate }
   /** Set for the SQL stores. */
   sql?: SqlDatabase
+  /** A store over `db` or a transaction of it, as the backend makes them (sharing its cache). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  storeOver?: (db: Kysely<any>) => PostgresKvStore
 }
 
 interface Backend {
@@ -61,7 +65,17 @@ const backends: Backend[] = [
     name: 'PGlite',
     async open() {
       const sql = await openSql({ pglite: 'memory://' })
-      return { kv: new PostgresKvStore(sql.db), sql }
+      return { kv: new PostgresKvStore(sql.db), sql, storeOver: (db) => new PostgresKvStore(db) }
+    },
+  },
+  {
+    // As the runtime opens it: reads outside transactions go through a cache that writes drop.
+    name: 'PGlite with read cache',
+    async open() {
+      const sql = await openSql({ pglite: 'memory://' })
+      const cache = new KvReadCache()
+      const storeOver = (db: SqlDatabase['db']) => new PostgresKvStore(db, { cache })
+      return { kv: storeOver(sql.db), sql, storeOver }
     },
   },
   {
@@ -69,7 +83,7 @@ const backends: Backend[] = [
     skip: postgresDown,
     async open() {
       const sql = await openSql({ postgres: POSTGRES_URL })
-      return { kv: new PostgresKvStore(sql.db), sql }
+      return { kv: new PostgresKvStore(sql.db), sql, storeOver: (db) => new PostgresKvStore(db) }
     },
   },
 ]
@@ -560,8 +574,9 @@ describe.each(backends)('KvStore conformance: $name', (backend) => {
   describe.runIf(backend.name !== 'memory')('inside a SQL transaction', () => {
     it('writes with the transaction, which a refused incr does not abort', async () => {
       const { db, kind } = opened.sql!
+      expect(await kv.get(scope, 'n')).toBeUndefined() // known absent (cached, where there is a cache)
       const trx = await db.startTransaction().execute()
-      const inTrx = new PostgresKvStore(trx)
+      const inTrx = opened.storeOver!(trx)
       await inTrx.set(scope, 'text', 'x')
       await expect(inTrx.incr(scope, 'text', 1)).rejects.toMatchObject(invalidArgument('key'))
       expect(await inTrx.incr(scope, 'n', 2)).toBe(2)
@@ -577,14 +592,17 @@ describe.each(backends)('KvStore conformance: $name', (backend) => {
     it('reports a failure below it as ERR_STORAGE, with the cause', async () => {
       const trx = await opened.sql!.db.startTransaction().execute()
       await trx.commit().execute()
-      const error = await new PostgresKvStore(trx).get(scope, 'k').catch((err: unknown) => err)
+      const error = await opened.storeOver!(trx)
+        .get(scope, 'k')
+        .catch((err: unknown) => err)
       expect(error).toMatchObject({ code: 'ERR_STORAGE', cause: expect.any(Error) })
     })
 
     it('leaves no trace of a rolled-back transaction', async () => {
       await kv.set(scope, 'k', 'before')
+      expect(await kv.get(scope, 'k')).toBe('before')
       const trx = await opened.sql!.db.startTransaction().execute()
-      const inTrx = new PostgresKvStore(trx)
+      const inTrx = opened.storeOver!(trx)
       await inTrx.set(scope, 'k', 'during')
       expect(await inTrx.delete(scope, 'k')).toBe(true)
       await trx.rollback().execute()

@@ -741,28 +741,31 @@ describe.each(backends)('%s vector store', (backendName, open) => {
       expect(await store.query(scope, 'docs', { vector, topK: 1000 })).toHaveLength(1000)
     })
 
-    it.runIf(backendName === 'pg')('uses HNSW unfiltered, never when filtered or namespaced, and GIN for $eq/$in', async () => {
-      if (!backend.plans) throw new Error('the pg backend explains its queries')
-      const vector = gaussianVector(prng(9), 16)
-      const [unfiltered] = await backend.plans((s) => s.query(scope, 'docs', { vector }))
-      expect(unfiltered).toMatch(/Index Scan using \w+_embedding_idx/)
-      for (const query of [{ filter: { category: 'alpha' } }, { namespace: 'ns1' }]) {
-        const plans = await backend.plans((s) => s.query(scope, 'docs', { vector, ...query }))
-        expect(plans).toHaveLength(1)
-        expect(plans[0]).not.toMatch(/embedding_idx/)
-      }
-      // $eq and $in filters can read the matching rows through the metadata GIN index (the
-      // planner takes it where a scan costs more; on this small table, only when told to).
-      await sql`set enable_seqscan = off`.execute(backend.db!) // the pool's one connection
-      try {
-        for (const filter of [{ rare: 'yes' }, { rare: { $in: ['yes', 'maybe'] } }]) {
-          const [plan] = await backend.plans((s) => s.query(scope, 'docs', { vector, filter }))
-          expect(plan).toMatch(/Bitmap Index Scan on \w+_metadata_idx/)
+    it.runIf(backendName === 'pg')(
+      'uses HNSW unfiltered, never when filtered or namespaced, and GIN for $eq/$in',
+      async () => {
+        if (!backend.plans) throw new Error('the pg backend explains its queries')
+        const vector = gaussianVector(prng(9), 16)
+        const [unfiltered] = await backend.plans((s) => s.query(scope, 'docs', { vector }))
+        expect(unfiltered).toMatch(/Index Scan using \w+_embedding_idx/)
+        for (const query of [{ filter: { category: 'alpha' } }, { namespace: 'ns1' }]) {
+          const plans = await backend.plans((s) => s.query(scope, 'docs', { vector, ...query }))
+          expect(plans).toHaveLength(1)
+          expect(plans[0]).not.toMatch(/embedding_idx/)
         }
-      } finally {
-        await sql`reset enable_seqscan`.execute(backend.db!)
-      }
-    })
+        // $eq and $in filters can read the matching rows through the metadata GIN index (the
+        // planner takes it where a scan costs more; on this small table, only when told to).
+        await sql`set enable_seqscan = off`.execute(backend.db!) // the pool's one connection
+        try {
+          for (const filter of [{ rare: 'yes' }, { rare: { $in: ['yes', 'maybe'] } }]) {
+            const [plan] = await backend.plans((s) => s.query(scope, 'docs', { vector, filter }))
+            expect(plan).toMatch(/Bitmap Index Scan on \w+_metadata_idx/)
+          }
+        } finally {
+          await sql`reset enable_seqscan`.execute(backend.db!)
+        }
+      },
+    )
   })
 
   describe.runIf(backendName !== 'memory')('in SQL transactions', () => {

@@ -6,3 +6,4 @@
  */
 export { MemoryKvStore } from './memory.js'
 export { PostgresKvStore } from './postgres.js'
+export { KvReadCache } from './read-cache.js'

@@ -8,15 +8,16 @@ import { CompiledQuery, type Kysely } from 'kysely'
 import { FnboxError } from '../../errors.js'
 import type { JsonValue, KvListOptions, KvListResult, KvSetOptions, KvStore } from '../domains/types.js'
 import { decodeCursor, encodeCursor, expiryOf, incrOverflow, listLimit, notANumber } from './memory.js'
+import type { KvReadCache, ReadTicket } from './read-cache.js'
 
 // Statements of a fixed shape, as SQL text: a call only binds its parameters (no query builder).
 // Times are parameters from `Date.now()`, never SQL `now()`, so every backend follows one clock.
 
-const GET = `select value from fnbox_kv where scope = $1 and key = $2 and (expires_at is null or expires_at > $3)`
+const GET = `select value, expires_at from fnbox_kv where scope = $1 and key = $2 and (expires_at is null or expires_at > $3)`
 
 // Gets that queued while another was in flight, as one statement: `$1`/`$2` the scopes and keys,
 // `i` each one's position in the batch.
-const GET_MANY = `select q.i::int as i, t.value from unnest($1::text[], $2::text[]) with ordinality as q(scope, key, i)
+const GET_MANY = `select q.i::int as i, t.value, t.expires_at from unnest($1::text[], $2::text[]) with ordinality as q(scope, key, i)
 join fnbox_kv t on t.scope = q.scope collate "C" and t.key = q.key collate "C"
 where t.expires_at is null or t.expires_at > $3`
 
@@ -80,8 +81,24 @@ function successor(prefix: string): string | undefined {
 interface QueuedGet {
   scope: string
   key: string
+  ticket: ReadTicket | undefined
   resolve(value: JsonValue | undefined): void
   reject(err: unknown): void
+}
+
+interface GetRow {
+  value: JsonValue
+  expires_at: string | number | bigint | null
+}
+
+/** Options of {@link PostgresKvStore}. */
+export interface PostgresKvStoreOptions {
+  /**
+   * A read cache shared by every store over the database (transactions' included), for a
+   * database no one else writes: the embedded PGlite. Reads outside transactions use it; every
+   * write drops its key.
+   */
+  cache?: KvReadCache
 }
 
 /** int8 comes back as a string from `pg` and as a number (or bigint) from PGlite. */
@@ -102,10 +119,12 @@ export class PostgresKvStore implements KvStore {
   #waiting: QueuedGet[] | undefined
   /** A get statement is in flight or scheduled. */
   #busy = false
+  readonly #cache: KvReadCache | undefined
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  constructor(db: Kysely<any>) {
+  constructor(db: Kysely<any>, options: PostgresKvStoreOptions = {}) {
     this.#db = db
+    this.#cache = options.cache
   }
 
   /**
@@ -116,9 +135,12 @@ export class PostgresKvStore implements KvStore {
    * completed before it. Inside a transaction gets run one by one, on the transaction's connection.
    */
   get(scope: string, key: string): Promise<JsonValue | undefined> {
-    if (this.#db.isTransaction) return this.#getOne(scope, key)
+    if (this.#db.isTransaction) return this.#getOne(scope, key).then((row) => row?.value)
+    const cached = this.#cache?.get(scope, key)
+    if (cached) return Promise.resolve(cached.value)
+    const ticket = this.#cache?.issue()
     const promise = new Promise<JsonValue | undefined>((resolve, reject) => {
-      ;(this.#waiting ??= []).push({ scope, key, resolve, reject })
+      ;(this.#waiting ??= []).push({ scope, key, ticket, resolve, reject })
     })
     if (!this.#busy) {
       this.#busy = true
@@ -129,9 +151,23 @@ export class PostgresKvStore implements KvStore {
     return promise
   }
 
-  async #getOne(scope: string, key: string): Promise<JsonValue | undefined> {
-    const rows = await this.#rows<{ value: JsonValue }>(GET, [scope, key, Date.now()])
-    return rows[0]?.value
+  async #getOne(scope: string, key: string): Promise<GetRow | undefined> {
+    const rows = await this.#rows<GetRow>(GET, [scope, key, Date.now()])
+    return rows[0]
+  }
+
+  /** Answers a queued get with its row (absent: no live entry), filling the cache. */
+  #answer(get: QueuedGet, row: GetRow | undefined): void {
+    if (get.ticket !== undefined) {
+      const expiresAt = row?.expires_at == null ? null : toNumber(row.expires_at)
+      this.#cache!.settle(get.ticket, get.scope, get.key, { value: row?.value, expiresAt })
+    }
+    get.resolve(row?.value)
+  }
+
+  #fail(get: QueuedGet, err: unknown): void {
+    if (get.ticket !== undefined) this.#cache!.settle(get.ticket, get.scope, get.key)
+    get.reject(err)
   }
 
   /** Sends the gets that queued behind the last statement, or ends batching if there are none. */
@@ -144,24 +180,26 @@ export class PostgresKvStore implements KvStore {
     }
     const run =
       batch.length === 1
-        ? this.#getOne(batch[0]!.scope, batch[0]!.key).then((value) => batch[0]!.resolve(value))
-        : this.#rows<{ i: number; value: JsonValue }>(GET_MANY, [
+        ? this.#getOne(batch[0]!.scope, batch[0]!.key).then((row) => this.#answer(batch[0]!, row))
+        : this.#rows<GetRow & { i: number }>(GET_MANY, [
             batch.map((g) => g.scope),
             batch.map((g) => g.key),
             Date.now(),
           ]).then((rows) => {
-            const values = new Array<JsonValue | undefined>(batch.length)
-            for (const row of rows) values[row.i - 1] = row.value
-            batch.forEach((g, i) => g.resolve(values[i]))
+            const found = new Array<GetRow | undefined>(batch.length)
+            for (const row of rows) found[row.i - 1] = row
+            batch.forEach((g, i) => this.#answer(g, found[i]))
           })
-    void run.catch((err: unknown) => batch.forEach((g) => g.reject(err))).finally(() => this.#flush())
+    void run.catch((err: unknown) => batch.forEach((g) => this.#fail(g, err))).finally(() => this.#flush())
   }
 
   async set(scope: string, key: string, value: JsonValue, options?: KvSetOptions): Promise<void> {
+    this.#cache?.written(scope, key)
     await this.#rows(SET, [scope, key, JSON.stringify(value), expiryOf(Date.now(), options)])
   }
 
   async delete(scope: string, key: string): Promise<boolean> {
+    this.#cache?.written(scope, key)
     const rows = await this.#rows<{ live: boolean }>(DELETE, [scope, key, Date.now()])
     return rows[0]?.live === true
   }
@@ -197,6 +235,7 @@ export class PostgresKvStore implements KvStore {
   }
 
   async incr(scope: string, key: string, by: number): Promise<number> {
+    this.#cache?.written(scope, key)
     const rows = await this.#rows<{ value: number }>(INCR, [scope, key, by, Date.now()]).catch((err: FnboxError) => {
       throw sqlState(err.cause) === NUMERIC_VALUE_OUT_OF_RANGE ? incrOverflow() : err
     })
@@ -211,6 +250,7 @@ export class PostgresKvStore implements KvStore {
     value: JsonValue,
     options?: KvSetOptions,
   ): Promise<boolean> {
+    this.#cache?.written(scope, key)
     const now = Date.now()
     const params = [scope, key, JSON.stringify(value), expiryOf(now, options), now]
     const rows =
