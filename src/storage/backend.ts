@@ -18,7 +18,7 @@ import type {
   VectorStore,
 } from '../host/domains/types.js'
 import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
-import { MemoryKvStore, PostgresKvStore } from '../host/kv/index.js'
+import { KvReadCache, MemoryKvStore, PostgresKvStore } from '../host/kv/index.js'
 import { MemorySealedSecretStore, PostgresSealedSecretStore, SecretStore, SecretVault } from '../host/secrets/index.js'
 import { MemoryVectorStore, PostgresVectorStore } from '../host/vector/index.js'
 import { WriteGate } from './memory-gate.js'
@@ -87,8 +87,11 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       return { ...t, commit: () => finish(true), rollback: () => finish(false) }
     }
   } else {
-    const db = (sql = await openSql(options.storage)).db
-    kv = new PostgresKvStore(db)
+    sql = await openSql(options.storage)
+    const db = sql.db
+    // The embedded database has one user, this process: hot keys may be read from memory.
+    const kvOptions = sql.kind === 'pglite' ? { cache: new KvReadCache() } : {}
+    kv = new PostgresKvStore(db, kvOptions)
     vector = new PostgresVectorStore(db)
     sealed = new PostgresSealedSecretStore(db)
     transaction = async () => {
@@ -100,7 +103,7 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
         await (commit ? trx.commit() : trx.rollback()).execute()
       }
       return {
-        kv: new PostgresKvStore(trx),
+        kv: new PostgresKvStore(trx, kvOptions),
         vector: new PostgresVectorStore(trx),
         commit: () => finish(true),
         rollback: () => finish(false),

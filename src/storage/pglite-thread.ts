@@ -111,7 +111,6 @@ function pgliteThreadMain(): void {
 }
 /* c8 ignore stop */
 
-
 const WORKER_SOURCE = `(${pgliteThreadMain.toString()})()`
 
 /** The `Error` a statement failed with in the thread, with its fields (`code`, `detail`, ...). */
