@@ -227,7 +227,12 @@ export interface ExecuteOptions<T> {
 }
 
 function run<T>(breaker: Breaker, work: (signal: AbortSignal) => Promise<T>, options: ExecuteOptions<T>): Promise<T> {
-  const ticket = breaker.admit()
+  let ticket: BreakerTicket
+  try {
+    ticket = breaker.admit()
+  } catch (err) {
+    return Promise.reject(err)
+  }
   let timedOut = false
   const timeoutError = (): unknown => {
     timedOut = true
@@ -334,7 +339,10 @@ export class CircuitBreaker implements Breaker {
     return { generation: this.#generation, probe: false, settled: false }
   }
 
-  /** Reports how an admitted call ended. Idempotent per ticket. */
+  /**
+   * Reports how an admitted call ended. Idempotent per ticket. A failure is counted at once; a
+   * success within the current tick's microtasks (opossum settles successes on a promise).
+   */
   settle(ticket: BreakerTicket, outcome: Outcome): void {
     if (ticket.settled) return
     ticket.settled = true
