@@ -28,7 +28,9 @@ describe('CircuitBreaker', () => {
   })
 
   /** opossum counts a success on a promise: let it settle. */
-  const flush = (): Promise<void> => vi.advanceTimersByTimeAsync(0)
+  const flush = async (): Promise<void> => {
+    await vi.advanceTimersByTimeAsync(0)
+  }
   const fail = (n: number): void => {
     for (let i = 0; i < n; i++) breaker.settle(breaker.admit(), 'failure')
   }

@@ -129,21 +129,27 @@ export function retrying<T>(
     randomize: policy.jitter,
     signal: hooks.signal,
     onFailedAttempt: async ({ error }) => {
+      const marks = error as { [RETRY]?: boolean; [FAILOVER]?: boolean }
+      marks[FAILOVER] = false
+      marks[RETRY] = false
       if (isFailover(error)) {
         failovers++
         hooks.onRetry?.(error, retries, true)
-        ;(error as { [FAILOVER]?: boolean })[FAILOVER] = true
+        marks[FAILOVER] = true
         return
       }
       const next = plan(error)
-      ;(error as { [RETRY]?: boolean })[RETRY] = next.retry
+      marks[RETRY] = next.retry
       if (!next.retry) return
       hooks.onRetry?.(error, retries, false)
       retries++
       await sleep(clock, next.extraMs, hooks.signal)
     },
     shouldConsumeRetry: ({ error }) => (error as { [FAILOVER]?: boolean })[FAILOVER] !== true,
-    shouldRetry: ({ error }) => (error as { [RETRY]?: boolean })[RETRY] === true,
+    shouldRetry: ({ error }) => {
+      const marks = error as { [RETRY]?: boolean; [FAILOVER]?: boolean }
+      return marks[RETRY] === true || marks[FAILOVER] === true
+    },
   })
 }
 

@@ -33,7 +33,8 @@ export class TokenBucket {
       this.#tokens -= 1
       return 0
     }
-    return Math.ceil(((1 - this.#tokens) / this.ratePerSecond) * 1000)
+    // The epsilon keeps float dust (0.998 tokens) from adding a millisecond.
+    return Math.max(1, Math.ceil(((1 - this.#tokens) / this.ratePerSecond) * 1000 - 1e-6))
   }
 
   /** Tokens available now. */
