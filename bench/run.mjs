@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector, faults)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -8,6 +8,7 @@ import express from 'express'
 import { createRuntime } from 'fnbox'
 import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-core'
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
+import { runFaultScenario } from './faults.mjs'
 
 const require = createRequire(import.meta.url)
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
@@ -381,6 +382,19 @@ async function benchVector() {
   await served.close()
 }
 
+// (g) Guests against a faulty upstream (one key down, slow, 429 bursts, flapping; the other key
+// healthy): success rate with fnbox's egress policies vs the guest on its own (see faults.mjs).
+async function benchFaults() {
+  console.log('\n(g) guest success rate against a faulty upstream with one healthy key (800 requests at 100/s)')
+  const without = await runFaultScenario({ policies: false, requests: 800 })
+  const withPolicies = await runFaultScenario({ policies: true, requests: 800 })
+  report('g', 'success rate with policies (%)', withPolicies.successRate * 100, without.successRate * 100, '>= 99')
+  console.log(`    upstream faults met without policies: ${JSON.stringify(without.upstream)}`)
+  console.log(
+    `    with policies: ${JSON.stringify(withPolicies.upstream)}, failovers ${withPolicies.stats.failovers}, retries ${withPolicies.stats.retries}, guest failures ${JSON.stringify(withPolicies.failures)}`,
+  )
+}
+
 console.log(`fnbox bench — node ${process.version}, ${(await import('node:os')).availableParallelism()} cores`)
 if (run('call')) await benchCall()
 if (run('http')) await benchHttp()
@@ -388,4 +402,5 @@ if (run('cold')) await benchCold()
 if (run('rss')) await benchRss()
 if (run('kv')) await benchKv()
 if (run('vector')) await benchVector()
+if (run('faults')) await benchFaults()
 if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))
