@@ -87,6 +87,31 @@ async function benchCall() {
   const ops = (concurrency * perWorker) / ((performance.now() - t) / 1000)
   await runtime.close()
   report('a', 'runtime.call throughput (ops/s, 16 concurrent)', ops, rawOps, '>= 0.5 of raw')
+
+  // The cost of the reliability gate (breaker + shedding on by default, a quota added here):
+  // the same load on a runtime with all of it off, runs interleaved to share the machine's noise.
+  const gated = { on: [], off: [] }
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ['off', 'on']) {
+      const rt = await createRuntime(
+        mode === 'off'
+          ? { pool: { max: 8 }, breaker: false, shedding: false }
+          : { pool: { max: 8 }, quota: { requestsPerSecond: 1e9, concurrency: 1e6, dailyExecutions: 1e12 } },
+      )
+      await rt.deploy('echo', { code: ECHO })
+      for (let i = 0; i < 2000; i++) await rt.call('echo', 'echo', PAYLOAD)
+      const start = performance.now()
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let i = 0; i < 2000; i++) await rt.call('echo', 'echo', PAYLOAD)
+        }),
+      )
+      gated[mode].push((concurrency * 2000) / ((performance.now() - start) / 1000))
+      await rt.close()
+    }
+  }
+  const best = (xs) => Math.max(...xs)
+  report('a', 'runtime.call, breaker + quota + shedding on', best(gated.on), best(gated.off), '~1 (gate off)')
   report('a', 'runtime.call sequential p50 (us)', pct(lat, 50), undefined, '<= 50 us')
   report('a', 'runtime.call sequential p99 (us)', pct(lat, 99))
 }
