@@ -35,7 +35,7 @@ export interface RetryOptions {
 export type ResolvedRetry = Readonly<Required<RetryOptions>>
 
 /** Defaults of {@link RetryOptions}. @public */
-export const DEFAULT_RETRY: ResolvedRetry = Object.freeze({
+export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = Object.freeze({
   retries: 2,
   minDelayMs: 100,
   maxDelayMs: 2000,

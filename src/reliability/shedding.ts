@@ -70,7 +70,7 @@ export interface LoadLevelEvent extends LoadSample {
 export type ResolvedShedding = Readonly<Required<SheddingOptions>>
 
 /** Defaults of {@link SheddingOptions}. @public */
-export const DEFAULT_SHEDDING: ResolvedShedding = Object.freeze({
+export const DEFAULT_SHEDDING: Readonly<Required<SheddingOptions>> = Object.freeze({
   maxEventLoopDelayMs: 500,
   maxHeapUsedRatio: 0.9,
   maxQueued: 5000,
