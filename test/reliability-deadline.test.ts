@@ -20,7 +20,9 @@ describe('Deadline', () => {
     vi.advanceTimersByTime(800)
     const slow = d.run('kv.get', () => new Promise((resolve) => setTimeout(() => resolve('late'), 5_000)))
     const result = slow.catch((e: unknown) => e)
-    await vi.advanceTimersByTimeAsync(200)
+    await vi.advanceTimersByTimeAsync(249)
+    expect(d.expired).toBe(true) // the sandbox's own limit ends the invocation first...
+    await vi.advanceTimersByTimeAsync(1) // ...then, DEADLINE_GRACE_MS later, the host call is cut
     const err = await result
     expect(isFnboxError(err, 'ERR_TIMEOUT')).toBe(true)
     expect((err as Error).message).toMatch(/^kv\.get was cut short: the invocation's 1000 ms deadline passed/)

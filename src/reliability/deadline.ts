@@ -10,6 +10,13 @@ import { FnboxError } from '../errors.js'
 import { systemClock, type Clock, type TimerHandle } from './clock.js'
 
 /**
+ * How long after the deadline host calls are cut: the invocation's own time limit (enforced in
+ * the sandbox at the deadline) ends it first, as `ERR_TIMEOUT`, instead of the guest catching a
+ * cut-short host call in the last instant and answering as if in time.
+ */
+export const DEADLINE_GRACE_MS = 50
+
+/**
  * The end of one invocation. Cheap when unused: the signal (and its timer) exists only once a
  * host call asks for it, since most invocations make none.
  */
@@ -37,15 +44,17 @@ export class Deadline {
     return this.remaining() <= 0
   }
 
-  /** Aborts, with {@link Deadline.error}, when the time is up (or the invocation ended). */
+  /**
+   * Aborts, with {@link Deadline.error}, {@link DEADLINE_GRACE_MS} after the time is up (or when
+   * the invocation ended).
+   */
   get signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController()
       if (this.#disposed) this.#controller.abort(this.error('the invocation'))
       else {
-        const left = this.remaining()
-        if (left <= 0) this.#controller.abort(this.error('the invocation'))
-        else this.#timer = this.#clock.setTimeout(() => this.#controller!.abort(this.error('the invocation')), left)
+        const left = this.remaining() + DEADLINE_GRACE_MS
+        this.#timer = this.#clock.setTimeout(() => this.#controller!.abort(this.error('the invocation')), left)
       }
     }
     return this.#controller.signal

@@ -30,7 +30,7 @@ import {
   type CredentialFailure,
   type CredentialStats,
 } from './credentials.js'
-import type { Deadline } from './deadline.js'
+import { DEADLINE_GRACE_MS, type Deadline } from './deadline.js'
 import { PassiveHealth, type HealthStats } from './health.js'
 import { parseRetryAfter } from './retry-after.js'
 import type { ResolvedEgress, ResolvedUpstream } from './upstreams.js'
@@ -275,7 +275,8 @@ export class Egress {
                 signal: attemptSignal,
                 sensitiveHeaders: credential ? [credential.header[0]] : init.sensitiveHeaders,
               },
-              { ...policy, timeoutMs: Math.max(1, deadline.remaining()) },
+              // The whole exchange, body included, ends with the invocation (see DEADLINE_GRACE_MS).
+              { ...policy, timeoutMs: Math.max(1, deadline.remaining() + DEADLINE_GRACE_MS) },
             ),
           {
             timeoutMs: Math.min(target.policy.timeoutMs, 2 ** 31 - 1),
