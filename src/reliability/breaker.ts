@@ -340,8 +340,9 @@ export class CircuitBreaker implements Breaker {
   }
 
   /**
-   * Reports how an admitted call ended. Idempotent per ticket. A failure is counted at once; a
-   * success within the current tick's microtasks (opossum settles successes on a promise).
+   * Reports how an admitted call ended. Idempotent per ticket. Counted at once, except the
+   * success of a half-open probe, which closes the breaker within the current tick's microtasks
+   * (opossum settles it on a promise).
    */
   settle(ticket: BreakerTicket, outcome: Outcome): void {
     if (ticket.settled) return
@@ -350,6 +351,13 @@ export class CircuitBreaker implements Breaker {
     if (ticket.generation !== this.#generation) return // admitted under an earlier state
     if (ticket.probe) this.#probing = false
     if (outcome === 'neutral') return // a neutral probe: the next call probes instead
+    if (outcome === 'success' && !ticket.probe && this.#cb.closed) {
+      // All a success does to a closed breaker is count: opossum counts on its own 'fire' and
+      // 'success' events. Emitting them costs ~0.4 us; fire() ~7-10 us (promises, semaphore).
+      this.#cb.emit('fire', [])
+      this.#cb.emit('success', undefined, 0)
+      return
+    }
     this.#cb.fire(outcome).catch(() => undefined)
   }
 
