@@ -253,6 +253,8 @@ interface FunctionVersion {
   acquireWaits: RecentWindow
   /** Undefined when the function's breaker is off. */
   breaker: CircuitBreaker | undefined
+  /** The function's quota counters (shared by its versions; see Runtime.#quotas). */
+  quota: FunctionQuota
   priority: Priority
   /** Upstreams whose credentials are injected for it. */
   upstreamGrants: ReadonlySet<string>
@@ -541,6 +543,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       acquireWaits: new RecentWindow(),
       pool: undefined as unknown as FunctionPool,
       breaker: undefined,
+      quota: undefined as unknown as FunctionQuota,
       priority,
       upstreamGrants: new Set(upstreams),
       retry,
@@ -570,9 +573,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         onState: (state, stats) => this.#breakerEvent(state, { target: 'function', name, version, stats }),
       })
     }
-    const counters = this.#quotas.get(name)
+    let counters = this.#quotas.get(name)
     if (counters) counters.configure(quota)
-    else this.#quotas.set(name, new FunctionQuota(name, quota))
+    else this.#quotas.set(name, (counters = new FunctionQuota(name, quota)))
+    fn.quota = counters
     const previous = this.#functions.get(name)
     this.#functions.set(name, fn)
     if (previous) this.#retire(previous)
@@ -816,7 +820,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const gate = admit({
       name: fn.name,
       priority: fn.priority,
-      quota: this.#quotas.get(fn.name)!,
+      quota: fn.quota,
       breaker: fn.breaker,
       shedder: this.#shedder,
     })
@@ -935,7 +939,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         coldStarts: fn.coldStarts,
         acquireWaitMs: { p50: fn.acquireWaits.percentile(50), p99: fn.acquireWaits.percentile(99) },
         breaker: fn.breaker?.stats() ?? null,
-        quota: this.#quotas.get(fn.name)!.stats(),
+        quota: fn.quota.stats(),
         priority: fn.priority,
       }
     }

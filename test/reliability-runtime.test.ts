@@ -5,6 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
+import Koa from 'koa'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   createRuntime,
@@ -192,6 +193,23 @@ describe('quotas', () => {
     expect(limited.headers.get('retry-after')).toBe('1')
     await waitFor(() => invokes.length >= 2, 2_000)
     expect(invokes).toHaveLength(2)
+  })
+  it('the Koa mount does the same', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const r = await runtime()
+    await r.deploy('hello', { code: HELLO })
+    const app = new Koa()
+    app.use(r.koa({ prefix: '/fn', rateLimit: { requestsPerSecond: 1, burst: 1 } }))
+    const server = app.listen(0, '127.0.0.1')
+    servers.push(server)
+    await new Promise((resolve) => server.once('listening', resolve))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const first = await fetch(`${base}/fn/hello`)
+    const second = await fetch(`${base}/fn/hello`)
+    expect([first.status, second.status]).toEqual([200, 429])
+    expect(second.headers.get('retry-after')).toBe('1')
+    vi.setSystemTime(Date.now() + 1_000)
+    expect((await fetch(`${base}/fn/hello`)).status).toBe(200)
   })
 })
 
