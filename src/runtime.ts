@@ -199,6 +199,8 @@ export interface FunctionStats {
   coldStarts: number
   /** Time calls waited for an instance, over the last 1,024 calls, in ms. */
   acquireWaitMs: { p50: number; p99: number }
+  /** Calls of the current version that got an instance (a refused call never does). */
+  acquired: number
   /** The circuit breaker of the current version; null when turned off. */
   breaker: BreakerStats | null
   /** Quota counters (per function name, kept across versions). */
@@ -255,6 +257,8 @@ interface FunctionVersion {
   breaker: CircuitBreaker | undefined
   /** The function's quota counters (shared by its versions; see Runtime.#quotas). */
   quota: FunctionQuota
+  /** Calls that got an instance. */
+  acquired: number
   priority: Priority
   /** Upstreams whose credentials are injected for it. */
   upstreamGrants: ReadonlySet<string>
@@ -544,6 +548,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       pool: undefined as unknown as FunctionPool,
       breaker: undefined,
       quota: undefined as unknown as FunctionQuota,
+      acquired: 0,
       priority,
       upstreamGrants: new Set(upstreams),
       retry,
@@ -833,6 +838,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw err
     }
     const acquired = performance.now()
+    fn.acquired++
     fn.acquireWaits.record(acquired - started)
     const deadline = new Deadline(fn.timeoutMs)
     return {
@@ -938,6 +944,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         draining: this.#draining.get(fn.name)?.size ?? 0,
         coldStarts: fn.coldStarts,
         acquireWaitMs: { p50: fn.acquireWaits.percentile(50), p99: fn.acquireWaits.percentile(99) },
+        acquired: fn.acquired,
         breaker: fn.breaker?.stats() ?? null,
         quota: fn.quota.stats(),
         priority: fn.priority,

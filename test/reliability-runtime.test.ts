@@ -80,8 +80,9 @@ describe('the function breaker', () => {
     expect(res.status).toBe(503)
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ERR_CIRCUIT_OPEN')
-    expect(invokes).toHaveLength(5) // no refused call reached a sandbox
-    expect(r.stats().functions.flaky).toMatchObject({ inUse: 0, queued: 0 })
+    expect(invokes).toHaveLength(5)
+    // No refused call acquired a sandbox.
+    expect(r.stats().functions.flaky).toMatchObject({ acquired: 5, inUse: 0, queued: 0 })
 
     await r.kv.set('broken', false)
     expect(await waitFor(() => events.includes('breaker:halfOpen:function:flaky'), 5_000)).toBe(true)
