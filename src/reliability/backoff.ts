@@ -162,6 +162,11 @@ const RETRY = Symbol('fnbox.retry')
  * per function). Only the failures in `on` are retried; guest exceptions and timeouts are not,
  * unless listed. A failure whose `Retry-After` is longer than `maxDelayMs` is not retried.
  *
+ * @example
+ * ```ts
+ * await runtime.deploy('lookup', { code, retry: { retries: 3, maxDelayMs: 1_000 } })
+ * await runtime.deploy('sync', { code, retry: { on: ['ERR_EXECUTOR_LOST', 'ERR_GUEST_EXCEPTION'] } })
+ * ```
  * @public
  */
 export interface CallRetryOptions extends RetryOptions {

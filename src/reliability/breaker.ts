@@ -32,6 +32,13 @@ import { MAX_TIMER_MS, numberOption, optionObject, optionalNumber } from './vali
  * Circuit breaker settings: per runtime (`createRuntime({ breaker })`) and per function
  * (`deploy(name, { breaker })`), and per upstream for guest `fetch`. `false` turns it off.
  *
+ * @example
+ * ```ts
+ * const runtime = await createRuntime({ breaker: { volumeThreshold: 20, resetTimeoutMs: 5_000 } })
+ * await runtime.deploy('report', { code, breaker: { timeoutMs: 2_000 } }) // slower calls count as timeouts
+ * await runtime.deploy('batch', { code, breaker: false })
+ * runtime.on('breaker:open', (e) => console.warn(`${e.name} is failing fast`, e.stats))
+ * ```
  * @public
  */
 export interface BreakerOptions {

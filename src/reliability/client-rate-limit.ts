@@ -17,6 +17,10 @@ import { numberOption, optionObject } from './validate.js'
  * client gets 429 `ERR_RATE_LIMITED` with `Retry-After`. Counted per mount, in this process.
  * The address is the socket's peer, or with `trustProxy` the left-most `X-Forwarded-For` entry.
  *
+ * @example
+ * ```ts
+ * app.use('/fn', runtime.express({ trustProxy: true, rateLimit: { requestsPerSecond: 5, burst: 20 } }))
+ * ```
  * @public
  */
 export interface ClientRateLimitOptions {

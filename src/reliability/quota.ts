@@ -17,6 +17,11 @@ import { optionObject, optionalNumber } from './validate.js'
  * Past any of them a call gets `ERR_RATE_LIMITED` (HTTP 429 + `Retry-After`) before a sandbox is
  * touched.
  *
+ * @example
+ * ```ts
+ * await runtime.deploy('tenant-42', { code, quota: { requestsPerSecond: 10, burst: 20, concurrency: 4, dailyExecutions: 50_000 } })
+ * const { quota } = runtime.stats().functions['tenant-42']!
+ * ```
  * @public
  */
 export interface QuotaOptions {

@@ -31,6 +31,12 @@ const PRIORITIES: readonly Priority[] = ['low', 'normal', 'high', 'critical']
  * When the host counts as overloaded (any one signal suffices), and how often it looks. `false`
  * turns shedding off.
  *
+ * @example
+ * ```ts
+ * const runtime = await createRuntime({ shedding: { maxEventLoopDelayMs: 200, maxQueued: 1000 } })
+ * await runtime.deploy('checkout', { code, priority: 'critical' })
+ * await runtime.deploy('thumbnails', { code, priority: 'low' }) // refused first under load
+ * ```
  * @public
  */
 export interface SheddingOptions {

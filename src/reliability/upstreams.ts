@@ -31,6 +31,11 @@ export interface UpstreamRetryOptions extends RetryOptions {
 /**
  * Policies of a guest's `fetch`, per upstream host.
  *
+ * @example
+ * ```ts
+ * const runtime = await createRuntime({ egress: { timeoutMs: 10_000, retry: { retries: 3 }, breaker: { volumeThreshold: 20 } } })
+ * console.log(runtime.stats().upstreams['https://api.example.com']?.health)
+ * ```
  * @public
  */
 export interface EgressOptions {
