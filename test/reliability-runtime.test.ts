@@ -339,6 +339,32 @@ describe('credentials and deadlines against a real upstream', () => {
     expect(seen).toHaveLength(2)
   })
 
+  it('drops an injected credential header when a redirect leaves the upstream origin', async () => {
+    const elsewhere: IncomingHttpHeaders[] = []
+    const other = await listen((req, res) => {
+      elsewhere.push(req.headers)
+      res.end('landed')
+    })
+    const atUpstream: IncomingHttpHeaders[] = []
+    const origin = await listen((req, res) => {
+      atUpstream.push(req.headers)
+      res.writeHead(302, { location: `${other}/landing` }).end()
+    })
+    const r = await runtime({
+      secrets: { key: 'ab'.repeat(32) },
+      allowedHosts: [new URL(other).host],
+      upstreams: { api: { origin, auth: { header: 'x-api-key', secrets: ['UP_KEY_1'] } } },
+    })
+    await r.secrets.set('UP_KEY_1', 'k1-very-secret')
+    await r.deploy('agent', {
+      code: `export async function go(url) { const res = await fetch(url); return { url: res.url, text: await res.text() } }`,
+      upstreams: ['api'],
+    })
+    expect(await r.call('agent', 'go', `${origin}/start`)).toEqual({ url: `${other}/landing`, text: 'landed' })
+    expect(atUpstream[0]!['x-api-key']).toBe('k1-very-secret')
+    expect(elsewhere[0]!['x-api-key']).toBeUndefined()
+  })
+
   it('cuts a fetch short at the invocation deadline, though the egress timeout is a minute', async () => {
     let closedAfter: number | undefined
     const origin = await listen((req) => {
