@@ -11,5 +11,7 @@ export default defineConfig({
   clean: true,
   shims: true,
   splitting: false,
+  // p-retry is ESM-only: bundled, so the CommonJS build also loads on Node 20.18 (no require(esm)).
+  noExternal: ['p-retry', 'is-network-error'],
   esbuildPlugins: [guestSourcePlugin],
 })

@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector, faults)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -8,6 +8,7 @@ import express from 'express'
 import { createRuntime } from 'fnbox'
 import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-core'
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
+import { runFaultScenario } from './faults.mjs'
 
 const require = createRequire(import.meta.url)
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
@@ -86,6 +87,31 @@ async function benchCall() {
   const ops = (concurrency * perWorker) / ((performance.now() - t) / 1000)
   await runtime.close()
   report('a', 'runtime.call throughput (ops/s, 16 concurrent)', ops, rawOps, '>= 0.5 of raw')
+
+  // The cost of the reliability gate (breaker + shedding on by default, a quota added here):
+  // the same load on a runtime with all of it off, runs interleaved to share the machine's noise.
+  const gated = { on: [], off: [] }
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ['off', 'on']) {
+      const rt = await createRuntime(
+        mode === 'off'
+          ? { pool: { max: 8 }, breaker: false, shedding: false }
+          : { pool: { max: 8 }, quota: { requestsPerSecond: 1e9, concurrency: 1e6, dailyExecutions: 1e12 } },
+      )
+      await rt.deploy('echo', { code: ECHO })
+      for (let i = 0; i < 2000; i++) await rt.call('echo', 'echo', PAYLOAD)
+      const start = performance.now()
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let i = 0; i < 2000; i++) await rt.call('echo', 'echo', PAYLOAD)
+        }),
+      )
+      gated[mode].push((concurrency * 2000) / ((performance.now() - start) / 1000))
+      await rt.close()
+    }
+  }
+  const best = (xs) => Math.max(...xs)
+  report('a', 'runtime.call, breaker + quota + shedding on', best(gated.on), best(gated.off), '~1 (gate off)')
   report('a', 'runtime.call sequential p50 (us)', pct(lat, 50), undefined, '<= 50 us')
   report('a', 'runtime.call sequential p99 (us)', pct(lat, 99))
 }
@@ -392,6 +418,19 @@ async function benchVector() {
   await served.close()
 }
 
+// (g) Guests against a faulty upstream (one key down, slow, 429 bursts, flapping; the other key
+// healthy): success rate with fnbox's egress policies vs the guest on its own (see faults.mjs).
+async function benchFaults() {
+  console.log('\n(g) guest success rate against a faulty upstream with one healthy key (800 requests at 100/s)')
+  const without = await runFaultScenario({ policies: false, requests: 800 })
+  const withPolicies = await runFaultScenario({ policies: true, requests: 800 })
+  report('g', 'success rate with policies (%)', withPolicies.successRate * 100, without.successRate * 100, '>= 99')
+  console.log(`    upstream faults met without policies: ${JSON.stringify(without.upstream)}`)
+  console.log(
+    `    with policies: ${JSON.stringify(withPolicies.upstream)}, failovers ${withPolicies.stats.failovers}, retries ${withPolicies.stats.retries}, guest failures ${JSON.stringify(withPolicies.failures)}`,
+  )
+}
+
 console.log(`fnbox bench — node ${process.version}, ${(await import('node:os')).availableParallelism()} cores`)
 if (run('call')) await benchCall()
 if (run('http')) await benchHttp()
@@ -399,4 +438,5 @@ if (run('cold')) await benchCold()
 if (run('rss')) await benchRss()
 if (run('kv')) await benchKv()
 if (run('vector')) await benchVector()
+if (run('faults')) await benchFaults()
 if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))

@@ -31,6 +31,8 @@ export type FnboxErrorCode =
   | 'ERR_CIRCUIT_OPEN'
   /** A rate limit or quota refused the call. */
   | 'ERR_RATE_LIMITED'
+  /** The host is overloaded and sheds calls of this function's priority. */
+  | 'ERR_OVERLOADED'
   /** The guest threw (or returned a rejected promise). */
   | 'ERR_GUEST_EXCEPTION'
   /** The function's code could not be compiled or its top-level code threw. */
@@ -77,6 +79,7 @@ const STATUS: Record<FnboxErrorCode, number> = {
   ERR_QUEUE_FULL: 503,
   ERR_CIRCUIT_OPEN: 503,
   ERR_RATE_LIMITED: 429,
+  ERR_OVERLOADED: 503,
   ERR_GUEST_EXCEPTION: 500,
   ERR_DEPLOY_FAILED: 400,
   ERR_HOST_FORBIDDEN: 403,
@@ -101,6 +104,7 @@ const PUBLIC_MESSAGE = new Set<FnboxErrorCode>([
   'ERR_QUEUE_FULL',
   'ERR_CIRCUIT_OPEN',
   'ERR_RATE_LIMITED',
+  'ERR_OVERLOADED',
   'ERR_HOST_FORBIDDEN',
 ])
 

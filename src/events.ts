@@ -4,6 +4,9 @@
  * @module
  */
 import type { FnboxErrorCode } from './errors.js'
+import type { BreakerStats } from './reliability/breaker.js'
+import type { CredentialEvent } from './reliability/credentials.js'
+import type { LoadLevelEvent } from './reliability/shedding.js'
 
 /** Console output of a guest. @public */
 export interface LogEvent {
@@ -60,6 +63,17 @@ export interface ExecutorRestartEvent {
   reason: string
 }
 
+/** A circuit breaker changed state (`breaker:open`, `breaker:halfOpen`, `breaker:close`). @public */
+export interface BreakerEvent {
+  /** A function's breaker (its invocations) or an upstream's (guests' fetches to it). */
+  target: 'function' | 'upstream'
+  /** The function's name, or the upstream's (its declared name, else its host). */
+  name: string
+  /** The function version whose breaker it is; undefined for upstreams. */
+  version: string | undefined
+  stats: BreakerStats
+}
+
 /**
  * Every event the runtime emits, with its payload.
  *
@@ -77,4 +91,14 @@ export interface RuntimeEvents {
   undeploy: (event: { name: string; version: string }) => void
   'instance:create': (event: InstanceEvent) => void
   'executor:restart': (event: ExecutorRestartEvent) => void
+  /** A breaker opened: calls (or fetches) are refused at once until it probes. */
+  'breaker:open': (event: BreakerEvent) => void
+  /** A breaker's reset timeout passed: the next call is its one probe. */
+  'breaker:halfOpen': (event: BreakerEvent) => void
+  /** A breaker's probe succeeded: calls flow again. */
+  'breaker:close': (event: BreakerEvent) => void
+  /** The host's shed level changed (see `shedding`). */
+  'load:level': (event: LoadLevelEvent) => void
+  /** An upstream credential answered 429, 5xx or timed out, and sits out for a while. */
+  'upstream:credential': (event: CredentialEvent) => void
 }

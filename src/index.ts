@@ -47,7 +47,20 @@ export type {
   VectorStore,
 } from './host/domains/types.js'
 export type { Limits, PoolOptions } from './options.js'
+export { DEFAULT_BREAKER } from './reliability/breaker.js'
+export type { BreakerOptions, BreakerState, BreakerStats } from './reliability/breaker.js'
+export { DEFAULT_CALL_RETRY_ON, DEFAULT_RETRY } from './reliability/backoff.js'
+export type { CallRetryOptions, RetryOptions } from './reliability/backoff.js'
+export type { QuotaOptions, QuotaStats } from './reliability/quota.js'
+export { DEFAULT_SHEDDING } from './reliability/shedding.js'
+export type { LoadLevelEvent, LoadSample, LoadStats, Priority, SheddingOptions } from './reliability/shedding.js'
+export type { EgressOptions, UpstreamAuth, UpstreamOptions, UpstreamRetryOptions } from './reliability/upstreams.js'
+export type { UpstreamStats } from './reliability/egress.js'
+export type { HealthStats } from './reliability/health.js'
+export type { CredentialEvent, CredentialFailure, CredentialStats } from './reliability/credentials.js'
+export type { ClientRateLimitOptions } from './reliability/client-rate-limit.js'
 export type {
+  BreakerEvent,
   DeployEvent,
   ExecutorRestartEvent,
   InstanceEvent,

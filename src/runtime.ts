@@ -46,6 +46,43 @@ import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
 import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
 import { defaultFilesRoot, openBackend, type Backend, type StorageOption } from './storage/backend.js'
+import { admit, invocationOutcome, type GateTicket } from './reliability/admission.js'
+import { resolveCallRetry, retrying, type CallRetryOptions, type ResolvedCallRetry } from './reliability/backoff.js'
+import {
+  BucketRotation,
+  CircuitBreaker,
+  resolveBreaker,
+  type BreakerOptions,
+  type BreakerState,
+  type BreakerStats,
+  type ResolvedBreakerOptions,
+} from './reliability/breaker.js'
+import { Deadline } from './reliability/deadline.js'
+import { Egress, type UpstreamStats } from './reliability/egress.js'
+import {
+  FunctionQuota,
+  resolveQuota,
+  type QuotaOptions,
+  type QuotaStats,
+  type ResolvedQuota,
+} from './reliability/quota.js'
+import {
+  LoadShedder,
+  ProcessLoadProbe,
+  resolvePriority,
+  resolveShedding,
+  type LoadStats,
+  type Priority,
+  type SheddingOptions,
+} from './reliability/shedding.js'
+import {
+  resolveEgress,
+  resolveUpstreamGrants,
+  resolveUpstreams,
+  type EgressOptions,
+  type ResolvedUpstream,
+  type UpstreamOptions,
+} from './reliability/upstreams.js'
 
 /**
  * Options of {@link createRuntime}. Every field is optional.
@@ -81,6 +118,26 @@ export interface RuntimeOptions {
   secrets?: { key?: string | Uint8Array }
   /** Your own stores in place of fnbox's (each an interface; see the `KvStore` family). */
   adapters?: StorageAdapters
+  /**
+   * The circuit breaker of every function's invocations (each function version has its own);
+   * a deploy may override fields or pass `false`. `false` turns breakers off. On by default
+   * with {@link DEFAULT_BREAKER}.
+   */
+  breaker?: BreakerOptions | false
+  /** Quotas and rate limits each function gets (its own counters, in this process); a deploy may override fields. */
+  quota?: QuotaOptions
+  /** When the host sheds calls by function `priority`; `false` turns it off. On by default with {@link DEFAULT_SHEDDING}. */
+  shedding?: SheddingOptions | false
+  /** Timeout, retries and a circuit breaker for guests' `fetch`, per upstream host. */
+  egress?: EgressOptions
+  /**
+   * Upstreams declared by name: an origin with its own egress policy and, optionally,
+   * credentials from secrets that the host injects for the functions granted the upstream
+   * (`deploy(name, { upstreams: ['openai'] })`). The guest never sees them.
+   */
+  upstreams?: Record<string, UpstreamOptions>
+  /** Retries of `runtime.call` for every function (opt-in: only for idempotent exports). Default off. */
+  retry?: CallRetryOptions | false
 }
 
 /**
@@ -106,6 +163,19 @@ export interface DeployOptions {
   scope?: string
   /** Names of the secrets the function may read with `secrets.get` (values are redacted from its logs). */
   secrets?: string[]
+  /** Overrides of the runtime's breaker for this function, or `false` for none. */
+  breaker?: BreakerOptions | false
+  /** Overrides of the runtime's quota for this function. */
+  quota?: QuotaOptions
+  /** Which functions are refused first when the host is overloaded. Default `'normal'`. */
+  priority?: Priority
+  /**
+   * Declared upstreams (`createRuntime({ upstreams })`) whose credentials the host adds to this
+   * function's requests; their origins may be fetched even when private.
+   */
+  upstreams?: string[]
+  /** Retries of `runtime.call` of this function (its exports must be idempotent), or `false`. */
+  retry?: CallRetryOptions | false
 }
 
 /** What {@link Runtime.deploy} returns. @public */
@@ -129,6 +199,13 @@ export interface FunctionStats {
   coldStarts: number
   /** Time calls waited for an instance, over the last 1,024 calls, in ms. */
   acquireWaitMs: { p50: number; p99: number }
+  /** Calls of the current version that got an instance (a refused call never does). */
+  acquired: number
+  /** The circuit breaker of the current version; null when turned off. */
+  breaker: BreakerStats | null
+  /** Quota counters (per function name, kept across versions). */
+  quota: QuotaStats
+  priority: Priority
 }
 
 /** Per-thread figures of {@link Runtime.stats}. @public */
@@ -143,6 +220,10 @@ export interface ExecutorThreadStats {
 export interface RuntimeStats {
   functions: Record<string, FunctionStats>
   executors: ExecutorThreadStats[]
+  /** Load signals and the shed level; null when shedding is off. */
+  load: LoadStats | null
+  /** Guests' fetch traffic per upstream: declared ones by name, other hosts by origin. */
+  upstreams: Record<string, UpstreamStats>
 }
 
 /** Options of {@link Runtime.close}. @public */
@@ -172,6 +253,18 @@ interface FunctionVersion {
   coldStarts: number
   /** Waits for an instance over the last calls. */
   acquireWaits: RecentWindow
+  /** Undefined when the function's breaker is off. */
+  breaker: CircuitBreaker | undefined
+  /** The function's quota counters (shared by its versions; see Runtime.#quotas). */
+  quota: FunctionQuota
+  /** Calls that got an instance. */
+  acquired: number
+  priority: Priority
+  /** Upstreams whose credentials are injected for it. */
+  upstreamGrants: ReadonlySet<string>
+  retry: ResolvedCallRetry | undefined
+  /** The invocation time limit: `limits.timeoutMs`, or the breaker's `timeoutMs` when shorter. */
+  timeoutMs: number
 }
 
 /** One invocation between acquiring its instance and releasing it. */
@@ -181,10 +274,42 @@ interface OpenCall {
   session: GuestHostSession
   started: number
   acquired: number
+  gate: GateTicket
+  deadline: Deadline
+  /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
+  clientGone: boolean
 }
 
-const DEPLOY_KEYS = ['code', 'limits', 'pool', 'allowedHosts', 'filename', 'scope', 'secrets'] as const
-const RUNTIME_KEYS = ['threads', 'limits', 'pool', 'allowedHosts', 'storage', 'files', 'secrets', 'adapters'] as const
+const DEPLOY_KEYS = [
+  'code',
+  'limits',
+  'pool',
+  'allowedHosts',
+  'filename',
+  'scope',
+  'secrets',
+  'breaker',
+  'quota',
+  'priority',
+  'upstreams',
+  'retry',
+] as const
+const RUNTIME_KEYS = [
+  'threads',
+  'limits',
+  'pool',
+  'allowedHosts',
+  'storage',
+  'files',
+  'secrets',
+  'adapters',
+  'breaker',
+  'quota',
+  'shedding',
+  'egress',
+  'upstreams',
+  'retry',
+] as const
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 let deploySeq = 0
@@ -207,6 +332,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #closed: Promise<void> | undefined
   readonly #openBackend: () => Promise<Backend>
   #backend: Promise<Backend> | undefined
+  readonly #breaker: ResolvedBreakerOptions | undefined
+  readonly #quota: ResolvedQuota
+  readonly #retry: ResolvedCallRetry | undefined
+  readonly #upstreams: ReadonlyMap<string, ResolvedUpstream>
+  /** Quota counters by function name: they outlive versions. */
+  readonly #quotas = new Map<string, FunctionQuota>()
+  readonly #rotation = new BucketRotation()
+  readonly #egress: Egress
+  readonly #shedder: LoadShedder | undefined
+  readonly #loadProbe: ProcessLoadProbe | undefined
 
   /** The key-value store of the `'default'` data scope (`.scope(name)` for others). */
   readonly kv: KvClient
@@ -227,12 +362,40 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
     parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
     this.#net = createGuardedFetch()
+    this.#breaker = resolveBreaker(opts.breaker, 'options.breaker', resolveBreaker({}, 'options.breaker', undefined))
+    this.#quota = resolveQuota(opts.quota, 'options.quota')
+    this.#retry = resolveCallRetry(opts.retry, 'options.retry', undefined)
+    const egress = resolveEgress(opts.egress, 'options.egress')
+    this.#upstreams = resolveUpstreams(opts.upstreams, 'options.upstreams', egress)
+    const shedding = resolveShedding(opts.shedding, 'options.shedding')
     this.#openBackend = resolveStorage(opts)
     const backend = (): Promise<Backend> => this.#storage()
     this.kv = new KvClientImpl(backend, DEFAULT_SCOPE)
     this.vector = new VectorClientImpl(backend, DEFAULT_SCOPE)
     this.files = new FilesClientImpl(backend, DEFAULT_SCOPE)
     this.secrets = new SecretsClientImpl(backend, (name) => this.#secretChanged(name))
+    this.#egress = new Egress({
+      net: this.#net,
+      defaults: egress,
+      upstreams: this.#upstreams,
+      readSecret: async (name) => (await this.#storage()).secrets().get(name),
+      rotation: this.#rotation,
+      onBreaker: (upstream, state, stats) =>
+        this.#breakerEvent(state, { target: 'upstream', name: upstream, version: undefined, stats }),
+      onCredential: (event) => this.emit('upstream:credential', event),
+    })
+    if (shedding) {
+      const probe = new ProcessLoadProbe(() => {
+        let queued = 0
+        for (const fn of this.#functions.values()) queued += fn.pool.stats().queued
+        return queued
+      })
+      this.#loadProbe = probe
+      this.#shedder = new LoadShedder(shedding, {
+        sample: () => probe.sample(),
+        onLevel: (event) => this.emit('load:level', event),
+      })
+    }
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
         new Executor(i, workerUrl, this.#limits.memoryMb, {
@@ -260,8 +423,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.#backend
   }
 
+  #breakerEvent(state: BreakerState, event: Parameters<RuntimeEvents['breaker:open']>[0]): void {
+    const name = state === 'open' ? 'breaker:open' : state === 'halfOpen' ? 'breaker:halfOpen' : 'breaker:close'
+    this.emit(name, event)
+  }
+
   /** Sends a secret's new value to every loaded version granted it. */
   async #secretChanged(name: string): Promise<void> {
+    this.#egress.secretChanged(name)
     const versions = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((set) => [...set])]
     const affected = versions.filter((fn) => fn.grants.includes(name))
     if (affected.length === 0) return
@@ -310,21 +479,36 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     parseAllowedHosts(ownHosts, 'options.allowedHosts') // validates, naming the index in this list
     const hosts = [...this.#allowedHosts, ...ownHosts]
     // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
-    const allowedHosts = parseAllowedHosts(['*', ...hosts], 'options.allowedHosts')
     if (opts.filename !== undefined && typeof opts.filename !== 'string') {
       throw invalidOption('options.filename', 'a string', opts.filename)
     }
     const filename = (opts.filename as string | undefined) ?? `${name}.js`
     const scope = opts.scope === undefined ? DEFAULT_SCOPE : checkScope(opts.scope, 'options.scope')
     const grants = resolveGrants(opts.secrets)
+    const breaker = resolveBreaker(opts.breaker, 'options.breaker', this.#breaker)
+    const quota = resolveQuota(opts.quota, 'options.quota', this.#quota)
+    const priority = resolvePriority(opts.priority, 'options.priority', 'normal')
+    const upstreams = resolveUpstreamGrants(opts.upstreams, this.#upstreams)
+    const retry = resolveCallRetry(opts.retry, 'options.retry', this.#retry)
+    // A granted upstream's origin is vouched for by the host: reachable even when private.
+    for (const u of upstreams) hosts.push(this.#upstreams.get(u)!.hostPort)
+    const policies = {
+      breaker: breaker ?? false,
+      quota,
+      priority,
+      upstreams,
+      retry: retry && { ...retry, on: [...retry.on] },
+    }
     const version = createHash('sha256')
       .update(code)
       .update('\0')
-      .update(JSON.stringify({ limits, pool, hosts, filename, scope, grants }))
+      .update(JSON.stringify({ limits, pool, hosts, filename, scope, grants, ...policies }))
       .digest('hex')
       .slice(0, 16)
     const current = this.#functions.get(name)
     if (current?.version === version) return { name, version }
+    // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
+    const allowedHosts = parseAllowedHosts(['*', ...hosts], 'options.allowedHosts')
 
     // Unique per deployment, not per version: a version deployed again (concurrently, or while
     // its previous deployment drains) must not share thread-side state with the one retiring.
@@ -362,6 +546,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       coldStarts: 0,
       acquireWaits: new RecentWindow(),
       pool: undefined as unknown as FunctionPool,
+      breaker: undefined,
+      quota: undefined as unknown as FunctionQuota,
+      acquired: 0,
+      priority,
+      upstreamGrants: new Set(upstreams),
+      retry,
+      timeoutMs: Math.min(limits.timeoutMs, breaker?.timeoutMs ?? Infinity),
     }
     fn.pool = new FunctionPool(
       source,
@@ -381,6 +572,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw deployError(name, err)
     }
     this.#assertOpen()
+    if (breaker) {
+      fn.breaker = new CircuitBreaker(`function ${name}`, breaker, {
+        rotation: this.#rotation,
+        onState: (state, stats) => this.#breakerEvent(state, { target: 'function', name, version, stats }),
+      })
+    }
+    let counters = this.#quotas.get(name)
+    if (counters) counters.configure(quota)
+    else this.#quotas.set(name, (counters = new FunctionQuota(name, quota)))
+    fn.quota = counters
     const previous = this.#functions.get(name)
     this.#functions.set(name, fn)
     if (previous) this.#retire(previous)
@@ -393,6 +594,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const fn = this.#functions.get(name)
     if (!fn) return false
     this.#functions.delete(name)
+    this.#quotas.delete(name)
     this.emit('undeploy', { name, version: fn.version })
     await this.#retire(fn)
     return true
@@ -403,6 +605,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (!set) this.#draining.set(fn.name, (set = new Set()))
     set.add(fn)
     return fn.pool.drain().finally(() => {
+      fn.breaker?.shutdown()
       set.delete(fn)
       if (set.size === 0 && this.#draining.get(fn.name) === set) this.#draining.delete(fn.name)
     })
@@ -422,7 +625,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /**
    * Calls a named export of a function with JSON-serialisable arguments; resolves with its JSON
    * result. Rejects with a {@link FnboxError} (`ERR_NOT_FOUND`, `ERR_TIMEOUT`,
-   * `ERR_GUEST_EXCEPTION`, ...).
+   * `ERR_GUEST_EXCEPTION`, ...). With a `retry` policy (deploy or runtime option), the failures
+   * it lists are retried with backoff; the last one is thrown.
    *
    * @example
    * ```ts
@@ -448,11 +652,26 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         { details: { limit: fn.limits.maxRequestBytes, value: argsJson.length } },
       )
     }
+    if (!fn.retry) return this.#callOnce(fn, exportName, argsJson)
+    const policy = fn.retry
+    return retrying(
+      // A redeploy between attempts: the next one runs the current version.
+      (attempt) => this.#callOnce(attempt === 1 ? fn : this.#function(name), exportName, argsJson),
+      policy,
+      {
+        retryable: (err) => isFnboxError(err) && policy.on.has(err.code),
+        retryAfterMs: (err) =>
+          isFnboxError(err) && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
+      },
+    )
+  }
+
+  async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string): Promise<T> {
     const call = await this.#begin(fn)
     const { requestId, ref, session } = call
     let error: FnboxError | undefined
     try {
-      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, fn.limits.timeoutMs, {
+      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, fn.timeoutMs, {
         onLog: (level, message) => this.#log(fn, requestId, level, message),
         onHost: (req) => session.handle(req),
       })
@@ -525,7 +744,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     return new Promise<Response>((resolve, reject) => {
       const executor = ref.executor
-      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body }, fn.limits.timeoutMs, {
+      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body }, fn.timeoutMs, {
         onRespond: (head, bytes) => {
           status = head.status
           if (!head.stream) {
@@ -548,7 +767,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
                 // Credits owed for chunks that arrived while the consumer was behind.
                 for (; owed > 0; owed--) executor.credit(inv)
               },
-              cancel: () => executor.cancel(inv, 'client'),
+              cancel: () => {
+                call.clientGone = true
+                executor.cancel(inv, 'client')
+              },
             },
             new CountQueuingStrategy({ highWaterMark: 4 }),
           )
@@ -565,7 +787,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         onLog: (level, message) => this.#log(fn, requestId, level, message),
         onHost: (req) => session.handle(req),
       })
-      const onAbort = (): void => executor.cancel(inv, 'client')
+      const onAbort = (): void => {
+        call.clientGone = true
+        executor.cancel(inv, 'client')
+      }
       signal?.addEventListener('abort', onAbort, { once: true })
       let error: FnboxError | undefined
       done
@@ -592,26 +817,49 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     })
   }
 
-  /** Takes a warm instance and opens the host side of the guest's outgoing traffic. */
+  /**
+   * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
+   * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
+   */
   async #begin(fn: FunctionVersion): Promise<OpenCall> {
+    const gate = admit({
+      name: fn.name,
+      priority: fn.priority,
+      quota: fn.quota,
+      breaker: fn.breaker,
+      shedder: this.#shedder,
+    })
     const started = performance.now()
-    const ref = await fn.pool.acquire()
+    let ref: InstanceRef
+    try {
+      ref = await fn.pool.acquire()
+    } catch (err) {
+      gate.abandon()
+      throw err
+    }
     const acquired = performance.now()
+    fn.acquired++
     fn.acquireWaits.record(acquired - started)
+    const deadline = new Deadline(fn.timeoutMs)
     return {
       requestId: randomUUID(),
       ref,
       session: new GuestHostSession(
-        this.#net,
+        this.#egress,
         {
           allowedHosts: fn.allowedHosts,
-          timeoutMs: fn.limits.timeoutMs,
+          timeoutMs: fn.timeoutMs,
           maxResponseBytes: fn.limits.maxResponseBytes,
+          deadline,
+          grants: fn.upstreamGrants,
         },
         () => new DataSession(() => this.#storage(), fn.scope),
       ),
       started,
       acquired,
+      gate,
+      deadline,
+      clientGone: false,
     }
   }
 
@@ -625,8 +873,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     error: FnboxError | undefined,
   ): void {
     call.session.close()
+    call.deadline.dispose()
     fn.pool.release(call.ref)
-    fn.pool.serviceTime.observe(performance.now() - call.acquired)
+    const held = performance.now() - call.acquired
+    fn.pool.serviceTime.observe(held)
+    call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
     if (this.listenerCount('invoke') === 0) return
     this.emit('invoke', {
       function: fn.name,
@@ -693,6 +944,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         draining: this.#draining.get(fn.name)?.size ?? 0,
         coldStarts: fn.coldStarts,
         acquireWaitMs: { p50: fn.acquireWaits.percentile(50), p99: fn.acquireWaits.percentile(99) },
+        acquired: fn.acquired,
+        breaker: fn.breaker?.stats() ?? null,
+        quota: fn.quota.stats(),
+        priority: fn.priority,
       }
     }
     return {
@@ -703,6 +958,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         inflight: e.inflight,
         restarts: this.#restarts.get(e.index) ?? 0,
       })),
+      load: this.#shedder?.stats() ?? null,
+      upstreams: this.#egress.stats(),
     }
   }
 
@@ -722,6 +979,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       ])
       clearTimeout(timer)
       await Promise.all(this.#executors.map((e) => e.close()))
+      this.#shedder?.stop()
+      this.#loadProbe?.close()
+      for (const fn of pools) fn.breaker?.shutdown()
+      this.#egress.close()
+      this.#rotation.close()
       await this.#net.close()
       const backend = this.#backend
       this.#backend = undefined

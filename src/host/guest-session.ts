@@ -7,16 +7,23 @@
  * @module
  */
 import { FnboxError } from '../errors.js'
+import type { Deadline } from '../reliability/deadline.js'
+import type { Egress } from '../reliability/egress.js'
 import { transferable, type HostCall, type HostReplyValue } from '../sandbox/protocol.js'
 import type { DataSession } from './domains/session.js'
-import type { AllowedHosts, createGuardedFetch } from './net/index.js'
+import type { AllowedHosts } from './net/index.js'
 
-type Net = ReturnType<typeof createGuardedFetch>
+/** Where guest fetches go: the egress policies over the guarded network. */
+type Net = Pick<Egress, 'fetch'>
 
 export interface SessionPolicy {
   allowedHosts: AllowedHosts
   timeoutMs: number
   maxResponseBytes: number
+  /** The invocation's end: every host call gets only the time left. */
+  deadline: Deadline
+  /** Upstreams whose credentials the host injects for this function. */
+  grants: ReadonlySet<string>
 }
 
 interface OpenBody {
@@ -71,6 +78,7 @@ export class GuestHostSession {
               signal: AbortSignal.any([abort.signal, this.#closed.signal]),
             },
             this.#policy,
+            this.#policy,
           )
           let bodyId: number | null = null
           if (res.body) {
@@ -115,8 +123,10 @@ export class GuestHostSession {
       }
       case 'data': {
         if (this.#ended) throw new FnboxError('ERR_CLOSED', 'the invocation has ended')
-        this.#data ??= this.#openData()
-        const reply = await this.#data.handle(req.method, req.args, req.bytes ? new Uint8Array(req.bytes) : undefined)
+        const data = (this.#data ??= this.#openData())
+        const bytes = req.bytes ? new Uint8Array(req.bytes) : undefined
+        // Cut short at the invocation's deadline; the storage call's late result is dropped.
+        const reply = await this.#policy.deadline.run(req.method, () => data.handle(req.method, req.args, bytes))
         return { op: 'data', json: reply.json, bytes: reply.bytes ? transferable(reply.bytes) : undefined }
       }
     }

@@ -1,6 +1,7 @@
 /**
- * `Retry-After` from what a function's calls actually take: a client told to come back after the
- * queue ahead of it has drained, not after a constant.
+ * `Retry-After` both ways: the one fnbox sends, from what a function's calls actually take (a
+ * client told to come back after the queue ahead of it has drained, not after a constant), and
+ * the one upstreams send, read for guest `fetch` retries.
  *
  * @internal
  * @module
@@ -37,4 +38,16 @@ export class ServiceTime {
     const waves = Math.ceil((Math.max(0, waiting) + 1) / Math.max(1, concurrency))
     return Math.max(1, Math.ceil((waves * this.#ewmaMs) / 1000))
   }
+}
+
+/**
+ * A `Retry-After` header as milliseconds from `now`: delay-seconds or an HTTP date (RFC 9110
+ * §10.2.3). Undefined when absent or unreadable; never negative.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  if (value === null || value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }

@@ -47,6 +47,11 @@ export interface GuardedRequestInit {
   redirect: 'follow' | 'manual' | 'error'
   /** Aborts the request and its body; the fetch then rejects with `signal.reason`. */
   signal?: AbortSignal
+  /**
+   * Headers that carry credentials besides `authorization` and `cookie` (e.g. an injected
+   * `x-api-key`), dropped like them when a redirect leaves the request's origin.
+   */
+  sensitiveHeaders?: readonly string[]
 }
 
 /** The answer to a guest `fetch`. @public */
@@ -322,7 +327,11 @@ async function exchange(
         headers = headers.filter(([name]) => !BODY_HEADERS.has(name.toLowerCase()))
       }
       if (next.origin !== target.origin) {
-        headers = headers.filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase()))
+        const sensitive = new Set(init.sensitiveHeaders?.map((h) => h.toLowerCase()))
+        headers = headers.filter(([name]) => {
+          const lower = name.toLowerCase()
+          return !CREDENTIAL_HEADERS.has(lower) && !sensitive.has(lower)
+        })
       }
       target = next
     }

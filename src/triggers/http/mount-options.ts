@@ -8,6 +8,7 @@
 
 import type { IncomingMessage } from 'node:http'
 import { invalidOption } from '../../errors.js'
+import { resolveClientRateLimit, type ClientRateLimiter } from '../../reliability/client-rate-limit.js'
 import {
   DEFAULT_MAX_REQUEST_BYTES,
   clientAddressOf,
@@ -25,6 +26,7 @@ export interface ResolvedMountOptions {
   readonly maxRequestBytes: number
   readonly trustProxy: boolean
   readonly onError: HttpErrorHandler | undefined
+  readonly rateLimit: ClientRateLimiter | undefined
 }
 
 /**
@@ -37,7 +39,7 @@ export function resolveMountOptions(options: unknown): ResolvedMountOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidOption('options', 'an object', options)
   }
-  const { maxRequestBytes, trustProxy, onError } = options as HttpMountOptions
+  const { maxRequestBytes, trustProxy, onError, rateLimit } = options as HttpMountOptions
   if (maxRequestBytes !== undefined && !(Number.isSafeInteger(maxRequestBytes) && maxRequestBytes >= 0)) {
     throw invalidOption('options.maxRequestBytes', 'a non-negative integer', maxRequestBytes)
   }
@@ -51,6 +53,7 @@ export function resolveMountOptions(options: unknown): ResolvedMountOptions {
     maxRequestBytes: maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
     trustProxy: trustProxy ?? false,
     onError,
+    rateLimit: resolveClientRateLimit(rateLimit, 'options.rateLimit'),
   }
 }
 
@@ -87,6 +90,9 @@ export async function runHandler(
   signal: AbortSignal,
 ): Promise<{ request: Request | undefined; response: Response }> {
   let request: Request | undefined
+  // First of all: a client over its rate costs us nothing more than this lookup.
+  const limited = options.rateLimit?.check(clientAddressOf(mounted.req, options.trustProxy))
+  if (limited) return { request, response: await errorAnswer(limited, undefined, options, signal) }
   try {
     request = await toWebRequest(mounted.req as NodeRequestLike, {
       maxRequestBytes: options.maxRequestBytes,

@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { FnboxError, isFnboxError } from '../../errors.js'
+import type { ClientRateLimitOptions } from '../../reliability/client-rate-limit.js'
 
 /**
  * What a {@link FetchHandler} learns about a request beyond the `Request` itself.
@@ -129,6 +130,12 @@ export interface HttpMountOptions {
   trustProxy?: boolean
   /** Error hook: replace the error answer and/or log. See {@link HttpErrorHandler}. */
   onError?: HttpErrorHandler
+  /**
+   * Requests per client address, checked before any other work on a request (no body read, no
+   * function looked up): past it, 429 `ERR_RATE_LIMITED` with `Retry-After` (through `onError`).
+   * Default: no limit.
+   */
+  rateLimit?: ClientRateLimitOptions
 }
 
 /** Default of {@link HttpMountOptions.maxRequestBytes}: 1 MiB. @public */

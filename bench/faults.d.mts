@@ -1,0 +1,19 @@
+/** Types of faults.mjs, for the test that runs the same scenario. */
+export interface FaultScenarioResult {
+  /** Share of guest requests that got a 200. */
+  successRate: number
+  seconds: number
+  /** What the guests that did not get a 200 got: a status, 0 (fetch failed) or an error code. */
+  failures: Record<string, number>
+  /** What key A's patterns did to the requests, and how many got a 200 (either key). */
+  upstream: { down: number; slow: number; rateLimited: number; flapFailed: number; ok: number }
+  /** `runtime.stats().upstreams.llm` with the policies; undefined without. */
+  stats: { retries: number; failovers: number } | undefined
+}
+
+export function runFaultScenario(options: {
+  policies: boolean
+  requests?: number
+  ratePerSecond?: number
+  concurrency?: number
+}): Promise<FaultScenarioResult>
