@@ -1,0 +1,263 @@
+/**
+ * Engine snapshots, driven in-process on the engine of one thread: an instance restored from a
+ * snapshot must behave exactly like one evaluated from source.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { compiledModule, Engine } from '../src/sandbox/engine.js'
+import type { InvocationSink } from '../src/sandbox/instance.js'
+import { ModuleCell } from '../src/sandbox/module-cell.js'
+import type { HostCall, HostReplyValue, SandboxLimits } from '../src/sandbox/protocol.js'
+import { takeMemory, type Snapshot } from '../src/sandbox/snapshot.js'
+
+const LIMITS: SandboxLimits = {
+  memoryMb: 32,
+  maxStackKb: 256,
+  maxResponseBytes: 1 << 20,
+  maxLogBytes: 1 << 16,
+  instancesPerModule: 16,
+}
+
+interface Harness {
+  engine: Engine
+  snapshots: Snapshot[]
+  lost: number[]
+  logs: string[]
+  hostCalls: HostCall[]
+}
+
+const harnesses: Harness[] = []
+afterEach(() => {
+  for (const h of harnesses.splice(0)) for (let id = 1; id < 100; id++) h.engine.destroy(id)
+})
+
+/** An engine that snapshots every function (no evaluation-time threshold), without a blank. */
+function harness(minMs = 0): Harness {
+  const h: Harness = {
+    engine: undefined as unknown as Engine,
+    snapshots: [],
+    lost: [],
+    logs: [],
+    hostCalls: [],
+  }
+  h.engine = new Engine(
+    {
+      lost: (ids) => h.lost.push(...ids),
+      blank: () => undefined,
+      snapshot: (_key, snapshot) => h.snapshots.push(snapshot),
+    },
+    0,
+    () => false,
+    { snapshotMinEvaluateMs: minMs },
+  )
+  harnesses.push(h)
+  return h
+}
+
+let nextInv = 1
+
+function sink(h: Harness): InvocationSink {
+  return {
+    respond: () => undefined,
+    chunk: () => Promise.resolve(),
+    end: () => undefined,
+    log: (level, message) => h.logs.push(`${level}: ${message}`),
+    host: (req): Promise<HostReplyValue> => {
+      h.hostCalls.push(req)
+      if (req.op !== 'data') return Promise.reject(new Error('no network here'))
+      return Promise.resolve({
+        op: 'data',
+        json: JSON.stringify({ echoed: req.method, args: JSON.parse(req.args) }),
+        bytes: undefined,
+      })
+    },
+    hostFire: () => undefined,
+  }
+}
+
+async function call(h: Harness, id: number, exportName: string, ...args: unknown[]): Promise<unknown> {
+  const instance = h.engine.instance(id)
+  if (!instance) throw new Error(`no instance ${id}`)
+  const out = await instance.invoke(
+    nextInv++,
+    { kind: 'call', exportName, argsJson: JSON.stringify(args) },
+    2000,
+    sink(h),
+  )
+  return out.result === undefined ? undefined : JSON.parse(out.result)
+}
+
+/** Module state of several kinds, host calls, timers and logs: what a restore must carry. */
+const STATEFUL = `
+  import { kv, secrets } from 'fnbox:host'
+  let n = 0
+  const squares = Array.from({ length: 2000 }, (_, i) => i * i)
+  const byName = new Map([['a', 1], ['b', 2]])
+  class Counter { #c = 10; next() { return ++this.#c } }
+  const counter = new Counter()
+  const started = performance.now()
+  const apiKey = secrets.get('API_KEY')
+  const url = new URL('https://example.com/a?b=c')
+  export function step() { return [++n, squares[1999], byName.get('b'), counter.next()] }
+  export function poke(v) { globalThis.poked = v; return v }
+  export function peek() { return globalThis.poked ?? null }
+  export function secret() { return [apiKey, secrets.get('API_KEY')] }
+  export function rand() { return [Math.random(), Math.random()] }
+  export function elapsed() { return performance.now() - started }
+  export function host() { return url.searchParams.get('b') }
+  export async function later(ms) { await new Promise((r) => setTimeout(r, ms)); console.log('later', ms); return ms }
+  export async function data(key) { return await kv.get(key) }
+  export function deep(d) { return d === 0 ? 0 : 1 + deep(d - 1) }
+  export function hog() { const keep = []; for (;;) keep.push('x'.repeat(1 << 16) + keep.length) }
+  export function spin() { for (;;) {} }
+`
+
+describe('snapshots', () => {
+  it('restores instances that behave like freshly evaluated ones', async () => {
+    const h = harness()
+    h.engine.load('f', STATEFUL, 'f.js', LIMITS, { API_KEY: 'k1' })
+    const first = await h.engine.create(1, 'f')
+    expect(first.restored).toBe(false)
+    expect(h.snapshots).toHaveLength(1)
+    const second = await h.engine.create(2, 'f')
+    expect(second.restored).toBe(true)
+
+    for (const id of [1, 2]) {
+      expect(await call(h, id, 'step')).toEqual([1, 1999 * 1999, 2, 11])
+      expect(await call(h, id, 'step')).toEqual([2, 1999 * 1999, 2, 12])
+      expect(await call(h, id, 'secret')).toEqual(['k1', 'k1'])
+      expect(await call(h, id, 'host')).toBe('c')
+      expect(await call(h, id, 'later', 5)).toBe(5)
+      expect(await call(h, id, 'data', 'k')).toEqual({ echoed: 'kv.get', args: { key: 'k' } })
+      expect(await call(h, id, 'deep', 100)).toBe(100)
+      // A monotonic clock across the snapshot: never negative, never behind.
+      expect(await call(h, id, 'elapsed')).toBeGreaterThanOrEqual(0)
+    }
+    expect(h.logs.filter((l) => l === 'log: later 5')).toHaveLength(2)
+    expect(h.hostCalls.filter((c) => c.op === 'data')).toHaveLength(2)
+  })
+
+  it('writes the memory back byte for byte', async () => {
+    const h = harness()
+    h.engine.load('f', STATEFUL, 'f.js', LIMITS, {})
+    await h.engine.create(1, 'f')
+    const snapshot = h.snapshots[0]!
+    const cell = await ModuleCell.restore(
+      compiledModule(),
+      LIMITS,
+      snapshot,
+      () => undefined,
+      () => undefined,
+    )
+    const again = takeMemory(cell.memory, snapshot.layout)
+    expect(again.runs).toEqual(snapshot.runs)
+    expect(Buffer.from(again.data).equals(Buffer.from(snapshot.data))).toBe(true)
+  })
+
+  it('leaves memory the top-level code freed out of the snapshot', async () => {
+    const h = harness()
+    // 8 MB of strings built and dropped while evaluating: free heap when the snapshot is taken.
+    h.engine.load(
+      'f',
+      `let parts = []; for (let i = 0; i < 128; i++) parts.push('x'.repeat(65536) + i)
+      parts = parts.length; export const get = () => parts`,
+      'f.js',
+      LIMITS,
+      {},
+    )
+    await h.engine.create(1, 'f')
+    expect(h.snapshots[0]!.data.byteLength).toBeLessThan(2 << 20)
+    expect((await h.engine.create(2, 'f')).restored).toBe(true)
+    expect(await call(h, 2, 'get')).toBe(128)
+  })
+
+  it('keeps instances restored from one snapshot independent', async () => {
+    const h = harness()
+    h.engine.load('f', STATEFUL, 'f.js', LIMITS, {})
+    await h.engine.create(1, 'f')
+    for (let id = 2; id <= 5; id++) expect((await h.engine.create(id, 'f')).restored).toBe(true)
+    expect(await call(h, 3, 'poke', 'three')).toBe('three')
+    expect(await call(h, 3, 'step')).toEqual([1, 1999 * 1999, 2, 11])
+    for (const id of [1, 2, 4, 5]) {
+      expect(await call(h, id, 'peek')).toBeNull()
+      expect(await call(h, id, 'step')).toEqual([1, 1999 * 1999, 2, 11])
+    }
+    // Each restored copy draws its own random numbers.
+    const draws = await Promise.all([1, 2, 3, 4, 5].map((id) => call(h, id, 'rand')))
+    expect(new Set(draws.map((d) => JSON.stringify(d))).size).toBe(5)
+    // Each lives in a module of its own.
+    const cells = new Set([1, 2, 3, 4, 5].map((id) => h.engine.instance(id)!.cell))
+    expect(cells.size).toBe(5)
+  })
+
+  it('enforces memory, time and stack limits in restored instances, and frees them cleanly', async () => {
+    const h = harness()
+    h.engine.load('f', STATEFUL, 'f.js', LIMITS, {})
+    await h.engine.create(1, 'f')
+    for (let id = 2; id <= 4; id++) await h.engine.create(id, 'f')
+
+    await expect(call(h, 2, 'hog')).rejects.toMatchObject({ error: { code: 'ERR_MEMORY_LIMIT' }, discard: true })
+    const hogged = h.engine.instance(2)!
+    hogged.dispose()
+    expect(hogged.cell.condemned).toBe(false)
+
+    const spinning = h.engine.instance(3)!
+    await expect(
+      spinning.invoke(nextInv++, { kind: 'call', exportName: 'spin', argsJson: '[]' }, 100, sink(h)),
+    ).rejects.toMatchObject({ error: { code: 'ERR_TIMEOUT' } })
+    expect(spinning.alive).toBe(false)
+    expect(spinning.cell.condemned).toBe(false)
+
+    await expect(call(h, 4, 'deep', 1e6)).rejects.toMatchObject({ error: { code: 'ERR_STACK_OVERFLOW' } })
+    expect(await call(h, 4, 'step')).toEqual([1, 1999 * 1999, 2, 11])
+    const survivor = h.engine.instance(4)!
+    h.engine.destroy(4)
+    expect(survivor.cell.condemned).toBe(false)
+    expect(h.lost).toEqual([])
+  })
+
+  it('does not snapshot top-level code that draws randomness, arms timers or starts host I/O', async () => {
+    const impure = {
+      random: `const id = Math.random(); export const get = () => id`,
+      uuid: `const id = crypto.randomUUID(); export const get = () => id`,
+      bytes: `const b = crypto.getRandomValues(new Uint8Array(4)); export const get = () => [...b]`,
+      timer: `let fired = false; setTimeout(() => { fired = true }, 1); export const get = () => fired`,
+      io: `import { kv } from 'fnbox:host'; kv.get('x').catch(() => {}); export const get = () => 1`,
+    }
+    const h = harness()
+    for (const [name, code] of Object.entries(impure)) {
+      h.engine.load(name, code, `${name}.js`, LIMITS, {})
+      expect((await h.engine.create(1, name)).restored).toBe(false)
+      expect((await h.engine.create(2, name)).restored).toBe(false)
+      h.engine.destroy(1)
+      h.engine.destroy(2)
+    }
+    expect(h.snapshots).toEqual([])
+  })
+
+  it('snapshots only code slow enough to evaluate', async () => {
+    const h = harness(Number.POSITIVE_INFINITY)
+    h.engine.load('f', STATEFUL, 'f.js', LIMITS, {})
+    await h.engine.create(1, 'f')
+    expect((await h.engine.create(2, 'f')).restored).toBe(false)
+    expect(h.snapshots).toEqual([])
+  })
+
+  it('drops a snapshot when the secrets change, and adopts only its own', async () => {
+    const h = harness()
+    h.engine.load('f', STATEFUL, 'f.js', LIMITS, { API_KEY: 'old' })
+    await h.engine.create(1, 'f')
+    const snapshot = h.snapshots[0]!
+    h.engine.setSecrets('f', { API_KEY: 'new' })
+    expect(h.engine.snapshotOf('f')).toBeUndefined()
+    // A snapshot taken with the old values is refused.
+    h.engine.adoptSnapshot('f', snapshot)
+    expect(h.engine.snapshotOf('f')).toBeUndefined()
+    const fresh = await h.engine.create(2, 'f')
+    expect(fresh.restored).toBe(false)
+    expect(await call(h, 2, 'secret')).toEqual(['new', 'new'])
+    // Another function, even with the same code, never takes this one's snapshot.
+    h.engine.load('g', STATEFUL, 'f.js', LIMITS, { API_KEY: 'old' })
+    h.engine.adoptSnapshot('g', snapshot)
+    expect(h.engine.snapshotOf('g')).toBeUndefined()
+  })
+})
