@@ -52,6 +52,24 @@ export interface InstanceEvent {
   function: string
   version: string
   ms: number
+  /** Restored from the version's snapshot instead of evaluating its code (see `snapshot`). */
+  restored: boolean
+}
+
+/**
+ * A snapshot of a function version was taken: its memory right after its top-level code ran. Later
+ * instances, on any thread, are restored from it instead of evaluating the code again. Taken for
+ * functions whose code takes 10 ms or more to evaluate, and whose top-level code draws no
+ * randomness, arms no timers and starts no host I/O. @public
+ */
+export interface SnapshotEvent {
+  function: string
+  version: string
+  /** Memory the snapshot holds (kept while the version is deployed, shared by every thread). */
+  bytes: number
+  /** Time evaluating the code took, and taking the snapshot, in ms. */
+  evaluateMs: number
+  takeMs: number
 }
 
 /** An executor thread was terminated and replaced. @public */
@@ -76,5 +94,6 @@ export interface RuntimeEvents {
   deploy: (event: DeployEvent) => void
   undeploy: (event: { name: string; version: string }) => void
   'instance:create': (event: InstanceEvent) => void
+  snapshot: (event: SnapshotEvent) => void
   'executor:restart': (event: ExecutorRestartEvent) => void
 }

@@ -2,7 +2,10 @@
  * Engine snapshots, driven in-process on the engine of one thread: an instance restored from a
  * snapshot must behave exactly like one evaluated from source.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createRuntime, type InstanceEvent, type Runtime, type SnapshotEvent } from 'fnbox'
 import { compiledModule, Engine } from '../src/sandbox/engine.js'
 import type { InvocationSink } from '../src/sandbox/instance.js'
 import { ModuleCell } from '../src/sandbox/module-cell.js'
@@ -259,5 +262,134 @@ describe('snapshots', () => {
     h.engine.load('g', STATEFUL, 'f.js', LIMITS, { API_KEY: 'old' })
     h.engine.adoptSnapshot('g', snapshot)
     expect(h.engine.snapshotOf('g')).toBeUndefined()
+  })
+})
+
+/** Top-level work slow enough (~100 ms here) that the runtime snapshots the function. */
+const HEAVY = `
+  import { kv, secrets } from 'fnbox:host'
+  let acc = 0
+  for (let i = 0; i < 1e6; i++) acc = (acc * 31 + i) % 1000003
+  const key = secrets.get('API_KEY') ?? null
+  let n = 0
+  export async function hold(ms) { await new Promise((r) => setTimeout(r, ms)); return ++n }
+  export function state() { return { acc, n, key, now: secrets.get('API_KEY') ?? null } }
+  export async function count(name) { return await kv.incr(name) }
+  export async function upstream(url) { const res = await fetch(url); return res.status + ' ' + (await res.text()) }
+  export function hog() { const keep = []; for (;;) keep.push('x'.repeat(1 << 16) + keep.length) }
+  export default { fetch: (req) => new Response('hi ' + new URL(req.url).pathname) }
+`
+const ACC = (() => {
+  let acc = 0
+  for (let i = 0; i < 1e6; i++) acc = (acc * 31 + i) % 1000003
+  return acc
+})()
+
+describe('snapshots in a runtime', () => {
+  let runtime: Runtime
+  let server: Server
+  let port = 0
+  const snapshots: SnapshotEvent[] = []
+  const creates: InstanceEvent[] = []
+
+  beforeAll(async () => {
+    server = createServer((_req, res) => res.end('upstream says hi'))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    port = (server.address() as AddressInfo).port
+    runtime = await createRuntime({ threads: 2, storage: 'memory', secrets: { key: 'ab'.repeat(32) } })
+    runtime.on('snapshot', (e) => snapshots.push(e))
+    runtime.on('instance:create', (e) => creates.push(e))
+    await runtime.secrets.set('API_KEY', 'first')
+  })
+  afterAll(async () => {
+    await runtime.close()
+    server.close()
+  })
+
+  it('restores later instances on every thread from the first one, with their host calls working', async () => {
+    await runtime.deploy('heavy', {
+      code: HEAVY,
+      secrets: ['API_KEY'],
+      allowedHosts: [`127.0.0.1:${port}`],
+      pool: { max: 4 },
+    })
+    expect(snapshots.filter((s) => s.function === 'heavy')).toHaveLength(1)
+    expect(snapshots[0]!.bytes).toBeGreaterThan(0)
+    // Four concurrent calls: the deploy's instance and three new ones, restored on both threads.
+    expect(await Promise.all([1, 2, 3, 4].map(() => runtime.call('heavy', 'hold', 300)))).toEqual([1, 1, 1, 1])
+    const made = creates.filter((c) => c.function === 'heavy')
+    expect(made).toHaveLength(3)
+    expect(made.every((c) => c.restored)).toBe(true)
+    expect(runtime.stats().executors.every((e) => e.instances > 0)).toBe(true)
+
+    // Every instance: the same module state, working host calls (kv, fetch, secrets, HTTP).
+    const states = await Promise.all(
+      [1, 2, 3, 4].map(async () => {
+        const [state, count, up, res] = await Promise.all([
+          runtime.call<{ acc: number; n: number; key: string; now: string }>('heavy', 'state'),
+          runtime.call<number>('heavy', 'count', 'visits'),
+          runtime.call<string>('heavy', 'upstream', `http://127.0.0.1:${port}/`),
+          runtime.fetch(new Request('http://x/heavy/path')).then((r) => r.text()),
+        ])
+        return { state, count, up, res }
+      }),
+    )
+    for (const s of states) {
+      expect(s.state).toMatchObject({ acc: ACC, key: 'first', now: 'first' })
+      expect(s.up).toBe('200 upstream says hi')
+      expect(s.res).toBe('hi /heavy/path')
+    }
+    expect(states.map((s) => s.count).sort()).toEqual([1, 2, 3, 4])
+  })
+
+  it('hands new instances the changed secrets, not those the snapshot was taken with', async () => {
+    await runtime.secrets.set('API_KEY', 'first')
+    await runtime.deploy('secretive', { code: HEAVY, secrets: ['API_KEY'], pool: { max: 1 } })
+    expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'first', now: 'first' })
+    await runtime.secrets.set('API_KEY', 'second')
+    expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'first', now: 'second' })
+    // The instance goes (out of memory); the next one evaluates the code with the new value.
+    await expect(runtime.call('secretive', 'hog')).rejects.toMatchObject({ code: 'ERR_MEMORY_LIMIT' })
+    expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'second', now: 'second' })
+    expect(creates.filter((c) => c.function === 'secretive').map((c) => c.restored)).toEqual([false])
+    // ... and is snapshotted in turn, with the new value.
+    expect(snapshots.filter((s) => s.function === 'secretive')).toHaveLength(2)
+    await expect(runtime.call('secretive', 'hog')).rejects.toMatchObject({ code: 'ERR_MEMORY_LIMIT' })
+    expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'second', now: 'second' })
+    expect(creates.filter((c) => c.function === 'secretive').map((c) => c.restored)).toEqual([false, true])
+  })
+
+  it('fails a restored instance out of memory cleanly, and restores the next one', async () => {
+    await runtime.deploy('hog', { code: HEAVY, limits: { memoryMb: 32 }, pool: { max: 2 } })
+    await Promise.all([1, 2].map(() => runtime.call('hog', 'hold', 100)))
+    for (let i = 0; i < 3; i++) {
+      await expect(runtime.call('hog', 'hog')).rejects.toMatchObject({ code: 'ERR_MEMORY_LIMIT' })
+    }
+    expect(await runtime.call('hog', 'state')).toMatchObject({ acc: ACC })
+    const made = creates.filter((c) => c.function === 'hog')
+    expect(made.length).toBeGreaterThanOrEqual(3)
+    expect(made.every((c) => c.restored)).toBe(true)
+  })
+
+  it('restores on a thread that was restarted', async () => {
+    const rt = await createRuntime({ threads: 1 })
+    const made: InstanceEvent[] = []
+    rt.on('instance:create', (e) => made.push(e))
+    try {
+      await rt.deploy('heavy', { code: HEAVY })
+      await rt.deploy('wedge', {
+        code: `export function run() {
+          const big = []; for (let i = 0; i < 200000; i++) big.push({ a: 'x'.repeat(20), b: [i, i, i] })
+          return JSON.stringify(big).length + JSON.stringify(big).length + JSON.stringify(big).length
+        }`,
+        limits: { timeoutMs: 100, memoryMb: 256 },
+      })
+      await expect(rt.call('wedge', 'run')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
+      expect(rt.stats().executors[0]!.restarts).toBe(1)
+      expect(await rt.call('heavy', 'state')).toMatchObject({ acc: ACC, n: 0 })
+      expect(made.filter((m) => m.function === 'heavy').map((m) => m.restored)).toEqual([true])
+    } finally {
+      await rt.close()
+    }
   })
 })
