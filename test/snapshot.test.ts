@@ -316,7 +316,7 @@ describe('snapshots in a runtime', () => {
     expect(snapshots.filter((s) => s.function === 'heavy')).toHaveLength(1)
     expect(snapshots[0]!.bytes).toBeGreaterThan(0)
     // Four concurrent calls: the deploy's instance and three new ones, restored on both threads.
-    expect(await Promise.all([1, 2, 3, 4].map(() => runtime.call('heavy', 'hold', 300)))).toEqual([1, 1, 1, 1])
+    expect(await Promise.all([1, 2, 3, 4].map(() => runtime.call('heavy', 'hold', 1000)))).toEqual([1, 1, 1, 1])
     const made = creates.filter((c) => c.function === 'heavy')
     expect(made).toHaveLength(3)
     expect(made.every((c) => c.restored)).toBe(true)
@@ -378,11 +378,15 @@ describe('snapshots in a runtime', () => {
     try {
       await rt.deploy('heavy', { code: HEAVY })
       await rt.deploy('wedge', {
+        // Builds its data, waits (interruptibly) until just before its deadline, then enters one
+        // JSON.stringify of ~450 ms: a builtin that ignores the interrupt, so the thread must go.
         code: `export function run() {
+          const t0 = Date.now()
           const big = []; for (let i = 0; i < 200000; i++) big.push({ a: 'x'.repeat(20), b: [i, i, i] })
-          return JSON.stringify(big).length + JSON.stringify(big).length + JSON.stringify(big).length
+          while (Date.now() - t0 < 1900) {}
+          return JSON.stringify(big).length
         }`,
-        limits: { timeoutMs: 100, memoryMb: 256 },
+        limits: { timeoutMs: 2000, memoryMb: 256 },
       })
       await expect(rt.call('wedge', 'run')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
       expect(rt.stats().executors[0]!.restarts).toBe(1)

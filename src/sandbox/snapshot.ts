@@ -23,8 +23,8 @@
  *   clones of one snapshot would draw the same numbers.
  *
  * The layout facts this needs (where the break pointer is, what a fresh module writes, where the
- * random state is) are found once per thread by probing fresh modules ({@link discoverLayout}), and
- * checked again on every restore; when probing fails, the engine keeps evaluating from source.
+ * random state is) are found once per thread by probing a fresh module ({@link discoverLayout}),
+ * and checked again on every restore; when probing fails, the engine keeps evaluating from source.
  *
  * @internal
  * @module
@@ -121,43 +121,48 @@ function randomFromState(state: bigint): number {
 }
 
 /**
- * Finds the layout facts of this build by probing fresh modules (each from `newProbe`, 16 MiB or
- * more). Throws when a fact cannot be established beyond doubt.
+ * Finds the layout facts of this build by probing a fresh module from `newProbe` (16 MiB).
+ * Throws when a fact cannot be established beyond doubt.
  */
 export async function discoverLayout(newProbe: () => Promise<Probe>): Promise<EngineLayout> {
-  // The break pointer: a word of the static data that follows two large allocations exactly.
-  const first = await newProbe()
-  const em = emscriptenModule(first.module)
-  const words = (): Uint32Array => new Uint32Array(first.memory.buffer, 0, (1 << 20) / 4).slice()
+  const { module, memory } = await newProbe()
+  const size = memory.buffer.byteLength
+  // What a fresh module has written: the whole memory, once.
+  const written = dirtyRuns(memory, size)
+
+  // The break pointer: the one word of static data that follows two large allocations exactly.
+  const em = emscriptenModule(module)
+  const words = (): Uint32Array => new Uint32Array(memory.buffer, 0, (1 << 20) / 4).slice()
   const w0 = words()
   const p1 = em._malloc(2 << 20)
   const w1 = words()
   const p2 = em._malloc(4 << 20)
   const w2 = words()
-  const size = first.memory.buffer.byteLength
   const candidates: number[] = []
   for (let i = 0; i < w0.length; i++) {
     const [a, b, c] = [w0[i]!, w1[i]!, w2[i]!]
     if (!(p1 && p2 && a < b && b >= p1 + (2 << 20) && c >= p2 + (4 << 20) && c - b >= 4 << 20 && c + PAGE <= size)) {
       continue
     }
-    if (Buffer.from(first.memory.buffer, c, PAGE).compare(ZERO_PAGE) === 0) candidates.push(i * 4)
+    if (Buffer.from(memory.buffer, c, PAGE).compare(ZERO_PAGE) === 0) candidates.push(i * 4)
   }
+  em._free(p2)
+  em._free(p1)
   if (candidates.length !== 1) throw new Error(`break pointer not found (${candidates.length} candidates)`)
   const brkAddress = candidates[0]!
   const freshBrk = w0[brkAddress / 4]!
+  // Nothing a fresh module wrote lies past its break: what a restore must zero is below it.
+  const last = written.length ? written[written.length - 2]! + written[written.length - 1]! : 0
+  if (last > Math.ceil(freshBrk / PAGE) * PAGE) throw new Error('a fresh module wrote past its break')
 
-  // What a fresh module writes, and Math.random's state in a context.
-  const fresh = await newProbe()
-  if (u32(fresh.memory, brkAddress) !== freshBrk) throw new Error('fresh modules differ')
-  const freshDirty = dirtyRuns(fresh.memory, freshBrk)
-  const ctx = fresh.module.newContext()
+  // Math.random's state: the one field of a JSContext that gives what Math.random just returned.
+  const ctx = module.newContext()
   try {
     let offsets: number[] | undefined
     for (let round = 0; round < 3; round++) {
       const r = ctx.dump(ctx.unwrapResult(ctx.evalCode('Math.random()'))) as number
       const base = contextPointers(ctx).ctx
-      const view = new DataView(fresh.memory.buffer)
+      const view = new DataView(memory.buffer)
       const found: number[] = []
       for (let off = 0; off < 4096; off += 4) {
         const s = view.getBigUint64(base + off, true)
@@ -166,7 +171,7 @@ export async function discoverLayout(newProbe: () => Promise<Probe>): Promise<En
       offsets = offsets ? offsets.filter((o) => found.includes(o)) : found
     }
     if (offsets?.length !== 1) throw new Error(`Math.random state not found (${offsets?.length} candidates)`)
-    return { brkAddress, freshBrk, freshDirty, randomStateOffset: offsets[0]! }
+    return { brkAddress, freshBrk, freshDirty: written, randomStateOffset: offsets[0]! }
   } finally {
     ctx.dispose() // its runtime too
   }
