@@ -43,7 +43,10 @@ export interface InvokeEvent {
 export interface DeployEvent {
   name: string
   version: string
-  /** Time to create its first instance (module + runtime + context + evaluating the code), in ms. */
+  /**
+   * Time to create its first instance (module + runtime + context + evaluating the code, and
+   * taking its snapshot when it gets one), in ms.
+   */
   coldStartMs: number
 }
 
@@ -59,8 +62,9 @@ export interface InstanceEvent {
 /**
  * A snapshot of a function version was taken: its memory right after its top-level code ran. Later
  * instances, on any thread, are restored from it instead of evaluating the code again. Taken for
- * functions whose code takes 10 ms or more to evaluate, and whose top-level code draws no
- * randomness, arms no timers and starts no host I/O. @public
+ * functions slow to evaluate (10 ms or more, and 16 KB or more of code or 100,000 or more
+ * top-level calls and loop iterations) whose top-level code draws no randomness, arms no timers
+ * and starts no host I/O. @public
  */
 export interface SnapshotEvent {
   function: string

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime, type InstanceEvent, type Runtime, type SnapshotEvent } from 'fnbox'
-import { compiledModule, Engine } from '../src/sandbox/engine.js'
+import { compiledModule, Engine, worthSnapshot } from '../src/sandbox/engine.js'
 import type { InvocationSink } from '../src/sandbox/instance.js'
 import { ModuleCell } from '../src/sandbox/module-cell.js'
 import type { HostCall, HostReplyValue, SandboxLimits } from '../src/sandbox/protocol.js'
@@ -33,8 +33,8 @@ afterEach(() => {
   for (const h of harnesses.splice(0)) for (let id = 1; id < 100; id++) h.engine.destroy(id)
 })
 
-/** An engine that snapshots every function (no evaluation-time threshold), without a blank. */
-function harness(minMs = 0): Harness {
+/** An engine that snapshots every function it can (by default), without a blank. */
+function harness(snapshots: 'always' | 'auto' | 'never' = 'always'): Harness {
   const h: Harness = {
     engine: undefined as unknown as Engine,
     snapshots: [],
@@ -50,7 +50,7 @@ function harness(minMs = 0): Harness {
     },
     0,
     () => false,
-    { snapshotMinEvaluateMs: minMs },
+    { snapshots },
   )
   harnesses.push(h)
   return h
@@ -237,12 +237,27 @@ describe('snapshots', () => {
     expect(h.snapshots).toEqual([])
   })
 
-  it('snapshots only code slow enough to evaluate', async () => {
-    const h = harness(Number.POSITIVE_INFINITY)
-    h.engine.load('f', STATEFUL, 'f.js', LIMITS, {})
-    await h.engine.create(1, 'f')
-    expect((await h.engine.create(2, 'f')).restored).toBe(false)
-    expect(h.snapshots).toEqual([])
+  it('snapshots only code slow to evaluate, by its time and its work', async () => {
+    const h = harness('auto')
+    h.engine.load('quick', STATEFUL, 'quick.js', LIMITS, {})
+    h.engine.load(
+      'busy',
+      `let a = 0; for (let i = 0; i < 1e6; i++) a += i; export const get = () => a`,
+      'b.js',
+      LIMITS,
+      {},
+    )
+    for (const key of ['quick', 'busy']) {
+      await h.engine.create(1, key)
+      await h.engine.create(2, key)
+    }
+    expect(h.snapshots.map((s) => s.key)).toEqual(['busy'])
+    expect(h.engine.snapshotOf('quick')).toBeUndefined()
+    // A quick function that was merely slow this time (a busy machine) does not qualify.
+    expect(worthSnapshot(50, 2_000, 0)).toBe(false)
+    expect(worthSnapshot(50, 200_000, 0)).toBe(true)
+    expect(worthSnapshot(50, 2_000, 30)).toBe(true)
+    expect(worthSnapshot(5, 200_000, 30)).toBe(false)
   })
 
   it('drops a snapshot when the secrets change, and adopts only its own', async () => {

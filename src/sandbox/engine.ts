@@ -47,11 +47,11 @@ export interface EngineEvents {
 
 export interface EngineOptions {
   /**
-   * A function whose code takes at least this long to evaluate is snapshotted, and its later
-   * instances are restored (each in a module of its own) instead of evaluated. Default
-   * {@link SNAPSHOT_MIN_EVALUATE_MS}; `Infinity` turns snapshots off.
+   * Which functions are snapshotted (their later instances are then restored, each in a module of
+   * its own, instead of evaluated): `'auto'` (default) those that are slow to evaluate (see
+   * {@link worthSnapshot}), `'always'` every one that can be, `'never'` none.
    */
-  snapshotMinEvaluateMs?: number
+  snapshots?: 'auto' | 'always' | 'never'
 }
 
 /**
@@ -59,6 +59,16 @@ export interface EngineOptions {
  * module (~4 ms for the module plus ~1 ms per MB of snapshot), and needs no memory for a snapshot.
  */
 export const SNAPSHOT_MIN_EVALUATE_MS = 10
+
+/**
+ * Whether a function is slow enough to evaluate for a snapshot to pay: it took
+ * {@link SNAPSHOT_MIN_EVALUATE_MS} or more, and it did the work that takes (16 KB of code to
+ * parse, or 100,000 calls and loop iterations at top level). The work check keeps a tiny function
+ * that was merely descheduled on a busy machine from getting a module per instance.
+ */
+export function worthSnapshot(evaluateMs: number, codeBytes: number, polls: number): boolean {
+  return evaluateMs >= SNAPSHOT_MIN_EVALUATE_MS && (codeBytes >= 16 * 1024 || polls >= 10)
+}
 
 /** What {@link Engine.create} reports. */
 export interface Created {
@@ -96,7 +106,7 @@ export class Engine {
 
   /** True while guests of this thread have work in flight: refills wait for a quiet moment. */
   readonly #busy: () => boolean
-  readonly #snapshotMinEvaluateMs: number
+  readonly #snapshots: NonNullable<EngineOptions['snapshots']>
   /** This build's layout facts, probed once; undefined when snapshots cannot be taken here. */
   readonly #layout: Promise<EngineLayout | undefined>
 
@@ -109,10 +119,10 @@ export class Engine {
     this.#events = events
     this.#blankMemoryMb = blankMemoryMb
     this.#busy = busy
-    this.#snapshotMinEvaluateMs = options.snapshotMinEvaluateMs ?? SNAPSHOT_MIN_EVALUATE_MS
+    this.#snapshots = options.snapshots ?? 'auto'
     const compiled = compiledModule()
     this.#layout =
-      this.#snapshotMinEvaluateMs === Infinity
+      this.#snapshots === 'never'
         ? Promise.resolve(undefined)
         : discoverLayout(() => instantiate(compiled, MIN_MODULE_MB)).catch(() => undefined)
   }
@@ -251,16 +261,18 @@ export class Engine {
     const instance = blank ? blank.instance : await this.#newInstance(fn)
     instance.id = id
     let evaluateMs: number
+    let polls: number
     try {
       if (!blank) instance.prepare()
       const evaluating = performance.now()
-      instance.load(fn.code, fn.filename, layout)
+      polls = instance.load(fn.code, fn.filename, layout)
       evaluateMs = performance.now() - evaluating
     } catch (err) {
       instance.dispose()
       throw asFailure(err)
     }
-    if (layout && evaluateMs >= this.#snapshotMinEvaluateMs) this.#snapshot(key, fn, instance, layout, evaluateMs)
+    const worth = this.#snapshots === 'always' || worthSnapshot(evaluateMs, fn.code.length, polls)
+    if (layout && worth) this.#snapshot(key, fn, instance, layout, evaluateMs)
     this.#instances.set(id, instance)
     return { ms: performance.now() - start, restored: false }
   }

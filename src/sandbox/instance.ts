@@ -101,6 +101,11 @@ export class Instance {
   #pumping = false
   /** Math.random's state right before the function's code was evaluated (see {@link capture}). */
   #randomBeforeLoad: bigint | undefined
+  /**
+   * Calls of the interrupt handler: QuickJS polls it every 10,000 function calls or loop
+   * iterations, so this counts work done, whatever else the machine runs.
+   */
+  #polls = 0
 
   constructor(cell: ModuleCell) {
     this.cell = cell
@@ -139,7 +144,10 @@ export class Instance {
 
   /** The host callbacks of the runtime: the deadline's interrupt and the module loader. */
   #configure(runtime: QuickJSRuntime): void {
-    runtime.setInterruptHandler(() => this.#deadline !== 0 && Date.now() > this.#deadline)
+    runtime.setInterruptHandler(() => {
+      this.#polls++
+      return this.#deadline !== 0 && Date.now() > this.#deadline
+    })
     runtime.setModuleLoader((name) =>
       name === HOST_MODULE_NAME
         ? HOST_MODULE_SOURCE
@@ -224,9 +232,10 @@ export class Instance {
 
   /**
    * Evaluates the function's module under the cell's limits. With the engine's `layout`, notes
-   * what {@link capture} checks.
+   * what {@link capture} checks. Returns the top-level code's work, in 10,000s of calls and loop
+   * iterations (see `#polls`).
    */
-  load(code: string, filename: string, layout?: EngineLayout): void {
+  load(code: string, filename: string, layout?: EngineLayout): number {
     const runtime = this.#runtime!
     const ctx = this.#ctx!
     const limits = this.cell.limits
@@ -234,6 +243,7 @@ export class Instance {
     runtime.setMaxStackSize(limits.maxStackKb * 1024)
     this.#natives!.clearImpure()
     if (layout) this.#randomBeforeLoad = randomState(this.cell.memory, layout, contextPointers(ctx).ctx)
+    const polls = this.#polls
     this.#deadline = Date.now() + INIT_TIMEOUT_MS
     try {
       const previous = enterGuest(this.#mark())
@@ -253,6 +263,7 @@ export class Instance {
     } finally {
       this.#deadline = 0
     }
+    return this.#polls - polls
   }
 
   /** Top-level await: pump until the module promise settles (host timers may be needed). */
