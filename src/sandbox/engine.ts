@@ -310,11 +310,15 @@ export class Engine {
     }
   }
 
-  /** A new instance in a module of its own, restored from `snapshot`; undefined if that failed. */
+  /**
+   * A new instance in a module of its own, restored from `snapshot`; undefined if that failed, or
+   * if the snapshot was dropped meanwhile (a secret changed): the caller evaluates the code then.
+   */
   async #restore(fn: LoadedFunction, snapshot: Snapshot): Promise<Instance | undefined> {
     try {
       if (snapshot.key !== fn.key) throw new Error('the snapshot is of another function')
       const cell = await ModuleCell.restore(compiledModule(), fn.limits, snapshot, ...this.#ownedBy(fn))
+      if (fn.snapshot !== snapshot) return undefined
       cell.secrets = fn.secrets
       const instance = Instance.restore(cell, snapshot)
       cell.adopt(instance)
