@@ -142,8 +142,9 @@ export class ModuleCell {
   }
 
   /**
-   * True while the cell's memory holds nothing but the prelude and its one instance, never
-   * invoked by anyone: then it may be snapshotted (no other instance's data, freed or not, is in it).
+   * True while the cell has hosted only the one instance it holds: taken right after that
+   * instance's code was evaluated (before any call), its memory holds no other instance's data,
+   * freed or not, and may be snapshotted.
    */
   get pristine(): boolean {
     return !this.#condemned && !this.restored && this.#hosted === 1 && this.instances.size === 1
