@@ -64,7 +64,14 @@ export interface InstanceEvent {
  * instances, on any thread, are restored from it instead of evaluating the code again. Taken for
  * functions slow to evaluate (10 ms or more, and 16 KB or more of code or 100,000 or more
  * top-level calls and loop iterations) whose top-level code draws no randomness, arms no timers
- * and starts no host I/O. @public
+ * and starts no host I/O.
+ *
+ * @example
+ * ```ts
+ * runtime.on('snapshot', (e) => console.log(`${e.function}: ${e.bytes} bytes, saves ${e.evaluateMs} ms per cold start`))
+ * runtime.on('instance:create', (e) => metrics.coldStart(e.function, e.ms, e.restored ? 'snapshot' : 'source'))
+ * ```
+ * @public
  */
 export interface SnapshotEvent {
   function: string
