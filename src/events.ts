@@ -46,7 +46,10 @@ export interface InvokeEvent {
 export interface DeployEvent {
   name: string
   version: string
-  /** Time to create its first instance (module + runtime + context + evaluating the code), in ms. */
+  /**
+   * Time to create its first instance (module + runtime + context + evaluating the code, and
+   * taking its snapshot when it gets one), in ms.
+   */
   coldStartMs: number
 }
 
@@ -55,6 +58,32 @@ export interface InstanceEvent {
   function: string
   version: string
   ms: number
+  /** Restored from the version's snapshot instead of evaluating its code (see `snapshot`). */
+  restored: boolean
+}
+
+/**
+ * A snapshot of a function version was taken: its memory right after its top-level code ran. Later
+ * instances, on any thread, are restored from it instead of evaluating the code again. Taken for
+ * functions slow to evaluate (10 ms or more, and 16 KB or more of code or 100,000 or more
+ * top-level calls and loop iterations) whose top-level code draws no randomness, arms no timers
+ * and starts no host I/O.
+ *
+ * @example
+ * ```ts
+ * runtime.on('snapshot', (e) => console.log(`${e.function}: ${e.bytes} bytes, saves ${e.evaluateMs} ms per cold start`))
+ * runtime.on('instance:create', (e) => metrics.coldStart(e.function, e.ms, e.restored ? 'snapshot' : 'source'))
+ * ```
+ * @public
+ */
+export interface SnapshotEvent {
+  function: string
+  version: string
+  /** Memory the snapshot holds (kept while the version is deployed, shared by every thread). */
+  bytes: number
+  /** Time evaluating the code took, and taking the snapshot, in ms. */
+  evaluateMs: number
+  takeMs: number
 }
 
 /** An executor thread was terminated and replaced. @public */
@@ -90,6 +119,7 @@ export interface RuntimeEvents {
   deploy: (event: DeployEvent) => void
   undeploy: (event: { name: string; version: string }) => void
   'instance:create': (event: InstanceEvent) => void
+  snapshot: (event: SnapshotEvent) => void
   'executor:restart': (event: ExecutorRestartEvent) => void
   /** A breaker opened: calls (or fetches) are refused at once until it probes. */
   'breaker:open': (event: BreakerEvent) => void

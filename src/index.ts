@@ -67,6 +67,7 @@ export type {
   InvokeEvent,
   LogEvent,
   RuntimeEvents,
+  SnapshotEvent,
 } from './events.js'
 export type { HttpErrorHandler, HttpMountOptions, NodeRequestLike } from './triggers/http/node-http.js'
 export type { ExpressMiddleware, ExpressRequestLike } from './triggers/http/express.js'

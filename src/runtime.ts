@@ -403,6 +403,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
             this.emit('executor:restart', { thread: executor.index, reason })
           },
+          snapshot: (_executor, source, snapshot) => {
+            this.emit('snapshot', {
+              function: source.name,
+              version: source.version,
+              bytes: snapshot.data.byteLength,
+              evaluateMs: snapshot.evaluateMs,
+              takeMs: snapshot.takeMs,
+            })
+          },
         }),
       )
     }
@@ -523,6 +532,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     const source: FunctionSource = {
       key,
+      name,
+      version,
       code,
       filename,
       limits: {
@@ -558,9 +569,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       source,
       pool,
       () => this.#executors,
-      (ms) => {
+      (ms, restored) => {
         fn.coldStarts++
-        this.emit('instance:create', { function: name, version, ms })
+        this.emit('instance:create', { function: name, version, ms, restored })
       },
     )
     let coldStartMs: number

@@ -20,6 +20,7 @@ import {
   type SandboxLimits,
   type ToExecutor,
 } from '../sandbox/protocol.js'
+import { secretsFingerprint, type Snapshot } from '../sandbox/snapshot.js'
 
 /** How long past an invocation's deadline a thread may stay silent before it is terminated. */
 export const STUCK_GRACE_MS = 50
@@ -61,22 +62,32 @@ interface Inflight {
 }
 
 interface Creating {
-  resolve: (ms: number) => void
+  resolve: (created: { ms: number; restored: boolean }) => void
   reject: (e: FnboxError) => void
   backstop: NodeJS.Timeout
 }
 
 export interface FunctionSource {
   key: string
+  /** The function's name and version, for events. */
+  name: string
+  version: string
   code: string
   filename: string
   limits: SandboxLimits
   /** Granted secrets by name, current values (replaced on update, see {@link Executor.updateSecrets}). */
   secrets: Record<string, string>
+  /**
+   * The snapshot a thread took of this version: every thread's later instances restore from it
+   * (the same shared memory). Dropped when the secrets change.
+   */
+  snapshot?: Snapshot
 }
 
 export interface ExecutorEvents {
   restarted(executor: Executor, reason: string): void
+  /** A thread took the snapshot of `source`. */
+  snapshot?(executor: Executor, source: FunctionSource, snapshot: Snapshot): void
 }
 
 let nextInv = 1
@@ -86,7 +97,9 @@ export class Executor {
   readonly index: number
   #worker!: Worker
   #ready!: Promise<void>
-  #loaded = new Set<string>()
+  /** Function versions the thread has loaded, and the snapshot it holds of each. */
+  #loaded = new Map<string, FunctionSource>()
+  #snapshots = new Map<string, Snapshot>()
   readonly #instances = new Map<number, InstanceRef>()
   readonly #creating = new Map<number, Creating>()
   /** What guest code the thread runs (see sandbox/guest-slot.ts); new with each thread. */
@@ -133,7 +146,8 @@ export class Executor {
   }
 
   #start(): void {
-    this.#loaded = new Set()
+    this.#loaded = new Map()
+    this.#snapshots = new Map()
     this.#blankReady = false
     const guestSlot = new SharedArrayBuffer(4)
     this.#guestSlot = new Int32Array(guestSlot)
@@ -171,43 +185,69 @@ export class Executor {
   readonly #post = createBatcher<ToExecutor>((batch, transfer) => this.#worker.postMessage(batch, transfer))
 
   #ensureLoaded(fn: FunctionSource): void {
-    if (this.#loaded.has(fn.key)) return
-    this.#loaded.add(fn.key)
-    this.#post({
-      t: 'load',
-      key: fn.key,
-      code: fn.code,
-      filename: fn.filename,
-      limits: fn.limits,
-      secrets: fn.secrets,
-    })
+    if (!this.#loaded.has(fn.key)) {
+      this.#loaded.set(fn.key, fn)
+      this.#post({
+        t: 'load',
+        key: fn.key,
+        code: fn.code,
+        filename: fn.filename,
+        limits: fn.limits,
+        secrets: fn.secrets,
+      })
+    }
+    if (fn.snapshot && this.#snapshots.get(fn.key) !== fn.snapshot) {
+      this.#snapshots.set(fn.key, fn.snapshot)
+      this.#post({ t: 'snapshot', key: fn.key, snapshot: fn.snapshot })
+    }
   }
 
-  /** Sends new secret values to the thread, if it has loaded the function. */
+  /**
+   * Sends new secret values to the thread, if it has loaded the function. The version's snapshot
+   * is dropped (its top-level code may have read the old values); the thread drops its own.
+   */
   updateSecrets(key: string, secrets: Record<string, string>): void {
-    if (this.#loaded.has(key)) this.#post({ t: 'secrets', key, secrets })
+    const source = this.#loaded.get(key)
+    if (!source) return
+    source.snapshot = undefined
+    this.#snapshots.delete(key)
+    this.#post({ t: 'secrets', key, secrets })
+  }
+
+  /** A snapshot from the thread: kept for every thread, unless the secrets changed meanwhile. */
+  #onSnapshot(key: string, snapshot: Snapshot): void {
+    const source = this.#loaded.get(key)
+    if (!source || source.snapshot || snapshot.key !== key) return
+    if (snapshot.secrets !== secretsFingerprint(Object.entries(source.secrets))) return
+    source.snapshot = snapshot
+    this.#snapshots.set(key, snapshot)
+    this.#events.snapshot?.(this, source, snapshot)
   }
 
   unload(key: string): void {
+    this.#snapshots.delete(key)
     if (!this.#loaded.delete(key)) return
     this.#post({ t: 'unload', key })
     for (const ref of this.#instances.values()) if (ref.key === key) this.#instances.delete(ref.id)
   }
 
-  /** Creates a warm instance; resolves with the ref and the time the thread spent on it. */
-  async create(fn: FunctionSource): Promise<{ ref: InstanceRef; ms: number }> {
+  /**
+   * Creates a warm instance; resolves with the ref, the time the thread spent on it, and whether
+   * it was restored from the version's snapshot.
+   */
+  async create(fn: FunctionSource): Promise<{ ref: InstanceRef; ms: number; restored: boolean }> {
     if (this.#closed) throw new FnboxError('ERR_CLOSED', 'the runtime is closed')
     await this.#ready
     this.#ensureLoaded(fn)
     const id = nextInstance++
-    const ms = await new Promise<number>((resolve, reject) => {
+    const { ms, restored } = await new Promise<{ ms: number; restored: boolean }>((resolve, reject) => {
       const backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS + STUCK_GRACE_MS)
       this.#creating.set(id, { resolve, reject, backstop })
       this.#post({ t: 'create', id, key: fn.key })
     })
     const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false }
     this.#instances.set(id, ref)
-    return { ref, ms }
+    return { ref, ms, restored }
   }
 
   destroy(ref: InstanceRef): void {
@@ -348,7 +388,7 @@ export class Executor {
         if (!c) break
         this.#creating.delete(msg.id)
         clearTimeout(c.backstop)
-        if (msg.t === 'created') c.resolve(msg.ms)
+        if (msg.t === 'created') c.resolve({ ms: msg.ms, restored: msg.restored })
         else c.reject(FnboxError.fromJSON(msg.error))
         break
       }
@@ -391,6 +431,9 @@ export class Executor {
         break
       case 'blank':
         this.#blankReady = msg.ready
+        break
+      case 'snapshot':
+        this.#onSnapshot(msg.key, msg.snapshot)
         break
       case 'ready':
         break

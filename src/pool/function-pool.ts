@@ -25,7 +25,7 @@ export class FunctionPool {
   readonly #executors: () => readonly Executor[]
   /** Instances created before the pool asked for them (the one `deploy` made); used first. */
   readonly #seeds: InstanceRef[] = []
-  readonly #onCreate: (ms: number) => void
+  readonly #onCreate: (ms: number, restored: boolean) => void
   /** How long calls hold an instance: the basis of Retry-After. */
   readonly serviceTime = new ServiceTime()
   #draining: Promise<void> | undefined
@@ -34,7 +34,7 @@ export class FunctionPool {
     source: FunctionSource,
     options: PoolOptions,
     executors: () => readonly Executor[],
-    onCreate: (ms: number) => void,
+    onCreate: (ms: number, restored: boolean) => void,
   ) {
     this.source = source
     this.options = options
@@ -45,8 +45,8 @@ export class FunctionPool {
         create: async () => {
           const seed = this.#seeds.shift()
           if (seed) return seed
-          const { ref, ms } = await this.#pick().create(this.source)
-          this.#onCreate(ms)
+          const { ref, ms, restored } = await this.#pick().create(this.source)
+          this.#onCreate(ms, restored)
           return ref
         },
         destroy: async (ref) => {

@@ -81,7 +81,10 @@ export interface GuestNatives {
   /** Schedules a timer; when due, the host calls `entry.fireTimer(id)`. Returns the id. */
   setTimer(ms: number): number
   clearTimer(id: number): void
-  /** `performance.now()` of the executor thread, in ms. */
+  /**
+   * A monotonic clock in ms, the same on every executor thread of the process (an instance
+   * restored from a snapshot on another thread keeps comparing times it took before).
+   */
   now(): number
   randomBytes(length: number): ArrayBuffer
   randomUUID(): string

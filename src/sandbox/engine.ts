@@ -9,10 +9,19 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { FnboxError } from '../errors.js'
 import { asFailure, Instance } from './instance.js'
-import { ModuleCell, type CondemnHandler, type EmptyHandler } from './module-cell.js'
+import { instantiate, MIN_MODULE_MB, ModuleCell, type CondemnHandler, type EmptyHandler } from './module-cell.js'
 import type { SandboxLimits } from './protocol.js'
+import {
+  discoverLayout,
+  scrubFreeMemory,
+  secretsFingerprint,
+  takeMemory,
+  type EngineLayout,
+  type Snapshot,
+} from './snapshot.js'
 
 interface LoadedFunction {
+  key: string
   code: string
   filename: string
   limits: SandboxLimits
@@ -21,6 +30,10 @@ interface LoadedFunction {
   cells: Set<ModuleCell>
   /** A cell being created, so concurrent creates share it instead of each making a module. */
   pendingCell: Promise<ModuleCell> | undefined
+  /** What new instances restore from instead of evaluating the code (see snapshot.ts). */
+  snapshot: Snapshot | undefined
+  /** Its top-level code cannot be snapshotted (randomness, timers, host I/O): not tried again. */
+  unsnapshottable: boolean
 }
 
 export interface EngineEvents {
@@ -28,11 +41,46 @@ export interface EngineEvents {
   lost(ids: number[], reason: string): void
   /** The blank engine became ready (true) or was taken (false). */
   blank(ready: boolean): void
+  /** A snapshot of a function version was taken on this thread. */
+  snapshot?(key: string, snapshot: Snapshot): void
+}
+
+export interface EngineOptions {
+  /**
+   * Which functions are snapshotted (their later instances are then restored, each in a module of
+   * its own, instead of evaluated): `'auto'` (default) those that are slow to evaluate (see
+   * {@link worthSnapshot}), `'always'` every one that can be, `'never'` none.
+   */
+  snapshots?: 'auto' | 'always' | 'never'
+}
+
+/**
+ * Below this, evaluating into a module that is already there is about as fast as restoring a new
+ * module (~4 ms for the module plus ~1 ms per MB of snapshot), and needs no memory for a snapshot.
+ */
+export const SNAPSHOT_MIN_EVALUATE_MS = 10
+
+/**
+ * Whether a function is slow enough to evaluate for a snapshot to pay: it took
+ * {@link SNAPSHOT_MIN_EVALUATE_MS} or more, and it did the work that takes (16 KB of code to
+ * parse, or 100,000 calls and loop iterations at top level). The work check keeps a tiny function
+ * that was merely descheduled on a busy machine from getting a module per instance.
+ */
+export function worthSnapshot(evaluateMs: number, codeBytes: number, polls: number): boolean {
+  return evaluateMs >= SNAPSHOT_MIN_EVALUATE_MS && (codeBytes >= 16 * 1024 || polls >= 10)
+}
+
+/** What {@link Engine.create} reports. */
+export interface Created {
+  ms: number
+  /** Restored from the function's snapshot rather than evaluated. */
+  restored: boolean
 }
 
 let compiled: WebAssembly.Module | undefined
 
-function wasmModule(): WebAssembly.Module {
+/** The QuickJS WebAssembly module, compiled once per thread. */
+export function compiledModule(): WebAssembly.Module {
   if (!compiled) {
     const require = createRequire(import.meta.url)
     const bytes = readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm'))
@@ -58,12 +106,25 @@ export class Engine {
 
   /** True while guests of this thread have work in flight: refills wait for a quiet moment. */
   readonly #busy: () => boolean
+  readonly #snapshots: NonNullable<EngineOptions['snapshots']>
+  /** This build's layout facts, probed once; undefined when snapshots cannot be taken here. */
+  readonly #layout: Promise<EngineLayout | undefined>
 
-  constructor(events: EngineEvents, blankMemoryMb: number, busy: () => boolean = () => false) {
+  constructor(
+    events: EngineEvents,
+    blankMemoryMb: number,
+    busy: () => boolean = () => false,
+    options: EngineOptions = {},
+  ) {
     this.#events = events
     this.#blankMemoryMb = blankMemoryMb
     this.#busy = busy
-    wasmModule()
+    this.#snapshots = options.snapshots ?? 'auto'
+    const compiled = compiledModule()
+    this.#layout =
+      this.#snapshots === 'never'
+        ? Promise.resolve(undefined)
+        : discoverLayout(() => instantiate(compiled, MIN_MODULE_MB)).catch(() => undefined)
   }
 
   /**
@@ -96,7 +157,7 @@ export class Engine {
     let instance: Instance | undefined
     try {
       await quiet()
-      const cell = await ModuleCell.create(wasmModule(), limits)
+      const cell = await ModuleCell.create(compiledModule(), limits)
       instance = new Instance(cell)
       cell.adopt(instance)
       await quiet()
@@ -132,21 +193,41 @@ export class Engine {
     const existing = this.#functions.get(key)
     if (existing) return
     this.#functions.set(key, {
+      key,
       code,
       filename,
       limits,
       secrets: new Map(Object.entries(secrets)),
       cells: new Set(),
       pendingCell: undefined,
+      snapshot: undefined,
+      unsnapshottable: false,
     })
   }
 
-  /** Replaces a function version's secrets in place: its cells hold the same map. */
+  /**
+   * Replaces a function version's secrets in place: its cells hold the same map. Its snapshot is
+   * dropped: top-level code may have read the old values into module state.
+   */
   setSecrets(key: string, secrets: Record<string, string>): void {
-    const map = this.#functions.get(key)?.secrets
-    if (!map) return
-    map.clear()
-    for (const [name, value] of Object.entries(secrets)) map.set(name, value)
+    const fn = this.#functions.get(key)
+    if (!fn) return
+    fn.secrets.clear()
+    for (const [name, value] of Object.entries(secrets)) fn.secrets.set(name, value)
+    fn.snapshot = undefined
+  }
+
+  /** A snapshot of `key` taken on another thread; ignored unless it was taken with the same secrets. */
+  adoptSnapshot(key: string, snapshot: Snapshot): void {
+    const fn = this.#functions.get(key)
+    if (!fn || fn.snapshot || snapshot.key !== key || snapshot.memoryMb !== fn.limits.memoryMb) return
+    if (snapshot.secrets !== secretsFingerprint(fn.secrets)) return
+    fn.snapshot = snapshot
+  }
+
+  /** The snapshot new instances of `key` restore from, if any. */
+  snapshotOf(key: string): Snapshot | undefined {
+    return this.#functions.get(key)?.snapshot
   }
 
   unload(key: string): void {
@@ -160,23 +241,95 @@ export class Engine {
     return this.#instances.get(id)
   }
 
-  /** Creates an instance of `key`; resolves with the time it took in ms. */
-  async create(id: number, key: string): Promise<number> {
+  /**
+   * Creates an instance of `key`: restored from the function's snapshot when it has one, else by
+   * evaluating its code (in a cell with room, the blank engine or a new cell), then snapshotted
+   * when that was slow and the cell holds nothing else.
+   */
+  async create(id: number, key: string): Promise<Created> {
     const start = performance.now()
     const fn = this.#functions.get(key)
     if (!fn) throw new FnboxError('ERR_NOT_FOUND', `function version ${key} is not loaded on this thread`)
+    const layout = await this.#layout
+    const restored = fn.snapshot ? await this.#restore(fn, fn.snapshot) : undefined
+    if (restored) {
+      restored.id = id
+      this.#instances.set(id, restored)
+      return { ms: performance.now() - start, restored: true }
+    }
     const blank = [...fn.cells].some((c) => c.hasRoom) ? undefined : this.#takeBlank(fn)
     const instance = blank ? blank.instance : await this.#newInstance(fn)
     instance.id = id
+    let evaluateMs: number
+    let polls: number
     try {
       if (!blank) instance.prepare()
-      instance.load(fn.code, fn.filename)
+      const evaluating = performance.now()
+      polls = instance.load(fn.code, fn.filename, layout)
+      evaluateMs = performance.now() - evaluating
     } catch (err) {
       instance.dispose()
       throw asFailure(err)
     }
+    const worth = this.#snapshots === 'always' || worthSnapshot(evaluateMs, fn.code.length, polls)
+    if (layout && worth) this.#snapshot(key, fn, instance, layout, evaluateMs)
     this.#instances.set(id, instance)
-    return performance.now() - start
+    return { ms: performance.now() - start, restored: false }
+  }
+
+  /**
+   * Takes the snapshot of a function version from its instance just evaluated, if its cell holds
+   * nothing else (so no other instance's data, freed or not, goes into it) and its top-level code
+   * left nothing behind that a copy of the memory cannot carry.
+   */
+  #snapshot(key: string, fn: LoadedFunction, instance: Instance, layout: EngineLayout, evaluateMs: number): void {
+    if (fn.snapshot || fn.unsnapshottable || !instance.cell.pristine) return
+    const started = performance.now()
+    try {
+      const image = instance.capture(layout)
+      if (typeof image === 'string') {
+        fn.unsnapshottable = true
+        return
+      }
+      scrubFreeMemory(instance.cell.module, instance.cell.memory, layout)
+      const { runs, data } = takeMemory(instance.cell.memory, layout)
+      fn.snapshot = {
+        key,
+        memoryMb: instance.cell.memoryMb,
+        layout,
+        runs,
+        data,
+        instance: image,
+        secrets: secretsFingerprint(fn.secrets),
+        evaluateMs,
+        takeMs: performance.now() - started,
+      }
+      this.#events.snapshot?.(key, fn.snapshot)
+    } catch {
+      fn.unsnapshottable = true
+    }
+  }
+
+  /**
+   * A new instance in a module of its own, restored from `snapshot`; undefined if that failed, or
+   * if the snapshot was dropped meanwhile (a secret changed): the caller evaluates the code then.
+   */
+  async #restore(fn: LoadedFunction, snapshot: Snapshot): Promise<Instance | undefined> {
+    try {
+      if (snapshot.key !== fn.key) throw new Error('the snapshot is of another function')
+      const cell = await ModuleCell.restore(compiledModule(), fn.limits, snapshot, ...this.#ownedBy(fn))
+      if (fn.snapshot !== snapshot) return undefined
+      cell.secrets = fn.secrets
+      const instance = Instance.restore(cell, snapshot)
+      cell.adopt(instance)
+      fn.cells.add(cell)
+      return instance
+    } catch {
+      // The half-restored module is dropped as it is; this and later instances evaluate the code.
+      if (fn.snapshot === snapshot) fn.snapshot = undefined
+      fn.unsnapshottable = true
+      return undefined
+    }
   }
 
   /**
@@ -192,7 +345,7 @@ export class Engine {
         cell.adopt(instance)
         return instance
       }
-      fn.pendingCell ??= ModuleCell.create(wasmModule(), fn.limits, ...this.#ownedBy(fn))
+      fn.pendingCell ??= ModuleCell.create(compiledModule(), fn.limits, ...this.#ownedBy(fn))
         .then((cell) => {
           cell.secrets = fn.secrets
           fn.cells.add(cell)

@@ -17,6 +17,16 @@ import type { ModuleCell } from './module-cell.js'
 import { GuestError, installNatives, type NativesHandle } from './natives.js'
 import preludeSource from './prelude/index.js?guest'
 import { INIT_TIMEOUT_MS, transferable, type HostCall, type HostReplyValue, type ToExecutor } from './protocol.js'
+import {
+  adoptHandle,
+  adoptRuntime,
+  cachedHandlesInUse,
+  contextPointers,
+  contextScratch,
+  emscriptenModule,
+  freeOrphanValue,
+} from './quickjs-internals.js'
+import { randomState, reseedRandom, type EngineLayout, type InstanceImage, type Snapshot } from './snapshot.js'
 
 /** What an instance reports back to its executor thread (and so to the main thread). */
 export interface InvocationSink {
@@ -89,6 +99,13 @@ export class Instance {
   #running: Running | undefined
   #disposed = false
   #pumping = false
+  /** Math.random's state right before the function's code was evaluated (see {@link capture}). */
+  #randomBeforeLoad: bigint | undefined
+  /**
+   * Calls of the interrupt handler: QuickJS polls it every 10,000 function calls or loop
+   * iterations, so this counts work done, whatever else the machine runs.
+   */
+  #polls = 0
 
   constructor(cell: ModuleCell) {
     this.cell = cell
@@ -110,16 +127,7 @@ export class Instance {
   prepare(): void {
     const runtime = this.cell.module.newRuntime()
     this.#runtime = runtime
-    runtime.setInterruptHandler(() => this.#deadline !== 0 && Date.now() > this.#deadline)
-    runtime.setModuleLoader((name) =>
-      name === HOST_MODULE_NAME
-        ? HOST_MODULE_SOURCE
-        : {
-            error: new Error(
-              `Cannot find module '${name}': functions can import only '${HOST_MODULE_NAME}' (bundle other dependencies into the function)`,
-            ),
-          },
-    )
+    this.#configure(runtime)
     const ctx = runtime.newContext()
     this.#ctx = ctx
     this.#natives = installNatives(ctx, this.#hooks())
@@ -131,6 +139,79 @@ export class Instance {
       if (ctx.typeof(this.#entry) !== 'object') throw new Error('prelude did not provide an entry')
     } finally {
       this.#deadline = 0
+    }
+  }
+
+  /** The host callbacks of the runtime: the deadline's interrupt and the module loader. */
+  #configure(runtime: QuickJSRuntime): void {
+    runtime.setInterruptHandler(() => {
+      this.#polls++
+      return this.#deadline !== 0 && Date.now() > this.#deadline
+    })
+    runtime.setModuleLoader((name) =>
+      name === HOST_MODULE_NAME
+        ? HOST_MODULE_SOURCE
+        : {
+            error: new Error(
+              `Cannot find module '${name}': functions can import only '${HOST_MODULE_NAME}' (bundle other dependencies into the function)`,
+            ),
+          },
+    )
+  }
+
+  /**
+   * Rebuilds the instance a snapshot was taken of, in a cell whose memory was just restored from
+   * it: host objects around the runtime, context and handles the memory holds, the natives bound
+   * to the same host function ids, and a fresh Math.random seed. Runs no guest code. On failure
+   * the cell must be dropped without freeing anything in it.
+   */
+  static restore(cell: ModuleCell, snapshot: Snapshot): Instance {
+    const image = snapshot.instance
+    const instance = new Instance(cell)
+    const runtime = adoptRuntime(cell.module, image.rt)
+    instance.#runtime = runtime
+    instance.#configure(runtime)
+    type ContextPointer = NonNullable<Parameters<QuickJSRuntime['newContext']>[0]>['contextPointer']
+    const ctx = runtime.newContext({ contextPointer: image.ctx as ContextPointer })
+    instance.#ctx = ctx
+    // The snapshot's own handle on the global and its scratch buffer belong to no host object
+    // now; the new context makes its own (an unfreed handle makes JS_FreeRuntime abort).
+    freeOrphanValue(cell.module, image.ctx, image.global)
+    emscriptenModule(cell.module)._free(image.scratch)
+    instance.#natives = installNatives(ctx, instance.#hooks(), image.natives)
+    instance.#entry = adoptHandle(ctx, image.entry)
+    for (const [name, ptr] of image.methods) instance.#methods.set(name, adoptHandle(ctx, ptr))
+    reseedRandom(cell.memory, snapshot.layout, image.ctx)
+    return instance
+  }
+
+  /**
+   * What a snapshot needs besides the memory, right after {@link load}, or why this instance
+   * cannot be one: its top-level code drew randomness, armed timers or started host I/O (their
+   * effects live outside the memory, or would be shared by every restored copy).
+   */
+  capture(layout: EngineLayout): InstanceImage | string {
+    const [ctx, natives, entry] = [this.#ctx, this.#natives, this.#entry]
+    if (!ctx || !natives || !entry || this.#disposed) return 'not loaded'
+    if (this.#running || this.#timers.size > 0) return 'it is running'
+    if (natives.impure.size > 0) return `its top-level code used ${[...natives.impure].join(', ')}`
+    const pointers = contextPointers(ctx)
+    const random = randomState(this.cell.memory, layout, pointers.ctx)
+    if (this.#randomBeforeLoad === undefined || random !== this.#randomBeforeLoad) {
+      return 'its top-level code used Math.random'
+    }
+    const cached = cachedHandlesInUse(ctx)
+    if (cached.length > 0) return `the context holds ${cached.join(', ')}`
+    const table = natives.image()
+    if (typeof table === 'string') return table
+    return {
+      rt: pointers.rt,
+      ctx: pointers.ctx,
+      global: ctx.global.value,
+      scratch: contextScratch(ctx),
+      entry: entry.value,
+      methods: [...this.#methods].map(([name, handle]) => [name, handle.value]),
+      natives: table,
     }
   }
 
@@ -149,13 +230,20 @@ export class Instance {
     }
   }
 
-  /** Evaluates the function's module under the cell's limits. */
-  load(code: string, filename: string): void {
+  /**
+   * Evaluates the function's module under the cell's limits. With the engine's `layout`, notes
+   * what {@link capture} checks. Returns the top-level code's work, in 10,000s of calls and loop
+   * iterations (see `#polls`).
+   */
+  load(code: string, filename: string, layout?: EngineLayout): number {
     const runtime = this.#runtime!
     const ctx = this.#ctx!
     const limits = this.cell.limits
     runtime.setMemoryLimit(limits.memoryMb * 1024 * 1024)
     runtime.setMaxStackSize(limits.maxStackKb * 1024)
+    this.#natives!.clearImpure()
+    if (layout) this.#randomBeforeLoad = randomState(this.cell.memory, layout, contextPointers(ctx).ctx)
+    const polls = this.#polls
     this.#deadline = Date.now() + INIT_TIMEOUT_MS
     try {
       const previous = enterGuest(this.#mark())
@@ -175,6 +263,7 @@ export class Instance {
     } finally {
       this.#deadline = 0
     }
+    return this.#polls - polls
   }
 
   /** Top-level await: pump until the module promise settles (host timers may be needed). */

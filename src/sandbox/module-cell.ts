@@ -21,6 +21,7 @@ import {
 } from 'quickjs-emscripten-core'
 import type { Instance } from './instance.js'
 import type { SandboxLimits } from './protocol.js'
+import { restoreMemory, type Probe, type Snapshot } from './snapshot.js'
 
 // The package's CJS typings hide that its default export is the variant itself.
 const variant = releaseSync as unknown as QuickJSSyncVariant
@@ -32,25 +33,55 @@ export const MIN_MODULE_MB = 16
 export type CondemnHandler = (cell: ModuleCell, victims: Instance[], reason: string) => void
 export type EmptyHandler = (cell: ModuleCell) => void
 
+/**
+ * A new QuickJS module with fixed memory of `mb` MiB. Instantiated synchronously from the compiled
+ * module (about half the time of emscripten's asynchronous path).
+ */
+export async function instantiate(wasmModule: WebAssembly.Module, mb: number): Promise<Probe> {
+  const pages = Math.max(MIN_MODULE_MB, Math.min(MAX_MODULE_MB, mb)) * 16
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
+  const module = await newQuickJSWASMModuleFromVariant(
+    newVariant(variant, {
+      wasmMemory: memory,
+      emscriptenModule: {
+        instantiateWasm(imports, onSuccess) {
+          const instance = new WebAssembly.Instance(wasmModule, imports)
+          onSuccess(instance)
+          return instance.exports
+        },
+      },
+    }),
+  )
+  return { module, memory }
+}
+
 export class ModuleCell {
   readonly module: QuickJSWASMModule
+  readonly memory: WebAssembly.Memory
   readonly memoryMb: number
   /** The function's limits; a blank cell gets them when it is bound. */
   limits: SandboxLimits
   readonly instances = new Set<Instance>()
   /** The bound function's granted secrets (the engine updates the map in place). */
   secrets: ReadonlyMap<string, string> = new Map()
+  /** Instances it ever adopted: a snapshot is taken only of a cell that hosted one (see {@link pristine}). */
+  #hosted = 0
+  /** Restored from a snapshot: it holds that one instance (the function restores each instance). */
+  readonly restored: boolean
   #condemned = false
   #onCondemn: CondemnHandler
   #onEmpty: EmptyHandler
 
   private constructor(
-    module: QuickJSWASMModule,
+    probe: Probe,
     limits: SandboxLimits,
     onCondemn: CondemnHandler,
     onEmpty: EmptyHandler,
+    restored = false,
   ) {
-    this.module = module
+    this.module = probe.module
+    this.memory = probe.memory
+    this.restored = restored
     this.memoryMb = limits.memoryMb
     this.limits = limits
     this.#onCondemn = onCondemn
@@ -67,11 +98,24 @@ export class ModuleCell {
     onCondemn: CondemnHandler = () => undefined,
     onEmpty: EmptyHandler = () => undefined,
   ): Promise<ModuleCell> {
-    const mb = Math.max(MIN_MODULE_MB, Math.min(MAX_MODULE_MB, limits.memoryMb))
-    const pages = mb * 16
-    const wasmMemory = new WebAssembly.Memory({ initial: pages, maximum: pages })
-    const module = await newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmModule, wasmMemory }))
-    return new ModuleCell(module, limits, onCondemn, onEmpty)
+    return new ModuleCell(await instantiate(wasmModule, limits.memoryMb), limits, onCondemn, onEmpty)
+  }
+
+  /**
+   * A bound cell whose memory is `snapshot`'s: a fresh module's memory is overwritten before any
+   * runtime exists in it. Its one instance is then rebuilt with `Instance.restore`.
+   */
+  static async restore(
+    wasmModule: WebAssembly.Module,
+    limits: SandboxLimits,
+    snapshot: Snapshot,
+    onCondemn: CondemnHandler,
+    onEmpty: EmptyHandler,
+  ): Promise<ModuleCell> {
+    if (snapshot.memoryMb !== limits.memoryMb) throw new Error('the snapshot is of another memory size')
+    const probe = await instantiate(wasmModule, limits.memoryMb)
+    restoreMemory(probe.memory, snapshot)
+    return new ModuleCell(probe, limits, onCondemn, onEmpty, true)
   }
 
   /** Gives a blank cell to one function version, for good. */
@@ -88,12 +132,27 @@ export class ModuleCell {
     this.#onEmpty = onEmpty
   }
 
+  /** The module was given up (see {@link condemn}). */
+  get condemned(): boolean {
+    return this.#condemned
+  }
+
   get hasRoom(): boolean {
-    return !this.#condemned && this.instances.size < this.limits.instancesPerModule
+    return !this.#condemned && !this.restored && this.instances.size < this.limits.instancesPerModule
+  }
+
+  /**
+   * True while the cell has hosted only the one instance it holds: taken right after that
+   * instance's code was evaluated (before any call), its memory holds no other instance's data,
+   * freed or not, and may be snapshotted.
+   */
+  get pristine(): boolean {
+    return !this.#condemned && !this.restored && this.#hosted === 1 && this.instances.size === 1
   }
 
   adopt(instance: Instance): void {
     this.instances.add(instance)
+    this.#hosted++
   }
 
   /** Called by an instance once it is freed. */

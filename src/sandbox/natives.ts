@@ -22,9 +22,36 @@ import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
+import { hostRefState, setHostRefState } from './quickjs-internals.js'
 
 /** Digests `utils.hash` offers (fnbox:host). */
 const HASH_ALGORITHMS = new Set(['sha256', 'sha384', 'sha512', 'sha1', 'md5'])
+
+/**
+ * Natives whose effect lives outside the guest's memory or differs per instance: randomness,
+ * host timers, host I/O. Top-level code calling one cannot be snapshotted (see `snapshot.ts`).
+ */
+const IMPURE: ReadonlySet<NativeName> = new Set<NativeName>([
+  'setTimer',
+  'clearTimer',
+  'randomBytes',
+  'randomUUID',
+  'respond',
+  'bodyEnd',
+  'emitChunk',
+  'fetchStart',
+  'fetchAbort',
+  'bodyRead',
+  'bodyCancel',
+  'hostData',
+])
+
+/** The host function table of one instance, by id, for a snapshot (see `quickjs-internals.ts`). */
+export interface NativesImage {
+  nextId: number
+  freelist: number[]
+  functions: [id: number, name: string][]
+}
 
 /** What {@link installNatives} leaves behind. */
 export interface NativesHandle {
@@ -33,6 +60,11 @@ export interface NativesHandle {
    * a live handle makes `JS_FreeRuntime` abort. Their host promises are ignored afterwards.
    */
   dispose(): void
+  /** Impure natives (randomness, timers, host I/O) called since the last {@link clearImpure}. */
+  readonly impure: ReadonlySet<string>
+  clearImpure(): void
+  /** The host function table for a snapshot, or why the instance cannot be snapshotted now. */
+  image(): NativesImage | string
 }
 
 /**
@@ -91,9 +123,16 @@ const utf8Encoder = new TextEncoder()
 const utf8Lenient = new TextDecoder('utf-8', { ignoreBOM: true })
 const utf8Fatal = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true })
 
-export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): NativesHandle {
+/**
+ * Defines the natives in `ctx` (on the guest global `__fnbox_native`), or, given the `image` of a
+ * snapshot restored into `ctx`, binds the guest's existing native functions to new host ones.
+ */
+export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: NativesImage): NativesHandle {
   const pending = new Set<QuickJSDeferredPromise>()
   let disposed = false
+  const impure = new Set<string>()
+  /** The host side of each native, as registered in the runtime's host function table. */
+  const hostFunctions = new Map<string, (...args: QuickJSHandle[]) => unknown>()
 
   // ---- values into the guest -------------------------------------------------------------
 
@@ -243,18 +282,20 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
 
   // ---- definitions -------------------------------------------------------------------------
 
-  const nativeObject = ctx.newObject()
+  const nativeObject = image ? undefined : ctx.newObject()
 
   function define(name: NativeName, fallback: Fail, impl: Impl): void {
-    ctx
-      .newFunction(name, (...args) => {
-        try {
-          return impl(args)
-        } catch (err) {
-          return { error: toGuestError(err, fallback) }
-        }
-      })
-      .consume((fn) => ctx.setProp(nativeObject, name, fn))
+    const watched = IMPURE.has(name)
+    const host = (...args: QuickJSHandle[]): QuickJSHandle | { error: QuickJSHandle } | undefined => {
+      if (watched) impure.add(name)
+      try {
+        return impl(args)
+      } catch (err) {
+        return { error: toGuestError(err, fallback) }
+      }
+    }
+    hostFunctions.set(name, host)
+    if (nativeObject) ctx.newFunction(name, host).consume((fn) => ctx.setProp(nativeObject, name, fn))
   }
 
   /**
@@ -331,7 +372,9 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
     return undefined
   })
 
-  define('now', internal, () => ctx.newNumber(performance.now()))
+  // A process-wide monotonic clock (performance.now() counts from each thread's start): a
+  // snapshot's instance restored on another thread keeps comparing times it took on the first.
+  define('now', internal, () => ctx.newNumber(monotonicMs()))
 
   define('randomBytes', internal, ([length]) => {
     const n = num(length, 'length')
@@ -521,13 +564,39 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
     return value === undefined ? undefined : newString(value)
   })
 
-  try {
-    ctx.setProp(ctx.global, '__fnbox_native', nativeObject)
-  } finally {
-    nativeObject.dispose()
+  if (nativeObject) {
+    try {
+      ctx.setProp(ctx.global, '__fnbox_native', nativeObject)
+    } finally {
+      nativeObject.dispose()
+    }
+  } else if (image) {
+    const entries: [number, object][] = image.functions.map(([id, name]) => {
+      const host = hostFunctions.get(name)
+      if (!host) throw new Error(`the snapshot names an unknown native ${name}`)
+      return [id, host]
+    })
+    setHostRefState(ctx.runtime, { nextId: image.nextId, freelist: image.freelist, entries })
   }
 
   return {
+    impure,
+    clearImpure() {
+      impure.clear()
+    },
+    image() {
+      if (pending.size) return 'host calls are pending'
+      const names = new Map<object, string>()
+      for (const [name, host] of hostFunctions) names.set(host, name)
+      const state = hostRefState(ctx.runtime)
+      const functions: [number, string][] = []
+      for (const [id, value] of state.entries) {
+        const name = names.get(value)
+        if (name === undefined) return 'the runtime holds a host function that is not a native'
+        functions.push([id, name])
+      }
+      return { nextId: state.nextId, freelist: state.freelist, functions }
+    },
     dispose() {
       disposed = true
       for (const deferred of pending) {
@@ -540,6 +609,11 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks): Natives
       pending.clear()
     },
   }
+}
+
+function monotonicMs(): number {
+  const [seconds, nanos] = process.hrtime()
+  return seconds * 1000 + nanos / 1e6
 }
 
 function urlParts(url: URL): string {

@@ -7,6 +7,7 @@
  */
 import type { SerializedFnboxError } from '../errors.js'
 import type { GuestFetchMeta, GuestFetchResponseMeta, GuestResponseMeta, LogLevel } from './bridge-types.js'
+import type { Snapshot } from './snapshot.js'
 
 /**
  * An ArrayBuffer holding exactly `bytes`, to transfer with a message: its own buffer when the view
@@ -55,6 +56,8 @@ export type ToExecutor =
   /** New values of a function version's granted secrets (replace the whole set). */
   | { t: 'secrets'; key: string; secrets: Record<string, string> }
   | { t: 'unload'; key: string }
+  /** A snapshot of `key` taken on another thread: new instances restore from it (shared memory). */
+  | { t: 'snapshot'; key: string; snapshot: Snapshot }
   | { t: 'create'; id: number; key: string }
   | { t: 'destroy'; id: number }
   | {
@@ -103,7 +106,8 @@ export type HostCall =
 
 export type FromExecutor =
   | { t: 'ready' }
-  | { t: 'created'; id: number; ms: number }
+  /** `restored`: from the function's snapshot, not by evaluating its code. */
+  | { t: 'created'; id: number; ms: number; restored: boolean }
   | { t: 'create-failed'; id: number; error: SerializedFnboxError }
   /** An instance died on its own (its module was discarded); the pool must forget it. */
   | { t: 'lost'; id: number; reason: string }
@@ -118,3 +122,5 @@ export type FromExecutor =
   | { t: 'host'; inv: number; call: number; req: HostCall }
   /** The thread's blank engine became ready, or was taken. */
   | { t: 'blank'; ready: boolean }
+  /** This thread took a snapshot of `key` (its memory is shared, not copied). */
+  | { t: 'snapshot'; key: string; snapshot: Snapshot }

@@ -34,6 +34,7 @@ const engine = new Engine(
       for (const id of ids) send({ t: 'lost', id, reason })
     },
     blank: (ready) => send({ t: 'blank', ready }),
+    snapshot: (key, snapshot) => send({ t: 'snapshot', key, snapshot }),
   },
   init.blankMemoryMb,
   () => running.size > 0,
@@ -131,9 +132,12 @@ function receive(msg: ToExecutor): void {
     case 'unload':
       engine.unload(msg.key)
       break
+    case 'snapshot':
+      engine.adoptSnapshot(msg.key, msg.snapshot)
+      break
     case 'create':
       engine.create(msg.id, msg.key).then(
-        (ms) => send({ t: 'created', id: msg.id, ms }),
+        ({ ms, restored }) => send({ t: 'created', id: msg.id, ms, restored }),
         (err: unknown) => send({ t: 'create-failed', id: msg.id, error: serialize(err) }),
       )
       break
