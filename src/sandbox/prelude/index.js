@@ -45,6 +45,8 @@ const GLOBALS = {
   fetch: 'fetch',
   crypto: 'crypto',
   Crypto: 'crypto',
+  SubtleCrypto: 'crypto',
+  CryptoKey: 'crypto',
   structuredClone: 'clone',
   performance: '',
   navigator: '',
@@ -63,6 +65,10 @@ const GLOBALS = {
   CountQueuingStrategy: 'streams',
   TextEncoderStream: 'streams',
   TextDecoderStream: 'streams',
+  Blob: 'blob',
+  File: 'blob',
+  FormData: 'blob',
+  URLPattern: 'urlpattern',
 }
 const NAMES = keys(GLOBALS)
 
