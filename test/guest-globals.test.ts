@@ -1395,6 +1395,12 @@ describe('lazy prelude', () => {
     'CountQueuingStrategy',
     'TextEncoderStream',
     'TextDecoderStream',
+    'SubtleCrypto',
+    'CryptoKey',
+    'Blob',
+    'File',
+    'FormData',
+    'URLPattern',
   ]
   const stillLazy = `LAZY.filter((k) => typeof Object.getOwnPropertyDescriptor(globalThis, k).get === 'function')`
 

@@ -16,6 +16,19 @@ Object.defineProperty(Blob.prototype, 'bytes', {
   writable: true,
   configurable: true,
 })
+// formdata-node's keys() names each field once; the standard yields one name per entry.
+// (Its entries() reads keys(): the names are taken from the original.)
+const names = FormData.prototype.keys
+FormData.prototype.entries = function* entries() {
+  for (const name of names.call(this)) for (const value of this.getAll(name)) yield [name, value]
+}
+Object.defineProperty(FormData.prototype, 'keys', {
+  value: function* keys() {
+    for (const name of names.call(this)) for (let n = this.getAll(name).length; n > 0; n--) yield name
+  },
+  writable: true,
+  configurable: true,
+})
 for (const cls of [Blob, File, FormData]) markPlatform(cls.prototype)
 
 export { Blob, File, FormData }
