@@ -16,6 +16,8 @@ export interface MockCompletion {
   startedAt: number
   firstTokenAt: number
   finishedAt: number
+  /** The client closed the connection before the answer was complete. */
+  closedEarly: boolean
 }
 
 export interface MockOpenAI {

@@ -6,7 +6,7 @@
 //   mock.url          // 'http://127.0.0.1:PORT/v1'
 //   mock.configure({ mode: 'error' })
 //   mock.requests     // every request body received, parsed
-//   mock.completions  // { startedAt, firstTokenAt, finishedAt } of each answer (performance.now())
+//   mock.completions  // { startedAt, firstTokenAt, finishedAt, closedEarly } of each answer (performance.now())
 //   await mock.close()
 import { createServer } from 'node:http'
 
@@ -42,8 +42,12 @@ export async function startMockOpenAI(options = {}) {
     for await (const chunk of req) chunks.push(chunk)
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
     requests.push({ headers: req.headers, body })
-    const timing = { startedAt: performance.now(), firstTokenAt: 0, finishedAt: 0 }
+    const timing = { startedAt: performance.now(), firstTokenAt: 0, finishedAt: 0, closedEarly: false }
     completions.push(timing)
+    // The client (the function's fetch) went away before the answer was complete.
+    res.on('close', () => {
+      if (!res.writableFinished) timing.closedEarly = true
+    })
     const id = `chatcmpl-mock-${++seq}`
     const created = Math.floor(Date.now() / 1000)
     const model = body.model ?? 'mock-model'
