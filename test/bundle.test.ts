@@ -39,6 +39,11 @@ describe('bundle()', () => {
     expect((err as Error).message).toMatch(/"node:fs" is a Node built-in.*uses-node\.ts/)
   })
 
+  it('takes an installed npm package named like a built-in (buffer) as that package', async () => {
+    const out = await bundle(join(fixtures, 'uses-buffer-package.ts'))
+    expect(Object.keys(out.inputs).some((p) => p.includes('node_modules/buffer/'))).toBe(true)
+  })
+
   it('reports a missing file or a type-less syntax error with its location', async () => {
     const missing = await bundle(join(fixtures, 'nope.ts')).catch((e: unknown) => e)
     expect((missing as Error).message).toMatch(/Could not resolve/)

@@ -48,6 +48,8 @@ const TARGET = 'es2023'
 /** Conditions of the packages' `exports` maps: a web worker is the nearest thing to the sandbox. */
 const CONDITIONS = ['worker', 'browser', 'import', 'module', 'default']
 const NODE_BUILTINS = new Set(builtinModules)
+/** Marks the plugin's own resolve call, so it does not see it again. */
+const RETRY = Symbol('fnbox-bundle-retry')
 
 /**
  * Bundles a function's entry file into one ES module with a source map.
@@ -79,7 +81,8 @@ export async function bundle(entry: string, options: BundleOptions = {}): Promis
       write: false,
       outfile: 'function.js',
       format: 'esm',
-      platform: 'neutral',
+      // Browser: `browser` fields (including their maps that stub Node modules out) apply.
+      platform: 'browser',
       target: TARGET,
       conditions: CONDITIONS,
       mainFields: ['browser', 'module', 'main'],
@@ -97,10 +100,20 @@ export async function bundle(entry: string, options: BundleOptions = {}): Promis
         {
           name: 'fnbox-no-node',
           setup(b) {
-            b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
-              const name = args.path.startsWith('node:') ? args.path.slice(5) : args.path
-              if (!args.path.startsWith('node:') && !NODE_BUILTINS.has(name)) return undefined
-              if (!NODE_BUILTINS.has(name.split('/')[0]!)) return undefined
+            b.onResolve({ filter: /^[a-z_:/]+$/ }, async (args) => {
+              const prefixed = args.path.startsWith('node:')
+              const name = prefixed ? args.path.slice(5) : args.path
+              if (!NODE_BUILTINS.has(name.split('/')[0]!) || args.pluginData === RETRY) return undefined
+              // A bare name ('events', 'buffer') may be an npm package of that name: use it if installed.
+              if (!prefixed) {
+                const found = await b.resolve(args.path, {
+                  kind: args.kind,
+                  importer: args.importer,
+                  resolveDir: args.resolveDir,
+                  pluginData: RETRY,
+                })
+                if (found.errors.length === 0) return found
+              }
               return {
                 errors: [
                   {
