@@ -20,15 +20,24 @@ const weather = tool({
   execute: async ({ city }) => ({ city, forecast: 'sunny', temperatureC: 21 }),
 })
 
+/** One provider while the secrets stay the same (module state survives between calls). */
+let cached: { key: string; provider: ReturnType<typeof createOpenAI> } | undefined
+function provider(): ReturnType<typeof createOpenAI> {
+  const apiKey = secrets.get('OPENAI_API_KEY')
+  const baseURL = secrets.get('OPENAI_BASE_URL')
+  const key = `${apiKey}\n${baseURL}`
+  if (cached?.key !== key) cached = { key, provider: createOpenAI({ apiKey, baseURL }) }
+  return cached.provider
+}
+
 export default {
   async fetch(request: Request): Promise<Response> {
     if (request.method !== 'POST') return new Response('POST a JSON body { prompt }', { status: 405 })
     const input = ChatInput.safeParse(await request.json().catch(() => undefined))
     if (!input.success) return Response.json({ error: z.prettifyError(input.error) }, { status: 400 })
 
-    const openai = createOpenAI({ apiKey: secrets.get('OPENAI_API_KEY'), baseURL: secrets.get('OPENAI_BASE_URL') })
     const result = streamText({
-      model: openai.chat(input.data.model),
+      model: provider().chat(input.data.model),
       prompt: input.data.prompt,
       tools: input.data.tools ? { weather } : undefined,
       stopWhen: stepCountIs(3),
