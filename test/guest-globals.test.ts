@@ -1359,6 +1359,8 @@ describe('lazy prelude', () => {
     'Event',
     'EventTarget',
     'CustomEvent',
+    'ErrorEvent',
+    'PromiseRejectionEvent',
     'AbortController',
     'AbortSignal',
     'setTimeout',

@@ -414,6 +414,20 @@ describe('events, abort and timing', () => {
     ).toEqual([['token', { text: 'hi' }, true, true]])
   })
 
+  it('ErrorEvent and PromiseRejectionEvent carry their fields', async () => {
+    expect(
+      await run(`
+        const err = new Error('x')
+        const e = new ErrorEvent('error', { message: 'm', filename: 'f.js', lineno: 3, colno: 4, error: err })
+        const p = Promise.reject(1); p.catch(() => {})
+        const r = new PromiseRejectionEvent('unhandledrejection', { promise: p, reason: 'why', cancelable: true })
+        let missing
+        try { new PromiseRejectionEvent('x', {}) } catch (ex) { missing = ex.name }
+        return [e instanceof Event, e.message, e.filename, e.lineno, e.colno, e.error === err, r.promise === p, r.reason, r.cancelable, missing]
+      `),
+    ).toEqual([true, 'm', 'f.js', 3, 4, true, true, 'why', true, 'TypeError'])
+  })
+
   it('fetch with AbortSignal.timeout rejects with TimeoutError and aborts the host request', async () => {
     const r = await run<unknown>(
       `

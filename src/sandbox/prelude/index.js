@@ -25,6 +25,8 @@ const GLOBALS = {
   Event: 'events',
   EventTarget: 'events',
   CustomEvent: 'events',
+  ErrorEvent: 'events',
+  PromiseRejectionEvent: 'events',
   AbortController: 'events',
   AbortSignal: 'events',
   setTimeout: 'timers',
