@@ -1403,6 +1403,8 @@ describe('lazy prelude', () => {
     'File',
     'FormData',
     'URLPattern',
+    'CompressionStream',
+    'DecompressionStream',
   ]
   const stillLazy = `LAZY.filter((k) => typeof Object.getOwnPropertyDescriptor(globalThis, k).get === 'function')`
 

@@ -1,6 +1,7 @@
 // The web platform of the guest beyond the basics of guest-globals.test.ts: what real libraries
 // (the OpenAI SDK, the AI SDK, zod) lean on, each with the edge cases they hit.
 import { createHash, createHmac } from 'node:crypto'
+import { deflateRawSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { GuestHarness, GuestRejection, type HarnessOptions } from './helpers/guest-harness.js'
 
@@ -368,6 +369,46 @@ describe('crypto.subtle', () => {
       notKey: ['TypeError', 'TypeError'],
       data: ['TypeError', 'TypeError'],
     })
+  })
+})
+
+describe('CompressionStream / DecompressionStream', () => {
+  const text = 'compress me, '.repeat(200)
+
+  it('gzip output is valid gzip (node:zlib reads it); node:zlib output of every format decompresses', async () => {
+    const inputs = {
+      gzip: [...gzipSync(text)],
+      deflate: [...deflateSync(text)],
+      'deflate-raw': [...deflateRawSync(text)],
+    }
+    const r = await run<{ gz: number[]; back: Record<string, string> }>(`
+      const collect = async (readable) => { const out = []; for await (const c of readable) out.push(...c); return new Uint8Array(out) }
+      const gz = await collect(ReadableStream.from([new TextEncoder().encode(${JSON.stringify(text)})]).pipeThrough(new CompressionStream('gzip')))
+      const back = {}
+      const inputs = ${JSON.stringify(inputs)}
+      for (const [format, bytes] of Object.entries(inputs)) {
+        const half = bytes.length >> 1 // split: the codec keeps state between chunks
+        const chunks = [new Uint8Array(bytes.slice(0, half)), new Uint8Array(bytes.slice(half))]
+        back[format] = new TextDecoder().decode(await collect(ReadableStream.from(chunks).pipeThrough(new DecompressionStream(format))))
+      }
+      return { gz: Array.from(gz), back }
+    `)
+    expect(gunzipSync(Buffer.from(r.gz)).toString()).toBe(text)
+    expect(r.gz.length).toBeLessThan(text.length / 10)
+    expect(r.back).toEqual({ gzip: text, deflate: text, 'deflate-raw': text })
+  })
+
+  it('refuses unknown formats, truncated and corrupt input with TypeError', async () => {
+    const gz = [...gzipSync(text)]
+    expect(
+      await run(`
+        const decompress = (bytes) => ReadableStream.from([new Uint8Array(bytes)]).pipeThrough(new DecompressionStream('gzip')).pipeTo(new WritableStream()).then(() => 'ok', (e) => e.name)
+        let unknown
+        try { new CompressionStream('brotli') } catch (e) { unknown = e.name }
+        const gz = ${JSON.stringify(gz)}
+        return { unknown, truncated: await decompress(gz.slice(0, 20)), corrupt: await decompress([31, 139, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]), whole: await decompress(gz) }
+      `),
+    ).toEqual({ unknown: 'TypeError', truncated: 'TypeError', corrupt: 'TypeError', whole: 'ok' })
   })
 })
 

@@ -71,6 +71,8 @@ const GLOBALS = {
   File: 'blob',
   FormData: 'blob',
   URLPattern: 'urlpattern',
+  CompressionStream: 'compression',
+  DecompressionStream: 'compression',
 }
 const NAMES = keys(GLOBALS)
 
