@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup'
 import { guestSourcePlugin } from './build/guest-source.js'
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', worker: 'src/sandbox/worker.ts' },
+  entry: { index: 'src/index.ts', worker: 'src/sandbox/worker.ts', cli: 'src/cli.ts' },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts' } },
   target: 'node20',

@@ -36,6 +36,8 @@ export interface InvokeEvent {
    * never sent to HTTP clients.
    */
   errorMessage: string | undefined
+  /** The guest's stack of a guest exception, mapped through the deploy's source map when it has one. */
+  errorStack?: string | undefined
   /** Time waiting for a warm instance, in ms. */
   waitMs: number
   /** Time from acquiring the instance to the end of the response, in ms. */

@@ -72,3 +72,5 @@ export type {
 export type { HttpErrorHandler, HttpMountOptions, NodeRequestLike } from './triggers/http/node-http.js'
 export type { ExpressMiddleware, ExpressRequestLike } from './triggers/http/express.js'
 export type { KoaContextLike, KoaMiddleware, KoaMountOptions } from './triggers/http/koa.js'
+export { bundle } from './bundle/bundle.js'
+export type { BundleOptions, BundleResult } from './bundle/bundle.js'

@@ -25,6 +25,8 @@ import type { StorageAdapters } from './host/domains/types.js'
 import { GuestHostSession } from './host/guest-session.js'
 import { redactSecrets } from './host/secrets/redact.js'
 import { createGuardedFetch, parseAllowedHosts } from './host/net/index.js'
+import { bundle, type BundleOptions } from './bundle/bundle.js'
+import { StackMapper } from './bundle/source-map.js'
 import {
   checkFunctionName,
   checkKeys,
@@ -146,8 +148,23 @@ export interface RuntimeOptions {
  * @public
  */
 export interface DeployOptions {
-  /** The function: an ES module (`export default { fetch }`, `export function GET`, named exports). */
-  code: string
+  /**
+   * The function: an ES module (`export default { fetch }`, `export function GET`, named exports).
+   * Give either `code` or `entry`.
+   */
+  code?: string
+  /**
+   * A TypeScript or JavaScript entry file with npm dependencies, bundled into `code` (with its
+   * source map) by {@link bundle} at deploy. `bundle` passes options on.
+   */
+  entry?: string
+  /** Options of the bundler when `entry` is given (`cwd`, `minify`, ...). */
+  bundle?: BundleOptions
+  /**
+   * The source map of `code` (JSON): guest stack traces in errors (`details.stack`) and
+   * `invoke` events are mapped through it to the original files. Filled in for `entry`.
+   */
+  sourceMap?: string
   /** Overrides of the runtime's limits for this function. */
   limits?: Partial<Limits>
   /** Overrides of the runtime's pool options for this function. */
@@ -265,6 +282,8 @@ interface FunctionVersion {
   retry: ResolvedCallRetry | undefined
   /** The invocation time limit: `limits.timeoutMs`, or the breaker's `timeoutMs` when shorter. */
   timeoutMs: number
+  /** Maps guest stacks through the deploy's source map, when it has one. */
+  stacks: StackMapper | undefined
 }
 
 /** One invocation between acquiring its instance and releasing it. */
@@ -282,6 +301,9 @@ interface OpenCall {
 
 const DEPLOY_KEYS = [
   'code',
+  'entry',
+  'bundle',
+  'sourceMap',
   'limits',
   'pool',
   'allowedHosts',
@@ -474,8 +496,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#assertOpen()
     checkFunctionName(name)
     const opts = checkKeys(options, 'options', DEPLOY_KEYS)
-    const code = opts.code
+    let code = opts.code
+    let sourceMap = opts.sourceMap
+    if (opts.entry !== undefined) {
+      if (code !== undefined) throw invalidOption('options.code', 'absent when options.entry is given', code)
+      if (typeof opts.entry !== 'string' || opts.entry.length === 0) {
+        throw invalidOption('options.entry', 'a path to the function entry file', opts.entry)
+      }
+      if (opts.bundle !== undefined && (typeof opts.bundle !== 'object' || opts.bundle === null)) {
+        throw invalidOption('options.bundle', 'an object of bundle options', opts.bundle)
+      }
+      const bundled = await bundle(opts.entry, opts.bundle as BundleOptions | undefined)
+      code = bundled.code
+      sourceMap ??= bundled.sourceMap
+    }
     if (typeof code !== 'string' || code.length === 0) throw invalidOption('options.code', 'a non-empty string', code)
+    if (sourceMap !== undefined && typeof sourceMap !== 'string') {
+      throw invalidOption('options.sourceMap', 'a source map (JSON string)', sourceMap)
+    }
     const codeBytes = Buffer.byteLength(code)
     if (codeBytes > MAX_CODE_BYTES) {
       throw new FnboxError('ERR_INVALID_OPTION', `options.code is ${codeBytes} bytes; the limit is ${MAX_CODE_BYTES}`, {
@@ -492,6 +530,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       throw invalidOption('options.filename', 'a string', opts.filename)
     }
     const filename = (opts.filename as string | undefined) ?? `${name}.js`
+    let stacks: StackMapper | undefined
+    try {
+      stacks = sourceMap ? new StackMapper(sourceMap, filename) : undefined
+    } catch (err) {
+      throw invalidOption('options.sourceMap', `a source map (${(err as Error).message})`, sourceMap?.slice(0, 40))
+    }
     const scope = opts.scope === undefined ? DEFAULT_SCOPE : checkScope(opts.scope, 'options.scope')
     const grants = resolveGrants(opts.secrets)
     const breaker = resolveBreaker(opts.breaker, 'options.breaker', this.#breaker)
@@ -556,6 +600,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       allowedHosts,
       coldStarts: 0,
       acquireWaits: new RecentWindow(),
+      stacks,
       pool: undefined as unknown as FunctionPool,
       breaker: undefined,
       quota: undefined as unknown as FunctionQuota,
@@ -580,7 +625,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       fn.coldStarts++
     } catch (err) {
       void fn.pool.drain()
-      throw deployError(name, err)
+      throw mapStack(stacks, deployError(name, err))
     }
     this.#assertOpen()
     if (breaker) {
@@ -689,7 +734,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const { result } = await done
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
-      error = asFnboxError(err)
+      error = mapStack(fn.stacks, asFnboxError(err))
       if (error.code === 'ERR_GUEST_EXCEPTION') {
         const message = redactSecrets(error.message, fn.source.secrets)
         if (message !== error.message) error = new FnboxError(error.code, message, { details: error.details })
@@ -813,7 +858,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             }
           },
           (err: unknown) => {
-            error = asFnboxError(err)
+            error = mapStack(fn.stacks, asFnboxError(err))
             if (controller) {
               // A body already complete stays complete: the failure came after (waitUntil work).
               if (!bodyEnded) controller.error(error)
@@ -899,6 +944,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       status,
       error: error?.code,
       errorMessage: error && redactSecrets(error.message, fn.source.secrets),
+      errorStack:
+        typeof error?.details.stack === 'string' ? redactSecrets(error.details.stack, fn.source.secrets) : undefined,
       waitMs: call.acquired - call.started,
       durationMs: performance.now() - call.acquired,
     })
@@ -1017,6 +1064,20 @@ function deployError(name: string, err: unknown): FnboxError {
   return new FnboxError('ERR_DEPLOY_FAILED', `function ${name} failed to load: ${message}`, {
     cause: err,
     details: isFnboxError(err) ? { ...err.details, function: name } : { function: name },
+  })
+}
+
+/** The error with its guest stack (`details.stack`) mapped through the function's source map. */
+function mapStack(stacks: StackMapper | undefined, error: FnboxError): FnboxError {
+  const stack = error.details.stack
+  if (!stacks || typeof stack !== 'string') return error
+  const mapped = stacks.map(stack)
+  if (mapped === stack) return error
+  return new FnboxError(error.code, error.message, {
+    cause: error.cause,
+    status: error.status,
+    retryAfterSeconds: error.retryAfterSeconds,
+    details: { ...error.details, stack: mapped },
   })
 }
 

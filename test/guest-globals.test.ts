@@ -1359,6 +1359,8 @@ describe('lazy prelude', () => {
     'Event',
     'EventTarget',
     'CustomEvent',
+    'ErrorEvent',
+    'PromiseRejectionEvent',
     'AbortController',
     'AbortSignal',
     'setTimeout',
@@ -1395,6 +1397,14 @@ describe('lazy prelude', () => {
     'CountQueuingStrategy',
     'TextEncoderStream',
     'TextDecoderStream',
+    'SubtleCrypto',
+    'CryptoKey',
+    'Blob',
+    'File',
+    'FormData',
+    'URLPattern',
+    'CompressionStream',
+    'DecompressionStream',
   ]
   const stillLazy = `LAZY.filter((k) => typeof Object.getOwnPropertyDescriptor(globalThis, k).get === 'function')`
 

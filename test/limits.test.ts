@@ -169,6 +169,27 @@ describe('one thread shared by several calls', () => {
   }, 40_000)
 })
 
+describe('instance creation', () => {
+  it('times each evaluation from its own start: creations queued on one thread past the init limit all succeed', async () => {
+    // 9 instances whose top-level code takes 1.4 s each, on one thread: the last ones start more
+    // than the 10 s init limit after they were asked for. A large bundle (the AI SDK: ~0.7 s) under
+    // a burst of requests is the case that found this.
+    const rt = await createRuntime({ threads: 1 })
+    try {
+      await rt.deploy('slow-init', {
+        code: `const end = Date.now() + 1400; while (Date.now() < end) {}
+          export const ok = () => 'ok'`,
+        pool: { min: 9, max: 9 },
+      })
+      await expect.poll(() => rt.stats().functions['slow-init']?.instances, { timeout: 30_000, interval: 200 }).toBe(9)
+      expect(rt.stats().executors[0]!.restarts).toBe(0)
+      expect(await rt.call('slow-init', 'ok')).toBe('ok')
+    } finally {
+      await rt.close()
+    }
+  }, 40_000)
+})
+
 describe('memory', () => {
   it('stops a memory bomb with ERR_MEMORY_LIMIT and keeps host RSS bounded', async () => {
     await runtime.deploy('bomb', {

@@ -33,6 +33,7 @@ describe('the package as users get it', () => {
       'dist/index.d.ts',
       'dist/index.d.cts',
       'dist/worker.js',
+      'dist/cli.js',
       'guest.d.ts',
       'host.d.ts',
     ]) {

@@ -9,6 +9,7 @@
 import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
+import { GUEST_SLOT_BYTES, readGuestSlot } from '../sandbox/guest-slot.js'
 import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
 import {
   INIT_TIMEOUT_MS,
@@ -103,7 +104,7 @@ export class Executor {
   readonly #instances = new Map<number, InstanceRef>()
   readonly #creating = new Map<number, Creating>()
   /** What guest code the thread runs (see sandbox/guest-slot.ts); new with each thread. */
-  #guestSlot!: Int32Array
+  #guestSlot!: SharedArrayBuffer
   readonly #inflight = new Map<number, Inflight>()
   readonly #events: ExecutorEvents
   readonly #workerUrl: URL
@@ -149,8 +150,8 @@ export class Executor {
     this.#loaded = new Map()
     this.#snapshots = new Map()
     this.#blankReady = false
-    const guestSlot = new SharedArrayBuffer(4)
-    this.#guestSlot = new Int32Array(guestSlot)
+    const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
+    this.#guestSlot = guestSlot
     const worker = new Worker(this.#workerUrl, {
       // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
       // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
@@ -317,7 +318,7 @@ export class Executor {
         }),
       )
     }
-    const current = Atomics.load(this.#guestSlot, 0)
+    const current = readGuestSlot(this.#guestSlot).mark
     const running = current > 0 ? this.#inflight.get(current) : undefined
     if (running && running.deadline + STUCK_GRACE_MS <= now) {
       this.#restart(`an invocation ran ${now - running.deadline} ms past its deadline in a blocking builtin`)
@@ -333,7 +334,16 @@ export class Executor {
   #creationOverdue(id: number): void {
     const creating = this.#creating.get(id)
     if (!creating) return
-    if (Atomics.load(this.#guestSlot, 0) === -id) {
+    const slot = readGuestSlot(this.#guestSlot)
+    if (slot.mark === -id && Date.now() - slot.since < INIT_TIMEOUT_MS) {
+      // Queued behind other work, it started late: its limit runs from its own start.
+      creating.backstop = setTimeout(
+        () => this.#creationOverdue(id),
+        slot.since + INIT_TIMEOUT_MS + STUCK_GRACE_MS - Date.now(),
+      )
+      return
+    }
+    if (slot.mark === -id) {
       this.#creating.delete(id)
       creating.reject(
         new FnboxError('ERR_TIMEOUT', `evaluating the function's code ran past ${INIT_TIMEOUT_MS} ms`, {

@@ -18,7 +18,7 @@
  * @internal
  * @module
  */
-import { createHash, randomFillSync, randomUUID } from 'node:crypto'
+import { createHash, createHmac, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
@@ -26,6 +26,13 @@ import { hostRefState, setHostRefState } from './quickjs-internals.js'
 
 /** Digests `utils.hash` offers (fnbox:host). */
 const HASH_ALGORITHMS = new Set(['sha256', 'sha384', 'sha512', 'sha1', 'md5'])
+/** WebCrypto's digest names (`crypto.subtle.digest`, HMAC's hash) and Node's names for them. */
+const SUBTLE_HASHES: ReadonlyMap<string, string> = new Map([
+  ['SHA-1', 'sha1'],
+  ['SHA-256', 'sha256'],
+  ['SHA-384', 'sha384'],
+  ['SHA-512', 'sha512'],
+])
 
 /**
  * Natives whose effect lives outside the guest's memory or differs per instance: randomness,
@@ -393,6 +400,20 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     }
     return ctx.newString(createHash(algo).update(bytes(data, 'data')).digest('hex'))
   })
+
+  function subtleHash(h: QuickJSHandle | undefined): string {
+    const node = SUBTLE_HASHES.get(str(h, 'algorithm'))
+    if (!node) throw new Fail('NotSupportedError', 'Unrecognized algorithm name')
+    return node
+  }
+
+  define('digest', internal, ([algorithm, data]) =>
+    newBuffer(createHash(subtleHash(algorithm)).update(bytes(data, 'data')).digest()),
+  )
+
+  define('hmac', internal, ([hash, key, data]) =>
+    newBuffer(createHmac(subtleHash(hash), bytes(key, 'key')).update(bytes(data, 'data')).digest()),
+  )
 
   define('utf8Encode', internal, ([text]) => newBuffer(utf8Encoder.encode(str(text, 'text'))))
 

@@ -45,9 +45,13 @@ function extractBody(init) {
   } else if (isReadableStream(init)) {
     if (init.locked || init._disturbed) throw new TypeError('Body stream is locked or disturbed')
     body.stream = init
-  } else if (typeof Blob === 'function' && init instanceof Blob) {
+  } else if (isInstance('blob', 'Blob', init)) {
     body.stream = init.stream()
     if (init.type) type = init.type
+  } else if (isInstance('blob', 'FormData', init)) {
+    const encoded = load('blob').encodeFormData(init)
+    body.stream = encoded.stream
+    type = encoded.type
   } else if (isObject(init) && typeof init[Symbol.asyncIterator] === 'function') {
     // Async iterables of bytes, as undici accepts them.
     body.stream = load('streams').ReadableStream.from(init)
@@ -251,12 +255,15 @@ function mixinBody(cls, kState) {
       return JSON.parse(await this.text())
     },
     async blob() {
-      if (typeof Blob !== 'function') throw new TypeError('Blob is not supported')
       const bytes = await consumeBody(body(this))
-      return new Blob([bytes], { type: this.headers.get('content-type') || '' })
+      return new (load('blob').Blob)([bytes], { type: this.headers.get('content-type') || '' })
+    },
+    async formData() {
+      const bytes = await consumeBody(body(this))
+      return load('blob').parseFormData(bytes, this.headers.get('content-type'))
     },
   })
-  for (const m of ['arrayBuffer', 'bytes', 'text', 'json', 'blob']) {
+  for (const m of ['arrayBuffer', 'bytes', 'text', 'json', 'blob', 'formData']) {
     Object.defineProperty(cls.prototype, m, { enumerable: false })
   }
 }

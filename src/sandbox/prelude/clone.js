@@ -34,6 +34,11 @@ function isDOMException(v) {
   return chunk !== undefined && v instanceof chunk.DOMException
 }
 
+function isBlob(v) {
+  const chunk = peek('blob')
+  return chunk !== undefined && v instanceof chunk.Blob
+}
+
 function clone(v, memo) {
   if (typeof v === 'function') throw cannotClone(v.name ? `function ${v.name}` : 'function')
   if (typeof v === 'symbol') throw cannotClone(v.toString())
@@ -65,6 +70,13 @@ function clone(v, memo) {
     memo.set(v, out)
     for (const val of v) out.add(clone(val, memo))
     return out
+  } else if (isBlob(v)) {
+    // Blobs are immutable: a copy may share the bytes.
+    const { Blob, File } = peek('blob')
+    out =
+      v instanceof File
+        ? new File([v], v.name, { type: v.type, lastModified: v.lastModified })
+        : new Blob([v], { type: v.type })
   } else if (isDOMException(v)) {
     out = domException(v.message, v.name)
   } else if (v instanceof Error) {

@@ -1,6 +1,7 @@
-// crypto.getRandomValues / crypto.randomUUID on the host's CSPRNG.
+// crypto.getRandomValues / crypto.randomUUID on the host's CSPRNG, and crypto.subtle (subtle.js).
 import { native, domException } from './shared.js'
 import { tag } from './util.js'
+import { subtle } from './subtle.js'
 
 const INTEGER_ARRAYS = [
   Int8Array,
@@ -41,6 +42,10 @@ export class Crypto {
 
   randomUUID() {
     return native.randomUUID()
+  }
+
+  get subtle() {
+    return subtle
   }
 }
 tag(Crypto, 'Crypto')

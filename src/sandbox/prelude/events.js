@@ -112,6 +112,56 @@ export class CustomEvent extends Event {
 }
 tag(CustomEvent, 'CustomEvent')
 
+/** ErrorEvent (HTML): an `error` event with the error and where it happened. */
+export class ErrorEvent extends Event {
+  constructor(type, eventInitDict) {
+    super(type, eventInitDict)
+    const init = dictionary(eventInitDict, 'eventInitDict')
+    const s = this[kEvent]
+    s.message = init.message === undefined ? '' : String(init.message)
+    s.filename = init.filename === undefined ? '' : String(init.filename)
+    s.lineno = init.lineno === undefined ? 0 : Number(init.lineno) >>> 0
+    s.colno = init.colno === undefined ? 0 : Number(init.colno) >>> 0
+    s.error = init.error
+  }
+  get message() {
+    return state(this).message
+  }
+  get filename() {
+    return state(this).filename
+  }
+  get lineno() {
+    return state(this).lineno
+  }
+  get colno() {
+    return state(this).colno
+  }
+  get error() {
+    return state(this).error
+  }
+}
+tag(ErrorEvent, 'ErrorEvent')
+
+/** PromiseRejectionEvent (HTML): `unhandledrejection` / `rejectionhandled`. */
+export class PromiseRejectionEvent extends Event {
+  constructor(type, eventInitDict) {
+    super(type, eventInitDict)
+    const init = dictionary(eventInitDict, 'eventInitDict')
+    if (!('promise' in init)) {
+      throw new TypeError("Failed to construct 'PromiseRejectionEvent': required member promise is undefined.")
+    }
+    this[kEvent].promise = init.promise
+    this[kEvent].reason = init.reason
+  }
+  get promise() {
+    return state(this).promise
+  }
+  get reason() {
+    return state(this).reason
+  }
+}
+tag(PromiseRejectionEvent, 'PromiseRejectionEvent')
+
 function flatten(options) {
   if (typeof options === 'boolean' || !isObject(options))
     return { capture: !!options, once: false, passive: false, signal: undefined }

@@ -25,6 +25,8 @@ const GLOBALS = {
   Event: 'events',
   EventTarget: 'events',
   CustomEvent: 'events',
+  ErrorEvent: 'events',
+  PromiseRejectionEvent: 'events',
   AbortController: 'events',
   AbortSignal: 'events',
   setTimeout: 'timers',
@@ -45,6 +47,8 @@ const GLOBALS = {
   fetch: 'fetch',
   crypto: 'crypto',
   Crypto: 'crypto',
+  SubtleCrypto: 'crypto',
+  CryptoKey: 'crypto',
   structuredClone: 'clone',
   performance: '',
   navigator: '',
@@ -63,6 +67,12 @@ const GLOBALS = {
   CountQueuingStrategy: 'streams',
   TextEncoderStream: 'streams',
   TextDecoderStream: 'streams',
+  Blob: 'blob',
+  File: 'blob',
+  FormData: 'blob',
+  URLPattern: 'urlpattern',
+  CompressionStream: 'compression',
+  DecompressionStream: 'compression',
 }
 const NAMES = keys(GLOBALS)
 

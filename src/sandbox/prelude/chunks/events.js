@@ -1,6 +1,17 @@
-// Chunk "events": Event, CustomEvent, EventTarget, AbortController and AbortSignal.
+// Chunk "events": Event, CustomEvent, ErrorEvent, PromiseRejectionEvent, EventTarget,
+// AbortController and AbortSignal.
 import { provide } from '../shared.js'
-import { Event, EventTarget, CustomEvent } from '../events.js'
+import { Event, EventTarget, CustomEvent, ErrorEvent, PromiseRejectionEvent } from '../events.js'
 import { AbortController, AbortSignal, followSignal, onAbort } from '../abort.js'
 
-provide('events', { Event, EventTarget, CustomEvent, AbortController, AbortSignal, followSignal, onAbort })
+provide('events', {
+  Event,
+  EventTarget,
+  CustomEvent,
+  ErrorEvent,
+  PromiseRejectionEvent,
+  AbortController,
+  AbortSignal,
+  followSignal,
+  onAbort,
+})

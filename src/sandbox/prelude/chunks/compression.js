@@ -1,0 +1,5 @@
+// Chunk "compression": CompressionStream and DecompressionStream.
+import { provide } from '../shared.js'
+import { CompressionStream, DecompressionStream } from '../compression.js'
+
+provide('compression', { CompressionStream, DecompressionStream })

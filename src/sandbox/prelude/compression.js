@@ -1,0 +1,88 @@
+// CompressionStream and DecompressionStream (Compression standard) on fflate's streaming codecs:
+// 'gzip', 'deflate' (the zlib format) and 'deflate-raw'. Plain JavaScript in the guest: slower
+// than the host's zlib, but nothing crosses to the host and no host state outlives a call.
+import { Gzip, Gunzip, Zlib, Unzlib, Deflate, Inflate } from 'fflate'
+import { load } from './shared.js'
+import { internal, tag, illegal, viewOf } from './util.js'
+
+const FORMATS = { gzip: [Gzip, Gunzip], deflate: [Zlib, Unzlib], 'deflate-raw': [Deflate, Inflate] }
+const kTransform = internal('transform')
+
+function codecs(format, what) {
+  const name = String(format)
+  if (!Object.prototype.hasOwnProperty.call(FORMATS, name)) {
+    throw new TypeError(`Failed to construct '${what}': Unsupported compression format: '${name}'`)
+  }
+  return FORMATS[name]
+}
+
+function codecStream(Codec, decompress) {
+  let codec
+  let ended = false
+  const fail = (err) => new TypeError(`${decompress ? 'Decompression' : 'Compression'} failed: ${err && err.message}`)
+  return new (load('streams').TransformStream)({
+    start(controller) {
+      codec = new Codec((data, final) => {
+        if (data.length) controller.enqueue(data)
+        if (final) ended = true
+      })
+    },
+    transform(chunk) {
+      const view = viewOf(chunk)
+      if (!view) throw new TypeError('The chunk must be an ArrayBuffer or ArrayBufferView')
+      if (ended) {
+        if (decompress && view.length) throw new TypeError('Decompression failed: data after the end of the stream')
+        return
+      }
+      try {
+        codec.push(view.slice(), false)
+      } catch (err) {
+        throw fail(err)
+      }
+    },
+    flush() {
+      if (!ended) {
+        try {
+          codec.push(new Uint8Array(0), true)
+        } catch (err) {
+          throw fail(err)
+        }
+      }
+      if (decompress && !ended) throw new TypeError('Decompression failed: the compressed data is truncated')
+    },
+  })
+}
+
+function transformOf(obj) {
+  const t = obj[kTransform]
+  if (!t) throw illegal()
+  return t
+}
+
+export class CompressionStream {
+  constructor(format) {
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'CompressionStream': 1 argument required")
+    this[kTransform] = codecStream(codecs(format, 'CompressionStream')[0], false)
+  }
+  get readable() {
+    return transformOf(this).readable
+  }
+  get writable() {
+    return transformOf(this).writable
+  }
+}
+tag(CompressionStream, 'CompressionStream')
+
+export class DecompressionStream {
+  constructor(format) {
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'DecompressionStream': 1 argument required")
+    this[kTransform] = codecStream(codecs(format, 'DecompressionStream')[1], true)
+  }
+  get readable() {
+    return transformOf(this).readable
+  }
+  get writable() {
+    return transformOf(this).writable
+  }
+}
+tag(DecompressionStream, 'DecompressionStream')
