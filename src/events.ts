@@ -54,6 +54,29 @@ export interface InstanceEvent {
   ms: number
 }
 
+/**
+ * A function's pool grew or shrank.
+ *
+ * @public
+ */
+export interface PoolScaleEvent {
+  function: string
+  version: string
+  /** Warm instances (idle and in use) before and after. */
+  from: number
+  to: number
+  /**
+   * Why: `deploy` (its first instance), `demand` (a call found none idle), `prewarm` (the
+   * autoscaler's forecast), `min` (`pool.min`), `idle` (idle past `idleTimeoutMs`), `evicted`
+   * (room for another function under the global budget), `yield` (given up for a function
+   * waiting for room, past its fair share), `lost` (its thread died), `retired` (a replaced or
+   * undeployed version let go of it).
+   */
+  reason: 'deploy' | 'demand' | 'prewarm' | 'min' | 'idle' | 'evicted' | 'yield' | 'lost' | 'retired'
+  /** Instances the autoscaler aims at for this function now. */
+  target: number
+}
+
 /** An executor thread was terminated and replaced. @public */
 export interface ExecutorRestartEvent {
   thread: number
@@ -77,4 +100,5 @@ export interface RuntimeEvents {
   undeploy: (event: { name: string; version: string }) => void
   'instance:create': (event: InstanceEvent) => void
   'executor:restart': (event: ExecutorRestartEvent) => void
+  'pool:scale': (event: PoolScaleEvent) => void
 }

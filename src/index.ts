@@ -46,13 +46,16 @@ export type {
   VectorQuery,
   VectorStore,
 } from './host/domains/types.js'
-export type { Limits, PoolOptions } from './options.js'
+export type { Limits, PoolBudgetOptions, PoolOptions } from './options.js'
+export type { Clock } from './pool/clock.js'
+export type { PoolBudgetStats } from './pool/pool-manager.js'
 export type {
   DeployEvent,
   ExecutorRestartEvent,
   InstanceEvent,
   InvokeEvent,
   LogEvent,
+  PoolScaleEvent,
   RuntimeEvents,
 } from './events.js'
 export type { HttpErrorHandler, HttpMountOptions, NodeRequestLike } from './triggers/http/node-http.js'

@@ -29,18 +29,21 @@ import {
   checkFunctionName,
   checkKeys,
   DEFAULT_LIMITS,
-  DEFAULT_POOL,
   MAX_CODE_BYTES,
   resolveHosts,
   resolveLimits,
   resolvePool,
+  resolveRuntimePool,
   resolveThreads,
   type Limits,
+  type PoolBudgetOptions,
   type PoolOptions,
 } from './options.js'
+import { systemClock, type Clock } from './pool/clock.js'
 import { Executor, type FunctionSource, type InstanceRef } from './pool/executor.js'
 import { RecentWindow } from './observability/window.js'
-import { FunctionPool } from './pool/function-pool.js'
+import type { FunctionPool } from './pool/function-pool.js'
+import { PoolManager, type PoolBudgetStats } from './pool/pool-manager.js'
 import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types.js'
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
@@ -57,8 +60,17 @@ export interface RuntimeOptions {
   threads?: number
   /** Default limits of every function; a deploy may override each field. */
   limits?: Partial<Limits>
-  /** Default pool of every function; a deploy may override each field. */
-  pool?: Partial<PoolOptions>
+  /**
+   * Default pool of every function (a deploy may override each of those fields), and the budget
+   * all functions share: `maxTotalInstances`, `memoryBudgetMb`, `blankEngines`,
+   * `retainedVersions`, `scaleIntervalMs`.
+   */
+  pool?: Partial<PoolOptions & PoolBudgetOptions>
+  /**
+   * The time source of the pools (call wait timeouts, idle timeouts, the autoscaler's ticks).
+   * Default: the system clock. Tests pass one they move by hand.
+   */
+  clock?: Clock
   /**
    * Destinations every function may `fetch` even when they are private or loopback addresses,
    * named exactly: a host, `host:port`, an IP or `IP:port` (`'localhost:8080'`, `'10.0.0.5'`,
@@ -126,7 +138,12 @@ export interface FunctionStats {
   queued: number
   /** Versions still finishing calls after a redeploy. */
   draining: number
+  /** Instances created (each evaluated the function's code). */
   coldStarts: number
+  /** Idle instances released to make room for other functions under the global budget. */
+  evictions: number
+  /** Instances the autoscaler aims at now (between `pool.min` and `pool.max`). */
+  target: number
   /** Time calls waited for an instance, over the last 1,024 calls, in ms. */
   acquireWaitMs: { p50: number; p99: number }
 }
@@ -137,12 +154,15 @@ export interface ExecutorThreadStats {
   instances: number
   inflight: number
   restarts: number
+  /** Blank engines ready on the thread. */
+  blanks: number
 }
 
 /** @public */
 export interface RuntimeStats {
   functions: Record<string, FunctionStats>
   executors: ExecutorThreadStats[]
+  pool: PoolBudgetStats
 }
 
 /** Options of {@link Runtime.close}. @public */
@@ -169,7 +189,6 @@ interface FunctionVersion {
   limits: Limits
   pool: FunctionPool
   allowedHosts: ReturnType<typeof parseAllowedHosts>
-  coldStarts: number
   /** Waits for an instance over the last calls. */
   acquireWaits: RecentWindow
 }
@@ -184,7 +203,17 @@ interface OpenCall {
 }
 
 const DEPLOY_KEYS = ['code', 'limits', 'pool', 'allowedHosts', 'filename', 'scope', 'secrets'] as const
-const RUNTIME_KEYS = ['threads', 'limits', 'pool', 'allowedHosts', 'storage', 'files', 'secrets', 'adapters'] as const
+const RUNTIME_KEYS = [
+  'threads',
+  'limits',
+  'pool',
+  'clock',
+  'allowedHosts',
+  'storage',
+  'files',
+  'secrets',
+  'adapters',
+] as const
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 let deploySeq = 0
@@ -201,7 +230,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #allowedHosts: string[]
   readonly #executors: Executor[] = []
   readonly #functions = new Map<string, FunctionVersion>()
+  /** Replaced or undeployed versions still held: draining their calls, or retired and revivable. */
   readonly #draining = new Map<string, Set<FunctionVersion>>()
+  readonly #pools: PoolManager
   readonly #net: ReturnType<typeof createGuardedFetch>
   readonly #restarts = new Map<number, number>()
   #closed: Promise<void> | undefined
@@ -223,7 +254,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const opts = checkKeys(options, 'options', RUNTIME_KEYS)
     const threads = resolveThreads(opts.threads)
     this.#limits = resolveLimits(opts.limits, 'options.limits', DEFAULT_LIMITS)
-    this.#pool = resolvePool(opts.pool, 'options.pool', DEFAULT_POOL)
+    const { defaults: pool, budget } = resolveRuntimePool(opts.pool, threads, this.#limits.memoryMb)
+    this.#pool = pool
+    const clock = resolveClock(opts.clock)
     this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
     parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
     this.#net = createGuardedFetch()
@@ -233,9 +266,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.vector = new VectorClientImpl(backend, DEFAULT_SCOPE)
     this.files = new FilesClientImpl(backend, DEFAULT_SCOPE)
     this.secrets = new SecretsClientImpl(backend, (name) => this.#secretChanged(name))
+    this.#pools = new PoolManager({ ...budget, clock, blankMemoryMb: this.#limits.memoryMb }, () => this.#executors, {
+      scaled: ({ pool, from, to, reason }) => {
+        if (this.listenerCount('pool:scale') === 0) return
+        const target = pool.stats().target
+        this.emit('pool:scale', { function: pool.name, version: pool.version, from, to, reason, target })
+      },
+      released: (pool) => this.#released(pool),
+    })
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
-        new Executor(i, workerUrl, this.#limits.memoryMb, {
+        new Executor(i, workerUrl, this.#limits.memoryMb, this.#pools.blankTarget(i, threads), {
           restarted: (executor, reason) => {
             this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
             this.emit('executor:restart', { thread: executor.index, reason })
@@ -325,6 +366,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       .slice(0, 16)
     const current = this.#functions.get(name)
     if (current?.version === version) return { name, version }
+    // A version deployed before and still held (draining or retired with a warm instance).
+    const held = [...(this.#draining.get(name) ?? [])].find((v) => v.version === version)
+    if (held && this.#pools.revive(held.pool)) {
+      this.#unhold(held)
+      this.#functions.set(name, held)
+      if (current) void this.#retire(current)
+      this.emit('deploy', { name, version, coldStartMs: 0 })
+      return { name, version }
+    }
 
     // Unique per deployment, not per version: a version deployed again (concurrently, or while
     // its previous deployment drains) must not share thread-side state with the one retiring.
@@ -359,31 +409,26 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       source,
       limits,
       allowedHosts,
-      coldStarts: 0,
       acquireWaits: new RecentWindow(),
-      pool: undefined as unknown as FunctionPool,
+      pool: this.#pools.create(source, pool, { name, version }, (ms) =>
+        this.emit('instance:create', { function: name, version, ms }),
+      ),
     }
-    fn.pool = new FunctionPool(
-      source,
-      pool,
-      () => this.#executors,
-      (ms) => {
-        fn.coldStarts++
-        this.emit('instance:create', { function: name, version, ms })
-      },
-    )
     let coldStartMs: number
     try {
       coldStartMs = await fn.pool.warmUp()
-      fn.coldStarts++
     } catch (err) {
-      void fn.pool.drain()
+      fn.pool.dispose()
       throw deployError(name, err)
     }
-    this.#assertOpen()
+    if (this.#closed) {
+      fn.pool.dispose()
+      this.#assertOpen()
+    }
     const previous = this.#functions.get(name)
     this.#functions.set(name, fn)
-    if (previous) this.#retire(previous)
+    this.#pools.activate(fn.pool)
+    if (previous) void this.#retire(previous)
     this.emit('deploy', { name, version, coldStartMs })
     return { name, version }
   }
@@ -398,14 +443,25 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return true
   }
 
+  /** The version stops taking new calls; resolves once its queued and running calls are done. */
   #retire(fn: FunctionVersion): Promise<void> {
     let set = this.#draining.get(fn.name)
     if (!set) this.#draining.set(fn.name, (set = new Set()))
     set.add(fn)
-    return fn.pool.drain().finally(() => {
-      set.delete(fn)
-      if (set.size === 0 && this.#draining.get(fn.name) === set) this.#draining.delete(fn.name)
-    })
+    return this.#pools.retire(fn.pool)
+  }
+
+  #unhold(fn: FunctionVersion): void {
+    const set = this.#draining.get(fn.name)
+    set?.delete(fn)
+    if (set?.size === 0) this.#draining.delete(fn.name)
+  }
+
+  /** A retired version's pool let go of everything: forget it. */
+  #released(pool: FunctionPool): void {
+    for (const set of this.#draining.values()) {
+      for (const fn of set) if (fn.pool === pool) this.#unhold(fn)
+    }
   }
 
   #function(name: string): FunctionVersion {
@@ -676,22 +732,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * Figures per function (version, instances, idle, in use, queued, cold starts) and per thread.
+   * Figures per function (version, instances, idle, in use, queued, cold starts, evictions,
+   * the autoscaler's target, acquire wait), per thread, and of the global budget.
    *
    * @example
    * ```ts
-   * const { functions } = runtime.stats()
-   * console.log(functions.hello?.idle)
+   * const { functions, pool } = runtime.stats()
+   * console.log(functions.hello?.idle, `${pool.instances}/${pool.maxTotalInstances}`)
    * ```
    */
   stats(): RuntimeStats {
     const functions: Record<string, FunctionStats> = {}
     for (const fn of this.#functions.values()) {
+      let draining = 0
+      for (const held of this.#draining.get(fn.name) ?? []) if (held.pool.state === 'draining') draining++
       functions[fn.name] = {
         version: fn.version,
         ...fn.pool.stats(),
-        draining: this.#draining.get(fn.name)?.size ?? 0,
-        coldStarts: fn.coldStarts,
+        draining,
         acquireWaitMs: { p50: fn.acquireWaits.percentile(50), p99: fn.acquireWaits.percentile(99) },
       }
     }
@@ -702,25 +760,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         instances: e.size,
         inflight: e.inflight,
         restarts: this.#restarts.get(e.index) ?? 0,
+        blanks: e.blanks,
       })),
+      pool: this.#pools.stats(),
     }
   }
 
   /**
-   * Stops taking calls, lets calls in flight finish (up to `timeoutMs`), then stops the threads.
-   * Calls after `close()` fail with `ERR_CLOSED`. Idempotent.
+   * Stops taking calls, lets queued calls and calls in flight finish (up to `timeoutMs`), then
+   * stops the threads: what is still waiting or running then fails with `ERR_CLOSED`. Calls
+   * after `close()` fail with `ERR_CLOSED`. Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.#closed ??= (async () => {
       const timeoutMs = options.timeoutMs ?? 10_000
-      const pools = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((s) => [...s])]
       this.#functions.clear()
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        Promise.allSettled(pools.map((fn) => fn.pool.drain())),
-        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-      ])
-      clearTimeout(timer)
+      await this.#pools.close(timeoutMs)
       await Promise.all(this.#executors.map((e) => e.close()))
       await this.#net.close()
       const backend = this.#backend
@@ -879,4 +934,19 @@ function resolveGrants(value: unknown): string[] {
     }
   }
   return [...new Set(value as string[])].sort()
+}
+
+function resolveClock(value: unknown): Clock {
+  if (value === undefined) return systemClock
+  const clock = value as Partial<Clock> | null
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw invalidOption('options.clock', 'an object with now(), setTimeout() and clearTimeout()', value)
+  }
+  return clock as Clock
 }

@@ -97,11 +97,14 @@ export class Executor {
   #closed = false
 
   readonly #blankMemoryMb: number
-  #blankReady = false
+  /** Blank engines the thread keeps ready (see {@link setBlankTarget}). */
+  #blankTarget: number
+  #blanksReady = 0
 
-  constructor(index: number, workerUrl: URL, blankMemoryMb: number, events: ExecutorEvents) {
+  constructor(index: number, workerUrl: URL, blankMemoryMb: number, blankTarget: number, events: ExecutorEvents) {
     this.index = index
     this.#blankMemoryMb = blankMemoryMb
+    this.#blankTarget = blankTarget
     this.#workerUrl = workerUrl
     this.#events = events
     this.#start()
@@ -122,26 +125,36 @@ export class Executor {
 
   /** True when the thread holds a blank engine of `memoryMb` ready for a new function. */
   hasBlank(memoryMb: number): boolean {
-    return this.#blankReady && this.#blankMemoryMb === memoryMb
+    return this.#blanksReady > 0 && this.#blankMemoryMb === memoryMb
   }
 
-  /** Instances of one function version on this thread. */
-  instancesOf(key: string): number {
-    let n = 0
-    for (const ref of this.#instances.values()) if (ref.key === key) n++
-    return n
+  /** Blank engines ready on the thread. */
+  get blanks(): number {
+    return this.#blanksReady
+  }
+
+  /** How many blank engines the thread keeps ready; it refills them while no call runs. */
+  setBlankTarget(count: number): void {
+    if (count === this.#blankTarget) return
+    this.#blankTarget = count
+    this.#post({ t: 'blanks', count })
   }
 
   #start(): void {
     this.#loaded = new Set()
-    this.#blankReady = false
+    this.#blanksReady = 0
     const guestSlot = new SharedArrayBuffer(4)
     this.#guestSlot = new Int32Array(guestSlot)
     const worker = new Worker(this.#workerUrl, {
       // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
       // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
       resourceLimits: { stackSizeMb: 8 },
-      workerData: { threadId: this.index, blankMemoryMb: this.#blankMemoryMb, guestSlot } satisfies ExecutorInit,
+      workerData: {
+        threadId: this.index,
+        blankMemoryMb: this.#blankMemoryMb,
+        blanks: this.#blankTarget,
+        guestSlot,
+      } satisfies ExecutorInit,
       stdout: false,
       stderr: false,
     })
@@ -390,7 +403,7 @@ export class Executor {
         this.#onHost(msg.inv, msg.call, msg.req)
         break
       case 'blank':
-        this.#blankReady = msg.ready
+        this.#blanksReady = msg.ready
         break
       case 'ready':
         break

@@ -36,6 +36,7 @@ const engine = new Engine(
     blank: (ready) => send({ t: 'blank', ready }),
   },
   init.blankMemoryMb,
+  init.blanks,
   () => running.size > 0,
 )
 
@@ -139,6 +140,9 @@ function receive(msg: ToExecutor): void {
       break
     case 'destroy':
       engine.destroy(msg.id)
+      break
+    case 'blanks':
+      engine.setBlankTarget(msg.count)
       break
     case 'invoke':
       void invoke(msg)

@@ -1,0 +1,44 @@
+/**
+ * A short-term forecast of one function's concurrency: double exponential smoothing (Holt's
+ * linear method) of the peak concurrency seen in each autoscaler interval. The level follows a
+ * steady load; the trend carries a rising one ahead of itself, so instances are warm before the
+ * calls that need them arrive.
+ *
+ * @internal
+ * @module
+ */
+
+/** Weight of the newest interval in the level. */
+const ALPHA = 0.5
+/** Weight of the newest change of level in the trend. */
+const BETA = 0.5
+
+export class Forecast {
+  #level: number | undefined
+  #trend = 0
+
+  /** Records the peak concurrency of the interval that just ended. */
+  observe(peak: number): void {
+    if (this.#level === undefined) {
+      this.#level = peak
+      return
+    }
+    const previous = this.#level
+    this.#level = ALPHA * peak + (1 - ALPHA) * (previous + this.#trend)
+    this.#trend = BETA * (this.#level - previous) + (1 - BETA) * this.#trend
+  }
+
+  /** Expected concurrency `intervals` ahead; never negative, 0 before any observation. */
+  predict(intervals = 1): number {
+    if (this.#level === undefined) return 0
+    return Math.max(0, this.#level + intervals * this.#trend)
+  }
+
+  get level(): number {
+    return this.#level ?? 0
+  }
+
+  get trend(): number {
+    return this.#trend
+  }
+}
