@@ -60,10 +60,13 @@ export interface InstanceEvent {
  * @public
  */
 export interface PoolScaleEvent {
+  /** The function's name. */
   function: string
+  /** Its version (content hash). */
   version: string
-  /** Warm instances (idle and in use) before and after. */
+  /** Warm instances (idle and in use) before. */
   from: number
+  /** Warm instances after. */
   to: number
   /**
    * Why: `deploy` (its first instance), `demand` (a call found none idle), `prewarm` (the

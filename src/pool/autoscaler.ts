@@ -3,9 +3,9 @@
  * pool and sets how many instances it should keep warm.
  *
  * - Up: a call that finds no idle instance makes one at once (the pool does, up to `max`). On
- *   top of that the autoscaler keeps `ceil(need / targetUtilization)` instances, where `need` is
- *   the larger of the calls running or waiting now and the forecast of the next interval's
- *   peak (see forecast.ts): a steady or rising load meets warm instances.
+ *   top of that (with `prewarm`) the autoscaler keeps `ceil(need / targetUtilization)`
+ *   instances, where `need` is the larger of the calls running or waiting now and the forecast
+ *   of the next interval's peak (see forecast.ts): a steady or rising load meets warm instances.
  * - Down: an instance idle for `idleTimeoutMs` is released, least recently used first, while
  *   the pool holds more than that target (and never below `min`).
  *
@@ -49,8 +49,10 @@ export interface ScalePlan {
 /** One tick's decision for one pool. Pure: the same signals give the same plan. */
 export function planScale(signals: ScaleSignals, forecast: Forecast, settings: ScaleSettings, now: number): ScalePlan {
   const current = signals.busy + signals.waiting
-  const need = Math.max(current, settings.prewarm ? forecast.predict(1) : 0)
-  const wanted = Math.ceil(Math.max(0, need - NOISE) / settings.targetUtilization)
+  // Without pre-warming, instances are made only for calls: keep what they use now.
+  const wanted = settings.prewarm
+    ? Math.ceil(Math.max(0, Math.max(current, forecast.predict(1)) - NOISE) / settings.targetUtilization)
+    : current
   const target = Math.min(settings.max, Math.max(settings.min, wanted))
   const grow = Math.max(0, target - signals.total)
   let expired = 0

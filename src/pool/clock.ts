@@ -11,24 +11,27 @@
  *
  * @example
  * ```ts
- * // A clock a test moves by hand.
- * class ManualClock implements Clock {
- *   #now = 0
- *   #timers = new Map<number, { at: number; fn: () => void }>()
- *   #next = 1
- *   now() { return this.#now }
- *   setTimeout(fn: () => void, ms: number) {
- *     const id = this.#next++
- *     this.#timers.set(id, { at: this.#now + ms, fn })
- *     return id
- *   }
- *   clearTimeout(id: unknown) { this.#timers.delete(id as number) }
- *   advance(ms: number) {
- *     this.#now += ms
- *     for (const [id, t] of [...this.#timers]) if (t.at <= this.#now) (this.#timers.delete(id), t.fn())
+ * // A clock a test moves by hand: `advance` fires the timers that fall due.
+ * const timers = new Set<{ at: number; fn: () => void }>()
+ * let now = 0
+ * const clock: Clock = {
+ *   now: () => now,
+ *   setTimeout: (fn, ms) => {
+ *     const timer = { at: now + ms, fn }
+ *     timers.add(timer)
+ *     return timer
+ *   },
+ *   clearTimeout: (timer) => void timers.delete(timer as { at: number; fn: () => void }),
+ * }
+ * const advance = (ms: number) => {
+ *   now += ms
+ *   for (const t of [...timers].sort((a, b) => a.at - b.at)) {
+ *     if (t.at > now) break
+ *     timers.delete(t)
+ *     t.fn()
  *   }
  * }
- * const runtime = await createRuntime({ clock: new ManualClock() })
+ * const runtime = await createRuntime({ clock })
  * ```
  * @public
  */
@@ -37,6 +40,7 @@ export interface Clock {
   now(): number
   /** Calls `callback` once after `ms`; the handle cancels it. */
   setTimeout(callback: () => void, ms: number): unknown
+  /** Cancels a timer of {@link Clock.setTimeout} (a handle of a timer that fired is ignored). */
   clearTimeout(handle: unknown): void
 }
 

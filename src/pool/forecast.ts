@@ -24,7 +24,9 @@ export class Forecast {
       return
     }
     const previous = this.#level
-    this.#level = ALPHA * peak + (1 - ALPHA) * (previous + this.#trend)
+    // Concurrency is never negative: unclamped, the level would swing below zero after the
+    // traffic stops and come back above it, pre-warming for calls that never come.
+    this.#level = Math.max(0, ALPHA * peak + (1 - ALPHA) * (previous + this.#trend))
     this.#trend = BETA * (this.#level - previous) + (1 - BETA) * this.#trend
   }
 

@@ -76,10 +76,13 @@ export interface PoolManagerEvents {
 export interface PoolBudgetStats {
   /** Instances of all functions, blank engines and retired versions included. */
   instances: number
+  /** `pool.maxTotalInstances`. */
   maxTotalInstances: number
   /** Fixed memory of the modules counted, in MiB (see `pool.memoryBudgetMb`). */
   memoryMb: number
+  /** `pool.memoryBudgetMb`. */
   memoryBudgetMb: number
+  /** `pool.blankEngines`: blank engines held back in the budget. */
   blankEngines: number
   /** Creations waiting for room in the budget. */
   waitingForRoom: number
