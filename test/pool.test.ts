@@ -74,14 +74,32 @@ describe('function pool: scaling', () => {
     await flush()
     expect(got).toHaveLength(3)
     expect(pool.stats()).toMatchObject({ instances: 3, inUse: 3, queued: 2, coldStarts: 3 })
-    // Spread over both threads.
-    expect(h.threads.map((t) => t.refs.size).sort()).toEqual([1, 2])
     pool.release(got[0]!)
     pool.release(got[1]!)
     await flush()
     expect(got).toHaveLength(5)
     for (const ref of await Promise.all(all)) pool.release(ref)
     expect(pool.stats()).toMatchObject({ instances: 3, idle: 3, queued: 0, coldStarts: 3 })
+  })
+
+  it('packs a function into its modules while threads have CPU to spare, and leaves a busy thread', async () => {
+    const h = harness()
+    const pool = await h.deploy('f', { max: 10, instancesPerModule: 4 })
+    const first = acquireMany(pool, 4)
+    await Promise.all(first.all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([4, 0]) // one module
+    const second = acquireMany(pool, 2)
+    await Promise.all(second.all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([4, 2]) // the module was full
+    // Thread 1 has room in the function's module but is busy; thread 0 is idle: a new module there.
+    h.threads[1]!.utilization = 0.9
+    h.threads[0]!.utilization = 0.2
+    await Promise.all(acquireMany(pool, 1).all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([5, 2])
+    // Both busy alike: back to filling the module with room.
+    h.threads[0]!.utilization = 0.9
+    await Promise.all(acquireMany(pool, 1).all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([5, 3])
   })
 
   it('releases instances idle past idleTimeoutMs, least recently used first, down to min', async () => {

@@ -5,7 +5,7 @@
  * - Up: a call that finds no idle instance makes one at once (the pool does, up to `max`). On
  *   top of that (with `prewarm`) the autoscaler keeps `ceil(need / targetUtilization)`
  *   instances, where `need` is the larger of the calls running or waiting now and the forecast
- *   of the next interval's peak (see forecast.ts): a steady or rising load meets warm instances.
+ *   of the next interval's mean concurrency (see forecast.ts): a steady or rising load meets warm instances.
  * - Down: an instance idle for `idleTimeoutMs` is released, least recently used first, while
  *   the pool holds more than that target (and never below `min`).
  *

@@ -6,6 +6,7 @@
  * @internal
  * @module
  */
+import type { EventLoopUtilization } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
@@ -100,6 +101,10 @@ export class Executor {
   /** Blank engines the thread keeps ready (see {@link setBlankTarget}). */
   #blankTarget: number
   #blanksReady = 0
+  /** The last reading of the thread's event-loop utilisation, and its value over the window before. */
+  #eluMark: EventLoopUtilization | undefined
+  #eluAt = 0
+  #eluValue = 0
 
   constructor(index: number, workerUrl: URL, blankMemoryMb: number, blankTarget: number, events: ExecutorEvents) {
     this.index = index
@@ -128,6 +133,22 @@ export class Executor {
     return this.#blanksReady > 0 && this.#blankMemoryMb === memoryMb
   }
 
+  /**
+   * How busy the thread has been lately (0-1): its event-loop utilisation over the last
+   * 100 ms or more. Guest code runs synchronously on that loop, so it is the thread's CPU share.
+   */
+  get utilization(): number {
+    const now = performance.now()
+    if (now - this.#eluAt >= 100) {
+      const current = this.#worker.performance.eventLoopUtilization()
+      const window = this.#eluMark ? this.#worker.performance.eventLoopUtilization(current, this.#eluMark) : current
+      this.#eluValue = window.utilization
+      this.#eluMark = current
+      this.#eluAt = now
+    }
+    return this.#eluValue
+  }
+
   /** Blank engines ready on the thread. */
   get blanks(): number {
     return this.#blanksReady
@@ -143,6 +164,8 @@ export class Executor {
   #start(): void {
     this.#loaded = new Set()
     this.#blanksReady = 0
+    this.#eluMark = undefined
+    this.#eluAt = 0
     const guestSlot = new SharedArrayBuffer(4)
     this.#guestSlot = new Int32Array(guestSlot)
     const worker = new Worker(this.#workerUrl, {

@@ -125,8 +125,12 @@ export class FunctionPool implements Scalable, BudgetOwner {
   /** Idle instances a retired version keeps. */
   #keep = 0
   #drained: { promise: Promise<void>; resolve: () => void } | undefined
-  /** Highest concurrency (busy + waiting) since the autoscaler last looked. */
-  #peak = 0
+  /** Concurrency (busy + waiting) integrated over time since the autoscaler last looked. */
+  #area = 0
+  #areaFrom: number
+  /** Concurrency since `#changedAt`. */
+  #level = 0
+  #changedAt: number
   #target = 0
   /** When a call last took or gave back an instance. */
   #lastUsed: number
@@ -145,6 +149,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
     this.#host = host
     this.#onCreate = onCreate
     this.#lastUsed = host.clock.now()
+    this.#areaFrom = this.#changedAt = this.#lastUsed
   }
 
   get memoryMb(): number {
@@ -215,7 +220,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
     const ref = this.#takeIdle()
     if (ref) {
       this.#busy.add(ref)
-      this.#notePeak()
+      this.#account()
       return Promise.resolve(ref)
     }
     // Calls already waiting with no instance on its way to them.
@@ -236,7 +241,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
       const waiter: Waiter = { resolve, reject, timer: undefined }
       waiter.timer = this.#host.clock.setTimeout(() => this.#timedOut(waiter), this.options.acquireTimeoutMs)
       this.#waiters.add(waiter)
-      this.#notePeak()
+      this.#account()
       this.#grow()
     })
   }
@@ -256,6 +261,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
       if (placed !== 'placed') this.#scaled(from, placed)
       if (ref.lost) this.#grow()
     }
+    this.#account()
     this.#checkDrained()
   }
 
@@ -283,9 +289,11 @@ export class FunctionPool implements Scalable, BudgetOwner {
   autoscale(now: number): void {
     this.#dropLostIdle()
     if (this.#state !== 'live') return
-    const peak = this.#peak
-    this.#peak = this.#busy.size + this.#waiters.size
-    this.forecast.observe(peak)
+    this.#account()
+    const span = now - this.#areaFrom
+    this.forecast.observe(span > 0 ? this.#area / span : this.#level)
+    this.#area = 0
+    this.#areaFrom = now
     const plan = planScale(
       {
         total: this.total,
@@ -341,6 +349,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
       this.#host.clock.clearTimeout(waiter.timer)
       waiter.reject(new FnboxError('ERR_CLOSED', `function version ${this.name}@${this.version} was released`))
     }
+    this.#account()
     for (const slot of this.#idle.splice(0)) this.#destroy(slot.ref)
     // Busy instances are destroyed as they come back (release → #place), then the threads
     // forget the version.
@@ -421,6 +430,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
       this.#host.clock.clearTimeout(waiter.timer)
       waiter.reject(error)
     }
+    this.#account()
     this.#checkDrained()
   }
 
@@ -510,11 +520,16 @@ export class FunctionPool implements Scalable, BudgetOwner {
         },
       ),
     )
+    this.#account()
     this.#checkDrained()
   }
 
-  #notePeak(): void {
-    this.#peak = Math.max(this.#peak, this.#busy.size + this.#waiters.size)
+  /** Integrates the concurrency up to now; called after every change of it. */
+  #account(): void {
+    const now = this.#host.clock.now()
+    this.#area += this.#level * (now - this.#changedAt)
+    this.#changedAt = now
+    this.#level = this.#busy.size + this.#waiters.size
   }
 
   #checkDrained(): void {

@@ -14,7 +14,11 @@
  * function waits for room, an active function holding more than `budget / active functions`
  * gives up the instances it releases instead of reusing them, and a function at its share may
  * not evict the idle instances of one below its share: a hot function cannot starve a cold one.
- * Threads are shared by placing each function's instances evenly over them.
+ *
+ * Threads: a new instance joins one of its function's modules with room (a module costs memory)
+ * unless that thread is busy and another much less so; a new module goes to the least busy
+ * thread. Busy is the thread's event-loop utilisation, so CPU-heavy functions spread over the
+ * threads and light ones stay packed.
  *
  * @internal
  * @module
@@ -39,6 +43,8 @@ export interface PlacedExecutor extends PoolExecutor {
   /** Instances on the thread (every function), creations included. */
   readonly size: number
   readonly inflight: number
+  /** How busy the thread has been lately (event-loop utilisation, 0-1). */
+  readonly utilization: number
   /** Blank engines ready on the thread. */
   readonly blanks: number
   hasBlank(memoryMb: number): boolean
@@ -89,6 +95,11 @@ export interface PoolBudgetStats {
   /** Retired versions kept warm for an instant redeploy. */
   retiredVersions: number
 }
+
+/** A thread busier than this (event-loop utilisation) may be relieved by another one... */
+const BUSY_UTILIZATION = 0.5
+/** ...this much less busy, at the cost of a new module there. */
+const SPREAD_UTILIZATION = 0.25
 
 interface Reservation {
   pool: FunctionPool
@@ -276,16 +287,20 @@ export class PoolManager implements PoolHost {
   }
 
   /**
-   * Threads for a new instance of `pool`, best first: where it has the fewest instances (spread
-   * over the threads), then the least loaded; a thread with a fitting blank engine when the
-   * instance needs a new module; then fewer calls in flight.
+   * Threads for a new instance of `pool`, best first. One of the function's modules with room
+   * comes first (no new module: memory), unless its thread is busy and another much less so
+   * (CPU: the instance would wait for its thread). Then the least busy thread, one with a
+   * fitting blank engine (the new module is ready), the fewest instances.
    */
   #placements(pool: FunctionPool): PlacedExecutor[] {
-    const scored = this.#executors().map((e) => {
-      const mine = this.#budget.count(pool, e)
-      const newModule = mine % pool.instancesPerModule === 0
-      const blank = newModule && e.hasBlank(pool.memoryMb) ? 0 : 1
-      return { e, key: [mine, e.size, blank, e.inflight] }
+    const executors = this.#executors()
+    const busy = executors.map((e) => e.utilization)
+    const idlest = Math.min(...busy)
+    const scored = executors.map((e, i) => {
+      const room = this.#budget.count(pool, e) % pool.instancesPerModule !== 0
+      const crowded = busy[i]! > BUSY_UTILIZATION && busy[i]! - idlest > SPREAD_UTILIZATION
+      const blank = !room && e.hasBlank(pool.memoryMb) ? 0 : 1
+      return { e, key: [room && !crowded ? 0 : 1, busy[i]!, blank, e.size] }
     })
     scored.sort((a, b) => {
       for (let i = 0; i < a.key.length; i++) if (a.key[i] !== b.key[i]) return a.key[i]! - b.key[i]!

@@ -21,6 +21,7 @@ export class FakeThread implements PlacedExecutor {
   readonly unloaded: string[] = []
   creating = 0
   inflight = 0
+  utilization = 0
   blanks = 0
   /** Creations wait for {@link finish} while set. */
   hold = false
