@@ -393,6 +393,8 @@ async function benchBurst() {
   const runtime = await createRuntime({ pool: { scaleIntervalMs: INTERVAL_MS } })
   const scale = []
   runtime.on('pool:scale', (e) => scale.push({ ...e, at: performance.now() }))
+  const coldStarts = {}
+  runtime.on('deploy', (e) => (coldStarts[e.name] = e.coldStartMs))
   const burst = async (name, pool) => {
     await runtime.deploy(name, {
       code: `${code}\n// ${name}`,
@@ -437,7 +439,9 @@ async function benchBurst() {
   report('g', 'autoscaled: lost or other answers', auto.lost + auto.other, undefined, '= 0')
   report('g', 'pre-warmed: served (200)', fixed.served, N)
   report('g', 'pre-warmed: lost or other answers', fixed.lost + fixed.other, undefined, '= 0')
-  report('g', 'time to reach max 8 instances (ms)', auto.atMax ? auto.atMax.at - auto.t0 : NaN)
+  // Baseline: one cold start of the same code (the second deploy's, blank engines ready), made
+  // while nothing else runs.
+  report('g', 'time to reach max 8 instances (ms)', auto.atMax ? auto.atMax.at - auto.t0 : NaN, coldStarts.fixedburst)
   report('g', 'burst answered in (ms): autoscaled vs pre-warmed', auto.end - auto.t0, fixed.end - fixed.t0)
   report('g', 'served latency p50 (ms)', pct(auto.lat, 50), pct(fixed.lat, 50))
   report('g', 'served latency p99 (ms)', pct(auto.lat, 99), pct(fixed.lat, 99))
@@ -464,13 +468,19 @@ const ZIPF = { functions: 50, callers: 64, warmupS: 3, runS: 10, s: 1.1, fixed: 
 
 async function zipfChild(mode) {
   const fixed = mode === 'fixed'
+  // 'floor': the same callers on ONE function with one instance per caller: what the process,
+  // its threads and the traffic cost whatever the pools hold.
+  const floor = mode === 'floor'
+  const functions = floor ? 1 : ZIPF.functions
   const runtime = await createRuntime({ limits: { memoryMb: 32 } })
   // 'auto': the defaults (idleTimeoutMs 60 s, longer than the run); 'auto-idle5': 5 s, so the
   // surplus made for spikes during the warm-up has gone by the end.
-  const pool = fixed
-    ? { min: ZIPF.fixed, max: ZIPF.fixed }
-    : { min: 0, max: ZIPF.fixed, ...(mode === 'auto-idle5' ? { idleTimeoutMs: 5000 } : {}) }
-  for (let i = 0; i < ZIPF.functions; i++) {
+  const pool = floor
+    ? { min: ZIPF.callers, max: ZIPF.callers }
+    : fixed
+      ? { min: ZIPF.fixed, max: ZIPF.fixed }
+      : { min: 0, max: ZIPF.fixed, ...(mode === 'auto-idle5' ? { idleTimeoutMs: 5000 } : {}) }
+  for (let i = 0; i < functions; i++) {
     await runtime.deploy(`f${i}`, {
       code: `export async function run(n) {
         let x = 0
@@ -481,7 +491,7 @@ async function zipfChild(mode) {
       pool,
     })
   }
-  const want = fixed ? ZIPF.functions * ZIPF.fixed : ZIPF.functions
+  const want = floor ? ZIPF.callers : fixed ? ZIPF.functions * ZIPF.fixed : ZIPF.functions
   const t = Date.now()
   const total = () => Object.values(runtime.stats().functions).reduce((n, f) => n + f.instances, 0)
   while (total() < want && Date.now() - t < 120_000) await new Promise((r) => setTimeout(r, 50))
@@ -495,6 +505,7 @@ async function zipfChild(mode) {
   let seed = 7
   const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
   const pick = () => {
+    if (floor) return 0
     const r = rand()
     const k = cumulative.findIndex((c) => c >= r)
     return k < 0 ? ZIPF.functions - 1 : k
@@ -520,10 +531,13 @@ async function zipfChild(mode) {
   }
   const callers = Array.from({ length: ZIPF.callers }, caller)
   await new Promise((r) => setTimeout(r, ZIPF.warmupS * 1000))
+  const coldStarts = () => Object.values(runtime.stats().functions).reduce((n, f) => n + f.coldStarts, 0)
+  const coldBefore = coldStarts()
   recording = true
   const t0 = performance.now()
   await new Promise((r) => setTimeout(r, ZIPF.runS * 1000))
   recording = false
+  const created = coldStarts() - coldBefore
   const seconds = (performance.now() - t0) / 1000
   stop = true
   await Promise.all(callers)
@@ -538,6 +552,7 @@ async function zipfChild(mode) {
     errors,
     rssMb: process.memoryUsage().rss / 1024 / 1024,
     rssBeforeMb,
+    created,
     instances: total(),
     modules: stats.pool.memoryMb / 32 - stats.pool.blankEngines,
   }
@@ -562,11 +577,12 @@ async function benchZipf() {
     `\n(h) ${functions} functions, Zipf traffic (s = ${s}), ${callers} callers: autoscaled (min 0, max ${fixed}) vs fixed pools of ${fixed}`,
   )
   // The machine's noise (other work on 2 cores) is larger than the difference: alternate the
-  // modes over several runs (FNBOX_BENCH_ZIPF_RUNS, default 3) and compare medians.
-  const runs = Number(process.env.FNBOX_BENCH_ZIPF_RUNS ?? 3)
+  // modes over several runs (FNBOX_BENCH_ZIPF_RUNS, default 5) and compare medians.
+  const runs = Number(process.env.FNBOX_BENCH_ZIPF_RUNS ?? 5)
   const all = { fixed: [], auto: [] }
   for (let i = 0; i < runs; i++) for (const mode of ['fixed', 'auto']) all[mode].push(await zipfRun(mode))
   const idle5 = await zipfRun('auto-idle5')
+  const floor = await zipfRun('floor')
   const median = (mode, key) => all[mode].map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs / 2)]
   const m = (key) => [median('auto', key), median('fixed', key)]
   console.log(
@@ -577,14 +593,22 @@ async function benchZipf() {
   report('h', 'latency p99 (ms)', ...m('p99'))
   report('h', 'RSS at the end (MB)', ...m('rssMb'), '<= 0.5')
   report('h', 'RSS at rest after deploy, before traffic (MB)', ...m('rssBeforeMb'))
+  // The floor's own 64 instances (4 modules) count in it: this slightly understates both.
+  report(
+    'h',
+    `RSS above the floor (${fmt(floor.rssMb, 0)} MB: same traffic, 1 function)`,
+    ...m('rssMb').map((v) => v - floor.rssMb),
+    '<= 0.5',
+  )
   const growth = (mode) => all[mode].map((r) => r.rssMb - r.rssBeforeMb).sort((a, b) => a - b)[Math.floor(runs / 2)]
   report('h', 'RSS growth under traffic (MB)', growth('auto'), growth('fixed'))
   report('h', 'warm instances at the end', ...m('instances'))
   report('h', 'modules at the end', ...m('modules'))
+  report('h', 'instances created while measured (10 s)', ...m('created'))
   report('h', 'idleTimeoutMs 5 s: throughput (calls/s)', idle5.throughput, median('fixed', 'throughput'), '>= 1')
   report('h', 'idleTimeoutMs 5 s: RSS at the end (MB)', idle5.rssMb, median('fixed', 'rssMb'), '<= 0.5')
   report('h', 'idleTimeoutMs 5 s: warm instances at the end', idle5.instances, median('fixed', 'instances'))
-  const errors = [...all.auto, ...all.fixed, idle5].reduce((n, r) => n + r.errors, 0)
+  const errors = [...all.auto, ...all.fixed, idle5, floor].reduce((n, r) => n + r.errors, 0)
   if (errors) console.log(`  (${errors} calls failed)`)
 }
 

@@ -92,7 +92,13 @@ export class Autoscaler {
   /** Runs one tick now (the timer calls it; tests may too). */
   tick(): void {
     const now = this.#clock.now()
-    for (const pool of [...this.#pools]) pool.autoscale(now)
+    for (const pool of [...this.#pools]) {
+      try {
+        pool.autoscale(now)
+      } catch {
+        // A bug in one pool's plan must not stop the others, nor surface on the host's timer.
+      }
+    }
   }
 
   #schedule(): void {
