@@ -156,6 +156,8 @@ export interface ExecutorThreadStats {
   restarts: number
   /** Blank engines ready on the thread. */
   blanks: number
+  /** How busy the thread has been lately: its event-loop utilisation (0-1), what placement uses. */
+  utilization: number
 }
 
 /** @public */
@@ -761,6 +763,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         inflight: e.inflight,
         restarts: this.#restarts.get(e.index) ?? 0,
         blanks: e.blanks,
+        utilization: e.utilization,
       })),
       pool: this.#pools.stats(),
     }

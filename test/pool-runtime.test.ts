@@ -37,6 +37,8 @@ describe('autoscaling through the runtime', () => {
     expect(await Promise.all(calls)).toEqual(Array(10).fill('ok'))
     expect(events.filter((e) => e.reason === 'demand').map((e) => e.to)).toEqual([2, 3, 4])
     expect(runtime.stats().executors.reduce((n, e) => n + e.instances, 0)).toBe(4)
+    for (const e of runtime.stats().executors) expect(e.utilization).toBeGreaterThanOrEqual(0)
+    expect(runtime.stats().executors.some((e) => e.utilization > 0)).toBe(true) // the calls ran there
 
     tick(clock, 4)
     expect(runtime.stats().functions.burst!.instances).toBe(4) // not idle long enough yet
