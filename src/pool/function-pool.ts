@@ -95,12 +95,9 @@ export interface FunctionPoolStats {
   target: number
 }
 
-/** The settings of a pool the autoscaler uses (see {@link PoolOptions}). */
-export type PoolSettings = PoolOptions
-
 export class FunctionPool implements Scalable, BudgetOwner {
   readonly source: FunctionSource
-  readonly options: PoolSettings
+  readonly options: PoolOptions
   readonly name: string
   readonly version: string
   /** How long calls hold an instance: the basis of Retry-After. */
@@ -137,7 +134,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
 
   constructor(
     source: FunctionSource,
-    options: PoolSettings,
+    options: PoolOptions,
     meta: { name: string; version: string },
     host: PoolHost,
     onCreate: (ms: number) => void,

@@ -24,6 +24,7 @@
  * @module
  */
 import { FnboxError, invalidOption } from '../errors.js'
+import type { PoolOptions } from '../options.js'
 import { Autoscaler } from './autoscaler.js'
 import { Budget, type Freed } from './budget.js'
 import type { Clock } from './clock.js'
@@ -32,7 +33,6 @@ import {
   type IdleInstance,
   type PoolExecutor,
   type PoolHost,
-  type PoolSettings,
   type ReserveReason,
   type ScaleReason,
 } from './function-pool.js'
@@ -151,16 +151,10 @@ export class PoolManager implements PoolHost {
     return Math.floor(n / threads) + (thread < n % threads ? 1 : 0)
   }
 
-  /** Tells every thread how many blank engines to keep. */
-  startBlanks(): void {
-    const executors = this.#executors()
-    executors.forEach((e, i) => e.setBlankTarget(this.blankTarget(i, executors.length)))
-  }
-
   /** A pool for a new deployment; {@link activate} it once its first instance is warm. */
   create(
     source: FunctionSource,
-    options: PoolSettings,
+    options: PoolOptions,
     meta: { name: string; version: string },
     onCreate: (ms: number) => void,
   ): FunctionPool {
@@ -199,11 +193,6 @@ export class PoolManager implements PoolHost {
     if (i >= 0) this.#retired.splice(i, 1)
     this.#autoscaler.add(pool)
     return true
-  }
-
-  /** Runs one autoscaler tick now. */
-  tick(): void {
-    this.#autoscaler.tick()
   }
 
   // --- PoolHost ---
@@ -418,11 +407,6 @@ export class PoolManager implements PoolHost {
         details: { limit: maxTotalInstances, value: this.#budget.instances },
       },
     )
-  }
-
-  /** Modules of `pool`'s instances counted on each thread (an estimate, see budget.ts). */
-  memoryOf(pool: FunctionPool): number {
-    return this.#budget.memoryOf(pool)
   }
 
   stats(): PoolBudgetStats {

@@ -23,11 +23,8 @@ export class FakeThread implements PlacedExecutor {
   inflight = 0
   utilization = 0
   blanks = 0
-  /** Creations wait for {@link finish} while set. */
-  hold = false
   /** Creations fail with it while set. */
   fail: Error | undefined
-  readonly #held: (() => void)[] = []
 
   constructor(readonly index: number) {}
 
@@ -46,8 +43,7 @@ export class FakeThread implements PlacedExecutor {
   async create(fn: FunctionSource): Promise<{ ref: InstanceRef; ms: number }> {
     this.creating++
     try {
-      if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve))
-      else await null
+      await null
       if (this.fail) throw this.fail
       const ref: InstanceRef = { executor: this as never, id: nextId++, key: fn.key, lost: false }
       this.refs.set(ref.id, ref)
@@ -55,11 +51,6 @@ export class FakeThread implements PlacedExecutor {
     } finally {
       this.creating--
     }
-  }
-
-  /** Lets held creations go on. */
-  finish(): void {
-    for (const resolve of this.#held.splice(0)) resolve()
   }
 
   destroy(ref: InstanceRef): void {
