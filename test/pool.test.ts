@@ -267,6 +267,23 @@ describe('global budget', () => {
     a.release(busy)
   })
 
+  it('times out a call waiting for room with ERR_QUEUE_FULL; its reservation then takes no room', async () => {
+    const h = harness({ threads: 1, maxTotalInstances: 2 })
+    const a = await h.deploy('a')
+    const b = await h.deploy('b', { acquireTimeoutMs: 1000 })
+    const [busyA, busyB] = [await a.acquire(), await b.acquire()]
+    const waiting = b.acquire().catch((e: unknown) => e) // b needs a second instance: no room
+    await flush()
+    expect(h.manager.stats().waitingForRoom).toBe(1)
+    h.clock.advance(1000)
+    expect(await waiting).toMatchObject({ code: 'ERR_QUEUE_FULL', status: 503 })
+    a.release(busyA) // room again: the stale reservation must not turn into an instance of b
+    await flush()
+    expect(h.manager.stats()).toMatchObject({ waitingForRoom: 0, instances: 2 })
+    expect([a.size, b.size]).toEqual([1, 1])
+    b.release(busyB)
+  })
+
   it('pre-warms only into free room: never by evicting a live function', async () => {
     const h = harness({ threads: 1, maxTotalInstances: 4 })
     const a = await h.deploy('a', { max: 10 })
