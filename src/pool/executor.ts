@@ -98,8 +98,8 @@ export class Executor {
   #closed = false
 
   readonly #blankMemoryMb: number
-  /** Blank engines the thread keeps ready (see {@link setBlankTarget}). */
-  #blankTarget: number
+  /** Blank engines the thread keeps ready; it refills them while no call runs. */
+  readonly #blankTarget: number
   #blanksReady = 0
   /** The last reading of the thread's event-loop utilisation, and its value over the window before. */
   #eluMark: EventLoopUtilization | undefined
@@ -152,13 +152,6 @@ export class Executor {
   /** Blank engines ready on the thread. */
   get blanks(): number {
     return this.#blanksReady
-  }
-
-  /** How many blank engines the thread keeps ready; it refills them while no call runs. */
-  setBlankTarget(count: number): void {
-    if (count === this.#blankTarget) return
-    this.#blankTarget = count
-    this.#post({ t: 'blanks', count })
   }
 
   #start(): void {

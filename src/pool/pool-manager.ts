@@ -48,8 +48,6 @@ export interface PlacedExecutor extends PoolExecutor {
   /** Blank engines ready on the thread. */
   readonly blanks: number
   hasBlank(memoryMb: number): boolean
-  /** How many blank engines the thread keeps ready. */
-  setBlankTarget(count: number): void
 }
 
 export interface PoolManagerOptions {

@@ -51,10 +51,10 @@ export class Engine {
   readonly #functions = new Map<string, LoadedFunction>()
   readonly #instances = new Map<number, Instance>()
   readonly #events: EngineEvents
-  /** Memory of blank cells: the runtime's default `memoryMb`. */
+  /** Memory of blank cells: the runtime's default `memoryMb` (0: keep no blank). */
   readonly #blankMemoryMb: number
-  /** Blank engines to keep ready (the main thread sets it: they count in the pool budget). */
-  #blankTarget: number
+  /** Blank engines to keep ready (set by the main thread: they count in the pool budget). */
+  readonly #blankTarget: number
   readonly #blanks: Blank[] = []
   #preparingBlank = false
 
@@ -91,14 +91,6 @@ export class Engine {
     })
   }
 
-  /** Sets how many blank engines to keep; extra ones are freed at once. */
-  setBlankTarget(count: number): void {
-    this.#blankTarget = count
-    while (this.#blanks.length > count) this.#blanks.pop()!.instance.dispose()
-    this.#events.blank(this.#blanks.length)
-    this.refillBlank()
-  }
-
   /**
    * Each step runs synchronously for up to a few ms (the prelude, the HTTP chunk), so each waits
    * for a moment when no call of this thread is in flight.
@@ -117,7 +109,6 @@ export class Engine {
       instance.prepare()
       await quiet()
       instance.preloadHttp()
-      if (this.#blanks.length >= this.#blankTarget) throw new Error('no longer wanted')
       this.#blanks.push({ cell, instance })
       this.#events.blank(this.#blanks.length)
       return true

@@ -37,7 +37,7 @@ export interface ExecutorInit {
   threadId: number
   /** Memory of the blank engines kept ready on the thread (the runtime's default memoryMb). */
   blankMemoryMb: number
-  /** How many blank engines the thread keeps ready at first (see the `blanks` message). */
+  /** How many blank engines the thread keeps ready (they count in the pool budget). */
   blanks: number
   /** Where the thread marks the guest code it runs (see guest-slot.ts). */
   guestSlot: SharedArrayBuffer
@@ -59,8 +59,6 @@ export type ToExecutor =
   | { t: 'unload'; key: string }
   | { t: 'create'; id: number; key: string }
   | { t: 'destroy'; id: number }
-  /** How many blank engines to keep ready from now on. */
-  | { t: 'blanks'; count: number }
   | {
       t: 'invoke'
       inv: number

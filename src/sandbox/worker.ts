@@ -141,9 +141,6 @@ function receive(msg: ToExecutor): void {
     case 'destroy':
       engine.destroy(msg.id)
       break
-    case 'blanks':
-      engine.setBlankTarget(msg.count)
-      break
     case 'invoke':
       void invoke(msg)
       break

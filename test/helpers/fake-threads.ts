@@ -36,10 +36,6 @@ export class FakeThread implements PlacedExecutor {
     return this.blanks > 0
   }
 
-  setBlankTarget(count: number): void {
-    this.blanks = count
-  }
-
   async create(fn: FunctionSource): Promise<{ ref: InstanceRef; ms: number }> {
     this.creating++
     try {
