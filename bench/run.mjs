@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector, faults, snapshot, stream)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector, faults, stream, snapshot, burst, zipf)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -223,12 +223,12 @@ async function benchCold() {
   await runtime.close()
 }
 
-// (3c) cold start of the ~500 KB bundle restored from its snapshot vs evaluated from source. Both
+// (i) cold start of the ~500 KB bundle restored from its snapshot vs evaluated from source. Both
 // are a second instance, made on the other thread while the first is busy, in the same runtime.
 // The source baseline is the same bundle plus one top-level Math.random() call, which makes it
 // unsnapshottable (its instances must differ), so each of its cold starts evaluates the code.
 async function benchSnapshot() {
-  console.log('\n(3c) cold start of a ~500 KB bundle: restored from its snapshot vs evaluated from source')
+  console.log('\n(i) cold start of a ~500 KB bundle: restored from its snapshot vs evaluated from source')
   const med = (xs) => {
     const sorted = xs.toSorted((a, b) => a - b)
     return pct(sorted, 50)
@@ -260,7 +260,7 @@ async function benchSnapshot() {
     ctx.dispose()
     rt.dispose()
   }
-  for (const [part, xs] of Object.entries(parts)) report('3c', `raw QuickJS: ${part} (ms)`, med(xs))
+  for (const [part, xs] of Object.entries(parts)) report('i', `raw QuickJS: ${part} (ms)`, med(xs))
 
   const runtime = await createRuntime({ threads: 2 })
   const snapshots = []
@@ -312,13 +312,13 @@ async function benchSnapshot() {
   }
   const snap = snapshots.filter((e) => /^snapshot\d/.test(e.function))
   const { snapshot: s, source: f } = kinds
-  report('3c', `${KB} KB: deploy -> 1st response (ms)`, med(s.deploy), med(f.deploy))
-  report('3c', `${KB} KB: evaluate in deploy (ms)`, med(snap.map((e) => e.evaluateMs)))
-  report('3c', `${KB} KB: take snapshot in deploy (ms)`, med(snap.map((e) => e.takeMs)))
-  report('3c', `${KB} KB: new instance, thread time (ms)`, med(s.thread), med(f.thread), '<= 0.2 of source')
-  report('3c', `${KB} KB: request needing a new instance (ms)`, med(s.wall), med(f.wall), '<= 0.2 of source')
-  report('3c', `${KB} KB: snapshot kept per version (MB)`, med(snap.map((e) => e.bytes)) / 1024 / 1024)
-  report('3c', `${KB} KB: RSS of one more warm instance (MB)`, rss.snapshot, rss.source)
+  report('i', `${KB} KB: deploy -> 1st response (ms)`, med(s.deploy), med(f.deploy))
+  report('i', `${KB} KB: evaluate in deploy (ms)`, med(snap.map((e) => e.evaluateMs)))
+  report('i', `${KB} KB: take snapshot in deploy (ms)`, med(snap.map((e) => e.takeMs)))
+  report('i', `${KB} KB: new instance, thread time (ms)`, med(s.thread), med(f.thread), '<= 0.2 of source')
+  report('i', `${KB} KB: request needing a new instance (ms)`, med(s.wall), med(f.wall), '<= 0.2 of source')
+  report('i', `${KB} KB: snapshot kept per version (MB)`, med(snap.map((e) => e.bytes)) / 1024 / 1024)
+  report('i', `${KB} KB: RSS of one more warm instance (MB)`, rss.snapshot, rss.source)
   await runtime.close()
 }
 
@@ -647,6 +647,241 @@ async function benchStream() {
   await rm(dir, { recursive: true, force: true })
 }
 
+// (j) burst: 0 -> 500 concurrent requests on a function with pool.max 8. Every request must end
+// served (200) or refused with 503 + Retry-After, none lost; how long the pool takes to reach
+// max, and to get back to min once idle. Baseline: the same burst on a pool pre-warmed at max.
+async function benchBurst() {
+  console.log('\n(j) burst: 0 -> 500 concurrent requests, pool.max 8, maxQueue 200 (autoscaled vs pre-warmed at max)')
+  const N = 500
+  const IDLE_MS = 2000
+  const INTERVAL_MS = 100
+  const code = `export default { async fetch() { await new Promise((r) => setTimeout(r, 20)); return new Response('ok') } }`
+  const runtime = await createRuntime({ pool: { scaleIntervalMs: INTERVAL_MS } })
+  const scale = []
+  runtime.on('pool:scale', (e) => scale.push({ ...e, at: performance.now() }))
+  const burst = async (name, pool) => {
+    const d0 = performance.now()
+    await runtime.deploy(name, {
+      code: `${code}\n// ${name}`,
+      pool: { max: 8, maxQueue: 200, idleTimeoutMs: IDLE_MS, ...pool },
+    })
+    while (runtime.stats().functions[name].instances < (pool.min ?? 1) && performance.now() - d0 < 10_000) {
+      await new Promise((r) => setTimeout(r, 1))
+    }
+    const fillMs = performance.now() - d0
+    await new Promise((r) => setTimeout(r, 300)) // blank engines refilled, the pool at rest
+    const t0 = performance.now()
+    let unsettled = N
+    const outcomes = await Promise.race([
+      Promise.all(
+        Array.from({ length: N }, async () => {
+          const s0 = performance.now()
+          try {
+            const res = await runtime.fetch(new Request(`http://x/${name}`))
+            await res.text()
+            return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: performance.now() - s0 }
+          } catch {
+            return { status: 'threw' }
+          } finally {
+            unsettled--
+          }
+        }),
+      ),
+      new Promise((r) => setTimeout(() => r(null), 60_000)),
+    ])
+    const end = performance.now()
+    const served = outcomes?.filter((o) => o.status === 200) ?? []
+    const refused = outcomes?.filter((o) => o.status === 503 && /^[1-9]\d*$/.test(o.retryAfter ?? '')) ?? []
+    const other = (outcomes?.length ?? 0) - served.length - refused.length
+    const atMax = scale.find((e) => e.function === name && e.at >= t0 && e.to === 8)
+    const lat = served.map((o) => o.ms).sort((a, b) => a - b)
+    return { served: served.length, refused: refused.length, other, lost: unsettled, t0, end, atMax, lat, fillMs }
+  }
+  const auto = await burst('burst', { min: 0 })
+  const fixed = await burst('fixedburst', { min: 8 })
+  report('j', 'autoscaled: served (200)', auto.served, N)
+  report('j', 'autoscaled: refused 503 + Retry-After', auto.refused, N)
+  report('j', 'autoscaled: lost or other answers', auto.lost + auto.other, undefined, '= 0')
+  report('j', 'pre-warmed: served (200)', fixed.served, N)
+  report('j', 'pre-warmed: lost or other answers', fixed.lost + fixed.other, undefined, '= 0')
+  // Baseline: deploying the pre-warmed pool, i.e. making the same 8 instances with no traffic.
+  report('j', 'time to reach max 8 under the burst (ms)', auto.atMax ? auto.atMax.at - auto.t0 : NaN, fixed.fillMs)
+  report('j', 'burst answered in (ms): autoscaled vs pre-warmed', auto.end - auto.t0, fixed.end - fixed.t0)
+  report('j', 'served latency p50 (ms)', pct(auto.lat, 50), pct(fixed.lat, 50))
+  report('j', 'served latency p99 (ms)', pct(auto.lat, 99), pct(fixed.lat, 99))
+  // Back to min: from the last answer until the pool is at 0 again (idleTimeoutMs 2 s).
+  const deadline = performance.now() + IDLE_MS * 5
+  while (runtime.stats().functions.burst.instances > 0 && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  const atMin = scale.find((e) => e.function === 'burst' && e.at >= auto.end && e.to === 0)
+  report(
+    'g',
+    'time back to min 0 after the burst (ms)',
+    atMin ? atMin.at - auto.end : NaN,
+    IDLE_MS,
+    `idleTimeoutMs + <= ${INTERVAL_MS} ms`,
+  )
+  await runtime.close()
+}
+
+// (k) 50 functions under Zipf-distributed traffic (s = 1.1), 64 closed-loop callers: autoscaled
+// pools (min 0, max 16) vs a fixed pool of 16 per function. Each runs in its own process, so its
+// RSS at the end is its own.
+const ZIPF = { functions: 50, callers: 64, warmupS: 3, runS: 10, s: 1.1, fixed: 16 }
+
+async function zipfChild(mode) {
+  const fixed = mode === 'fixed'
+  // 'floor': the same callers on ONE function with one instance per caller: what the process,
+  // its threads and the traffic cost whatever the pools hold.
+  const floor = mode === 'floor'
+  const functions = floor ? 1 : ZIPF.functions
+  const runtime = await createRuntime({ limits: { memoryMb: 32 } })
+  // 'auto': the defaults (idleTimeoutMs 60 s, longer than the run); 'auto-idle5': 5 s, so the
+  // surplus made for spikes during the warm-up has gone by the end.
+  const pool = floor
+    ? { min: ZIPF.callers, max: ZIPF.callers }
+    : fixed
+      ? { min: ZIPF.fixed, max: ZIPF.fixed }
+      : { min: 0, max: ZIPF.fixed, ...(mode === 'auto-idle5' ? { idleTimeoutMs: 5000 } : {}) }
+  for (let i = 0; i < functions; i++) {
+    await runtime.deploy(`f${i}`, {
+      code: `export async function run(n) {
+        let x = 0
+        for (let i = 0; i < n; i++) x += (i * ${i + 1}) % 7
+        await new Promise((r) => setTimeout(r, 5)) // an upstream call
+        return x
+      }`,
+      pool,
+    })
+  }
+  const want = floor ? ZIPF.callers : fixed ? ZIPF.functions * ZIPF.fixed : ZIPF.functions
+  const t = Date.now()
+  const total = () => Object.values(runtime.stats().functions).reduce((n, f) => n + f.instances, 0)
+  while (total() < want && Date.now() - t < 120_000) await new Promise((r) => setTimeout(r, 50))
+  global.gc?.()
+  await new Promise((r) => setTimeout(r, 500))
+  const rssBeforeMb = process.memoryUsage().rss / 1024 / 1024
+  const weights = Array.from({ length: ZIPF.functions }, (_, k) => 1 / (k + 1) ** ZIPF.s)
+  const sum = weights.reduce((a, b) => a + b)
+  const cumulative = []
+  weights.reduce((acc, w, k) => (cumulative[k] = acc + w / sum), 0)
+  let seed = 7
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
+  const pick = () => {
+    if (floor) return 0
+    const r = rand()
+    const k = cumulative.findIndex((c) => c >= r)
+    return k < 0 ? ZIPF.functions - 1 : k
+  }
+  const lat = []
+  let done = 0
+  let errors = 0
+  let recording = false
+  let stop = false
+  const caller = async () => {
+    while (!stop) {
+      const s0 = performance.now()
+      try {
+        await runtime.call(`f${pick()}`, 'run', 200)
+        if (recording) {
+          lat.push(performance.now() - s0)
+          done++
+        }
+      } catch {
+        if (recording) errors++
+      }
+    }
+  }
+  const callers = Array.from({ length: ZIPF.callers }, caller)
+  await new Promise((r) => setTimeout(r, ZIPF.warmupS * 1000))
+  const coldStarts = () => Object.values(runtime.stats().functions).reduce((n, f) => n + f.coldStarts, 0)
+  const coldBefore = coldStarts()
+  recording = true
+  const t0 = performance.now()
+  await new Promise((r) => setTimeout(r, ZIPF.runS * 1000))
+  recording = false
+  const created = coldStarts() - coldBefore
+  const seconds = (performance.now() - t0) / 1000
+  stop = true
+  await Promise.all(callers)
+  global.gc?.()
+  await new Promise((r) => setTimeout(r, 500))
+  lat.sort((a, b) => a - b)
+  const stats = runtime.stats()
+  const out = {
+    throughput: done / seconds,
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    errors,
+    rssMb: process.memoryUsage().rss / 1024 / 1024,
+    rssBeforeMb,
+    created,
+    instances: total(),
+    modules: stats.pool.memoryMb / 32 - stats.pool.blankEngines,
+  }
+  await runtime.close()
+  console.log(JSON.stringify(out))
+}
+
+function zipfRun(mode) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--expose-gc', new URL(import.meta.url).pathname, `--zipf-child=${mode}`],
+      { maxBuffer: 16 * 1024 * 1024, timeout: 300_000 },
+      (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout.trim().split('\n').at(-1)))),
+    )
+  })
+}
+
+async function benchZipf() {
+  const { functions, callers, s, fixed } = ZIPF
+  console.log(
+    `\n(k) ${functions} functions, Zipf traffic (s = ${s}), ${callers} callers: autoscaled (min 0, max ${fixed}) vs fixed pools of ${fixed}`,
+  )
+  // The machine's noise (other work on 2 cores) is larger than the difference: alternate the
+  // modes over several runs (FNBOX_BENCH_ZIPF_RUNS, default 5) and compare medians.
+  const runs = Number(process.env.FNBOX_BENCH_ZIPF_RUNS ?? 5)
+  const all = { fixed: [], auto: [] }
+  for (let i = 0; i < runs; i++) for (const mode of ['fixed', 'auto']) all[mode].push(await zipfRun(mode))
+  const idle5 = await zipfRun('auto-idle5')
+  const floor = await zipfRun('floor')
+  const median = (mode, key) => all[mode].map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs / 2)]
+  const m = (key) => [median('auto', key), median('fixed', key)]
+  console.log(
+    `  throughput per run: autoscaled ${all.auto.map((r) => fmt(r.throughput, 0)).join(', ')}; fixed ${all.fixed.map((r) => fmt(r.throughput, 0)).join(', ')}`,
+  )
+  report('k', `throughput (calls/s), median of ${runs}: autoscaled vs fixed`, ...m('throughput'), '>= 1')
+  report('k', 'latency p50 (ms)', ...m('p50'))
+  report('k', 'latency p99 (ms)', ...m('p99'))
+  report('k', 'RSS at the end (MB)', ...m('rssMb'), '<= 0.5')
+  report('k', 'RSS at rest after deploy, before traffic (MB)', ...m('rssBeforeMb'))
+  // The floor's own 64 instances (4 modules) count in it: this slightly understates both.
+  report(
+    'h',
+    `RSS above the floor (${fmt(floor.rssMb, 0)} MB: same traffic, 1 function)`,
+    ...m('rssMb').map((v) => v - floor.rssMb),
+    '<= 0.5',
+  )
+  const growth = (mode) => all[mode].map((r) => r.rssMb - r.rssBeforeMb).sort((a, b) => a - b)[Math.floor(runs / 2)]
+  report('k', 'RSS growth under traffic (MB)', growth('auto'), growth('fixed'))
+  report('k', 'warm instances at the end', ...m('instances'))
+  report('k', 'modules at the end', ...m('modules'))
+  report('k', 'instances created while measured (10 s)', ...m('created'))
+  report('k', 'idleTimeoutMs 5 s: throughput (calls/s)', idle5.throughput, median('fixed', 'throughput'), '>= 1')
+  report('k', 'idleTimeoutMs 5 s: RSS at the end (MB)', idle5.rssMb, median('fixed', 'rssMb'), '<= 0.5')
+  report('k', 'idleTimeoutMs 5 s: warm instances at the end', idle5.instances, median('fixed', 'instances'))
+  const errors = [...all.auto, ...all.fixed, idle5, floor].reduce((n, r) => n + r.errors, 0)
+  if (errors) console.log(`  (${errors} calls failed)`)
+}
+
+const zipfChildMode = process.argv.find((a) => a.startsWith('--zipf-child='))?.split('=')[1]
+if (zipfChildMode) {
+  await zipfChild(zipfChildMode)
+  process.exit(0)
+}
+
 console.log(`fnbox bench — node ${process.version}, ${(await import('node:os')).availableParallelism()} cores`)
 if (run('call')) await benchCall()
 if (run('http')) await benchHttp()
@@ -657,4 +892,6 @@ if (run('vector')) await benchVector()
 if (run('faults')) await benchFaults()
 if (run('snapshot')) await benchSnapshot()
 if (run('stream')) await benchStream()
+if (run('burst')) await benchBurst()
+if (run('zipf')) await benchZipf()
 if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))

@@ -88,6 +88,32 @@ export interface SnapshotEvent {
   takeMs: number
 }
 
+/**
+ * A function's pool grew or shrank.
+ *
+ * @public
+ */
+export interface PoolScaleEvent {
+  /** The function's name. */
+  function: string
+  /** Its version (content hash). */
+  version: string
+  /** Warm instances (idle and in use) before. */
+  from: number
+  /** Warm instances after. */
+  to: number
+  /**
+   * Why: `deploy` (its first instance), `demand` (a call found none idle), `prewarm` (the
+   * autoscaler's forecast), `min` (`pool.min`), `idle` (idle past `idleTimeoutMs`), `evicted`
+   * (room for another function under the global budget), `yield` (given up for a function
+   * waiting for room, past its fair share), `lost` (its thread died), `retired` (a replaced or
+   * undeployed version let go of it).
+   */
+  reason: 'deploy' | 'demand' | 'prewarm' | 'min' | 'idle' | 'evicted' | 'yield' | 'lost' | 'retired'
+  /** Instances the autoscaler aims at for this function now. */
+  target: number
+}
+
 /** An executor thread was terminated and replaced. @public */
 export interface ExecutorRestartEvent {
   thread: number
@@ -133,4 +159,5 @@ export interface RuntimeEvents {
   'load:level': (event: LoadLevelEvent) => void
   /** An upstream credential answered 429, 5xx or timed out, and sits out for a while. */
   'upstream:credential': (event: CredentialEvent) => void
+  'pool:scale': (event: PoolScaleEvent) => void
 }

@@ -46,7 +46,9 @@ export type {
   VectorQuery,
   VectorStore,
 } from './host/domains/types.js'
-export type { Limits, PoolOptions } from './options.js'
+export type { Limits, PoolBudgetOptions, PoolOptions } from './options.js'
+export type { Clock } from './pool/clock.js'
+export type { PoolBudgetStats } from './pool/pool-manager.js'
 export { DEFAULT_BREAKER } from './reliability/breaker.js'
 export type { BreakerOptions, BreakerState, BreakerStats } from './reliability/breaker.js'
 export { DEFAULT_CALL_RETRY_ON, DEFAULT_RETRY } from './reliability/backoff.js'
@@ -66,6 +68,7 @@ export type {
   InstanceEvent,
   InvokeEvent,
   LogEvent,
+  PoolScaleEvent,
   RuntimeEvents,
   SnapshotEvent,
 } from './events.js'

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { availableParallelism } from 'node:os'
+import { availableParallelism, totalmem } from 'node:os'
 import { invalidOption } from './errors.js'
 
 /**
@@ -33,7 +33,7 @@ export interface Limits {
 }
 
 /**
- * Warm-instance pool of one function (generic-pool underneath).
+ * Warm-instance pool of one function, sized by the autoscaler between `min` and `max`.
  *
  * @public
  */
@@ -54,6 +54,51 @@ export interface PoolOptions {
    * per instance instead of ~80 KB. Default 16.
    */
   instancesPerModule: number
+  /**
+   * Pre-warm from the traffic forecast: the autoscaler keeps instances warm for the concurrency
+   * it expects in the next interval (a smoothed level and trend of recent peaks), so a steady or
+   * rising load meets warm instances. `false`: instances are made only when a call needs one.
+   * Default true.
+   */
+  prewarm: boolean
+  /**
+   * Share of the instances the autoscaler aims to keep busy (0.1-1): it keeps
+   * `ceil(expected concurrency / targetUtilization)` instances. Lower keeps more headroom.
+   * Default 0.7.
+   */
+  targetUtilization: number
+}
+
+/**
+ * Limits shared by every function (runtime option `pool` only): the global budget, blank
+ * engines, retired versions kept, and the autoscaler's interval.
+ *
+ * @public
+ */
+export interface PoolBudgetOptions {
+  /** Instances of all functions together, blank engines included. Default 10000. */
+  maxTotalInstances: number
+  /**
+   * Fixed memory of all WebAssembly modules together, in MiB: each module counts its
+   * `limits.memoryMb`, the most it can ever take (a function's instances on one thread share
+   * modules of `instancesPerModule`). Default: the machine's total memory.
+   */
+  memoryBudgetMb: number
+  /**
+   * Blank engines (module, runtime, context and prelude, no function code) kept ready across the
+   * executor threads, spread evenly: a function's first instance on a thread takes one and only
+   * evaluates its own code. They count in the budget; they are refilled while no call runs.
+   * Default: one per thread.
+   */
+  blankEngines: number
+  /**
+   * Retired versions (replaced or undeployed) kept with one warm instance each, so deploying the
+   * same version again is instant; the least recently retired goes first, and they are the first
+   * evicted when the budget is full. 0 releases a version as soon as it has drained. Default 8.
+   */
+  retainedVersions: number
+  /** How often the autoscaler looks at the traffic, in ms (10-60000). Default 1000. */
+  scaleIntervalMs: number
 }
 
 /** @public */
@@ -74,6 +119,8 @@ export const DEFAULT_POOL: Readonly<PoolOptions> = Object.freeze({
   acquireTimeoutMs: 10_000,
   maxQueue: 1000,
   instancesPerModule: 16,
+  prewarm: true,
+  targetUtilization: 0.7,
 })
 
 /** Largest function source accepted by `deploy`, in bytes. */
@@ -88,13 +135,26 @@ const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
   maxLogBytes: [0, 64 * 1024 * 1024],
 }
 
-const POOL_RANGES: Record<keyof PoolOptions, [number, number]> = {
+/** An integer range, a boolean, or a number within a range (`real`). */
+type Spec = readonly [number, number] | 'boolean' | { real: readonly [number, number] }
+
+const POOL_RANGES: Record<keyof PoolOptions, Spec> = {
   min: [0, 10_000],
   max: [1, 10_000],
   idleTimeoutMs: [1, 24 * 60 * 60 * 1000],
   acquireTimeoutMs: [1, 24 * 60 * 60 * 1000],
   maxQueue: [0, 1_000_000],
   instancesPerModule: [1, 16],
+  prewarm: 'boolean',
+  targetUtilization: { real: [0.1, 1] },
+}
+
+const BUDGET_RANGES: Record<keyof PoolBudgetOptions, Spec> = {
+  maxTotalInstances: [1, 1_000_000],
+  memoryBudgetMb: [16, 1 << 30],
+  blankEngines: [0, 1024],
+  retainedVersions: [0, 10_000],
+  scaleIntervalMs: [10, 60_000],
 }
 
 function checkObject(value: unknown, name: string): Record<string, unknown> | undefined {
@@ -109,32 +169,95 @@ function fillIntegers<T extends object>(
   value: unknown,
   name: string,
   base: Readonly<T>,
-  ranges: Record<keyof T, [number, number]>,
+  ranges: Record<keyof T, Spec>,
+  also: Record<string, Spec> = {},
 ): T {
   const given = checkObject(value, name)
   const out = { ...base }
   if (!given) return out
+  const specs: Record<string, Spec> = { ...ranges, ...also }
   for (const key of Object.keys(given)) {
-    if (!(key in ranges)) throw invalidOption(`${name}.${key}`, `one of ${Object.keys(ranges).join(', ')}`, key)
+    if (!(key in specs)) throw invalidOption(`${name}.${key}`, `one of ${Object.keys(specs).join(', ')}`, key)
     const v = given[key]
-    if (v === undefined) continue
-    const [lo, hi] = ranges[key as keyof T]
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
-      throw invalidOption(`${name}.${key}`, `an integer from ${lo} to ${hi}`, v)
-    }
+    if (v === undefined || key in also) continue
+    checkSpec(v, `${name}.${key}`, specs[key]!)
     ;(out as Record<string, unknown>)[key] = v
   }
   return out
+}
+
+function checkSpec(v: unknown, name: string, spec: Spec): void {
+  if (spec === 'boolean') {
+    if (typeof v !== 'boolean') throw invalidOption(name, 'true or false', v)
+  } else if ('real' in spec) {
+    const [lo, hi] = spec.real
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) {
+      throw invalidOption(name, `a number from ${lo} to ${hi}`, v)
+    }
+  } else {
+    const [lo, hi] = spec
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+      throw invalidOption(name, `an integer from ${lo} to ${hi}`, v)
+    }
+  }
 }
 
 export function resolveLimits(value: unknown, name: string, base: Readonly<Limits> = DEFAULT_LIMITS): Limits {
   return fillIntegers(value, name, base, LIMIT_RANGES)
 }
 
-export function resolvePool(value: unknown, name: string, base: Readonly<PoolOptions> = DEFAULT_POOL): PoolOptions {
-  const pool = fillIntegers(value, name, base, POOL_RANGES)
+export function resolvePool(
+  value: unknown,
+  name: string,
+  base: Readonly<PoolOptions> = DEFAULT_POOL,
+  also: Record<string, Spec> = {},
+): PoolOptions {
+  const pool = fillIntegers(value, name, base, POOL_RANGES, also)
   if (pool.min > pool.max) throw invalidOption(`${name}.min`, `at most ${name}.max (${pool.max})`, pool.min)
   return pool
+}
+
+/**
+ * The runtime's `pool` option: the functions' default pool, and the budget shared by all of
+ * them. `blankMemoryMb` is the memory of each blank engine (the default `limits.memoryMb`).
+ */
+export function resolveRuntimePool(
+  value: unknown,
+  threads: number,
+  blankMemoryMb: number,
+): { defaults: PoolOptions; budget: PoolBudgetOptions } {
+  const defaults = resolvePool(value, 'options.pool', DEFAULT_POOL, BUDGET_RANGES)
+  const given = checkObject(value, 'options.pool') ?? {}
+  const picked: Record<string, unknown> = {}
+  for (const key of Object.keys(BUDGET_RANGES)) if (given[key] !== undefined) picked[key] = given[key]
+  const budget = fillIntegers<PoolBudgetOptions>(
+    picked,
+    'options.pool',
+    {
+      maxTotalInstances: 10_000,
+      memoryBudgetMb: Math.max(16, Math.floor(totalmem() / (1024 * 1024))),
+      blankEngines: threads,
+      retainedVersions: 8,
+      scaleIntervalMs: 1000,
+    },
+    BUDGET_RANGES,
+  )
+  // Blank engines are held back from the budget: functions need room left.
+  if (budget.blankEngines >= budget.maxTotalInstances) {
+    throw invalidOption(
+      'options.pool.blankEngines',
+      `less than options.pool.maxTotalInstances (${budget.maxTotalInstances})`,
+      budget.blankEngines,
+    )
+  }
+  if (budget.blankEngines * blankMemoryMb >= budget.memoryBudgetMb) {
+    throw invalidOption(
+      'options.pool.blankEngines',
+      `such that blank engines (${blankMemoryMb} MiB each) leave room in options.pool.memoryBudgetMb (${budget.memoryBudgetMb})`,
+      budget.blankEngines,
+    )
+  }
+  return { defaults, budget }
 }
 
 export function resolveThreads(value: unknown): number {

@@ -31,18 +31,21 @@ import {
   checkFunctionName,
   checkKeys,
   DEFAULT_LIMITS,
-  DEFAULT_POOL,
   MAX_CODE_BYTES,
   resolveHosts,
   resolveLimits,
   resolvePool,
+  resolveRuntimePool,
   resolveThreads,
   type Limits,
+  type PoolBudgetOptions,
   type PoolOptions,
 } from './options.js'
+import { systemClock, type Clock } from './pool/clock.js'
 import { Executor, type FunctionSource, type InstanceRef } from './pool/executor.js'
 import { RecentWindow } from './observability/window.js'
-import { FunctionPool } from './pool/function-pool.js'
+import type { FunctionPool } from './pool/function-pool.js'
+import { PoolManager, type PoolBudgetStats } from './pool/pool-manager.js'
 import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types.js'
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
@@ -96,8 +99,17 @@ export interface RuntimeOptions {
   threads?: number
   /** Default limits of every function; a deploy may override each field. */
   limits?: Partial<Limits>
-  /** Default pool of every function; a deploy may override each field. */
-  pool?: Partial<PoolOptions>
+  /**
+   * Default pool of every function (a deploy may override each of those fields), and the budget
+   * all functions share: `maxTotalInstances`, `memoryBudgetMb`, `blankEngines`,
+   * `retainedVersions`, `scaleIntervalMs`.
+   */
+  pool?: Partial<PoolOptions & PoolBudgetOptions>
+  /**
+   * The time source of the pools (call wait timeouts, idle timeouts, the autoscaler's ticks).
+   * Default: the system clock. Tests pass one they move by hand.
+   */
+  clock?: Clock
   /**
    * Destinations every function may `fetch` even when they are private or loopback addresses,
    * named exactly: a host, `host:port`, an IP or `IP:port` (`'localhost:8080'`, `'10.0.0.5'`,
@@ -213,7 +225,12 @@ export interface FunctionStats {
   queued: number
   /** Versions still finishing calls after a redeploy. */
   draining: number
+  /** Instances created (each evaluated the function's code). */
   coldStarts: number
+  /** Idle instances released to make room for other functions under the global budget. */
+  evictions: number
+  /** Instances the autoscaler aims at now (between `pool.min` and `pool.max`). */
+  target: number
   /** Time calls waited for an instance, over the last 1,024 calls, in ms. */
   acquireWaitMs: { p50: number; p99: number }
   /** Calls of the current version that got an instance (a refused call never does). */
@@ -231,6 +248,10 @@ export interface ExecutorThreadStats {
   instances: number
   inflight: number
   restarts: number
+  /** Blank engines ready on the thread. */
+  blanks: number
+  /** How busy the thread has been lately: its event-loop utilisation (0-1), what placement uses. */
+  utilization: number
 }
 
 /** @public */
@@ -241,6 +262,7 @@ export interface RuntimeStats {
   load: LoadStats | null
   /** Guests' fetch traffic per upstream: declared ones by name, other hosts by origin. */
   upstreams: Record<string, UpstreamStats>
+  pool: PoolBudgetStats
 }
 
 /** Options of {@link Runtime.close}. @public */
@@ -267,11 +289,13 @@ interface FunctionVersion {
   limits: Limits
   pool: FunctionPool
   allowedHosts: ReturnType<typeof parseAllowedHosts>
-  coldStarts: number
   /** Waits for an instance over the last calls. */
   acquireWaits: RecentWindow
-  /** Undefined when the function's breaker is off. */
+  /** The breaker's options; undefined when it is off. */
+  breakerOptions: ResolvedBreakerOptions | undefined
+  /** Undefined when the function's breaker is off, or its version no longer holds instances. */
   breaker: CircuitBreaker | undefined
+  quotaOptions: ResolvedQuota
   /** The function's quota counters (shared by its versions; see Runtime.#quotas). */
   quota: FunctionQuota
   /** Calls that got an instance. */
@@ -320,6 +344,7 @@ const RUNTIME_KEYS = [
   'threads',
   'limits',
   'pool',
+  'clock',
   'allowedHosts',
   'storage',
   'files',
@@ -348,7 +373,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #allowedHosts: string[]
   readonly #executors: Executor[] = []
   readonly #functions = new Map<string, FunctionVersion>()
+  /** Replaced or undeployed versions still held: draining their calls, or retired and revivable. */
   readonly #draining = new Map<string, Set<FunctionVersion>>()
+  readonly #pools: PoolManager
   readonly #net: ReturnType<typeof createGuardedFetch>
   readonly #restarts = new Map<number, number>()
   #closed: Promise<void> | undefined
@@ -380,7 +407,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const opts = checkKeys(options, 'options', RUNTIME_KEYS)
     const threads = resolveThreads(opts.threads)
     this.#limits = resolveLimits(opts.limits, 'options.limits', DEFAULT_LIMITS)
-    this.#pool = resolvePool(opts.pool, 'options.pool', DEFAULT_POOL)
+    const { defaults: pool, budget } = resolveRuntimePool(opts.pool, threads, this.#limits.memoryMb)
+    this.#pool = pool
+    const clock = resolveClock(opts.clock)
     this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
     parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
     this.#net = createGuardedFetch()
@@ -418,9 +447,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         onLevel: (event) => this.emit('load:level', event),
       })
     }
+    this.#pools = new PoolManager({ ...budget, clock, blankMemoryMb: this.#limits.memoryMb }, () => this.#executors, {
+      scaled: ({ pool, from, to, reason }) => {
+        if (this.listenerCount('pool:scale') === 0) return
+        const target = pool.stats().target
+        this.emit('pool:scale', { function: pool.name, version: pool.version, from, to, reason, target })
+      },
+      released: (pool) => this.#released(pool),
+    })
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
-        new Executor(i, workerUrl, this.#limits.memoryMb, {
+        new Executor(i, workerUrl, this.#limits.memoryMb, this.#pools.blankTarget(i, threads), {
           restarted: (executor, reason) => {
             this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
             this.emit('executor:restart', { thread: executor.index, reason })
@@ -525,7 +562,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const ownHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
     parseAllowedHosts(ownHosts, 'options.allowedHosts') // validates, naming the index in this list
     const hosts = [...this.#allowedHosts, ...ownHosts]
-    // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
     if (opts.filename !== undefined && typeof opts.filename !== 'string') {
       throw invalidOption('options.filename', 'a string', opts.filename)
     }
@@ -560,6 +596,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       .slice(0, 16)
     const current = this.#functions.get(name)
     if (current?.version === version) return { name, version }
+    // A version deployed before and still held (draining or retired with a warm instance).
+    const held = [...(this.#draining.get(name) ?? [])].find((v) => v.version === version)
+    if (held && this.#pools.revive(held.pool)) {
+      this.#unhold(held)
+      this.#attachPolicies(held)
+      this.#functions.set(name, held)
+      if (current) void this.#retire(current)
+      this.emit('deploy', { name, version, coldStartMs: 0 })
+      return { name, version }
+    }
     // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
     const allowedHosts = parseAllowedHosts(['*', ...hosts], 'options.allowedHosts')
 
@@ -598,11 +644,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       source,
       limits,
       allowedHosts,
-      coldStarts: 0,
       acquireWaits: new RecentWindow(),
       stacks,
-      pool: undefined as unknown as FunctionPool,
+      pool: this.#pools.create(source, pool, { name, version }, (ms, restored) =>
+        this.emit('instance:create', { function: name, version, ms, restored }),
+      ),
+      breakerOptions: breaker,
       breaker: undefined,
+      quotaOptions: quota,
       quota: undefined as unknown as FunctionQuota,
       acquired: 0,
       priority,
@@ -610,37 +659,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       retry,
       timeoutMs: Math.min(limits.timeoutMs, breaker?.timeoutMs ?? Infinity),
     }
-    fn.pool = new FunctionPool(
-      source,
-      pool,
-      () => this.#executors,
-      (ms, restored) => {
-        fn.coldStarts++
-        this.emit('instance:create', { function: name, version, ms, restored })
-      },
-    )
     let coldStartMs: number
     try {
       coldStartMs = await fn.pool.warmUp()
-      fn.coldStarts++
     } catch (err) {
-      void fn.pool.drain()
+      fn.pool.dispose()
       throw mapStack(stacks, deployError(name, err))
     }
-    this.#assertOpen()
-    if (breaker) {
-      fn.breaker = new CircuitBreaker(`function ${name}`, breaker, {
-        rotation: this.#rotation,
-        onState: (state, stats) => this.#breakerEvent(state, { target: 'function', name, version, stats }),
-      })
+    if (this.#closed) {
+      fn.pool.dispose()
+      this.#assertOpen()
     }
-    let counters = this.#quotas.get(name)
-    if (counters) counters.configure(quota)
-    else this.#quotas.set(name, (counters = new FunctionQuota(name, quota)))
-    fn.quota = counters
+    this.#attachPolicies(fn)
     const previous = this.#functions.get(name)
     this.#functions.set(name, fn)
-    if (previous) this.#retire(previous)
+    this.#pools.activate(fn.pool)
+    if (previous) void this.#retire(previous)
     this.emit('deploy', { name, version, coldStartMs })
     return { name, version }
   }
@@ -656,15 +690,48 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return true
   }
 
+  /** The version stops taking new calls; resolves once its queued and running calls are done. */
   #retire(fn: FunctionVersion): Promise<void> {
     let set = this.#draining.get(fn.name)
     if (!set) this.#draining.set(fn.name, (set = new Set()))
     set.add(fn)
-    return fn.pool.drain().finally(() => {
-      fn.breaker?.shutdown()
-      set.delete(fn)
-      if (set.size === 0 && this.#draining.get(fn.name) === set) this.#draining.delete(fn.name)
-    })
+    return this.#pools.retire(fn.pool)
+  }
+
+  /**
+   * A version taking calls (new, or revived from the retained ones) gets its breaker, if it has
+   * one, and the quota counters of its name (shared by its versions, kept across redeploys).
+   */
+  #attachPolicies(fn: FunctionVersion): void {
+    if (fn.breakerOptions && !fn.breaker) {
+      const { name, version } = fn
+      fn.breaker = new CircuitBreaker(`function ${name}`, fn.breakerOptions, {
+        rotation: this.#rotation,
+        onState: (state, stats) => this.#breakerEvent(state, { target: 'function', name, version, stats }),
+      })
+    }
+    let counters = this.#quotas.get(fn.name)
+    if (counters) counters.configure(fn.quotaOptions)
+    else this.#quotas.set(fn.name, (counters = new FunctionQuota(fn.name, fn.quotaOptions)))
+    fn.quota = counters
+  }
+
+  #unhold(fn: FunctionVersion): void {
+    const set = this.#draining.get(fn.name)
+    set?.delete(fn)
+    if (set?.size === 0) this.#draining.delete(fn.name)
+  }
+
+  /** A retired version's pool let go of everything: forget it, and stop its breaker's timers. */
+  #released(pool: FunctionPool): void {
+    for (const set of this.#draining.values()) {
+      for (const fn of set) {
+        if (fn.pool !== pool) continue
+        this.#unhold(fn)
+        fn.breaker?.shutdown()
+        fn.breaker = undefined
+      }
+    }
   }
 
   #function(name: string): FunctionVersion {
@@ -985,22 +1052,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * Figures per function (version, instances, idle, in use, queued, cold starts) and per thread.
+   * Figures per function (version, instances, idle, in use, queued, cold starts, evictions,
+   * the autoscaler's target, acquire wait), per thread, and of the global budget.
    *
    * @example
    * ```ts
-   * const { functions } = runtime.stats()
-   * console.log(functions.hello?.idle)
+   * const { functions, pool } = runtime.stats()
+   * console.log(functions.hello?.idle, `${pool.instances}/${pool.maxTotalInstances}`)
    * ```
    */
   stats(): RuntimeStats {
     const functions: Record<string, FunctionStats> = {}
     for (const fn of this.#functions.values()) {
+      let draining = 0
+      for (const held of this.#draining.get(fn.name) ?? []) if (held.pool.state === 'draining') draining++
       functions[fn.name] = {
         version: fn.version,
         ...fn.pool.stats(),
-        draining: this.#draining.get(fn.name)?.size ?? 0,
-        coldStarts: fn.coldStarts,
+        draining,
         acquireWaitMs: { p50: fn.acquireWaits.percentile(50), p99: fn.acquireWaits.percentile(99) },
         acquired: fn.acquired,
         breaker: fn.breaker?.stats() ?? null,
@@ -1015,31 +1084,30 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         instances: e.size,
         inflight: e.inflight,
         restarts: this.#restarts.get(e.index) ?? 0,
+        blanks: e.blanks,
+        utilization: e.utilization,
       })),
       load: this.#shedder?.stats() ?? null,
       upstreams: this.#egress.stats(),
+      pool: this.#pools.stats(),
     }
   }
 
   /**
-   * Stops taking calls, lets calls in flight finish (up to `timeoutMs`), then stops the threads.
-   * Calls after `close()` fail with `ERR_CLOSED`. Idempotent.
+   * Stops taking calls, lets queued calls and calls in flight finish (up to `timeoutMs`), then
+   * stops the threads: what is still waiting or running then fails with `ERR_CLOSED`. Calls
+   * after `close()` fail with `ERR_CLOSED`. Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.#closed ??= (async () => {
       const timeoutMs = options.timeoutMs ?? 10_000
-      const pools = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((s) => [...s])]
+      const versions = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((set) => [...set])]
       this.#functions.clear()
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        Promise.allSettled(pools.map((fn) => fn.pool.drain())),
-        new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
-      ])
-      clearTimeout(timer)
+      await this.#pools.close(timeoutMs)
       await Promise.all(this.#executors.map((e) => e.close()))
       this.#shedder?.stop()
       this.#loadProbe?.close()
-      for (const fn of pools) fn.breaker?.shutdown()
+      for (const fn of versions) fn.breaker?.shutdown()
       this.#egress.close()
       this.#rotation.close()
       await this.#net.close()
@@ -1213,4 +1281,19 @@ function resolveGrants(value: unknown): string[] {
     }
   }
   return [...new Set(value as string[])].sort()
+}
+
+function resolveClock(value: unknown): Clock {
+  if (value === undefined) return systemClock
+  const clock = value as Partial<Clock> | null
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw invalidOption('options.clock', 'an object with now(), setTimeout() and clearTimeout()', value)
+  }
+  return clock as Clock
 }

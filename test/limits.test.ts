@@ -358,29 +358,41 @@ describe('isolation', () => {
 })
 
 describe('leaks', () => {
-  it('leaves no instance behind after failures, redeploys and undeploys', async () => {
-    const rt = await createRuntime({ threads: 2, limits: { memoryMb: 16, timeoutMs: 300 } })
-    try {
-      await rt.deploy('mixed', {
-        code: `export const ok = () => 1
+  it.each([8, 0])(
+    'leaves no instance behind after failures, redeploys and undeploys (retainedVersions %i)',
+    async (retainedVersions) => {
+      const rt = await createRuntime({
+        threads: 2,
+        limits: { memoryMb: 16, timeoutMs: 300 },
+        pool: { retainedVersions },
+      })
+      try {
+        await rt.deploy('mixed', {
+          code: `export const ok = () => 1
                export function spin() { while (true) {} }
                export function bomb() { const a = []; for (;;) a.push(new Array(1e5).fill(1)) }
                export function boom() { throw new Error('x') }
                export async function hang() { await new Promise(() => {}) }`,
-        pool: { max: 4 },
-      })
-      const calls = []
-      for (let i = 0; i < 4; i++) {
-        for (const fn of ['ok', 'spin', 'bomb', 'boom', 'hang']) calls.push(rt.call('mixed', fn).catch(() => 'failed'))
+          pool: { max: 4 },
+        })
+        const calls = []
+        for (let i = 0; i < 4; i++) {
+          for (const fn of ['ok', 'spin', 'bomb', 'boom', 'hang'])
+            calls.push(rt.call('mixed', fn).catch(() => 'failed'))
+        }
+        await Promise.all(calls)
+        await rt.deploy('mixed', { code: 'export const ok = () => 2', pool: { max: 4 } })
+        expect(await rt.call('mixed', 'ok')).toBe(2)
+        expect(await rt.undeploy('mixed')).toBe(true)
+        await new Promise((r) => setTimeout(r, 100))
+        // What is left is one warm instance per retired version kept for an instant redeploy.
+        const { executors, pool } = rt.stats()
+        expect(executors.reduce((n, e) => n + e.inflight, 0)).toBe(0)
+        expect(executors.reduce((n, e) => n + e.instances, 0)).toBe(pool.retiredVersions)
+        expect(pool.instances).toBe(pool.retiredVersions + pool.blankEngines)
+      } finally {
+        await rt.close()
       }
-      await Promise.all(calls)
-      await rt.deploy('mixed', { code: 'export const ok = () => 2', pool: { max: 4 } })
-      expect(await rt.call('mixed', 'ok')).toBe(2)
-      expect(await rt.undeploy('mixed')).toBe(true)
-      await new Promise((r) => setTimeout(r, 100))
-      expect(rt.stats().executors.reduce((n, e) => n + e.instances + e.inflight, 0)).toBe(0)
-    } finally {
-      await rt.close()
-    }
-  })
+    },
+  )
 })

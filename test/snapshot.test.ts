@@ -49,6 +49,7 @@ function harness(snapshots: 'always' | 'auto' | 'never' = 'always'): Harness {
       snapshot: (_key, snapshot) => h.snapshots.push(snapshot),
     },
     0,
+    0,
     () => false,
     { snapshots },
   )

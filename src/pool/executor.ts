@@ -6,6 +6,7 @@
  * @internal
  * @module
  */
+import type { EventLoopUtilization } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
@@ -111,11 +112,18 @@ export class Executor {
   #closed = false
 
   readonly #blankMemoryMb: number
-  #blankReady = false
+  /** Blank engines the thread keeps ready; it refills them while no call runs. */
+  readonly #blankTarget: number
+  #blanksReady = 0
+  /** The last reading of the thread's event-loop utilisation, and its value over the window before. */
+  #eluMark: EventLoopUtilization | undefined
+  #eluAt = 0
+  #eluValue = 0
 
-  constructor(index: number, workerUrl: URL, blankMemoryMb: number, events: ExecutorEvents) {
+  constructor(index: number, workerUrl: URL, blankMemoryMb: number, blankTarget: number, events: ExecutorEvents) {
     this.index = index
     this.#blankMemoryMb = blankMemoryMb
+    this.#blankTarget = blankTarget
     this.#workerUrl = workerUrl
     this.#events = events
     this.#start()
@@ -136,27 +144,48 @@ export class Executor {
 
   /** True when the thread holds a blank engine of `memoryMb` ready for a new function. */
   hasBlank(memoryMb: number): boolean {
-    return this.#blankReady && this.#blankMemoryMb === memoryMb
+    return this.#blanksReady > 0 && this.#blankMemoryMb === memoryMb
   }
 
-  /** Instances of one function version on this thread. */
-  instancesOf(key: string): number {
-    let n = 0
-    for (const ref of this.#instances.values()) if (ref.key === key) n++
-    return n
+  /**
+   * How busy the thread has been lately (0-1): its event-loop utilisation over the last
+   * 100 ms or more. Guest code runs synchronously on that loop, so it is the thread's CPU share.
+   */
+  get utilization(): number {
+    const now = performance.now()
+    if (now - this.#eluAt >= 100) {
+      const current = this.#worker.performance.eventLoopUtilization()
+      const window = this.#eluMark ? this.#worker.performance.eventLoopUtilization(current, this.#eluMark) : current
+      this.#eluValue = window.utilization
+      this.#eluMark = current
+      this.#eluAt = now
+    }
+    return this.#eluValue
+  }
+
+  /** Blank engines ready on the thread. */
+  get blanks(): number {
+    return this.#blanksReady
   }
 
   #start(): void {
     this.#loaded = new Map()
     this.#snapshots = new Map()
-    this.#blankReady = false
+    this.#blanksReady = 0
+    this.#eluMark = undefined
+    this.#eluAt = 0
     const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
     this.#guestSlot = guestSlot
     const worker = new Worker(this.#workerUrl, {
       // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
       // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
       resourceLimits: { stackSizeMb: 8 },
-      workerData: { threadId: this.index, blankMemoryMb: this.#blankMemoryMb, guestSlot } satisfies ExecutorInit,
+      workerData: {
+        threadId: this.index,
+        blankMemoryMb: this.#blankMemoryMb,
+        blanks: this.#blankTarget,
+        guestSlot,
+      } satisfies ExecutorInit,
       stdout: false,
       stderr: false,
     })
@@ -440,7 +469,7 @@ export class Executor {
         this.#onHost(msg.inv, msg.call, msg.req)
         break
       case 'blank':
-        this.#blankReady = msg.ready
+        this.#blanksReady = msg.ready
         break
       case 'snapshot':
         this.#onSnapshot(msg.key, msg.snapshot)

@@ -1,176 +1,557 @@
 /**
- * The warm-instance pool of one function version, on generic-pool. Instances live in executor
- * threads; the pool holds {@link InstanceRef}s and places new ones on the least loaded thread.
+ * The warm instances of one function version: idle ones, busy ones, creations under way and the
+ * calls waiting for an instance, sized by the autoscaler between `min` and `max`.
+ *
+ * Idle instances are kept least recently used first: a call takes the warmest (the last), so
+ * under a light load the same few instances serve and the rest age until `idleTimeoutMs`
+ * releases them; eviction and scale-down take the coldest (the first).
+ *
+ * Room for every new instance comes from the {@link PoolHost} (the global budget), which may
+ * evict idle instances of other functions or make the creation wait its turn. Nothing waits
+ * forever: a waiting call is served, answered `ERR_QUEUE_FULL` at `acquireTimeoutMs`, or
+ * rejected with the reason its instance could not be made.
+ *
+ * Why not generic-pool (which this replaced): its public API cannot grow a pool toward a
+ * forecast without a waiting client, cannot release a chosen idle resource (LRU eviction across
+ * functions), keeps one order for handing out and for evicting, runs on its own timers (no
+ * injected clock), and retries a failing `create` in a loop while the caller waits.
  *
  * @internal
  * @module
  */
-import genericPool, { type Pool } from 'generic-pool'
-import { FnboxError } from '../errors.js'
+import { FnboxError, isFnboxError } from '../errors.js'
+import type { PoolScaleEvent } from '../events.js'
 import type { PoolOptions } from '../options.js'
 import { ServiceTime } from '../reliability/retry-after.js'
-import type { Executor, FunctionSource, InstanceRef } from './executor.js'
+import { planScale, type Scalable } from './autoscaler.js'
+import type { BudgetOwner } from './budget.js'
+import type { Clock } from './clock.js'
+import type { FunctionSource, InstanceRef } from './executor.js'
+import { Forecast } from './forecast.js'
+
+/** The slice of an executor thread a pool uses. */
+export interface PoolExecutor {
+  readonly index: number
+  /** `restored`: from the version's snapshot rather than evaluated. */
+  create(fn: FunctionSource): Promise<{ ref: InstanceRef; ms: number; restored: boolean }>
+  destroy(ref: InstanceRef): void
+  unload(key: string): void
+}
+
+/** Why a new instance is wanted: a deploy or a waiting call may evict and wait; the others may not. */
+export type ReserveReason = 'deploy' | 'demand' | 'min' | 'prewarm'
+
+/** Why a pool's instance count changed (the `reason` of a `pool:scale` event). */
+export type ScaleReason = PoolScaleEvent['reason']
+
+/** What a pool asks of the runtime-wide pool manager. */
+export interface PoolHost {
+  readonly clock: Clock
+  /**
+   * Room for one more instance of `pool`: resolves with the thread to create it on, or with
+   * undefined when there is no room (`min`, `prewarm`) or the pool no longer needs it. A
+   * `deploy` waits at most `timeoutMs`, then fails with `ERR_QUEUE_FULL`.
+   */
+  reserve(pool: FunctionPool, reason: ReserveReason, timeoutMs?: number): Promise<PoolExecutor | undefined>
+  /** One instance (or reservation) of `pool` on `executor` is gone. */
+  freed(pool: FunctionPool, executor: PoolExecutor): void
+  /** An instance of `pool` became idle: another function waiting for room may evict it. */
+  idled(pool: FunctionPool): void
+  /** True when `pool` holds more than its fair share while another function waits for room. */
+  shouldYield(pool: FunctionPool): boolean
+  scaled(pool: FunctionPool, from: number, to: number, reason: ScaleReason): void
+  /** A retiring pool finished its calls (it is `retired` with its kept instance, or `released`). */
+  drained(pool: FunctionPool): void
+  /** The pool let go of everything. */
+  disposed(pool: FunctionPool): void
+}
+
+/** An idle instance and when it became idle (on the host's clock). */
+export interface IdleInstance {
+  readonly ref: InstanceRef
+  readonly since: number
+}
+
+interface Waiter {
+  resolve(ref: InstanceRef): void
+  reject(err: FnboxError): void
+  timer: unknown
+}
+
+/**
+ * `live`: the function's current version. `draining`: replaced or undeployed, finishing its
+ * queued and running calls. `retired`: drained, keeping an idle instance so a redeploy of the
+ * same version is instant. `released`: gone.
+ */
+export type PoolState = 'live' | 'draining' | 'retired' | 'released'
 
 export interface FunctionPoolStats {
   instances: number
   idle: number
   inUse: number
   queued: number
+  coldStarts: number
+  evictions: number
+  /** Instances the autoscaler aims at. */
+  target: number
 }
 
-export class FunctionPool {
+export class FunctionPool implements Scalable, BudgetOwner {
   readonly source: FunctionSource
   readonly options: PoolOptions
-  readonly #pool: Pool<InstanceRef>
-  readonly #executors: () => readonly Executor[]
-  /** Instances created before the pool asked for them (the one `deploy` made); used first. */
-  readonly #seeds: InstanceRef[] = []
-  readonly #onCreate: (ms: number, restored: boolean) => void
+  readonly name: string
+  readonly version: string
   /** How long calls hold an instance: the basis of Retry-After. */
   readonly serviceTime = new ServiceTime()
-  #draining: Promise<void> | undefined
+  readonly forecast = new Forecast()
+  coldStarts = 0
+  evictions = 0
+
+  readonly #host: PoolHost
+  readonly #onCreate: (ms: number, restored: boolean) => void
+  /** Least recently used first. */
+  readonly #idle: IdleInstance[] = []
+  readonly #busy = new Set<InstanceRef>()
+  /** In arrival order. */
+  readonly #waiters = new Set<Waiter>()
+  /** Instances asked of the host, not yet granted. */
+  #reserving = 0
+  /** Instances being created on a thread. */
+  #making = 0
+  readonly #threads = new Set<PoolExecutor>()
+  #state: PoolState = 'live'
+  /** Idle instances a retired version keeps. */
+  #keep = 0
+  #drained: { promise: Promise<void>; resolve: () => void } | undefined
+  /** Concurrency (busy + waiting) integrated over time since the autoscaler last looked. */
+  #area = 0
+  #areaFrom: number
+  /** Concurrency since `#changedAt`. */
+  #level = 0
+  #changedAt: number
+  #target = 0
+  /** When a call last took or gave back an instance. */
+  #lastUsed: number
 
   constructor(
     source: FunctionSource,
     options: PoolOptions,
-    executors: () => readonly Executor[],
+    meta: { name: string; version: string },
+    host: PoolHost,
     onCreate: (ms: number, restored: boolean) => void,
   ) {
     this.source = source
     this.options = options
-    this.#executors = executors
+    this.name = meta.name
+    this.version = meta.version
+    this.#host = host
     this.#onCreate = onCreate
-    this.#pool = genericPool.createPool<InstanceRef>(
-      {
-        create: async () => {
-          const seed = this.#seeds.shift()
-          if (seed) return seed
-          const { ref, ms, restored } = await this.#pick().create(this.source)
-          this.#onCreate(ms, restored)
-          return ref
-        },
-        destroy: async (ref) => {
-          ref.executor.destroy(ref)
-        },
-      },
-      {
-        min: options.min,
-        max: options.max,
-        idleTimeoutMillis: options.idleTimeoutMs,
-        evictionRunIntervalMillis: Math.min(options.idleTimeoutMs, 1000),
-        numTestsPerEvictionRun: options.max,
-        acquireTimeoutMillis: options.acquireTimeoutMs,
-        // Lost instances are dropped after acquire (below): generic-pool's validation would hold
-        // resources in a state that is neither available nor borrowed, blurring the queue count.
-        testOnBorrow: false,
-        // Started by warmUp's first acquire, once the seed is in: pool.min then counts it.
-        autostart: false,
-      },
-    )
+    this.#lastUsed = host.clock.now()
+    this.#areaFrom = this.#changedAt = this.#lastUsed
   }
 
-  /** Creates the first instance directly, so a broken function fails `deploy` itself. */
+  get memoryMb(): number {
+    return this.source.limits.memoryMb
+  }
+
+  get instancesPerModule(): number {
+    return this.source.limits.instancesPerModule
+  }
+
+  get state(): PoolState {
+    return this.#state
+  }
+
+  /** Instances, idle and busy. */
+  get size(): number {
+    return this.#idle.length + this.#busy.size
+  }
+
+  /** Instances with creations asked for or under way: what `max` bounds. */
+  get total(): number {
+    return this.size + this.#reserving + this.#making
+  }
+
+  get busy(): number {
+    return this.#busy.size
+  }
+
+  get waiting(): number {
+    return this.#waiters.size
+  }
+
+  get lastUsed(): number {
+    return this.#lastUsed
+  }
+
+  /** Idle instances, least recently used first. */
+  get idle(): readonly IdleInstance[] {
+    return this.#idle
+  }
+
+  /** Creates the first instance at deploy, so a broken function fails `deploy` itself. */
   async warmUp(): Promise<number> {
-    const { ref, ms } = await this.#pick().create(this.source)
-    this.#seeds.push(ref)
-    // Hand it to the pool now so it is counted and reused by the first call.
-    const got = await this.#pool.acquire()
-    await this.#pool.release(got)
+    this.#reserving++
+    let executor: PoolExecutor | undefined
+    try {
+      executor = await this.#host.reserve(this, 'deploy', this.options.acquireTimeoutMs)
+    } finally {
+      this.#reserving--
+    }
+    if (!executor) throw new FnboxError('ERR_CLOSED', `function version ${this.name} is retired`)
+    const { ms } = await this.#make(executor, 'deploy', true)
     return ms
   }
 
-  /**
-   * Where a new instance goes: the least loaded thread (fewest instances, then fewest calls in
-   * flight), so functions spread over the threads and a stuck guest holds up as few as possible;
-   * between equally loaded threads, one holding a blank engine that fits (its module is ready).
-   */
-  #pick(): Executor {
-    const { key, limits } = this.source
-    let best: Executor | undefined
-    let bestScore = Infinity
-    for (const e of this.#executors()) {
-      const blank = e.hasBlank(limits.memoryMb) && e.instancesOf(key) === 0
-      const score = e.size * 1000 + e.inflight * 2 + (blank ? 0 : 1)
-      if (score < bestScore) {
-        best = e
-        bestScore = score
-      }
-    }
-    if (!best) throw new FnboxError('ERR_CLOSED', 'no executor threads')
-    return best
+  /** Brings the pool up to `min` now, rather than at the autoscaler's next tick. */
+  ensureMin(): void {
+    for (let i = this.total; i < this.options.min; i++) void this.#spawn('min')
   }
 
-  async acquire(): Promise<InstanceRef> {
-    // Calls that cannot be served at once (this one included), were it queued now. generic-pool's
-    // own maxWaitingClients also counts calls about to get an idle or fresh instance.
-    const waiting = this.#pool.pending + 1 - (this.#pool.max - this.#pool.borrowed)
-    if (waiting > this.options.maxQueue) {
-      throw new FnboxError(
-        'ERR_QUEUE_FULL',
-        `function ${this.source.key} has ${waiting - 1} calls waiting (pool.maxQueue ${this.options.maxQueue})`,
-        {
-          retryAfterSeconds: this.serviceTime.retryAfterSeconds(waiting - 1, this.options.max),
-          details: { limit: this.options.maxQueue, value: waiting - 1 },
-        },
+  acquire(): Promise<InstanceRef> {
+    if (this.#state === 'released') {
+      return Promise.reject(new FnboxError('ERR_CLOSED', `function version ${this.name}@${this.version} is retired`))
+    }
+    // A call that took this version before it retired still runs on it.
+    if (this.#state === 'retired') this.#state = 'draining'
+    this.#lastUsed = this.#host.clock.now()
+    const ref = this.#takeIdle()
+    if (ref) {
+      this.#busy.add(ref)
+      this.#account()
+      return Promise.resolve(ref)
+    }
+    // Calls already waiting with no instance on its way to them.
+    const queued = this.#waiters.size - this.#reserving - this.#making
+    if (this.total >= this.options.max && queued >= this.options.maxQueue) {
+      return Promise.reject(
+        new FnboxError(
+          'ERR_QUEUE_FULL',
+          `function ${this.name} has ${queued} calls waiting (pool.maxQueue ${this.options.maxQueue})`,
+          {
+            retryAfterSeconds: this.serviceTime.retryAfterSeconds(queued, this.options.max),
+            details: { limit: this.options.maxQueue, value: queued },
+          },
+        ),
       )
     }
-    try {
-      for (;;) {
-        const ref = await this.#pool.acquire()
-        if (ref.lost) {
-          await this.#pool.destroy(ref)
-          continue
-        }
-        return ref
-      }
-    } catch (err) {
-      if (err instanceof FnboxError) throw err
-      const message = err instanceof Error ? err.message : String(err)
-      const name = this.source.key
-      if (/timed out/i.test(message)) {
-        throw new FnboxError(
-          'ERR_QUEUE_FULL',
-          `no instance of ${name} became free within pool.acquireTimeoutMs (${this.options.acquireTimeoutMs} ms)`,
-          {
-            retryAfterSeconds: this.serviceTime.retryAfterSeconds(
-              this.#pool.pending,
-              this.options.max,
-              this.options.acquireTimeoutMs / 1000,
-            ),
-            details: { limit: this.options.acquireTimeoutMs },
-          },
-        )
-      }
-      if (/draining|cannot accept work/i.test(message)) {
-        throw new FnboxError('ERR_CLOSED', `function version ${name} is retired`)
-      }
-      throw new FnboxError('ERR_INTERNAL', `could not acquire an instance of ${name}`, { cause: err })
-    }
+    return new Promise<InstanceRef>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: undefined }
+      waiter.timer = this.#host.clock.setTimeout(() => this.#timedOut(waiter), this.options.acquireTimeoutMs)
+      this.#waiters.add(waiter)
+      this.#account()
+      this.#grow()
+    })
   }
 
-  /** Returns an instance; a lost or discarded one is destroyed instead. */
+  /** Gives an instance back: to the next waiting call, to the idle list, or away. */
   release(ref: InstanceRef): void {
-    const done = ref.lost ? this.#pool.destroy(ref) : this.#pool.release(ref)
-    done.catch(() => undefined)
+    if (!this.#busy.delete(ref)) return
+    this.#lastUsed = this.#host.clock.now()
+    const from = this.size + 1
+    if (!ref.lost && this.#waiters.size > 0 && this.#host.shouldYield(this)) {
+      // Another function waits for room this one holds more than its share of.
+      this.#destroy(ref)
+      this.#scaled(from, 'yield')
+      this.#grow()
+    } else {
+      const placed = this.#place(ref)
+      if (placed !== 'placed') this.#scaled(from, placed)
+      if (ref.lost) this.#grow()
+    }
+    this.#account()
+    this.#checkDrained()
+  }
+
+  /** Releases one idle instance for the budget; false when it is no longer idle here. */
+  evict(ref: InstanceRef): boolean {
+    const i = this.#idle.findIndex((slot) => slot.ref === ref)
+    if (i < 0) return false
+    this.#idle.splice(i, 1)
+    this.evictions++
+    this.#destroy(ref)
+    this.#scaled(this.size + 1, 'evicted')
+    if (this.#state === 'retired' && this.size === 0) this.dispose()
+    return true
+  }
+
+  /** True when a reservation of `reason` still has a use (the host asks before granting it). */
+  wants(reason: ReserveReason): boolean {
+    if (this.#state === 'released') return false
+    if (reason === 'deploy') return true
+    if (reason === 'demand') return this.#waiters.size > this.#making + this.#reserving - 1
+    return this.#state === 'live'
+  }
+
+  /** One autoscaler tick (see autoscaler.ts). */
+  autoscale(now: number): void {
+    this.#dropLostIdle()
+    if (this.#state !== 'live') return
+    this.#account()
+    const span = now - this.#areaFrom
+    this.forecast.observe(span > 0 ? this.#area / span : this.#level)
+    this.#area = 0
+    this.#areaFrom = now
+    const plan = planScale(
+      {
+        total: this.total,
+        busy: this.#busy.size,
+        waiting: this.#waiters.size,
+        idleSince: this.#idle.map((slot) => slot.since),
+      },
+      this.forecast,
+      this.options,
+      now,
+    )
+    this.#target = plan.target
+    if (plan.shrink > 0) {
+      const from = this.size
+      for (const slot of this.#idle.splice(0, plan.shrink)) this.#destroy(slot.ref)
+      this.#scaled(from, 'idle')
+    }
+    const belowMin = Math.max(0, this.options.min - this.total)
+    for (let i = 0; i < plan.grow; i++) void this.#spawn(i < belowMin ? 'min' : 'prewarm')
+  }
+
+  /**
+   * Stops being the live version: queued and running calls finish, then the pool keeps `keep`
+   * idle instances (a retired version, revivable) or releases everything. Resolves when drained.
+   */
+  retire(keep: number): Promise<void> {
+    if (this.#state === 'released') return Promise.resolve()
+    this.#state = 'draining'
+    this.#keep = keep
+    this.#drained ??= deferred()
+    this.#trimIdle('retired')
+    const done = this.#drained.promise
+    this.#checkDrained()
+    return done
+  }
+
+  /** Makes a retiring or retired pool live again (a redeploy of its version); false when released. */
+  revive(): boolean {
+    if (this.#state === 'released') return false
+    this.#state = 'live'
+    this.#drained?.resolve()
+    this.#drained = undefined
+    this.#lastUsed = this.#host.clock.now()
+    return true
+  }
+
+  /** Lets go of everything now: waiting calls get `ERR_CLOSED`, idle instances are destroyed. */
+  dispose(): void {
+    if (this.#state === 'released') return
+    this.#state = 'released'
+    for (const waiter of [...this.#waiters]) {
+      this.#waiters.delete(waiter)
+      this.#host.clock.clearTimeout(waiter.timer)
+      waiter.reject(new FnboxError('ERR_CLOSED', `function version ${this.name}@${this.version} was released`))
+    }
+    this.#account()
+    for (const slot of this.#idle.splice(0)) this.#destroy(slot.ref)
+    // Busy instances are destroyed as they come back (release → #place), then the threads
+    // forget the version.
+    this.#unloadWhenIdle()
+    this.#drained?.resolve()
+    this.#drained = undefined
+    this.#host.disposed(this)
   }
 
   stats(): FunctionPoolStats {
     return {
-      instances: this.#pool.size,
-      idle: this.#pool.available,
-      inUse: this.#pool.borrowed,
-      queued: this.#pool.pending,
+      instances: this.size,
+      idle: this.#idle.length,
+      inUse: this.#busy.size,
+      queued: this.#waiters.size,
+      coldStarts: this.coldStarts,
+      evictions: this.evictions,
+      target: this.#target,
     }
   }
 
-  /** Stops taking calls, lets borrowed instances come back, then frees them all. */
-  drain(): Promise<void> {
-    this.#draining ??= (async () => {
-      await this.#pool.drain()
-      await this.#pool.clear()
-      for (const seed of this.#seeds.splice(0)) seed.executor.destroy(seed)
-      for (const e of this.#executors()) e.unload(this.source.key)
-    })()
-    return this.#draining
+  /** Asks for instances for the calls waiting with none on its way, up to `max`. */
+  #grow(): void {
+    while (this.#waiters.size > this.#making + this.#reserving && this.total < this.options.max) {
+      void this.#spawn('demand')
+    }
   }
+
+  async #spawn(reason: ReserveReason): Promise<void> {
+    this.#reserving++
+    let executor: PoolExecutor | undefined
+    try {
+      executor = await this.#host.reserve(this, reason)
+    } catch (err) {
+      this.#reserving--
+      this.#failed(asFnboxError(err))
+      return
+    }
+    this.#reserving--
+    if (!executor) return
+    await this.#make(executor, reason, false).catch(() => undefined)
+  }
+
+  /** Creates an instance on `executor` (room already counted) and hands it on. */
+  async #make(executor: PoolExecutor, reason: ReserveReason, rethrow: boolean): Promise<{ ms: number }> {
+    this.#making++
+    this.#threads.add(executor)
+    let created: { ref: InstanceRef; ms: number; restored: boolean }
+    try {
+      created = await executor.create(this.source)
+    } catch (err) {
+      this.#making--
+      this.#host.freed(this, executor)
+      const error = asFnboxError(err)
+      if (rethrow) throw error
+      this.#failed(error)
+      this.#checkDrained()
+      return { ms: 0 }
+    }
+    this.#making--
+    this.coldStarts++
+    if (reason !== 'deploy') this.#onCreate(created.ms, created.restored)
+    const from = this.size
+    const placed = this.#place(created.ref)
+    this.#scaled(from, placed === 'placed' ? reason : placed)
+    this.#checkDrained()
+    return { ms: created.ms }
+  }
+
+  /**
+   * An instance could not be made. When nothing can serve the waiting calls (no instance at
+   * all, none on its way), they get the reason now rather than waiting for their timeout.
+   */
+  #failed(error: FnboxError): void {
+    if (this.size > 0 || this.#making + this.#reserving > 0) return
+    for (const waiter of [...this.#waiters]) {
+      this.#waiters.delete(waiter)
+      this.#host.clock.clearTimeout(waiter.timer)
+      waiter.reject(error)
+    }
+    this.#account()
+    this.#checkDrained()
+  }
+
+  /**
+   * An instance free to serve goes to the first waiting call, else to the idle list; a lost one,
+   * or one a retiring pool does not keep, is destroyed. Says which.
+   */
+  #place(ref: InstanceRef): 'placed' | 'lost' | 'retired' {
+    if (ref.lost || this.#state === 'released') {
+      this.#destroy(ref)
+      if (this.#state === 'released') this.#unloadWhenIdle()
+      return ref.lost ? 'lost' : 'retired'
+    }
+    const waiter = this.#waiters.values().next().value
+    if (waiter) {
+      this.#waiters.delete(waiter)
+      this.#host.clock.clearTimeout(waiter.timer)
+      this.#busy.add(ref)
+      waiter.resolve(ref)
+      return 'placed'
+    }
+    if (this.#state !== 'live' && this.#idle.length >= this.#keep) {
+      this.#destroy(ref)
+      return 'retired'
+    }
+    this.#idle.push({ ref, since: this.#host.clock.now() })
+    this.#host.idled(this)
+    return 'placed'
+  }
+
+  #takeIdle(): InstanceRef | undefined {
+    for (;;) {
+      const slot = this.#idle.pop()
+      if (!slot) return undefined
+      if (!slot.ref.lost) return slot.ref
+      this.#destroy(slot.ref)
+      this.#scaled(this.size + 1, 'lost')
+    }
+  }
+
+  /** Idle instances whose thread died (restarted) are forgotten. */
+  #dropLostIdle(): void {
+    for (let i = this.#idle.length - 1; i >= 0; i--) {
+      const slot = this.#idle[i]!
+      if (!slot.ref.lost) continue
+      this.#idle.splice(i, 1)
+      this.#destroy(slot.ref)
+      this.#scaled(this.size + 1, 'lost')
+    }
+  }
+
+  #trimIdle(reason: ScaleReason): void {
+    if (this.#idle.length <= this.#keep) return
+    const from = this.size
+    for (const slot of this.#idle.splice(0, this.#idle.length - this.#keep)) this.#destroy(slot.ref)
+    this.#scaled(from, reason)
+  }
+
+  /** Destroys an instance already taken out of the idle list or the busy set. */
+  #destroy(ref: InstanceRef): void {
+    ref.executor.destroy(ref)
+    this.#host.freed(this, ref.executor)
+  }
+
+  /** Reports a change of the instance count since it was `from`. */
+  #scaled(from: number, reason: ScaleReason): void {
+    if (this.size !== from) this.#host.scaled(this, from, this.size, reason)
+  }
+
+  /** A released version leaves the threads once its last call is back. */
+  #unloadWhenIdle(): void {
+    if (this.#busy.size > 0) return
+    for (const thread of this.#threads) thread.unload(this.source.key)
+    this.#threads.clear()
+  }
+
+  #timedOut(waiter: Waiter): void {
+    if (!this.#waiters.delete(waiter)) return
+    const ms = this.options.acquireTimeoutMs
+    waiter.reject(
+      new FnboxError(
+        'ERR_QUEUE_FULL',
+        `no instance of ${this.name} became free within pool.acquireTimeoutMs (${ms} ms)`,
+        {
+          retryAfterSeconds: this.serviceTime.retryAfterSeconds(this.#waiters.size, this.options.max, ms / 1000),
+          details: { limit: ms },
+        },
+      ),
+    )
+    this.#account()
+    this.#checkDrained()
+  }
+
+  /** Integrates the concurrency up to now; called after every change of it. */
+  #account(): void {
+    const now = this.#host.clock.now()
+    this.#area += this.#level * (now - this.#changedAt)
+    this.#changedAt = now
+    this.#level = this.#busy.size + this.#waiters.size
+  }
+
+  #checkDrained(): void {
+    if (this.#state !== 'draining') return
+    if (this.#busy.size > 0 || this.#waiters.size > 0 || this.#making > 0 || this.#reserving > 0) return
+    this.#trimIdle('retired')
+    if (this.#idle.length === 0) {
+      this.dispose()
+      return
+    }
+    this.#state = 'retired'
+    this.#drained?.resolve()
+    this.#drained = undefined
+    this.#host.drained(this)
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+function asFnboxError(err: unknown): FnboxError {
+  if (isFnboxError(err)) return err
+  return new FnboxError('ERR_INTERNAL', 'could not create an instance', { cause: err })
 }

@@ -39,8 +39,8 @@ interface LoadedFunction {
 export interface EngineEvents {
   /** Instances dropped because their module was condemned. */
   lost(ids: number[], reason: string): void
-  /** The blank engine became ready (true) or was taken (false). */
-  blank(ready: boolean): void
+  /** The number of blank engines ready changed (one became ready, was taken or dropped). */
+  blank(ready: number): void
   /** A snapshot of a function version was taken on this thread. */
   snapshot?(key: string, snapshot: Snapshot): void
 }
@@ -101,7 +101,9 @@ export class Engine {
   readonly #events: EngineEvents
   /** Memory of blank cells: the runtime's default `memoryMb` (0: keep no blank). */
   readonly #blankMemoryMb: number
-  #blank: Blank | undefined
+  /** Blank engines to keep ready (set by the main thread: they count in the pool budget). */
+  readonly #blankTarget: number
+  readonly #blanks: Blank[] = []
   #preparingBlank = false
 
   /** True while guests of this thread have work in flight: refills wait for a quiet moment. */
@@ -113,11 +115,13 @@ export class Engine {
   constructor(
     events: EngineEvents,
     blankMemoryMb: number,
+    blankTarget = 1,
     busy: () => boolean = () => false,
     options: EngineOptions = {},
   ) {
     this.#events = events
     this.#blankMemoryMb = blankMemoryMb
+    this.#blankTarget = blankTarget
     this.#busy = busy
     this.#snapshots = options.snapshots ?? 'auto'
     const compiled = compiledModule()
@@ -128,11 +132,12 @@ export class Engine {
   }
 
   /**
-   * Keeps one blank engine ready (module + runtime + context + prelude), so a function's first
-   * instance on this thread only evaluates its own code. Prepared when the thread is otherwise idle.
+   * Keeps blank engines ready (module + runtime + context + prelude), so a function's first
+   * instance on this thread only evaluates its own code. Prepared one at a time, when the thread
+   * is otherwise idle.
    */
   refillBlank(): void {
-    if (this.#blank || this.#preparingBlank || this.#blankMemoryMb === 0) return
+    if (this.#blanks.length >= this.#blankTarget || this.#preparingBlank || this.#blankMemoryMb === 0) return
     this.#preparingBlank = true
     const limits: SandboxLimits = {
       memoryMb: this.#blankMemoryMb,
@@ -141,8 +146,10 @@ export class Engine {
       maxLogBytes: 0,
       instancesPerModule: 1,
     }
-    void this.#prepareBlank(limits).finally(() => {
+    void this.#prepareBlank(limits).then((made) => {
       this.#preparingBlank = false
+      // The next one, after letting waiting messages through; a failure is not retried in a loop.
+      if (made) setTimeout(() => this.refillBlank(), 0).unref()
     })
   }
 
@@ -150,7 +157,7 @@ export class Engine {
    * Each step runs synchronously for up to a few ms (the prelude, the HTTP chunk), so each waits
    * for a moment when no call of this thread is in flight.
    */
-  async #prepareBlank(limits: SandboxLimits): Promise<void> {
+  async #prepareBlank(limits: SandboxLimits): Promise<boolean> {
     const quiet = async (): Promise<void> => {
       while (this.#busy()) await new Promise((r) => setTimeout(r, 5).unref())
     }
@@ -164,10 +171,12 @@ export class Engine {
       instance.prepare()
       await quiet()
       instance.preloadHttp()
-      this.#blank = { cell, instance }
-      this.#events.blank(true)
+      this.#blanks.push({ cell, instance })
+      this.#events.blank(this.#blanks.length)
+      return true
     } catch {
       instance?.dispose()
+      return false
     }
   }
 
@@ -176,14 +185,14 @@ export class Engine {
     return [(_cell, victims, reason) => this.#condemned(victims, reason), (cell) => fn.cells.delete(cell)]
   }
 
-  /** Takes the blank for `fn` when its memory size matches, binding it to the function for good. */
+  /** Takes a blank for `fn` when its memory size matches, binding it to the function for good. */
   #takeBlank(fn: LoadedFunction): Blank | undefined {
-    const blank = this.#blank
+    const blank = this.#blanks.at(-1)
     if (!blank || blank.cell.memoryMb !== fn.limits.memoryMb) return undefined
-    this.#blank = undefined
+    this.#blanks.pop()
     blank.cell.bind(fn.limits, fn.secrets, ...this.#ownedBy(fn))
     fn.cells.add(blank.cell)
-    this.#events.blank(false)
+    this.#events.blank(this.#blanks.length)
     // The first calls usually follow a deploy closely: let them run before the refill starts.
     setTimeout(() => this.refillBlank(), 50).unref()
     return blank

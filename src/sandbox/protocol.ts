@@ -36,8 +36,10 @@ export interface SandboxLimits {
 /** Passed as `workerData` when an executor thread starts. */
 export interface ExecutorInit {
   threadId: number
-  /** Memory of the blank engine kept ready on the thread (the runtime's default memoryMb). */
+  /** Memory of the blank engines kept ready on the thread (the runtime's default memoryMb). */
   blankMemoryMb: number
+  /** How many blank engines the thread keeps ready (they count in the pool budget). */
+  blanks: number
   /** Where the thread marks the guest code it runs (see guest-slot.ts). */
   guestSlot: SharedArrayBuffer
 }
@@ -120,7 +122,7 @@ export type FromExecutor =
   | { t: 'log'; inv: number; level: LogLevel; message: string }
   /** `call` is 0 for fire-and-forget calls. */
   | { t: 'host'; inv: number; call: number; req: HostCall }
-  /** The thread's blank engine became ready, or was taken. */
-  | { t: 'blank'; ready: boolean }
+  /** How many blank engines the thread has ready now (one became ready, or was taken). */
+  | { t: 'blank'; ready: number }
   /** This thread took a snapshot of `key` (its memory is shared, not copied). */
   | { t: 'snapshot'; key: string; snapshot: Snapshot }

@@ -37,6 +37,7 @@ const engine = new Engine(
     snapshot: (key, snapshot) => send({ t: 'snapshot', key, snapshot }),
   },
   init.blankMemoryMb,
+  init.blanks,
   () => running.size > 0,
 )
 
