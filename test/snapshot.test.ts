@@ -358,6 +358,16 @@ describe('snapshots in a runtime', () => {
     expect(states.map((s) => s.count).sort()).toEqual([1, 2, 3, 4])
   })
 
+  it('counts a module per restored instance in the pool budget', async () => {
+    const before = runtime.stats().pool.memoryMb
+    await runtime.deploy('budgeted', { code: HEAVY, limits: { memoryMb: 32 }, pool: { max: 4 } })
+    await Promise.all([1, 2, 3, 4].map(() => runtime.call('budgeted', 'hold', 300)))
+    expect(runtime.stats().functions.budgeted!.instances).toBe(4)
+    // The deploy's instance (in the module its snapshot was taken of) and three restored ones.
+    expect(runtime.stats().pool.memoryMb - before).toBe(4 * 32)
+    await runtime.undeploy('budgeted')
+  })
+
   it('hands new instances the changed secrets, not those the snapshot was taken with', async () => {
     await runtime.secrets.set('API_KEY', 'first')
     await runtime.deploy('secretive', { code: HEAVY, secrets: ['API_KEY'], pool: { max: 1 } })

@@ -150,12 +150,21 @@ export class FunctionPool implements Scalable, BudgetOwner {
     this.#areaFrom = this.#changedAt = this.#lastUsed
   }
 
+  #ownModules = false
+
   get memoryMb(): number {
     return this.source.limits.memoryMb
   }
 
+  /**
+   * Instances per module, as the budget counts them. Once the version has a snapshot, each
+   * instance restored from it has a module of its own, so every instance counts as one (for good:
+   * dropping the snapshot leaves the restored ones where they are). The snapshot is taken by the
+   * deploy's instance, before any other exists, so the count never has to change under it.
+   */
   get instancesPerModule(): number {
-    return this.source.limits.instancesPerModule
+    if (this.source.snapshot) this.#ownModules = true
+    return this.#ownModules ? 1 : this.source.limits.instancesPerModule
   }
 
   get state(): PoolState {
