@@ -15,6 +15,10 @@ for (const name of ['greet', 'countdown', 'notes']) {
   console.log(`deployed ${name} (version ${version})`)
 }
 
+// The host reads the store too; this first use also opens the embedded database (a few seconds
+// the first time), before any request has to wait for it.
+console.log('notes so far:', (await runtime.kv.get('notes:count')) ?? 0)
+
 const app = express()
 app.get('/', (_req, res) => res.send('try /fn/greet?name=Ada, /fn/countdown?from=5 and /fn/notes'))
 app.use('/fn', runtime.express())
