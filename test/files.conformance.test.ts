@@ -5,14 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isFnboxError } from '../src/errors.js'
+import { compareCodePoints } from '../src/host/domains/code-points.js'
 import type { FileInfo, FileStore } from '../src/host/domains/types.js'
-import {
-  DiskFileStore,
-  MemoryFileStore,
-  compareCodePoints,
-  normalizeFilePath,
-  normalizeFilePrefix,
-} from '../src/host/files/index.js'
+import { DiskFileStore, MemoryFileStore, normalizeFilePath, normalizeFilePrefix } from '../src/host/files/index.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 const text = (data: Uint8Array | undefined) => (data === undefined ? undefined : new TextDecoder().decode(data))

@@ -11,7 +11,8 @@ import { lstat, mkdir, open, readdir, realpath, rename, rmdir, unlink } from 'no
 import { join, resolve, sep } from 'node:path'
 import { FnboxError, invalidOption, isFnboxError } from '../../errors.js'
 import type { FileInfo, FileListOptions, FileListResult, FileStore } from '../domains/types.js'
-import { type FileListQuery, compareCodePoints, fileListPage, fileListQuery, matchesFileQuery } from './list.js'
+import { compareCodePoints } from '../domains/code-points.js'
+import { type FileListQuery, fileListPage, fileListQuery, matchesFileQuery } from './list.js'
 import { normalizeFilePath, prefixFolder, writeConflict } from './path.js'
 
 /** Where writes are staged, in the root: scope folders start with `s` or `h`, so never this. */

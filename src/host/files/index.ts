@@ -5,6 +5,6 @@
  */
 
 export { DiskFileStore } from './disk.js'
-export { DEFAULT_FILE_LIST_LIMIT, MAX_FILE_LIST_LIMIT, compareCodePoints } from './list.js'
+export { DEFAULT_FILE_LIST_LIMIT, MAX_FILE_LIST_LIMIT } from './list.js'
 export { MemoryFileStore } from './memory.js'
 export { MAX_FILE_PATH_BYTES, MAX_FILE_SEGMENT_BYTES, normalizeFilePath, normalizeFilePrefix } from './path.js'

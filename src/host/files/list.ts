@@ -6,6 +6,7 @@
  * @module
  */
 import { FnboxError } from '../../errors.js'
+import { compareCodePoints } from '../domains/code-points.js'
 import type { FileInfo, FileListOptions, FileListResult } from '../domains/types.js'
 import { normalizeFilePath, normalizeFilePrefix } from './path.js'
 
@@ -44,26 +45,6 @@ export function fileListQuery(options: FileListOptions = {}): FileListQuery {
 /** True when `path` belongs on a page of `query` (page size aside). */
 export function matchesFileQuery(path: string, query: FileListQuery): boolean {
   return path.startsWith(query.prefix) && (query.after === undefined || compareCodePoints(path, query.after) > 0)
-}
-
-/**
- * Orders strings by Unicode code points (what Postgres' `"C"` collation and UTF-8 bytes do), not
- * by UTF-16 code units as `<` does: those differ once astral characters meet U+E000–U+FFFF.
- */
-export function compareCodePoints(a: string, b: string): number {
-  const length = Math.min(a.length, b.length)
-  for (let i = 0; i < length; i++) {
-    let x = a.charCodeAt(i)
-    let y = b.charCodeAt(i)
-    if (x === y) continue
-    // Surrogates (U+D800–U+DFFF, the astral planes) must sort after U+E000–U+FFFF.
-    if (x >= 0xd800 && y >= 0xd800) {
-      x = x >= 0xe000 ? x - 0x800 : x + 0x2000
-      y = y >= 0xe000 ? y - 0x800 : y + 0x2000
-    }
-    return x - y
-  }
-  return a.length - b.length
 }
 
 /**

@@ -6,7 +6,8 @@
  * @module
  */
 import type { FileInfo, FileListOptions, FileListResult, FileStore } from '../domains/types.js'
-import { compareCodePoints, fileListPage, fileListQuery, matchesFileQuery } from './list.js'
+import { compareCodePoints } from '../domains/code-points.js'
+import { fileListPage, fileListQuery, matchesFileQuery } from './list.js'
 import { normalizeFilePath, writeConflict } from './path.js'
 
 interface StoredFile {

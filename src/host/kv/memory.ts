@@ -8,24 +8,11 @@
 import { FnboxError } from '../../errors.js'
 import type { JsonValue, KvListOptions, KvListResult, KvSetOptions, KvStore } from '../domains/types.js'
 import type { Forkable, WriteGate } from '../../storage/memory-gate.js'
+import { compareCodePoints } from '../domains/code-points.js'
 
 /** Keys one `list` call returns by default, and at most. */
 const DEFAULT_LIMIT = 100
 const MAX_LIMIT = 1000
-
-/**
- * Orders strings by code points, as Postgres' `COLLATE "C"` orders their UTF-8 bytes. JavaScript's
- * `<` compares UTF-16 units, which puts astral characters (emoji) before U+E000..U+FFFF.
- */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    // At the first differing unit, the code points starting there (or the low surrogates after
-    // an equal high one) order the strings.
-    if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.codePointAt(i)! - b.codePointAt(i)!
-  }
-  return a.length - b.length
-}
 
 /** The page size of `list`: `ERR_INVALID_ARGUMENT` outside 1..1000 (it bounds a query). */
 export function listLimit(limit: number | undefined): number {

@@ -16,7 +16,8 @@
  */
 import { sql, type RawBuilder } from 'kysely'
 import type { JsonValue, VectorFilterValue } from '../domains/types.js'
-import { compareCodePoints, invalidArgument } from './rules.js'
+import { compareCodePoints } from '../domains/code-points.js'
+import { invalidArgument } from './rules.js'
 
 /** Size caps of one filter: they bound the SQL a guest can make the database plan and run. */
 export const FILTER_LIMITS = Object.freeze({

@@ -20,16 +20,9 @@ import type {
   VectorQuery,
   VectorStore,
 } from '../domains/types.js'
-import {
-  checkForIndex,
-  checkIndexInfo,
-  checkSameShape,
-  checkTopK,
-  checkVector,
-  compareCodePoints,
-  scoreOf,
-} from './rules.js'
+import { checkForIndex, checkIndexInfo, checkSameShape, checkTopK, checkVector, scoreOf } from './rules.js'
 import { checkFilter, matches } from './filter.js'
+import { compareCodePoints } from '../domains/code-points.js'
 
 interface StoredItem {
   readonly id: string

@@ -119,22 +119,3 @@ export function checkTopK(topK: unknown, argument = 'topK'): number {
   }
   return topK
 }
-
-/**
- * Orders strings by Unicode code points, as Postgres' `COLLATE "C"` does on UTF-8. JavaScript's
- * `<` compares UTF-16 units instead, which puts U+10000 and above before U+E000..U+FFFF.
- */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i)
-    const y = b.charCodeAt(i)
-    if (x === y) continue
-    const xSurrogate = x >= 0xd800 && x <= 0xdfff
-    const ySurrogate = y >= 0xd800 && y <= 0xdfff
-    // A surrogate starts a code point above U+FFFF: it sorts after every unit that is not one.
-    if (xSurrogate !== ySurrogate) return xSurrogate ? 1 : -1
-    return x - y
-  }
-  return a.length - b.length
-}
