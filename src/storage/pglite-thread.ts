@@ -126,7 +126,6 @@ function deserialize(fields: SerializedDbError): Error {
  * in order on its one session (the dialect keeps transactions apart).
  */
 export class PgliteThread implements PgliteSession {
-  readonly dataDir: string
   readonly #worker: Worker
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
@@ -135,8 +134,7 @@ export class PgliteThread implements PgliteSession {
   #closing = false
   readonly #post: (msg: ToThread) => void
 
-  private constructor(dataDir: string, worker: Worker) {
-    this.dataDir = dataDir
+  private constructor(worker: Worker) {
     this.#worker = worker
     this.#post = createBatcher<ToThread>((batch) => worker.postMessage(batch))
   }
@@ -150,7 +148,7 @@ export class PgliteThread implements PgliteSession {
       vector: pathToFileURL(require.resolve('@electric-sql/pglite-pgvector')).href,
     }
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, name: 'fnbox-pglite' })
-    const thread = new PgliteThread(dataDir, worker)
+    const thread = new PgliteThread(worker)
     // Until the database is open, a failure fails the open; after, the statements in flight.
     let onGone = (_cause: unknown): void => {}
     worker.on('error', (err) => onGone(err))
