@@ -9,16 +9,9 @@ import { createRuntime, type InstanceEvent, type Runtime, type SnapshotEvent } f
 import { compiledModule, Engine, worthSnapshot } from '../src/sandbox/engine.js'
 import type { InvocationSink } from '../src/sandbox/instance.js'
 import { ModuleCell } from '../src/sandbox/module-cell.js'
-import type { HostCall, HostReplyValue, SandboxLimits } from '../src/sandbox/protocol.js'
+import type { HostCall, HostReplyValue } from '../src/sandbox/protocol.js'
 import { takeMemory, type Snapshot } from '../src/sandbox/snapshot.js'
-
-const LIMITS: SandboxLimits = {
-  memoryMb: 32,
-  maxStackKb: 256,
-  maxResponseBytes: 1 << 20,
-  maxLogBytes: 1 << 16,
-  instancesPerModule: 16,
-}
+import { TEST_LIMITS as LIMITS } from './helpers/sandbox-limits.js'
 
 interface Harness {
   engine: Engine

@@ -69,6 +69,27 @@ interface Running {
   logTruncated: boolean
   /** A failure found inside a native call: reported once the guest has unwound. */
   failure?: InvocationFailure
+  /** Per fetched body, the next chunk already asked of the host (see {@link readAhead}). */
+  ahead?: Map<number, Promise<Uint8Array | undefined>>
+}
+
+function readChunk(r: Running, bodyId: number): Promise<Uint8Array | undefined> {
+  return r.sink.host({ op: 'bodyRead', bodyId }).then((reply) => {
+    if (reply.op !== 'bodyRead') throw new TypeError('body read failed')
+    return reply.chunk ? new Uint8Array(reply.chunk) : undefined
+  })
+}
+
+/**
+ * Asks the host for a fetched body's next chunk before the guest does, one chunk ahead. A chunk
+ * that arrived while the guest was busy is then waiting in this thread when it reads, instead of
+ * one round trip to the main thread away (~0.1-0.4 ms, more under load). The host still reads
+ * the upstream only as fast as the guest consumes, give or take that one chunk.
+ */
+function readAhead(r: Running, bodyId: number): void {
+  const next = readChunk(r, bodyId)
+  next.catch(() => undefined) // a read the guest never takes (cancelled, invocation over) may fail unseen
+  ;(r.ahead ??= new Map()).set(bodyId, next)
 }
 
 /** Live timers one instance may hold: each is a host timer, so a guest loop must not pile them up. */
@@ -522,15 +543,23 @@ export class Instance {
           body: body ? transferable(body) : undefined,
         })
         if (reply.op !== 'fetchStart') throw new TypeError('fetch failed')
+        // The guest reads the body as soon as it has looked at the head: ask for its first chunk now.
+        if (reply.meta.bodyId !== null && this.#running) readAhead(this.#running, reply.meta.bodyId)
         return reply.meta
       },
       fetchAbort: (fetchId) => this.#running?.sink.hostFire({ op: 'fetchAbort', fetchId }),
       bodyRead: async (bodyId) => {
-        const reply = await running().sink.host({ op: 'bodyRead', bodyId })
-        if (reply.op !== 'bodyRead') throw new TypeError('body read failed')
-        return reply.chunk ? new Uint8Array(reply.chunk) : undefined
+        const r = running()
+        const next = r.ahead?.get(bodyId) ?? readChunk(r, bodyId)
+        r.ahead?.delete(bodyId)
+        const chunk = await next
+        if (chunk !== undefined && this.#running === r) readAhead(r, bodyId)
+        return chunk
       },
-      bodyCancel: (bodyId) => this.#running?.sink.hostFire({ op: 'bodyCancel', bodyId }),
+      bodyCancel: (bodyId) => {
+        this.#running?.ahead?.delete(bodyId)
+        this.#running?.sink.hostFire({ op: 'bodyCancel', bodyId })
+      },
       data: async (method, args, bytes) => {
         const reply = await running().sink.host({
           op: 'data',
