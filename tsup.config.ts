@@ -10,7 +10,8 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   shims: true,
-  splitting: false,
+  // ESM splits (tsup's default): the SQL backend is a chunk of its own, so kysely loads with it.
+  // The CommonJS build stays one file, its modules initialized (and kysely required) on first use.
   // p-retry is ESM-only: bundled, so the CommonJS build also loads on Node 20.18 (no require(esm)).
   noExternal: ['p-retry', 'is-network-error'],
   esbuildPlugins: [guestSourcePlugin],
