@@ -21,6 +21,52 @@ describe('the package as users get it', () => {
     expect(JSON.parse(stdout)).toEqual({ out: 'hi cjs', notFound: true })
   })
 
+  // undici (guest fetch) and kysely (SQL storage) cost ~20 MB RSS once loaded: a host that uses
+  // neither must not pay for them. The child records every module it loads: ESM resolutions through
+  // a loader hook, CommonJS ones in require.cache. It then uses both features, which must load them
+  // (a detector that saw nothing would pass the first check vacuously).
+  for (const build of ['esm', 'cjs'] as const) {
+    it(`loads undici and kysely at first use only, not with the package (${build})`, async () => {
+      const script = `
+        const { appendFileSync, readFileSync, rmSync } = require('node:fs')
+        const { register } = require('node:module')
+        const log = require('node:path').join(require('node:os').tmpdir(), 'fnbox-loaded-' + process.pid)
+        const hook = "import { appendFileSync } from 'node:fs'; let file; export function initialize(f) { file = f }" +
+          " export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(file, r.url + ' '); return r }"
+        appendFileSync(log, '')
+        register('data:text/javascript,' + encodeURIComponent(hook), { data: log })
+        const loaded = () => {
+          const urls = readFileSync(log, 'utf8').split(' ').concat(Object.keys(require.cache))
+          const has = (name) => urls.some((u) => u.includes('/node_modules/' + name + '/'))
+          return { undici: has('undici'), kysely: has('kysely') }
+        }
+        ;(async () => {
+          const { createRuntime } = ${build === 'esm' ? "await import('fnbox')" : "require('fnbox')"}
+          const atImport = loaded()
+          const server = require('node:http').createServer((req, res) => res.end('pong'))
+          await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+          const host = '127.0.0.1:' + server.address().port
+          const runtime = await createRuntime({ threads: 1, storage: { pglite: 'memory://' }, allowedHosts: [host] })
+          await runtime.deploy('f', { code: 'export const get = async (url) => (await fetch(url)).text()' })
+          const fetched = await runtime.call('f', 'get', 'http://' + host + '/')
+          await runtime.kv.set('k', 1)
+          const stored = await runtime.kv.get('k')
+          const afterUse = loaded()
+          await runtime.close()
+          server.close()
+          rmSync(log)
+          console.log(JSON.stringify({ atImport, fetched, stored, afterUse }))
+        })()`
+      const { stdout } = await run(process.execPath, ['-e', script], { cwd: root, timeout: 60_000 })
+      expect(JSON.parse(stdout)).toEqual({
+        atImport: { undici: false, kysely: false },
+        fetched: 'pong',
+        stored: 1,
+        afterUse: { undici: true, kysely: true },
+      })
+    }, 60_000)
+  }
+
   it('packs the builds, the executor entry and the guest types', async () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,

@@ -9,20 +9,17 @@
 import { join } from 'node:path'
 import type { Pool } from 'pg'
 import { FnboxError } from '../errors.js'
-import type {
-  FileStore,
-  KvStore,
-  SealedSecretStore,
-  StorageAdapters,
-  StorageTransaction,
-  VectorStore,
-} from '../host/domains/types.js'
+import type { FileStore, KvStore, StorageAdapters, StorageTransaction, VectorStore } from '../host/domains/types.js'
 import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
-import { KvReadCache, MemoryKvStore, PostgresKvStore } from '../host/kv/index.js'
-import { MemorySealedSecretStore, PostgresSealedSecretStore, SecretStore, SecretVault } from '../host/secrets/index.js'
-import { MemoryVectorStore, PostgresVectorStore } from '../host/vector/index.js'
+// Each store from its own file, not the domains' index files: those also name the Postgres
+// stores, which must come only with `sql-backend.ts`, loaded when SQL storage is used.
+import { MemoryKvStore } from '../host/kv/memory.js'
+import { MemorySealedSecretStore } from '../host/secrets/memory.js'
+import { SecretStore } from '../host/secrets/store.js'
+import { SecretVault } from '../host/secrets/vault.js'
+import { MemoryVectorStore } from '../host/vector/memory.js'
 import { WriteGate } from './memory-gate.js'
-import { openSql, type SqlDatabase } from './sql.js'
+import type { BuiltInStores } from './sql-backend.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
@@ -57,59 +54,11 @@ export interface Backend {
 
 export async function openBackend(options: BackendOptions): Promise<Backend> {
   const { adapters } = options
-  let sql: SqlDatabase | undefined
-  let kv: KvStore
-  let vector: VectorStore
-  let sealed: SealedSecretStore
-  let transaction: () => Promise<StorageTransaction>
-
-  if (options.storage === 'memory') {
-    const gate = new WriteGate()
-    const memKv = new MemoryKvStore({ gate })
-    const memVector = new MemoryVectorStore({ gate })
-    kv = memKv
-    vector = memVector
-    sealed = new MemorySealedSecretStore()
-    transaction = async () => {
-      const release = await gate.exclusive()
-      const t = { kv: memKv.fork(), vector: memVector.fork() }
-      let open = true
-      const finish = (commit: boolean): Promise<void> => {
-        if (!open) return Promise.resolve()
-        open = false
-        if (commit) {
-          memKv.adopt(t.kv)
-          memVector.adopt(t.vector)
-        }
-        release()
-        return Promise.resolve()
-      }
-      return { ...t, commit: () => finish(true), rollback: () => finish(false) }
-    }
-  } else {
-    sql = await openSql(options.storage)
-    const db = sql.db
-    // The embedded database has one user, this process: hot keys may be read from memory.
-    const kvOptions = sql.kind === 'pglite' ? { cache: new KvReadCache() } : {}
-    kv = new PostgresKvStore(db, kvOptions)
-    vector = new PostgresVectorStore(db)
-    sealed = new PostgresSealedSecretStore(db)
-    transaction = async () => {
-      const trx = await db.startTransaction().execute()
-      let open = true
-      const finish = async (commit: boolean): Promise<void> => {
-        if (!open) return
-        open = false
-        await (commit ? trx.commit() : trx.rollback()).execute()
-      }
-      return {
-        kv: new PostgresKvStore(trx, kvOptions),
-        vector: new PostgresVectorStore(trx),
-        commit: () => finish(true),
-        rollback: () => finish(false),
-      }
-    }
-  }
+  const own =
+    options.storage === 'memory'
+      ? memoryStores()
+      : await (await import('./sql-backend.js')).openSqlStores(options.storage)
+  const { kv, vector, sealed } = own
 
   const ownStores = !adapters.kv && !adapters.vector
   const files =
@@ -138,15 +87,44 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
           ),
         )
       }
-      return transaction()
+      return own.transaction()
     },
     async sweep() {
       return (await (adapters.kv ?? kv).sweep?.()) ?? 0
     },
     async close() {
       clearInterval(sweeper)
-      await sql?.close()
+      await own.close()
     },
+  }
+}
+
+/** The stores of `storage: 'memory'`: a transaction works on forks, adopted at commit. */
+function memoryStores(): BuiltInStores {
+  const gate = new WriteGate()
+  const kv = new MemoryKvStore({ gate })
+  const vector = new MemoryVectorStore({ gate })
+  return {
+    kv,
+    vector,
+    sealed: new MemorySealedSecretStore(),
+    async transaction() {
+      const release = await gate.exclusive()
+      const t = { kv: kv.fork(), vector: vector.fork() }
+      let open = true
+      const finish = (commit: boolean): Promise<void> => {
+        if (!open) return Promise.resolve()
+        open = false
+        if (commit) {
+          kv.adopt(t.kv)
+          vector.adopt(t.vector)
+        }
+        release()
+        return Promise.resolve()
+      }
+      return { ...t, commit: () => finish(true), rollback: () => finish(false) }
+    },
+    close: () => Promise.resolve(),
   }
 }
 

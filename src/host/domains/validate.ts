@@ -7,7 +7,8 @@
  * @module
  */
 import { FnboxError } from '../../errors.js'
-import { checkFilter, checkVector } from '../vector/index.js'
+import { checkFilter } from '../vector/filter.js'
+import { checkVector } from '../vector/rules.js'
 import type { JsonValue, VectorFilter, VectorItem, VectorMetric } from './types.js'
 
 /**

@@ -9,7 +9,7 @@
 import { lookup as systemLookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import type { LookupFunction } from 'node:net'
-import { buildConnector } from 'undici'
+import type * as Undici from 'undici'
 import { hostForbidden, isBlockedAddress } from './address-policy.js'
 
 /** One address of a DNS answer, as `dns.lookup(name, { all: true })` returns them. @public */
@@ -42,11 +42,13 @@ export const defaultDnsLookup: DnsLookup = (hostname) => systemLookup(hostname, 
  * `guarded: false` serves destinations the allow-list names explicitly: same resolver, no guard.
  */
 export function createConnector(options: {
+  /** undici's, passed in: undici is loaded at the first guest fetch, not with this module. */
+  buildConnector: typeof Undici.buildConnector
   dnsLookup: DnsLookup
   connectTimeoutMs: number
   guarded: boolean
-}): buildConnector.connector {
-  const { dnsLookup, connectTimeoutMs, guarded } = options
+}): Undici.buildConnector.connector {
+  const { buildConnector, dnsLookup, connectTimeoutMs, guarded } = options
   const resolve: DnsLookup = guarded
     ? async (hostname) => {
         const addresses = await dnsLookup(hostname)

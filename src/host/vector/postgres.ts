@@ -31,7 +31,8 @@ import type {
   VectorQuery,
   VectorStore,
 } from '../domains/types.js'
-import { checkFilter, filterSql } from './filter.js'
+import { checkFilter } from './filter.js'
+import { filterSql } from './filter-sql.js'
 import { checkForIndex, checkIndexInfo, checkSameShape, checkTopK, checkVector, scoreOf } from './rules.js'
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
