@@ -24,7 +24,7 @@ import { DataSession } from './host/domains/session.js'
 import type { StorageAdapters } from './host/domains/types.js'
 import { GuestHostSession } from './host/guest-session.js'
 import { redactSecrets } from './host/secrets/redact.js'
-import { createGuardedFetch, parseAllowedHosts } from './host/net/index.js'
+import { createGuardedFetch, parseAllowedHosts, preloadGuestFetch } from './host/net/index.js'
 import { bundle, type BundleOptions } from './bundle/bundle.js'
 import { StackMapper } from './bundle/source-map.js'
 import {
@@ -581,6 +581,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const retry = resolveCallRetry(opts.retry, 'options.retry', this.#retry)
     // A granted upstream's origin is vouched for by the host: reachable even when private.
     for (const u of upstreams) hosts.push(this.#upstreams.get(u)!.hostPort)
+    // A function allowed to fetch will: its first fetch should not wait for undici to load.
+    if (hosts.length > 0) preloadGuestFetch()
     const policies = {
       breaker: breaker ?? false,
       quota,

@@ -235,6 +235,16 @@ function loadUndici(): Promise<typeof Undici> {
   return (undici ??= import('undici'))
 }
 
+/**
+ * Starts loading undici in the background (~70 ms on this machine), for a function that may
+ * fetch: its first fetch then does not wait for it. A failure is the first fetch's to report.
+ *
+ * @internal
+ */
+export function preloadGuestFetch(): void {
+  loadUndici().catch(() => undefined)
+}
+
 /** The request's life: deadline, caller's signal, and the host the errors name. */
 class Exchange {
   readonly controller = new AbortController()
