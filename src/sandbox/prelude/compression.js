@@ -3,7 +3,7 @@
 // than the host's zlib, but nothing crosses to the host and no host state outlives a call.
 import { Gzip, Gunzip, Zlib, Unzlib, Deflate, Inflate } from 'fflate'
 import { load } from './shared.js'
-import { internal, tag, illegal, viewOf } from './util.js'
+import { internal, tag, viewOf, genericTransformStream } from './util.js'
 
 const FORMATS = { gzip: [Gzip, Gunzip], deflate: [Zlib, Unzlib], 'deflate-raw': [Deflate, Inflate] }
 const kTransform = internal('transform')
@@ -53,24 +53,13 @@ function codecStream(Codec, decompress) {
   })
 }
 
-function transformOf(obj) {
-  const t = obj[kTransform]
-  if (!t) throw illegal()
-  return t
-}
-
 export class CompressionStream {
   constructor(format) {
     if (arguments.length === 0) throw new TypeError("Failed to construct 'CompressionStream': 1 argument required")
     this[kTransform] = codecStream(codecs(format, 'CompressionStream')[0], false)
   }
-  get readable() {
-    return transformOf(this).readable
-  }
-  get writable() {
-    return transformOf(this).writable
-  }
 }
+genericTransformStream(CompressionStream, kTransform)
 tag(CompressionStream, 'CompressionStream')
 
 export class DecompressionStream {
@@ -78,11 +67,6 @@ export class DecompressionStream {
     if (arguments.length === 0) throw new TypeError("Failed to construct 'DecompressionStream': 1 argument required")
     this[kTransform] = codecStream(codecs(format, 'DecompressionStream')[1], true)
   }
-  get readable() {
-    return transformOf(this).readable
-  }
-  get writable() {
-    return transformOf(this).writable
-  }
 }
+genericTransformStream(DecompressionStream, kTransform)
 tag(DecompressionStream, 'DecompressionStream')

@@ -3,7 +3,7 @@
 // stream is asked for.
 import run from 'web-streams-polyfill/dist/ponyfill.js?guest-script'
 import { load } from './shared.js'
-import { internal, tag, illegal, markPlatform } from './util.js'
+import { internal, tag, markPlatform, genericTransformStream } from './util.js'
 import { utf8Encode } from './utf8.js'
 
 // The UMD build fills `exports` when it sees CommonJS-like `exports` and `module`.
@@ -29,12 +29,6 @@ for (const name of Object.keys(polyfill)) markPlatform(polyfill[name].prototype)
 
 const kTransform = internal('transform')
 
-function transformOf(obj) {
-  const t = obj[kTransform]
-  if (!t) throw illegal()
-  return t
-}
-
 export class TextEncoderStream {
   constructor() {
     let high = '' // a lead surrogate waiting for its pair in the next chunk
@@ -57,13 +51,8 @@ export class TextEncoderStream {
   get encoding() {
     return 'utf-8'
   }
-  get readable() {
-    return transformOf(this).readable
-  }
-  get writable() {
-    return transformOf(this).writable
-  }
 }
+genericTransformStream(TextEncoderStream, kTransform)
 tag(TextEncoderStream, 'TextEncoderStream')
 
 export class TextDecoderStream {
@@ -85,11 +74,6 @@ export class TextDecoderStream {
       },
     })
   }
-  get readable() {
-    return transformOf(this).readable
-  }
-  get writable() {
-    return transformOf(this).writable
-  }
 }
+genericTransformStream(TextDecoderStream, kTransform)
 tag(TextDecoderStream, 'TextDecoderStream')

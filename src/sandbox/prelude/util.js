@@ -24,6 +24,31 @@ export function illegal() {
   return new TypeError('Illegal invocation')
 }
 
+/**
+ * The GenericTransformStream mixin (TextEncoderStream, CompressionStream, ...): `readable` and
+ * `writable` getters on `cls.prototype`, reading the TransformStream each instance holds under
+ * `key`, as class getters would (named `get readable`, not enumerable).
+ */
+export function genericTransformStream(cls, key) {
+  const transform = (obj) => {
+    const t = obj[key]
+    if (!t) throw illegal()
+    return t
+  }
+  const getters = {
+    get readable() {
+      return transform(this).readable
+    },
+    get writable() {
+      return transform(this).writable
+    },
+  }
+  for (const name of ['readable', 'writable']) {
+    const { get } = Object.getOwnPropertyDescriptor(getters, name)
+    Object.defineProperty(cls.prototype, name, { get, enumerable: false, configurable: true })
+  }
+}
+
 export function isObject(v) {
   return (typeof v === 'object' && v !== null) || typeof v === 'function'
 }
