@@ -1,10 +1,12 @@
-// WHATWG streams from web-streams-polyfill (its UMD build, included verbatim), plus
+// WHATWG streams from web-streams-polyfill (its UMD build, included verbatim), except
+// TransformStream (transform.js: the same behaviour, fused pipeThrough chains), plus
 // TextEncoderStream and TextDecoderStream. The biggest chunk: body.js avoids loading it unless a
 // stream is asked for.
 import run from 'web-streams-polyfill/dist/ponyfill.js?guest-script'
 import { load } from './shared.js'
 import { internal, tag, markPlatform, genericTransformStream } from './util.js'
 import { utf8Encode } from './utf8.js'
+import { makeTransformStream } from './transform.js'
 
 // The UMD build fills `exports` when it sees CommonJS-like `exports` and `module`.
 const polyfill = {}
@@ -17,8 +19,6 @@ export const {
   ReadableStreamBYOBRequest,
   ReadableByteStreamController,
   ReadableStreamDefaultController,
-  TransformStream,
-  TransformStreamDefaultController,
   WritableStream,
   WritableStreamDefaultWriter,
   WritableStreamDefaultController,
@@ -26,6 +26,10 @@ export const {
   CountQueuingStrategy,
 } = polyfill
 for (const name of Object.keys(polyfill)) markPlatform(polyfill[name].prototype)
+
+export const { TransformStream, TransformStreamDefaultController } = makeTransformStream(polyfill)
+tag(TransformStream, 'TransformStream')
+tag(TransformStreamDefaultController, 'TransformStreamDefaultController')
 
 const kTransform = internal('transform')
 
