@@ -52,11 +52,9 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
   const byStream = new WeakMap()
   const byWritable = new WeakMap()
   const byReadable = new WeakMap()
-  let constructing = false
-
   class TransformStreamDefaultController {
     constructor() {
-      if (!constructing) throw new TypeError('Illegal constructor')
+      throw new TypeError('Illegal constructor')
     }
     get desiredSize() {
       return stageOf(this).desiredSize()
@@ -78,6 +76,47 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
     return stage
   }
 
+  function checkFunction(fn, name) {
+    if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`transformer.${name} must be a function`)
+  }
+
+  /** The writable's underlying sink: one object per stream, its methods shared. */
+  class Sink {
+    constructor(stage) {
+      this.stage = stage
+    }
+    start(wc) {
+      this.stage.wc = wc
+      return this.stage.startPromise
+    }
+    write(chunk) {
+      return this.stage.sinkWrite(chunk)
+    }
+    close() {
+      return this.stage.sinkClose()
+    }
+    abort(reason) {
+      return this.stage.sinkAbort(reason)
+    }
+  }
+
+  /** The readable's underlying source. */
+  class Source {
+    constructor(stage) {
+      this.stage = stage
+    }
+    start(rc) {
+      this.stage.rc = rc
+      return this.stage.startPromise
+    }
+    pull() {
+      return this.stage.sourcePull()
+    }
+    cancel(reason) {
+      return this.stage.sourceCancel(reason)
+    }
+  }
+
   /** One TransformStream's state: its transformer, both ends, and its place in a chain. */
   class Stage {
     constructor(transformer, writableStrategy, readableStrategy) {
@@ -89,16 +128,10 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
       const start = transformer.start
       const transform = transformer.transform
       const writableType = transformer.writableType
-      for (const [name, fn] of [
-        ['cancel', cancel],
-        ['flush', flush],
-        ['start', start],
-        ['transform', transform],
-      ]) {
-        if (fn !== undefined && typeof fn !== 'function') {
-          throw new TypeError(`transformer.${name} must be a function`)
-        }
-      }
+      checkFunction(cancel, 'cancel')
+      checkFunction(flush, 'flush')
+      checkFunction(start, 'start')
+      checkFunction(transform, 'transform')
       if (readableType !== undefined) throw new RangeError('Invalid readableType specified')
       if (writableType !== undefined) throw new RangeError('Invalid writableType specified')
       this.cancelFn = cancel
@@ -123,43 +156,27 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
       this.queue = []
       this.closeRequested = false
 
+      // Both ends wait for start; without one they may begin at once.
       let resolveStart
-      const startPromise = new Promise((resolve) => {
-        resolveStart = resolve
-      })
+      const startPromise =
+        start === undefined
+          ? undefined
+          : new Promise((resolve) => {
+              resolveStart = resolve
+            })
+      this.startPromise = startPromise
       const readableHwm = readableStrategy.highWaterMark
-      this.writable = new WritableStream(
-        {
-          start: (wc) => {
-            this.wc = wc
-            return startPromise
-          },
-          write: (chunk) => this.sinkWrite(chunk),
-          close: () => this.sinkClose(),
-          abort: (reason) => this.sinkAbort(reason),
-        },
-        writableStrategy,
-      )
-      this.readable = new ReadableStream(
-        {
-          start: (rc) => {
-            this.rc = rc
-            return startPromise
-          },
-          pull: () => this.sourcePull(),
-          cancel: (reason) => this.sourceCancel(reason),
-        },
-        { highWaterMark: readableHwm === undefined ? 0 : readableHwm, size: readableStrategy.size },
-      )
       this.readableHwm = readableHwm === undefined ? 0 : Number(readableHwm)
-      constructing = true
-      try {
-        this.controller = new TransformStreamDefaultController()
-      } finally {
-        constructing = false
-      }
+      this.writable = new WritableStream(new Sink(this), writableStrategy)
+      const size = readableStrategy.size
+      this.readable = new ReadableStream(
+        new Source(this),
+        size === undefined ? { highWaterMark: this.readableHwm } : { highWaterMark: readableHwm, size },
+      )
+      this.controller = Object.create(TransformStreamDefaultController.prototype)
       controllers.set(this.controller, this)
-      const started = start === undefined ? undefined : start.call(transformer, this.controller)
+      if (start === undefined) return
+      const started = start.call(transformer, this.controller)
       resolveStart(started)
       // A fused stage must not transform before start settles (the writable would wait too).
       if (isThenable(started)) this.hold(started)
