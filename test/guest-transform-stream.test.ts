@@ -3,49 +3,8 @@
 // (whose WHATWG streams follow the standard), and both must give the same answer: the fused path
 // has to be indistinguishable from the pipes it replaces, in output, order, locks, backpressure,
 // cancellation and errors.
-import { afterEach, describe, expect, it } from 'vitest'
-import { GuestHarness } from './helpers/guest-harness.js'
-
-const open: GuestHarness[] = []
-
-afterEach(() => {
-  for (const h of open.splice(0)) h.dispose()
-})
-
-/** Helpers both runs get: `ticks(n)` lets n rounds of microtasks run; `log` collects events. */
-const PRELUDE = `
-const ticks = async (n = 20) => { for (let i = 0; i < n; i++) await Promise.resolve() }
-const from = (items, log) => {
-  let i = 0
-  return new ReadableStream({
-    pull(c) { log?.push('pull'); if (i < items.length) c.enqueue(items[i++]); else c.close() },
-    cancel(r) { log?.push('source cancel: ' + String(r)) },
-  })
-}
-const collect = async (rs) => { const out = []; for await (const x of rs) out.push(x); return out }
-const caught = (p) => p.then((v) => ({ ok: v ?? null }), (e) => ({ error: e instanceof Error ? e.name + ': ' + e.message : String(e) }))
-`
-
-async function inGuest(body: string): Promise<unknown> {
-  const h = await GuestHarness.create()
-  open.push(h)
-  return h.evalAsync(PRELUDE + body, 10_000)
-}
-
-async function inNode(body: string): Promise<unknown> {
-  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
-    code: string,
-  ) => () => Promise<unknown>
-  const value = await new AsyncFunction(PRELUDE + body)()
-  return JSON.parse(JSON.stringify(value === undefined ? null : value))
-}
-
-/** Runs `body` in both; returns the guest's answer after checking that Node's is the same. */
-async function same(body: string): Promise<unknown> {
-  const [guest, node] = await Promise.all([inGuest(body), inNode(body)])
-  expect(guest).toEqual(node)
-  return guest
-}
+import { describe, expect, it } from 'vitest'
+import { sameAsNode as same } from './helpers/same-as-node.js'
 
 describe('TransformStream: fused pipeThrough chains give what pipes give', () => {
   it('passes every chunk through every stage in order, then flushes each stage in turn', async () => {

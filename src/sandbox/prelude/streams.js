@@ -1,24 +1,23 @@
-// WHATWG streams from web-streams-polyfill (its UMD build, included verbatim), except
-// TransformStream (transform.js: the same behaviour, fused pipeThrough chains), plus
-// TextEncoderStream and TextDecoderStream. The biggest chunk: body.js avoids loading it unless a
-// stream is asked for.
+// WHATWG streams: ReadableStream for default sources (readable.js) and TransformStream
+// (transform.js, with fused pipeThrough chains) written for QuickJS; WritableStream, byte streams
+// with their BYOB readers, the queuing strategies and the pipe itself from web-streams-polyfill
+// (its UMD build, included verbatim); plus TextEncoderStream and TextDecoderStream. The biggest
+// chunk: body.js avoids loading it unless a stream is asked for.
 import run from 'web-streams-polyfill/dist/ponyfill.js?guest-script'
 import { load } from './shared.js'
 import { internal, tag, markPlatform, genericTransformStream } from './util.js'
 import { utf8Encode } from './utf8.js'
 import { makeTransformStream } from './transform.js'
+import { makeReadableStream } from './readable.js'
 
 // The UMD build fills `exports` when it sees CommonJS-like `exports` and `module`.
 const polyfill = {}
 run(polyfill, { exports: polyfill })
 
 export const {
-  ReadableStream,
-  ReadableStreamDefaultReader,
   ReadableStreamBYOBReader,
   ReadableStreamBYOBRequest,
   ReadableByteStreamController,
-  ReadableStreamDefaultController,
   WritableStream,
   WritableStreamDefaultWriter,
   WritableStreamDefaultController,
@@ -27,7 +26,27 @@ export const {
 } = polyfill
 for (const name of Object.keys(polyfill)) markPlatform(polyfill[name].prototype)
 
-export const { TransformStream, TransformStreamDefaultController } = makeTransformStream(polyfill)
+const readable = makeReadableStream(polyfill)
+export const { ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController } = readable
+tag(ReadableStream, 'ReadableStream')
+tag(ReadableStreamDefaultReader, 'ReadableStreamDefaultReader')
+tag(ReadableStreamDefaultController, 'ReadableStreamDefaultController')
+// The polyfill's byte streams pipe through TransformStreams the same way.
+Object.defineProperty(polyfill.ReadableStream.prototype, 'pipeThrough', {
+  value: {
+    pipeThrough(transform, options) {
+      return readable.pipeThroughAny(this, this.locked, transform, options)
+    },
+  }.pipeThrough,
+  writable: true,
+  configurable: true,
+  enumerable: true,
+})
+
+export const { TransformStream, TransformStreamDefaultController } = makeTransformStream(
+  { ReadableStream, WritableStream },
+  readable,
+)
 tag(TransformStream, 'TransformStream')
 tag(TransformStreamDefaultController, 'TransformStreamDefaultController')
 

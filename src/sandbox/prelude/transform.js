@@ -29,6 +29,7 @@ import { isObject } from './util.js'
 
 const { then } = Promise.prototype
 const noop = () => {}
+const resolvedPromise = Promise.resolve()
 
 function isThenable(value) {
   return isObject(value)
@@ -47,7 +48,7 @@ function terminated() {
  * Builds the two classes over the polyfill's streams. `readableStreamProto` is patched: its
  * pipeThrough takes the fused path when it can.
  */
-export function makeTransformStream({ ReadableStream, WritableStream }) {
+export function makeTransformStream({ ReadableStream, WritableStream }, { internalReader, hooks }) {
   /** Stage of each TransformStream, of its writable and of its readable. */
   const byStream = new WeakMap()
   const byWritable = new WeakMap()
@@ -288,6 +289,8 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
     sourcePull() {
       this.pulled = true
       this.setBackpressure(false)
+      // A fused chain may have answered already (a chunk crossed it synchronously).
+      if (this.backpressure) return undefined
       return this.changed()
     }
 
@@ -434,14 +437,45 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
   }
 
   /** Stages fed from one source in turn, as pipes between them would. */
+  const blocked = (s) => s.busy || s.queue.length > 0 || s.state !== 'open'
+
   class Chain {
-    constructor(reader, head) {
-      this.reader = reader
+    constructor(source, head) {
+      this.reader = internalReader(source)
       this.stages = []
       this.reading = false
+      this.pumping = false
+      this.pumpAgain = false
       this.ended = false
       this.sourceDone = false
       this.sourceErrored = false
+      // One read at a time: the same request serves them all.
+      this.request = {
+        chunk: (chunk) => {
+          this.reading = false
+          if (this.ended) return
+          this.stages[0].receive(chunk)
+          this.pump()
+        },
+        close: () => {
+          this.reading = false
+          this.sourceDone = true
+          if (!this.ended) this.close(this.stages[0])
+        },
+        error: (err) => this.sourceFailed(err),
+      }
+      // An error found while a read is under way (the source's pull failed during it) waits for
+      // that read's chunk to go through first, as the pipe would still write it.
+      this.reader.onError = (err) => {
+        if (this.reading) then.call(resolvedPromise, () => this.sourceFailed(err))
+        else this.sourceFailed(err)
+      }
+      this.reader.onClose = () => {
+        // The source ended with no read waiting: flush now, as a pipe would, not at the next pull.
+        if (this.reading || this.ended || this.sourceDone) return
+        this.sourceDone = true
+        this.close(this.stages[0])
+      }
       this.join(head)
     }
 
@@ -452,7 +486,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
     add(stage) {
       const last = this.tail
       last.next = stage
-      last.outReader = last.readable.getReader()
+      last.outReader = internalReader(last.readable)
       this.join(stage)
     }
 
@@ -463,35 +497,47 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
       this.stages.push(stage)
     }
 
-    /** Reads the source when the last stage is pulled and no stage is busy. */
+    /** Cancels the source, once; its close must not flush the chain (the source is done). */
+    cancelSource(reason) {
+      if (this.sourceDone) return
+      this.sourceDone = true
+      then.call(this.reader.cancel(reason), undefined, noop)
+    }
+
+    sourceFailed(err) {
+      this.reading = false
+      if (this.ended) return
+      this.sourceErrored = true
+      this.sourceDone = true
+      this.fail(err, undefined)
+    }
+
+    /**
+     * Reads the source when the last stage is pulled and no stage is busy. Reads that complete
+     * at once (chunks already queued) loop here rather than recurse.
+     */
     pump() {
-      if (this.reading || this.ended || this.tail.backpressure) return
-      for (const s of this.stages) if (s.busy || s.queue.length > 0 || s.state !== 'open') return
-      this.reading = true
-      then.call(
-        this.reader.read(),
-        (result) => {
-          this.reading = false
-          if (this.ended) return
-          if (result.done) {
-            this.sourceDone = true
-            this.close(this.stages[0])
-            return
-          }
-          this.stages[0].receive(result.value)
-          this.pump()
-        },
-        (err) => {
-          this.reading = false
-          this.sourceErrored = true
-          this.fail(err, undefined)
-        },
-      )
+      if (this.pumping) {
+        this.pumpAgain = true
+        return
+      }
+      this.pumping = true
+      try {
+        do {
+          this.pumpAgain = false
+          if (this.reading || this.ended || this.sourceDone || this.tail.backpressure) break
+          if (this.stages.some(blocked)) break
+          this.reading = true
+          this.reader.read(this.request)
+        } while (this.pumpAgain)
+      } finally {
+        this.pumping = false
+      }
     }
 
     /** Flushes `stage` once it has transformed all it holds, then closes it and the next. */
     close(stage) {
-      if (this.ended) return
+      if (this.ended || stage.state !== 'open') return
       if (stage.busy || stage.queue.length > 0) {
         stage.closeRequested = true
         return
@@ -527,8 +573,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
         s.terminatedWith = reason
         s.cancelled(reason)
       }
-      if (!this.sourceDone) then.call(this.reader.cancel(reason), undefined, noop)
-      this.sourceDone = true
+      this.cancelSource(reason)
       stage.state = 'closed'
       stage.queue.length = 0
       stage.busy = false
@@ -554,8 +599,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
       const result = tail.cancelled(reason)
       for (let i = stages.length - 2; i >= 0; i--) stages[i].cancelled(reason)
       for (const s of stages) s.state = 'errored'
-      if (!this.sourceDone) then.call(this.reader.cancel(reason), undefined, noop)
-      this.sourceDone = true
+      this.cancelSource(reason)
       this.ended = true
       tail.storedError = reason
       this.release(reason, 'cancelled', tail)
@@ -568,7 +612,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
       for (const s of this.stages) {
         if (s !== origin && s.state !== 'closed' && s.state !== 'errored') s.cancelled(err)
       }
-      if (!this.sourceDone && !this.sourceErrored) then.call(this.reader.cancel(err), undefined, noop)
+      if (!this.sourceErrored) this.cancelSource(err)
       this.sourceDone = true
       for (const s of this.stages) {
         if (s.state !== 'closed') {
@@ -610,7 +654,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
               // closed already
             }
           }
-          s.outReader.releaseLock()
+          s.outReader.release()
           s.outReader = null
         }
         if (s !== cancelledTail && s.change) s.setBackpressure(true)
@@ -618,11 +662,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
         s.chain = null
         s.next = null
       }
-      try {
-        this.reader.releaseLock()
-      } catch {
-        // a read is still pending on a source that never answers: the lock stays with it
-      }
+      this.reader.release()
     }
   }
 
@@ -652,34 +692,18 @@ export function makeTransformStream({ ReadableStream, WritableStream }) {
     return value
   }
 
-  const proto = ReadableStream.prototype
-  const pipeThroughPolyfill = proto.pipeThrough
-  const pipeThrough = {
-    pipeThrough(transform, options) {
-      if (options === undefined && isObject(transform) && this instanceof ReadableStream) {
-        const readable = transform.readable
-        const writable = transform.writable
-        const stage = byWritable.get(writable)
-        if (stage && stage.readable === readable && stage.fusable() && !this.locked) {
-          const prev = byReadable.get(this)
-          if (prev && prev.chain && !prev.next && prev.emitted === 0 && !prev.pulled) prev.chain.add(stage)
-          else new Chain(this.getReader(), stage)
-          // A pulled stage already wants data: the new chain may read at once.
-          if (!stage.backpressure) stage.chain.pump()
-          return readable
-        }
-        return pipeThroughPolyfill.call(this, { readable, writable }, options)
-      }
-      return pipeThroughPolyfill.call(this, transform, options)
-    },
-  }.pipeThrough
-  Object.defineProperty(pipeThrough, 'length', { value: 1 })
-  Object.defineProperty(proto, 'pipeThrough', {
-    value: pipeThrough,
-    writable: true,
-    configurable: true,
-    enumerable: true,
-  })
+  // readable.js's pipeThrough asks first whether `source.pipeThrough(pair)` can join a chain.
+  hooks.fuse = (source, readable, writable) => {
+    const stage = byWritable.get(writable)
+    if (!stage || stage.readable !== readable || !stage.fusable()) return undefined
+    const prev = byReadable.get(source)
+    if (prev && prev.chain && !prev.next && prev.emitted === 0 && !prev.pulled) prev.chain.add(stage)
+    else new Chain(source, stage)
+    // A pulled stage already wants data: the new chain may read at once.
+    if (!stage.backpressure) stage.chain.pump()
+    return readable
+  }
+
   // WebIDL members are enumerable, as the polyfill's are.
   for (const cls of [TransformStream, TransformStreamDefaultController]) {
     for (const key of Object.getOwnPropertyNames(cls.prototype)) {
