@@ -379,6 +379,79 @@ describe('ReadableStream: tee, iteration, from, pipeTo', () => {
     })
   })
 
+  it('pipeTo: the signal aborts the sink and cancels the source, unless told not to', async () => {
+    expect(
+      await same(`
+        const runs = []
+        for (const options of [{}, { preventAbort: true }, { preventCancel: true }]) {
+          const log = []
+          const controller = new AbortController()
+          const source = new ReadableStream({ pull(c) { c.enqueue('x') }, cancel(r) { log.push('cancel ' + r) } })
+          const sink = new WritableStream({ write() { log.push('write') }, abort(r) { log.push('abort ' + r) } })
+          const piped = caught(source.pipeTo(sink, { ...options, signal: controller.signal }))
+          await ticks(10)
+          controller.abort('stop')
+          runs.push({ result: await piped, log: log.filter((l) => l !== 'write'), wrote: log.includes('write'), locked: [source.locked, sink.locked] })
+        }
+        const early = new AbortController()
+        early.abort('before')
+        const log = []
+        const result = await caught(new ReadableStream({ cancel(r) { log.push('cancel ' + r) } }).pipeTo(new WritableStream(), { signal: early.signal }))
+        runs.push({ result, log })
+        return runs
+      `),
+    ).toEqual([
+      { result: { error: 'stop' }, log: ['abort stop', 'cancel stop'], wrote: true, locked: [false, false] },
+      { result: { error: 'stop' }, log: ['cancel stop'], wrote: true, locked: [false, false] },
+      { result: { error: 'stop' }, log: ['abort stop'], wrote: true, locked: [false, false] },
+      { result: { error: 'before' }, log: ['cancel before'] },
+    ])
+  })
+
+  it('pipeTo waits for a slow sink (backpressure) and for every write before closing it', async () => {
+    expect(
+      await same(`
+        const log = []
+        let n = 0
+        const source = new ReadableStream({ pull(c) { if (n < 6) c.enqueue(++n); else c.close() } }, { highWaterMark: 0 })
+        const sink = new WritableStream({
+          async write(x) { log.push('write ' + x + ' pulled ' + n); await ticks(10) },
+          close() { log.push('close') },
+        }, { highWaterMark: 2 })
+        await source.pipeTo(sink)
+        return log
+      `),
+    ).toEqual([
+      'write 1 pulled 1',
+      'write 2 pulled 2',
+      'write 3 pulled 3',
+      'write 4 pulled 4',
+      'write 5 pulled 5',
+      'write 6 pulled 6',
+      'close',
+    ])
+  })
+
+  it('pipeTo into a closed sink cancels the source; preventCancel leaves it readable', async () => {
+    expect(
+      await same(`
+        const results = []
+        for (const preventCancel of [false, true]) {
+          const log = []
+          const sink = new WritableStream()
+          await sink.close()
+          const source = new ReadableStream({ start(c) { c.enqueue(1) }, cancel(r) { log.push('cancel ' + r.name) } })
+          const result = await failed(source.pipeTo(sink, { preventCancel }))
+          results.push({ result, log, locked: source.locked })
+        }
+        return results
+      `),
+    ).toEqual([
+      { result: 'TypeError', log: ['cancel TypeError'], locked: false },
+      { result: 'TypeError', log: [], locked: false },
+    ])
+  })
+
   it('pipeTo refuses locked ends and what is not a WritableStream', async () => {
     expect(
       await same(`

@@ -13,6 +13,7 @@
 // - Byte sources (`type: 'bytes'`) get the polyfill's ReadableStream, which has BYOB readers;
 //   `instanceof` accepts both. pipeTo runs the polyfill's pipe (every option, every rule of error
 //   and close propagation) over a bridge stream that reads from this one.
+import { load } from './shared.js'
 import { isObject } from './util.js'
 
 const { then } = Promise.prototype
@@ -32,6 +33,11 @@ function checkFunction(fn, name) {
 
 function microtask(fn) {
   then.call(resolvedUndefined, fn)
+}
+
+/** Whether `value` is an AbortSignal (the guest's class: loaded already if one exists). */
+function isAbortSignal(value) {
+  return isObject(value) && value instanceof load('events').AbortSignal
 }
 
 export function makeReadableStream(polyfill) {
@@ -435,7 +441,7 @@ export function makeReadableStream(polyfill) {
       }
       if (s.reader) return rejected(new TypeError('Cannot pipe a locked stream'))
       if (destination.locked) return rejected(new TypeError('Cannot pipe to a locked stream'))
-      return bridgePipe(s, destination, options)
+      return pipe(s, destination, options)
     }
 
     tee() {
@@ -474,72 +480,171 @@ export function makeReadableStream(polyfill) {
   }
   const hooks = { fuse: undefined }
 
-  /** pipeTo: the polyfill's pipe from a bridge stream that reads this one chunk per pull. */
-  function bridgePipe(s, destination, options) {
+  /**
+   * ReadableStreamPipeTo, as the standard writes it, reading this stream with callbacks and
+   * writing through the destination's public writer (a polyfill WritableStream).
+   */
+  function pipe(s, destination, options) {
+    const opts = options === undefined || options === null ? {} : options
+    if (!isObject(opts)) return rejected(new TypeError('options must be an object'))
+    // The standard reads these in this (alphabetical) order.
+    const preventAbort = Boolean(opts.preventAbort)
+    const preventCancel = Boolean(opts.preventCancel)
+    const preventClose = Boolean(opts.preventClose)
+    const signal = opts.signal
+    if (signal !== undefined && !isAbortSignal(signal))
+      return rejected(new TypeError('options.signal must be an AbortSignal'))
     const reader = acquire(s, null)
-    let bridgeController
+    const writer = destination.getWriter()
+    s.disturbed = true
+    let shuttingDown = false
     let reading = false
-    const bridge = new P.ReadableStream(
-      {
-        start(c) {
-          bridgeController = c
-        },
-        pull(c) {
-          return new Promise((resolve) => {
-            if (!reader.stream) return resolve()
-            reading = true
-            read(reader, {
-              chunk(chunk) {
-                reading = false
-                c.enqueue(chunk)
-                resolve()
-              },
-              close() {
-                reading = false
-                c.close()
-                resolve()
-              },
-              error(err) {
-                reading = false
-                c.error(err)
-                resolve()
-              },
-            })
-          })
-        },
-        cancel(reason) {
-          return reader.stream ? streamCancel(reader.stream, reason) : undefined
-        },
+    let pumping = false
+    let pumpAgain = false
+    let currentWrite = resolvedUndefined
+    let destState = 'writable'
+    let destError
+    let resolvePipe
+    let rejectPipe
+    const promise = new Promise((resolve, reject) => {
+      resolvePipe = resolve
+      rejectPipe = reject
+    })
+
+    const finalize = (isError, error) => {
+      writer.releaseLock()
+      release(reader)
+      if (signal !== undefined) signal.removeEventListener('abort', abortAlgorithm)
+      if (isError) rejectPipe(error)
+      else resolvePipe(undefined)
+    }
+    // Every chunk read is written (its write settled) before the pipe acts and ends.
+    const afterWrites = (fn) => {
+      if (destState !== 'writable') fn()
+      else then.call(currentWrite, fn, fn)
+    }
+    const shutdownWithAction = (action, originalIsError, originalError) => {
+      if (shuttingDown) return
+      shuttingDown = true
+      afterWrites(() => {
+        let p
+        try {
+          p = Promise.resolve(action())
+        } catch (err) {
+          p = rejected(err)
+        }
+        then.call(
+          p,
+          () => finalize(originalIsError, originalError),
+          (err) => finalize(true, err),
+        )
+      })
+    }
+    const shutdown = (isError, error) => {
+      if (shuttingDown) return
+      shuttingDown = true
+      afterWrites(() => finalize(isError, error))
+    }
+
+    const sourceErrored = (err) => {
+      if (!preventAbort) shutdownWithAction(() => writer.abort(err), true, err)
+      else shutdown(true, err)
+    }
+    const sourceClosed = () => {
+      if (preventClose) shutdown()
+      else
+        shutdownWithAction(() => {
+          if (destState === 'closed') return undefined
+          if (destState === 'errored') return rejected(destError)
+          return writer.close()
+        })
+    }
+    const destErrored = (err) => {
+      destState = 'errored'
+      destError = err
+      if (!preventCancel) shutdownWithAction(() => streamCancel(s, err), true, err)
+      else shutdown(true, err)
+    }
+    const destClosed = () => {
+      destState = 'closed'
+      const err = new TypeError('the destination writable stream closed before all data could be piped to it')
+      if (!preventCancel) shutdownWithAction(() => streamCancel(s, err), true, err)
+      else shutdown(true, err)
+    }
+    function abortAlgorithm() {
+      const error = signal.reason
+      shutdownWithAction(
+        () =>
+          Promise.all([
+            !preventAbort && destState === 'writable' ? writer.abort(error) : undefined,
+            !preventCancel && s.state === 'readable' ? streamCancel(s, error) : undefined,
+          ]),
+        true,
+        error,
+      )
+    }
+
+    const request = {
+      chunk(chunk) {
+        reading = false
+        if (shuttingDown) return
+        currentWrite = writer.write(chunk)
+        then.call(currentWrite, undefined, noop)
+        pump()
       },
-      { highWaterMark: 0 },
-    )
-    // This stream's end reaches the pipe at once, not at its next read; after the chunk of a read
-    // under way, which the pipe would still write.
+      close() {
+        reading = false
+        sourceClosed()
+      },
+      error(err) {
+        reading = false
+        sourceErrored(err)
+      },
+    }
+    // Reads while the destination has room; a read that completes at once loops, not recurses.
+    const pump = () => {
+      if (pumping) {
+        pumpAgain = true
+        return
+      }
+      pumping = true
+      do {
+        pumpAgain = false
+        if (shuttingDown || reading) break
+        const room = writer.desiredSize
+        if (room === null) break
+        if (room <= 0) {
+          then.call(writer.ready, pump, noop)
+          break
+        }
+        reading = true
+        read(reader, request)
+      } while (pumpAgain)
+      pumping = false
+    }
+
     reader.onError = (err) => {
-      if (reading) microtask(() => bridgeController.error(err))
-      else bridgeController.error(err)
+      // During a read (its pull failed), that read's chunk is written first, as the standard has it.
+      if (reading) microtask(() => sourceErrored(err))
+      else sourceErrored(err)
     }
     reader.onClose = () => {
-      // A read in progress delivers its chunk, then sees the end itself.
-      if (reading) return
-      try {
-        bridgeController.close()
-      } catch {
-        // closed already
-      }
+      if (!reading) sourceClosed()
     }
-    const piped = P.ReadableStream.prototype.pipeTo.call(bridge, destination, options)
-    return then.call(
-      piped,
-      (value) => {
-        release(reader)
-        return value
-      },
-      (err) => {
-        release(reader)
-        throw err
-      },
-    )
+    then.call(writer.closed, destClosed, destErrored)
+
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        abortAlgorithm()
+        return promise
+      }
+      signal.addEventListener('abort', abortAlgorithm)
+    }
+    if (s.state === 'errored') sourceErrored(s.storedError)
+    else if (s.state === 'closed') sourceClosed()
+    // The first read waits for the destination to be ready (and started), as the standard's does.
+    else then.call(writer.ready, pump, noop)
+    return promise
   }
 
   function tee(s) {
