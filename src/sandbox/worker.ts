@@ -73,7 +73,8 @@ function sinkFor(inv: number): InvocationSink {
         pendingCalls.set(call, { resolve, reject })
         const body = req.op === 'fetchStart' ? req.body : req.op === 'data' ? req.bytes : undefined
         const transfer = body ? [body] : undefined
-        send({ t: 'host', inv, call, req }, transfer)
+        // Network calls wait on the other side's I/O: they leave now, not at the end of the task.
+        send({ t: 'host', inv, call, req }, transfer, req.op === 'fetchStart' || req.op === 'bodyRead')
       })
     },
     hostFire(req) {
