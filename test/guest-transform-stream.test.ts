@@ -4,7 +4,7 @@
 // has to be indistinguishable from the pipes it replaces, in output, order, locks, backpressure,
 // cancellation and errors.
 import { describe, expect, it } from 'vitest'
-import { sameAsNode as same } from './helpers/same-as-node.js'
+import { inGuest, sameAsNode as same } from './helpers/same-as-node.js'
 
 describe('TransformStream: fused pipeThrough chains give what pipes give', () => {
   it('passes every chunk through every stage in order, then flushes each stage in turn', async () => {
@@ -51,6 +51,20 @@ describe('TransformStream: fused pipeThrough chains give what pipes give', () =>
       return { idleBounded: idle <= 4, afterBounded: pulls <= 5 + 4, got }
     `)) as { got: number[] }
     expect(result).toEqual({ idleBounded: true, afterBounded: true, got: [0, 1, 2, 3, 4] })
+  })
+
+  it('a long series of stages works: chains are split, so no chunk nests deeper than 32 stages', async () => {
+    const series = (n: number): string => `
+      let s = from(['a', 'b', 'c'])
+      for (let i = 0; i < ${n}; i++) s = s.pipeThrough(new TransformStream({ transform(x, c) { c.enqueue(x) }, flush(c) { if (i % ${n / 4} === 0) c.enqueue('f' + i) } }))
+      const reader = s.getReader()
+      const first = await reader.read()
+      reader.releaseLock()
+      return [first.value, ...(await collect(s))]
+    `
+    expect(await same(series(200))).toEqual(['a', 'b', 'c', 'f0', 'f50', 'f100', 'f150'])
+    // Node's own streams overflow their stack here; one fused chain of them would overflow QuickJS's.
+    expect(await inGuest(series(4000))).toEqual(['a', 'b', 'c', 'f0', 'f1000', 'f2000', 'f3000'])
   })
 
   it('a readable highWaterMark lets a stage run ahead of the reader, up to the mark', async () => {

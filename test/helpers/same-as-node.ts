@@ -26,7 +26,8 @@ const failed = (p) => p.then(() => 'ok', (e) => (e instanceof Error ? e.construc
 const errorName = (f) => { try { f(); return 'ok' } catch (e) { return e.constructor.name } }
 `
 
-async function inGuest(body: string): Promise<unknown> {
+/** Runs `body` in a sandbox only (for what Node's own streams cannot do, e.g. very deep chains). */
+export async function inGuest(body: string): Promise<unknown> {
   const h = await GuestHarness.create()
   open.push(h)
   return h.evalAsync(PRELUDE + body, 10_000)

@@ -30,6 +30,8 @@ import { isObject } from './util.js'
 const { then } = Promise.prototype
 const noop = () => {}
 const resolvedPromise = Promise.resolve()
+/** Stages of one chain at most: each one adds a few frames to a chunk's synchronous way. */
+const MAX_FUSED = 32
 
 function isThenable(value) {
   return isObject(value)
@@ -440,7 +442,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
   const blocked = (s) => s.busy || s.queue.length > 0 || s.state !== 'open'
 
   class Chain {
-    constructor(source, head) {
+    constructor(source, head, deferred = false) {
       this.reader = internalReader(source)
       this.stages = []
       this.reading = false
@@ -450,19 +452,17 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
       this.sourceDone = false
       this.sourceErrored = false
       // One read at a time: the same request serves them all.
+      // `reading` stays true until a deferred answer is taken: nothing reads past it meanwhile.
+      const later = deferred ? (fn) => then.call(resolvedPromise, fn) : (fn) => fn()
       this.request = {
-        chunk: (chunk) => {
-          this.reading = false
-          if (this.ended) return
-          this.stages[0].receive(chunk)
-          this.pump()
-        },
-        close: () => {
-          this.reading = false
-          this.sourceDone = true
-          if (!this.ended) this.close(this.stages[0])
-        },
-        error: (err) => this.sourceFailed(err),
+        chunk: (chunk) => later(() => this.take(chunk)),
+        close: () =>
+          later(() => {
+            this.reading = false
+            this.sourceDone = true
+            if (!this.ended) this.close(this.stages[0])
+          }),
+        error: (err) => later(() => this.sourceFailed(err)),
       }
       // An error found while a read is under way (the source's pull failed during it) waits for
       // that read's chunk to go through first, as the pipe would still write it.
@@ -481,6 +481,14 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
 
     get tail() {
       return this.stages[this.stages.length - 1]
+    }
+
+    /** A chunk read from the source goes to the first stage. */
+    take(chunk) {
+      this.reading = false
+      if (this.ended) return
+      this.stages[0].receive(chunk)
+      this.pump()
     }
 
     add(stage) {
@@ -697,8 +705,11 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
     const stage = byWritable.get(writable)
     if (!stage || stage.readable !== readable || !stage.fusable()) return undefined
     const prev = byReadable.get(source)
-    if (prev && prev.chain && !prev.next && prev.emitted === 0 && !prev.pulled) prev.chain.add(stage)
-    else new Chain(source, stage)
+    const joinable = prev && prev.chain && !prev.next && prev.emitted === 0 && !prev.pulled
+    if (joinable && prev.chain.stages.length < MAX_FUSED) prev.chain.add(stage)
+    // A chain read from another's last stage takes each chunk a microtask later, so a long
+    // series of stages never nests deeper than MAX_FUSED calls.
+    else new Chain(source, stage, joinable)
     // A pulled stage already wants data: the new chain may read at once.
     if (!stage.backpressure) stage.chain.pump()
     return readable
