@@ -10,10 +10,10 @@
 // - A pull that returns something other than a thenable is done at once (the standard waits a
 //   microtask); one that returns a thenable is waited for, as the standard says. start always
 //   completes in a microtask, so a pull never runs inside the constructor.
-// - Byte sources (`type: 'bytes'`) get the polyfill's ReadableStream, which has BYOB readers;
-//   `instanceof` accepts both. pipeTo runs the polyfill's pipe (every option, every rule of error
-//   and close propagation) over a bridge stream that reads from this one.
-import { load } from './shared.js'
+// - Byte sources (`type: 'bytes'`) get the polyfill's ReadableStream, which has BYOB readers
+//   (chunk "bytestreams", loaded only then); `instanceof` accepts both, and both pipe into the
+//   WritableStream of writable.js through pipe() below.
+import { load, peek } from './shared.js'
 import { isObject } from './util.js'
 
 const { then } = Promise.prototype
@@ -40,8 +40,9 @@ function isAbortSignal(value) {
   return isObject(value) && value instanceof load('events').AbortSignal
 }
 
-export function makeReadableStream(polyfill) {
-  const P = polyfill
+export function makeReadableStream({ isWritable }) {
+  /** The polyfill's classes once a byte stream made them load (instanceof must know them). */
+  const bytes = () => peek('bytestreams')
   const kState = Symbol('ReadableStream state')
   const kReader = Symbol('reader state')
   const kController = Symbol('controller state')
@@ -385,7 +386,7 @@ export function makeReadableStream(polyfill) {
       const start = source.start
       const type = source.type
       if (type !== undefined) {
-        if (String(type) === 'bytes') return new P.ReadableStream(underlyingSource, strategy)
+        if (String(type) === 'bytes') return new (load('bytestreams').ReadableStream)(underlyingSource, strategy)
         throw new TypeError(`${type} is not a valid enumeration value for ReadableStreamType`)
       }
       checkFunction(cancel, 'cancel')
@@ -400,7 +401,10 @@ export function makeReadableStream(polyfill) {
     }
 
     static [Symbol.hasInstance](value) {
-      return isObject(value) && (kState in value || value instanceof P.ReadableStream)
+      if (!isObject(value)) return false
+      if (kState in value) return true
+      const b = bytes()
+      return b !== undefined && value instanceof b.ReadableStream
     }
 
     get locked() {
@@ -436,12 +440,12 @@ export function makeReadableStream(polyfill) {
     pipeTo(destination, options = undefined) {
       const s = tryState(this)
       if (!s) return rejected(new TypeError('Illegal invocation'))
-      if (!(destination instanceof P.WritableStream)) {
+      if (!isWritable(destination)) {
         return rejected(new TypeError('ReadableStream.prototype.pipeTo: destination is not a WritableStream'))
       }
       if (s.reader) return rejected(new TypeError('Cannot pipe a locked stream'))
       if (destination.locked) return rejected(new TypeError('Cannot pipe to a locked stream'))
-      return pipe(s, destination, options)
+      return pipe(ownSource(this), destination, options)
     }
 
     tee() {
@@ -468,7 +472,7 @@ export function makeReadableStream(polyfill) {
     const readable = transform.readable
     const writable = transform.writable
     if (!(readable instanceof ReadableStream)) throw new TypeError('transform.readable must be a ReadableStream')
-    if (!(writable instanceof P.WritableStream)) throw new TypeError('transform.writable must be a WritableStream')
+    if (!isWritable(writable)) throw new TypeError('transform.writable must be a WritableStream')
     if (locked) throw new TypeError('ReadableStream.prototype.pipeThrough cannot be used on a locked stream')
     if (writable.locked)
       throw new TypeError('ReadableStream.prototype.pipeThrough cannot be used on a locked WritableStream')
@@ -484,7 +488,7 @@ export function makeReadableStream(polyfill) {
    * ReadableStreamPipeTo, as the standard writes it, reading this stream with callbacks and
    * writing through the destination's public writer (a polyfill WritableStream).
    */
-  function pipe(s, destination, options) {
+  function pipe(source, destination, options) {
     const opts = options === undefined || options === null ? {} : options
     if (!isObject(opts)) return rejected(new TypeError('options must be an object'))
     // The standard reads these in this (alphabetical) order.
@@ -494,9 +498,8 @@ export function makeReadableStream(polyfill) {
     const signal = opts.signal
     if (signal !== undefined && !isAbortSignal(signal))
       return rejected(new TypeError('options.signal must be an AbortSignal'))
-    const reader = acquire(s, null)
     const writer = destination.getWriter()
-    s.disturbed = true
+    const src = source.open()
     let shuttingDown = false
     let reading = false
     let pumping = false
@@ -513,7 +516,7 @@ export function makeReadableStream(polyfill) {
 
     const finalize = (isError, error) => {
       writer.releaseLock()
-      release(reader)
+      src.release()
       if (signal !== undefined) signal.removeEventListener('abort', abortAlgorithm)
       if (isError) rejectPipe(error)
       else resolvePipe(undefined)
@@ -562,13 +565,13 @@ export function makeReadableStream(polyfill) {
     const destErrored = (err) => {
       destState = 'errored'
       destError = err
-      if (!preventCancel) shutdownWithAction(() => streamCancel(s, err), true, err)
+      if (!preventCancel) shutdownWithAction(() => src.cancel(err), true, err)
       else shutdown(true, err)
     }
     const destClosed = () => {
       destState = 'closed'
       const err = new TypeError('the destination writable stream closed before all data could be piped to it')
-      if (!preventCancel) shutdownWithAction(() => streamCancel(s, err), true, err)
+      if (!preventCancel) shutdownWithAction(() => src.cancel(err), true, err)
       else shutdown(true, err)
     }
     function abortAlgorithm() {
@@ -577,7 +580,7 @@ export function makeReadableStream(polyfill) {
         () =>
           Promise.all([
             !preventAbort && destState === 'writable' ? writer.abort(error) : undefined,
-            !preventCancel && s.state === 'readable' ? streamCancel(s, error) : undefined,
+            !preventCancel && src.state() === 'readable' ? src.cancel(error) : undefined,
           ]),
         true,
         error,
@@ -618,17 +621,17 @@ export function makeReadableStream(polyfill) {
           break
         }
         reading = true
-        read(reader, request)
+        src.read(request)
       } while (pumpAgain)
       pumping = false
     }
 
-    reader.onError = (err) => {
+    src.onError = (err) => {
       // During a read (its pull failed), that read's chunk is written first, as the standard has it.
       if (reading) microtask(() => sourceErrored(err))
       else sourceErrored(err)
     }
-    reader.onClose = () => {
+    src.onClose = () => {
       if (!reading) sourceClosed()
     }
     then.call(writer.closed, destClosed, destErrored)
@@ -640,8 +643,9 @@ export function makeReadableStream(polyfill) {
       }
       signal.addEventListener('abort', abortAlgorithm)
     }
-    if (s.state === 'errored') sourceErrored(s.storedError)
-    else if (s.state === 'closed') sourceClosed()
+    const state = src.state()
+    if (state === 'errored') sourceErrored(src.storedError())
+    else if (state === 'closed') sourceClosed()
     // The first read waits for the destination to be ready (and started), as the standard's does.
     else then.call(writer.ready, pump, noop)
     return promise
@@ -797,12 +801,15 @@ export function makeReadableStream(polyfill) {
     constructor(stream) {
       if (!(stream instanceof ReadableStream))
         throw new TypeError('ReadableStreamDefaultReader: the argument is not a ReadableStream')
-      if (!(kState in stream)) return new P.ReadableStreamDefaultReader(stream)
+      if (!(kState in stream)) return new (load('bytestreams').ReadableStreamDefaultReader)(stream)
       this[kReader] = acquire(stream[kState], this)
     }
 
     static [Symbol.hasInstance](value) {
-      return isObject(value) && (kReader in value || value instanceof P.ReadableStreamDefaultReader)
+      if (!isObject(value)) return false
+      if (kReader in value) return true
+      const b = bytes()
+      return b !== undefined && value instanceof b.ReadableStreamDefaultReader
     }
 
     get closed() {
@@ -854,7 +861,10 @@ export function makeReadableStream(polyfill) {
       throw new TypeError('Illegal constructor')
     }
     static [Symbol.hasInstance](value) {
-      return isObject(value) && (kController in value || value instanceof P.ReadableStreamDefaultController)
+      if (!isObject(value)) return false
+      if (kController in value) return true
+      const b = bytes()
+      return b !== undefined && value instanceof b.ReadableStreamDefaultController
     }
     get desiredSize() {
       return desiredSize(controllerOf(this))
@@ -972,37 +982,90 @@ export function makeReadableStream(polyfill) {
    * promises; the polyfill's (byte streams) through their reader's promises.
    */
   function internalReader(stream) {
-    if (kState in stream) {
-      const reader = acquire(stream[kState], null)
-      return {
-        read: (request) =>
-          reader.stream ? read(reader, request) : request.error(new TypeError('Reader was released')),
-        cancel: (reason) => (reader.stream ? streamCancel(reader.stream, reason) : resolvedUndefined),
-        release: () => release(reader),
-        set onError(fn) {
-          reader.onError = fn
-        },
-        set onClose(fn) {
-          reader.onClose = fn
-        },
-      }
-    }
-    const reader = stream.getReader()
+    return (kState in stream ? ownSource(stream) : foreignSource(stream)).open()
+  }
+
+  /** pipe()'s view of one of our streams: `open()` locks it and reads with callbacks. */
+  function ownSource(stream) {
     return {
-      read: (request) =>
-        then.call(
-          reader.read(),
-          (r) => (r.done ? request.close() : request.chunk(r.value)),
-          (err) => request.error(err),
-        ),
-      cancel: (reason) => reader.cancel(reason),
-      release: () => reader.releaseLock(),
-      set onError(fn) {},
-      set onClose(fn) {},
+      open() {
+        const s = stream[kState]
+        const reader = acquire(s, null)
+        s.disturbed = true
+        return {
+          state: () => s.state,
+          storedError: () => s.storedError,
+          read: (request) =>
+            reader.stream ? read(reader, request) : request.error(new TypeError('Reader was released')),
+          cancel: (reason) => (reader.stream ? streamCancel(s, reason) : resolvedUndefined),
+          release: () => release(reader),
+          set onError(fn) {
+            reader.onError = fn
+          },
+          set onClose(fn) {
+            reader.onClose = fn
+          },
+        }
+      },
     }
   }
 
+  /** pipe()'s view of another ReadableStream (the polyfill's byte streams): its public reader. */
+  function foreignSource(stream) {
+    return {
+      open() {
+        const reader = stream.getReader()
+        let state = 'readable'
+        let storedError
+        const hooks = { onError: null, onClose: null }
+        then.call(
+          reader.closed,
+          () => {
+            if (state !== 'readable') return
+            state = 'closed'
+            hooks.onClose?.()
+          },
+          (err) => {
+            if (state !== 'readable') return
+            state = 'errored'
+            storedError = err
+            hooks.onError?.(err)
+          },
+        )
+        return {
+          state: () => state,
+          storedError: () => storedError,
+          read: (request) =>
+            then.call(
+              reader.read(),
+              (r) => (r.done ? request.close() : request.chunk(r.value)),
+              (err) => request.error(err),
+            ),
+          cancel: (reason) => reader.cancel(reason),
+          release: () => reader.releaseLock(),
+          set onError(fn) {
+            hooks.onError = fn
+          },
+          set onClose(fn) {
+            hooks.onClose = fn
+          },
+        }
+      },
+    }
+  }
+
+  /** ReadableStream.prototype.pipeTo for another stream class (the polyfill's byte streams). */
+  function pipeForeign(stream, destination, options) {
+    if (!isWritable(destination)) {
+      return rejected(new TypeError('ReadableStream.prototype.pipeTo: destination is not a WritableStream'))
+    }
+    if (stream.locked) return rejected(new TypeError('Cannot pipe a locked stream'))
+    if (destination.locked) return rejected(new TypeError('Cannot pipe to a locked stream'))
+    return pipe(foreignSource(stream), destination, options)
+  }
+
   return {
+    pipeForeign,
     ReadableStream,
     ReadableStreamDefaultReader,
     ReadableStreamDefaultController,

@@ -1,47 +1,28 @@
-// WHATWG streams: ReadableStream for default sources (readable.js) and TransformStream
-// (transform.js, with fused pipeThrough chains) written for QuickJS; WritableStream, byte streams
-// with their BYOB readers, the queuing strategies and the pipe itself from web-streams-polyfill
-// (its UMD build, included verbatim); plus TextEncoderStream and TextDecoderStream. The biggest
-// chunk: body.js avoids loading it unless a stream is asked for.
-import run from 'web-streams-polyfill/dist/ponyfill.js?guest-script'
+// WHATWG streams, written for QuickJS: ReadableStream for default sources (readable.js),
+// WritableStream (writable.js) and TransformStream (transform.js, with fused pipeThrough chains),
+// the queuing strategies, TextEncoderStream and TextDecoderStream. Byte streams and their BYOB
+// readers are web-streams-polyfill's, in chunk "bytestreams", loaded only when one is made. Body
+// code (body.js) avoids loading this chunk unless a stream is asked for.
 import { load } from './shared.js'
-import { internal, tag, markPlatform, genericTransformStream } from './util.js'
+import { internal, tag, genericTransformStream, isObject } from './util.js'
 import { utf8Encode } from './utf8.js'
 import { makeTransformStream } from './transform.js'
 import { makeReadableStream } from './readable.js'
+import { makeWritableStream } from './writable.js'
 
-// The UMD build fills `exports` when it sees CommonJS-like `exports` and `module`.
-const polyfill = {}
-run(polyfill, { exports: polyfill })
+const writable = makeWritableStream()
+export const { WritableStream, WritableStreamDefaultWriter, WritableStreamDefaultController } = writable
+tag(WritableStream, 'WritableStream')
+tag(WritableStreamDefaultWriter, 'WritableStreamDefaultWriter')
+tag(WritableStreamDefaultController, 'WritableStreamDefaultController')
 
-export const {
-  ReadableStreamBYOBReader,
-  ReadableStreamBYOBRequest,
-  ReadableByteStreamController,
-  WritableStream,
-  WritableStreamDefaultWriter,
-  WritableStreamDefaultController,
-  ByteLengthQueuingStrategy,
-  CountQueuingStrategy,
-} = polyfill
-for (const name of Object.keys(polyfill)) markPlatform(polyfill[name].prototype)
-
-const readable = makeReadableStream(polyfill)
+const readable = makeReadableStream(writable)
 export const { ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController } = readable
 tag(ReadableStream, 'ReadableStream')
 tag(ReadableStreamDefaultReader, 'ReadableStreamDefaultReader')
 tag(ReadableStreamDefaultController, 'ReadableStreamDefaultController')
-// The polyfill's byte streams pipe through TransformStreams the same way.
-Object.defineProperty(polyfill.ReadableStream.prototype, 'pipeThrough', {
-  value: {
-    pipeThrough(transform, options) {
-      return readable.pipeThroughAny(this, this.locked, transform, options)
-    },
-  }.pipeThrough,
-  writable: true,
-  configurable: true,
-  enumerable: true,
-})
+/** For chunk "bytestreams": the polyfill's streams pipe and pipe through like ours. */
+export const { pipeForeign, pipeThroughAny } = readable
 
 export const { TransformStream, TransformStreamDefaultController } = makeTransformStream(
   { ReadableStream, WritableStream },
@@ -49,6 +30,47 @@ export const { TransformStream, TransformStreamDefaultController } = makeTransfo
 )
 tag(TransformStream, 'TransformStream')
 tag(TransformStreamDefaultController, 'TransformStreamDefaultController')
+
+const kHwm = internal('highWaterMark')
+
+function strategyHwm(init, name) {
+  if (!isObject(init) || init.highWaterMark === undefined) {
+    throw new TypeError(`${name}: the init dictionary needs a highWaterMark`)
+  }
+  return Number(init.highWaterMark)
+}
+
+function hwmOf(strategy) {
+  if (!isObject(strategy) || !(kHwm in strategy)) throw new TypeError('Illegal invocation')
+  return strategy[kHwm]
+}
+
+/** A queuing strategy class: a high-water mark from its init dictionary, and a size function. */
+function queuingStrategy(name, size) {
+  const cls = class {
+    constructor(init) {
+      this[kHwm] = strategyHwm(init, name)
+    }
+    get highWaterMark() {
+      return hwmOf(this)
+    }
+    get size() {
+      hwmOf(this)
+      return size
+    }
+  }
+  tag(cls, name)
+  return cls
+}
+
+export const CountQueuingStrategy = queuingStrategy('CountQueuingStrategy', { size: () => 1 }.size)
+export const ByteLengthQueuingStrategy = queuingStrategy(
+  'ByteLengthQueuingStrategy',
+  { size: (chunk) => chunk.byteLength }.size,
+)
+for (const cls of [CountQueuingStrategy, ByteLengthQueuingStrategy]) {
+  for (const key of ['highWaterMark', 'size']) Object.defineProperty(cls.prototype, key, { enumerable: true })
+}
 
 const kTransform = internal('transform')
 
