@@ -1,7 +1,7 @@
 // The guest's ReadableStream (src/sandbox/prelude/readable.js), written for QuickJS: each case runs
 // in the guest and in Node's streams and must give the same answer (see helpers/same-as-node.ts).
 import { describe, expect, it } from 'vitest'
-import { sameAsNode as same } from './helpers/same-as-node.js'
+import { inGuest, sameAsNode as same } from './helpers/same-as-node.js'
 
 describe('ReadableStream: sources, queue and readers', () => {
   it('calls start, then pull as reads and the high-water mark ask, in order', async () => {
@@ -450,6 +450,27 @@ describe('ReadableStream: tee, iteration, from, pipeTo', () => {
       { result: 'TypeError', log: ['cancel TypeError'], locked: false },
       { result: 'TypeError', log: [], locked: false },
     ])
+  })
+
+  it('a long series of pipes works: past 16 nested deliveries a chunk waits for a microtask', async () => {
+    const series = (n: number): string => `
+      const results = []
+      for (const how of ['pipeTo', 'options']) {
+        let s = from(['a', 'b', 'c'])
+        for (let i = 0; i < ${n}; i++) {
+          const ts = new TransformStream({ transform(x, c) { c.enqueue(x) } })
+          if (how === 'pipeTo') {
+            s.pipeTo(ts.writable)
+            s = ts.readable
+          } else s = s.pipeThrough(ts, {})
+        }
+        results.push((await collect(s)).join(''))
+      }
+      return results
+    `
+    expect(await same(series(100))).toEqual(['abc', 'abc'])
+    // Node's own streams overflow their stack here (and web-streams-polyfill's did at 150).
+    expect(await inGuest(series(2000))).toEqual(['abc', 'abc'])
   })
 
   it('pipeTo refuses locked ends and what is not a WritableStream', async () => {

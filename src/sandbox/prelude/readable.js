@@ -35,6 +35,26 @@ function microtask(fn) {
   then.call(resolvedUndefined, fn)
 }
 
+/**
+ * Chunks cross pipes and fused chains in nested calls: a chunk written into a TransformStream can
+ * come out and be written into the next one at once. Past MAX_DEPTH such deliveries on the stack,
+ * the next waits for a microtask, so a long series of pipes cannot overflow QuickJS's stack.
+ */
+const MAX_DEPTH = 16
+let depth = 0
+function nested(fn) {
+  if (depth >= MAX_DEPTH) {
+    microtask(fn)
+    return
+  }
+  depth++
+  try {
+    fn()
+  } finally {
+    depth--
+  }
+}
+
 /** Whether `value` is an AbortSignal (the guest's class: loaded already if one exists). */
 function isAbortSignal(value) {
   return isObject(value) && value instanceof load('events').AbortSignal
@@ -588,12 +608,19 @@ export function makeReadableStream({ isWritable }) {
     }
 
     const request = {
+      // `reading` stays true until the chunk is written (a deferred write keeps later reads back).
       chunk(chunk) {
-        reading = false
-        if (shuttingDown) return
-        currentWrite = writer.write(chunk)
-        then.call(currentWrite, undefined, noop)
-        pump()
+        nested(() => {
+          reading = false
+          if (shuttingDown) return
+          try {
+            currentWrite = writer.write(chunk)
+            then.call(currentWrite, undefined, noop)
+            pump()
+          } catch (err) {
+            sourceErrored(err)
+          }
+        })
       },
       close() {
         reading = false
@@ -1066,6 +1093,7 @@ export function makeReadableStream({ isWritable }) {
 
   return {
     pipeForeign,
+    nested,
     ReadableStream,
     ReadableStreamDefaultReader,
     ReadableStreamDefaultController,

@@ -50,7 +50,7 @@ function terminated() {
  * Builds the two classes over the polyfill's streams. `readableStreamProto` is patched: its
  * pipeThrough takes the fused path when it can.
  */
-export function makeTransformStream({ ReadableStream, WritableStream }, { internalReader, hooks }) {
+export function makeTransformStream({ ReadableStream, WritableStream }, { internalReader, hooks, nested }) {
   /** Stage of each TransformStream, of its writable and of its readable. */
   const byStream = new WeakMap()
   const byWritable = new WeakMap()
@@ -455,7 +455,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
       // `reading` stays true until a deferred answer is taken: nothing reads past it meanwhile.
       const later = deferred ? (fn) => then.call(resolvedPromise, fn) : (fn) => fn()
       this.request = {
-        chunk: (chunk) => later(() => this.take(chunk)),
+        chunk: (chunk) => later(() => nested(() => this.take(chunk))),
         close: () =>
           later(() => {
             this.reading = false
@@ -487,8 +487,14 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
     take(chunk) {
       this.reading = false
       if (this.ended) return
-      this.stages[0].receive(chunk)
-      this.pump()
+      try {
+        this.stages[0].receive(chunk)
+        this.pump()
+      } catch (err) {
+        // Not a transformer's error (receive catches those): an engine limit, say. End the chain
+        // rather than leave its reader waiting.
+        this.fail(err, undefined)
+      }
     }
 
     add(stage) {
