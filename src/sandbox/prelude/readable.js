@@ -14,22 +14,12 @@
 //   (chunk "bytestreams", loaded only then); `instanceof` accepts both, and both pipe into the
 //   WritableStream of writable.js through pipe() below.
 import { load, peek } from './shared.js'
-import { isObject } from './util.js'
+import { isObject, illegal, dictionary, rejected, checkFunction, queuingStrategy, enumerableMembers } from './util.js'
 
 const { then } = Promise.prototype
 const resolvedUndefined = Promise.resolve()
 const noop = () => {}
 const AsyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype)
-
-function rejected(err) {
-  const p = Promise.reject(err)
-  then.call(p, undefined, noop)
-  return p
-}
-
-function checkFunction(fn, name) {
-  if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`underlyingSource.${name} must be a function`)
-}
 
 function microtask(fn) {
   then.call(resolvedUndefined, fn)
@@ -362,7 +352,7 @@ export function makeReadableStream({ isWritable }) {
 
   function stateOf(stream) {
     const s = tryState(stream)
-    if (!s) throw new TypeError('Illegal invocation')
+    if (!s) throw illegal()
     return s
   }
 
@@ -397,8 +387,7 @@ export function makeReadableStream({ isWritable }) {
       if (underlyingSource === null) throw new TypeError('underlyingSource must be an object')
       const source = underlyingSource === undefined ? {} : underlyingSource
       if (!isObject(source)) throw new TypeError('underlyingSource must be an object')
-      const st = strategy === undefined || strategy === null ? {} : strategy
-      if (!isObject(st)) throw new TypeError('strategy must be an object')
+      const st = dictionary(strategy, 'strategy')
       // The standard reads the source's members in this (alphabetical) order, then the strategy's.
       void source.autoAllocateChunkSize
       const cancel = source.cancel
@@ -409,14 +398,10 @@ export function makeReadableStream({ isWritable }) {
         if (String(type) === 'bytes') return new (load('bytestreams').ReadableStream)(underlyingSource, strategy)
         throw new TypeError(`${type} is not a valid enumeration value for ReadableStreamType`)
       }
-      checkFunction(cancel, 'cancel')
-      checkFunction(pull, 'pull')
-      checkFunction(start, 'start')
-      const rawHwm = st.highWaterMark
-      const size = st.size
-      const hwm = rawHwm === undefined ? 1 : Number(rawHwm)
-      if (Number.isNaN(hwm) || hwm < 0) throw new RangeError('Invalid highWaterMark')
-      if (size !== undefined && typeof size !== 'function') throw new TypeError('strategy.size must be a function')
+      checkFunction(cancel, 'underlyingSource.cancel')
+      checkFunction(pull, 'underlyingSource.pull')
+      checkFunction(start, 'underlyingSource.start')
+      const { hwm, size } = queuingStrategy(st, 1)
       setUp(this, source, start, pull, cancel, hwm, size)
     }
 
@@ -438,7 +423,7 @@ export function makeReadableStream({ isWritable }) {
 
     cancel(reason = undefined) {
       const s = tryState(this)
-      if (!s) return rejected(new TypeError('Illegal invocation'))
+      if (!s) return rejected(illegal())
       if (s.reader) return rejected(new TypeError('Cannot cancel a stream that is locked'))
       return streamCancel(s, reason)
     }
@@ -459,13 +444,8 @@ export function makeReadableStream({ isWritable }) {
 
     pipeTo(destination, options = undefined) {
       const s = tryState(this)
-      if (!s) return rejected(new TypeError('Illegal invocation'))
-      if (!isWritable(destination)) {
-        return rejected(new TypeError('ReadableStream.prototype.pipeTo: destination is not a WritableStream'))
-      }
-      if (s.reader) return rejected(new TypeError('Cannot pipe a locked stream'))
-      if (destination.locked) return rejected(new TypeError('Cannot pipe to a locked stream'))
-      return pipe(ownSource(this), destination, options)
+      if (!s) return rejected(illegal())
+      return pipeChecked(ownSource(this), s.reader !== null, destination, options)
     }
 
     tee() {
@@ -505,8 +485,8 @@ export function makeReadableStream({ isWritable }) {
   const hooks = { fuse: undefined }
 
   /**
-   * ReadableStreamPipeTo, as the standard writes it, reading this stream with callbacks and
-   * writing through the destination's public writer (a polyfill WritableStream).
+   * ReadableStreamPipeTo, as the standard writes it, reading `source` (ownSource or
+   * foreignSource) with callbacks and writing through the destination's public writer.
    */
   function pipe(source, destination, options) {
     const opts = options === undefined || options === null ? {} : options
@@ -811,8 +791,6 @@ export function makeReadableStream({ isWritable }) {
 
   // --- readers, controller, iterator ---
 
-  const illegal = () => new TypeError('Illegal invocation')
-
   /** The reader state of `object`, or undefined when it is not one of our readers. */
   function tryReader(object) {
     return isObject(object) ? object[kReader] : undefined
@@ -879,7 +857,7 @@ export function makeReadableStream({ isWritable }) {
 
   function controllerOf(object) {
     const c = isObject(object) ? object[kController] : undefined
-    if (!c) throw new TypeError('Illegal invocation')
+    if (!c) throw illegal()
     return c
   }
 
@@ -911,7 +889,7 @@ export function makeReadableStream({ isWritable }) {
     next: {
       value: function next() {
         const it = this[kIterator]
-        if (!it) return rejected(new TypeError('Illegal invocation'))
+        if (!it) return rejected(illegal())
         return queueStep(it, () => nextSteps(it))
       },
       writable: true,
@@ -920,7 +898,7 @@ export function makeReadableStream({ isWritable }) {
     return: {
       value: function return_(value = undefined) {
         const it = this[kIterator]
-        if (!it) return rejected(new TypeError('Illegal invocation'))
+        if (!it) return rejected(illegal())
         return queueStep(it, () => returnSteps(it, value))
       },
       writable: true,
@@ -994,12 +972,7 @@ export function makeReadableStream({ isWritable }) {
     return Promise.resolve({ value, done: true })
   }
 
-  // WebIDL members are enumerable.
-  for (const cls of [ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController]) {
-    for (const key of Object.getOwnPropertyNames(cls.prototype)) {
-      if (key !== 'constructor') Object.defineProperty(cls.prototype, key, { enumerable: true })
-    }
-  }
+  enumerableMembers(ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController)
   Object.defineProperty(ReadableStream.prototype, '_disturbed', { enumerable: false })
   for (const name of ['pipeThrough', 'pipeTo'])
     Object.defineProperty(ReadableStream.prototype[name], 'length', { value: 1 })
@@ -1083,12 +1056,17 @@ export function makeReadableStream({ isWritable }) {
 
   /** ReadableStream.prototype.pipeTo for another stream class (the polyfill's byte streams). */
   function pipeForeign(stream, destination, options) {
+    return pipeChecked(foreignSource(stream), stream.locked, destination, options)
+  }
+
+  /** pipeTo's checks of both ends, then the pipe. */
+  function pipeChecked(source, locked, destination, options) {
     if (!isWritable(destination)) {
       return rejected(new TypeError('ReadableStream.prototype.pipeTo: destination is not a WritableStream'))
     }
-    if (stream.locked) return rejected(new TypeError('Cannot pipe a locked stream'))
+    if (locked) return rejected(new TypeError('Cannot pipe a locked stream'))
     if (destination.locked) return rejected(new TypeError('Cannot pipe to a locked stream'))
-    return pipe(foreignSource(stream), destination, options)
+    return pipe(source, destination, options)
   }
 
   return {
@@ -1100,6 +1078,5 @@ export function makeReadableStream({ isWritable }) {
     internalReader,
     pipeThroughAny,
     hooks,
-    isOurs: (stream) => isObject(stream) && kState in stream,
   }
 }

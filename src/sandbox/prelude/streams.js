@@ -4,7 +4,7 @@
 // readers are web-streams-polyfill's, in chunk "bytestreams", loaded only when one is made. Body
 // code (body.js) avoids loading this chunk unless a stream is asked for.
 import { load } from './shared.js'
-import { internal, tag, genericTransformStream, isObject } from './util.js'
+import { internal, tag, genericTransformStream, isObject, illegal, enumerableMembers } from './util.js'
 import { utf8Encode } from './utf8.js'
 import { makeTransformStream } from './transform.js'
 import { makeReadableStream } from './readable.js'
@@ -41,12 +41,12 @@ function strategyHwm(init, name) {
 }
 
 function hwmOf(strategy) {
-  if (!isObject(strategy) || !(kHwm in strategy)) throw new TypeError('Illegal invocation')
+  if (!isObject(strategy) || !(kHwm in strategy)) throw illegal()
   return strategy[kHwm]
 }
 
 /** A queuing strategy class: a high-water mark from its init dictionary, and a size function. */
-function queuingStrategy(name, size) {
+function strategyClass(name, size) {
   const cls = class {
     constructor(init) {
       this[kHwm] = strategyHwm(init, name)
@@ -60,17 +60,15 @@ function queuingStrategy(name, size) {
     }
   }
   tag(cls, name)
+  enumerableMembers(cls)
   return cls
 }
 
-export const CountQueuingStrategy = queuingStrategy('CountQueuingStrategy', { size: () => 1 }.size)
-export const ByteLengthQueuingStrategy = queuingStrategy(
+export const CountQueuingStrategy = strategyClass('CountQueuingStrategy', { size: () => 1 }.size)
+export const ByteLengthQueuingStrategy = strategyClass(
   'ByteLengthQueuingStrategy',
   { size: (chunk) => chunk.byteLength }.size,
 )
-for (const cls of [CountQueuingStrategy, ByteLengthQueuingStrategy]) {
-  for (const key of ['highWaterMark', 'size']) Object.defineProperty(cls.prototype, key, { enumerable: true })
-}
 
 const kTransform = internal('transform')
 

@@ -1,7 +1,7 @@
-// TransformStream, built on web-streams-polyfill's ReadableStream and WritableStream, with a
-// fused pipeThrough.
+// TransformStream, built on the ReadableStream of readable.js and the WritableStream of
+// writable.js, with a fused pipeThrough.
 //
-// Why not the polyfill's own: it follows the standard's algorithms literally, and every step of a
+// Why not web-streams-polyfill's: it follows the standard's algorithms literally, and every step of a
 // chunk through a TransformStream is promise plumbing (the pipe's read, the writer's ready and
 // write promises, the sink's write promise, the backpressure promise, the pull promise: about a
 // dozen promises and jobs). V8 makes that cheap; QuickJS interprets it, at ~48 us per chunk per
@@ -24,8 +24,8 @@
 //   readable cancels each transformer and the source; `controller.terminate()` closes the
 //   stages after it and cancels those before it. Locks are released when a chain ends.
 // - Anything else (options, a pair that is not a TransformStream made here, a stage that has
-//   already been written to or has output) takes the polyfill's pipeThrough.
-import { isObject } from './util.js'
+//   already been written to or has output) is piped (readable.js's pipeTo).
+import { isObject, illegal, checkFunction, dictionary, enumerableMembers } from './util.js'
 
 const { then } = Promise.prototype
 const noop = () => {}
@@ -47,8 +47,8 @@ function terminated() {
 }
 
 /**
- * Builds the two classes over the polyfill's streams. `readableStreamProto` is patched: its
- * pipeThrough takes the fused path when it can.
+ * Builds the two classes over the given streams, and sets `hooks.fuse`, which readable.js's
+ * pipeThrough asks first.
  */
 export function makeTransformStream({ ReadableStream, WritableStream }, { internalReader, hooks, nested }) {
   /** Stage of each TransformStream, of its writable and of its readable. */
@@ -75,12 +75,8 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
   const controllers = new WeakMap()
   function stageOf(controller) {
     const stage = controllers.get(controller)
-    if (!stage) throw new TypeError('Illegal invocation')
+    if (!stage) throw illegal()
     return stage
-  }
-
-  function checkFunction(fn, name) {
-    if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`transformer.${name} must be a function`)
   }
 
   /** The writable's underlying sink: one object per stream, its methods shared. */
@@ -131,10 +127,10 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
       const start = transformer.start
       const transform = transformer.transform
       const writableType = transformer.writableType
-      checkFunction(cancel, 'cancel')
-      checkFunction(flush, 'flush')
-      checkFunction(start, 'start')
-      checkFunction(transform, 'transform')
+      checkFunction(cancel, 'transformer.cancel')
+      checkFunction(flush, 'transformer.flush')
+      checkFunction(start, 'transformer.start')
+      checkFunction(transform, 'transformer.transform')
       if (readableType !== undefined) throw new RangeError('Invalid readableType specified')
       if (writableType !== undefined) throw new RangeError('Invalid writableType specified')
       this.cancelFn = cancel
@@ -276,7 +272,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
 
     sinkAbort(reason) {
       if (this.fused) return undefined
-      return this.finish(() => this.cancelFn?.call(this.transformer, reason)).then(
+      return this.cancelled(reason).then(
         () => {
           if (this.state === 'errored') throw this.storedError
           this.errorReadable(reason)
@@ -300,7 +296,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
       if (this.chain) return this.chain.cancel(reason)
       this.state = 'errored'
       this.storedError = reason
-      return this.finish(() => this.cancelFn?.call(this.transformer, reason)).then(
+      return this.cancelled(reason).then(
         () => {
           this.errorWritable(reason)
         },
@@ -347,6 +343,11 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
     closeReadable() {
       if (this.state === 'closed' || this.state === 'errored') return
       this.state = 'closed'
+      this.endReadable()
+    }
+
+    /** Closes the readable's controller (unless closing already) and lets a waiting pull go. */
+    endReadable() {
       try {
         this.rc.close()
       } catch {
@@ -564,13 +565,8 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
           this.close(stage.next)
           return
         }
-        try {
-          stage.rc.close()
-        } catch {
-          // already closing
-        }
-        stage.setBackpressure(true)
-        this.end(true)
+        stage.endReadable()
+        this.end()
       }
       const result = stage.finish(() => stage.flushFn?.call(stage.transformer, stage.controller))
       then.call(result, after, (err) => this.fail(err, stage))
@@ -595,13 +591,8 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
       if (stage.next) {
         this.close(stage.next)
       } else {
-        try {
-          stage.rc.close()
-        } catch {
-          // already closing
-        }
-        stage.setBackpressure(true)
-        this.end(true)
+        stage.endReadable()
+        this.end()
       }
     }
 
@@ -683,27 +674,25 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
   class TransformStream {
     constructor(transformer = undefined, writableStrategy = undefined, readableStrategy = undefined) {
       if (transformer !== undefined && !isObject(transformer)) throw new TypeError('transformer must be an object')
-      const stage = new Stage(transformer ?? {}, strategy(writableStrategy), strategy(readableStrategy))
+      const stage = new Stage(
+        transformer ?? {},
+        dictionary(writableStrategy, 'strategy'),
+        dictionary(readableStrategy, 'strategy'),
+      )
       byStream.set(this, stage)
       byWritable.set(stage.writable, stage)
       byReadable.set(stage.readable, stage)
     }
     get readable() {
       const stage = byStream.get(this)
-      if (!stage) throw new TypeError('Illegal invocation')
+      if (!stage) throw illegal()
       return stage.readable
     }
     get writable() {
       const stage = byStream.get(this)
-      if (!stage) throw new TypeError('Illegal invocation')
+      if (!stage) throw illegal()
       return stage.writable
     }
-  }
-
-  function strategy(value) {
-    if (value === undefined || value === null) return {}
-    if (!isObject(value)) throw new TypeError('strategy must be an object')
-    return value
   }
 
   // readable.js's pipeThrough asks first whether `source.pipeThrough(pair)` can join a chain.
@@ -721,12 +710,7 @@ export function makeTransformStream({ ReadableStream, WritableStream }, { intern
     return readable
   }
 
-  // WebIDL members are enumerable, as the polyfill's are.
-  for (const cls of [TransformStream, TransformStreamDefaultController]) {
-    for (const key of Object.getOwnPropertyNames(cls.prototype)) {
-      if (key !== 'constructor') Object.defineProperty(cls.prototype, key, { enumerable: true })
-    }
-  }
+  enumerableMembers(TransformStream, TransformStreamDefaultController)
 
   return { TransformStream, TransformStreamDefaultController }
 }

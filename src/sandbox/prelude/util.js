@@ -24,6 +24,43 @@ export function illegal() {
   return new TypeError('Illegal invocation')
 }
 
+const { then } = Promise.prototype
+const noop = () => {}
+
+/** A rejected promise already marked handled (a platform method's failure, not the guest's). */
+export function rejected(err) {
+  const p = Promise.reject(err)
+  then.call(p, undefined, noop)
+  return p
+}
+
+/** WebIDL callback members: absent, or a function (`what` names it in the TypeError). */
+export function checkFunction(fn, what) {
+  if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`${what} must be a function`)
+}
+
+/**
+ * A QueuingStrategy dictionary's high-water mark (default `defaultHwm`) and size function, as the
+ * stream constructors extract them; `st` is the dictionary (see {@link dictionary}).
+ */
+export function queuingStrategy(st, defaultHwm) {
+  const raw = st.highWaterMark
+  const size = st.size
+  const hwm = raw === undefined ? defaultHwm : Number(raw)
+  if (Number.isNaN(hwm) || hwm < 0) throw new RangeError('Invalid highWaterMark')
+  checkFunction(size, 'strategy.size')
+  return { hwm, size }
+}
+
+/** WebIDL members are enumerable: makes every prototype member of `classes` so. */
+export function enumerableMembers(...classes) {
+  for (const cls of classes) {
+    for (const key of Object.getOwnPropertyNames(cls.prototype)) {
+      if (key !== 'constructor') Object.defineProperty(cls.prototype, key, { enumerable: true })
+    }
+  }
+}
+
 /**
  * The GenericTransformStream mixin (TextEncoderStream, CompressionStream, ...): `readable` and
  * `writable` getters on `cls.prototype`, reading the TransformStream each instance holds under

@@ -4,17 +4,11 @@
 // Together with readable.js and transform.js it lets the streams chunk run without
 // web-streams-polyfill, which now loads only for byte streams.
 import { load } from './shared.js'
-import { isObject } from './util.js'
+import { isObject, illegal, dictionary, rejected, checkFunction, queuingStrategy, enumerableMembers } from './util.js'
 
 const { then } = Promise.prototype
 const noop = () => {}
 const CLOSE = Symbol('close sentinel')
-
-function rejected(err) {
-  const p = Promise.reject(err)
-  then.call(p, undefined, noop)
-  return p
-}
 
 /** A promise with its settle functions, and whether it has settled (for "if pending"). */
 class Deferred {
@@ -444,8 +438,6 @@ export function makeWritableStream() {
 
   // --- the public classes ---
 
-  const illegal = () => new TypeError('Illegal invocation')
-
   function stateOf(stream) {
     const s = isObject(stream) ? stream[kState] : undefined
     if (!s) throw illegal()
@@ -457,29 +449,19 @@ export function makeWritableStream() {
       if (underlyingSink === null) throw new TypeError('underlyingSink must be an object')
       const sink = underlyingSink === undefined ? {} : underlyingSink
       if (!isObject(sink)) throw new TypeError('underlyingSink must be an object')
-      const st = strategy === undefined || strategy === null ? {} : strategy
-      if (!isObject(st)) throw new TypeError('strategy must be an object')
+      const st = dictionary(strategy, 'strategy')
       // The standard reads the sink's members in this (alphabetical) order, then the strategy's.
       const abort = sink.abort
       const close = sink.close
       const start = sink.start
       const type = sink.type
       const write = sink.write
-      for (const [name, fn] of [
-        ['abort', abort],
-        ['close', close],
-        ['start', start],
-        ['write', write],
-      ]) {
-        if (fn !== undefined && typeof fn !== 'function')
-          throw new TypeError(`underlyingSink.${name} must be a function`)
-      }
+      checkFunction(abort, 'underlyingSink.abort')
+      checkFunction(close, 'underlyingSink.close')
+      checkFunction(start, 'underlyingSink.start')
+      checkFunction(write, 'underlyingSink.write')
       if (type !== undefined) throw new RangeError('Invalid type is specified')
-      const rawHwm = st.highWaterMark
-      const size = st.size
-      const hwm = rawHwm === undefined ? 1 : Number(rawHwm)
-      if (Number.isNaN(hwm) || hwm < 0) throw new RangeError('Invalid highWaterMark')
-      if (size !== undefined && typeof size !== 'function') throw new TypeError('strategy.size must be a function')
+      const { hwm, size } = queuingStrategy(st, 1)
       const s = new StreamState()
       this[kState] = s
       const c = new ControllerState(s, sink, write, close, abort, hwm, size)
@@ -607,11 +589,7 @@ export function makeWritableStream() {
     }
   }
 
-  for (const cls of [WritableStream, WritableStreamDefaultWriter, WritableStreamDefaultController]) {
-    for (const key of Object.getOwnPropertyNames(cls.prototype)) {
-      if (key !== 'constructor') Object.defineProperty(cls.prototype, key, { enumerable: true })
-    }
-  }
+  enumerableMembers(WritableStream, WritableStreamDefaultWriter, WritableStreamDefaultController)
 
   return {
     WritableStream,
