@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime, type LogEvent, type Runtime, type RuntimeOptions } from 'fnbox'
+import { testPostgres } from './helpers/postgres.js'
 
 const SECRET_KEY = randomBytes(32).toString('hex')
 
@@ -50,7 +51,12 @@ interface Backend {
   options: () => Promise<RuntimeOptions>
   vector: boolean
   cleanup?: () => Promise<void>
+  /** Why the backend is unavailable, if it is. */
+  skip?: string
 }
+
+// A database of this file's own on the server, dropped after the suite.
+const server = await testPostgres('host data')
 
 let filesRoot: string
 const BACKENDS: Backend[] = [
@@ -67,15 +73,20 @@ const BACKENDS: Backend[] = [
   {
     // The local server has no pgvector: vector cases run on PGlite (above and in the conformance suite).
     name: 'server Postgres',
-    options: async () => ({ storage: { postgres: 'postgres://postgres@127.0.0.1:5432/test' }, files: 'memory' }),
+    options: async () => ({ storage: { postgres: await server.url() }, files: 'memory' }),
     vector: false,
+    skip: server.skip,
   },
 ]
 
 describe.each(BACKENDS)('fnbox:host on $name', (backend) => {
+  if (backend.skip) {
+    it.skip(`needs server Postgres (${backend.skip})`, () => {})
+    return
+  }
   let runtime: Runtime
   const logs: LogEvent[] = []
-  /** Fresh per run: the server database is shared between runs. */
+  /** A scope of this suite's own: the host API reaches it with `.scope(scope)`. */
   const scope = `t-${randomUUID()}`
   const call = (fn: string, ...args: unknown[]) => runtime.call<Outcome>('data', fn, ...args)
 

@@ -1,30 +1,15 @@
 // Versioned migrations on a fresh server database, applied by two hosts at once.
-import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
-import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { MIGRATIONS } from '../../src/storage/migrations.js'
 import { openSql } from '../../src/storage/sql.js'
+import { testPostgres } from '../helpers/postgres.js'
 
-const SERVER = 'postgres://postgres@127.0.0.1:5432'
-const database = `fnbox_migrate_${randomUUID().replaceAll('-', '')}`
+const server = await testPostgres('migrations')
 
-describe('migrations', () => {
-  beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: `${SERVER}/postgres` })
-    await admin.connect()
-    await admin.query(`create database ${database}`)
-    await admin.end()
-  })
-  afterAll(async () => {
-    const admin = new pg.Client({ connectionString: `${SERVER}/postgres` })
-    await admin.connect()
-    await admin.query(`drop database if exists ${database} with (force)`)
-    await admin.end()
-  })
-
+describe.skipIf(server.skip)('migrations', () => {
   it('two hosts migrating a fresh database at once apply each migration exactly once', async () => {
-    const url = `${SERVER}/${database}`
+    const url = await server.url()
     const hosts = await Promise.all([
       openSql({ postgres: url }),
       openSql({ postgres: url }),
@@ -50,7 +35,7 @@ describe('migrations', () => {
   })
 
   it('a later start finds nothing to do, and an unreachable server fails with ERR_STORAGE', async () => {
-    const again = await openSql({ postgres: `${SERVER}/${database}` })
+    const again = await openSql({ postgres: await server.url() })
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from fnbox_migrations`.execute(again.db)
     expect(rows[0]!.n).toBe(Object.keys(MIGRATIONS).length)
     await again.close()
