@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime, type LogEvent, type Runtime, type RuntimeOptions } from 'fnbox'
 import { testPostgres } from './helpers/postgres.js'
+import { processWarnings } from './helpers/warnings.js'
 
 const SECRET_KEY = randomBytes(32).toString('hex')
 
@@ -38,6 +39,7 @@ export const txWrite = codeOf((key, index, fail) => tx(async (t) => {
 }))
 export const txHang = codeOf((key) => tx(async (t) => { await t.kv.set(key, 'never'); await new Promise(() => {}) }))
 export const txNested = codeOf(() => tx(async () => tx(async () => 1)))
+export const concurrentGets = codeOf(async (n) => (await Promise.all(Array.from({ length: n }, (_, i) => kv.get('many:' + i)))).length)
 export const txAfter = codeOf(async () => { let saved; await tx(async (t) => { saved = t }); return saved.kv.set('late', 1) })
 export const txReadOwn = codeOf((key) => tx(async (t) => { await t.kv.set(key, 'mine'); return t.kv.get(key) }))
 export const secret = (name) => secrets.get(name) ?? null
@@ -100,6 +102,11 @@ describe.each(BACKENDS)('fnbox:host on $name', (backend) => {
   afterAll(async () => {
     await runtime?.close()
     await backend.cleanup?.()
+  })
+
+  it('200 concurrent host calls of one invocation print no MaxListeners warning', async () => {
+    const warnings = await processWarnings(async () => expect(await call('concurrentGets', 200)).toEqual({ ok: 200 }))
+    expect(warnings).toEqual([])
   })
 
   it('kv: set, get, delete and every JSON type, seen by the host API in the same scope', async () => {
