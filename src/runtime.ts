@@ -50,7 +50,13 @@ import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
 import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
-import { defaultFilesRoot, openBackend, type Backend, type StorageOption } from './storage/backend.js'
+import {
+  defaultFilesRoot,
+  openBackend,
+  resolveStorageOption,
+  type Backend,
+  type StorageOption,
+} from './storage/backend.js'
 import { admit, invocationOutcome, type GateTicket } from './reliability/admission.js'
 import { resolveCallRetry, retrying, type CallRetryOptions, type ResolvedCallRetry } from './reliability/backoff.js'
 import {
@@ -119,8 +125,9 @@ export interface RuntimeOptions {
   allowedHosts?: string[]
   /**
    * Where the data of `fnbox:host` (kv, vector, secrets) lives. Default `{ pglite: '.fnbox/pglite' }`:
-   * embedded Postgres with pgvector, opened on first use. `'memory'` for tests;
-   * `{ postgres: 'postgres://...' }` (or a `pg` pool) to share one database between hosts.
+   * embedded Postgres with pgvector, opened on first use; one process owns the folder.
+   * `'memory'` for tests; `{ postgres: 'postgres://...' }` (or a `pg` pool) to share one database
+   * between hosts, with `kv: { unlogged: true }` to keep kv as a cache that a server crash empties.
    */
   storage?: StorageOption
   /**
@@ -1236,18 +1243,7 @@ function workerUrl(): URL {
 }
 
 function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
-  const storage = opts.storage ?? { pglite: join('.fnbox', 'pglite') }
-  const valid =
-    storage === 'memory' ||
-    (typeof storage === 'object' &&
-      storage !== null &&
-      (('pglite' in storage && typeof storage.pglite === 'string') ||
-        ('postgres' in storage &&
-          (typeof storage.postgres === 'string' ||
-            (typeof storage.postgres === 'object' && storage.postgres !== null && 'connect' in storage.postgres)))))
-  if (!valid) {
-    throw invalidOption('options.storage', "'memory', { pglite: dir } or { postgres: url | pool }", storage)
-  }
+  const storage = resolveStorageOption(opts.storage ?? { pglite: join('.fnbox', 'pglite') })
   if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
     throw invalidOption('options.files', "a folder or 'memory'", opts.files)
   }

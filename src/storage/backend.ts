@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path'
 import type { Pool } from 'pg'
-import { FnboxError } from '../errors.js'
+import { FnboxError, invalidOption } from '../errors.js'
 import type { FileStore, KvStore, StorageAdapters, StorageTransaction, VectorStore } from '../host/domains/types.js'
 import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
 // Each store from its own file, not the domains' index files: those also name the Postgres
@@ -18,17 +18,72 @@ import { MemorySealedSecretStore } from '../host/secrets/memory.js'
 import { SecretStore } from '../host/secrets/store.js'
 import { SecretVault } from '../host/secrets/vault.js'
 import { MemoryVectorStore } from '../host/vector/memory.js'
+import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
 import type { BuiltInStores } from './sql-backend.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
- * embedded Postgres with pgvector in a folder (`'memory://'` for a throwaway one). `{ postgres }`:
- * a server, by connection string or your own `pg` pool; many hosts may share it.
+ * embedded Postgres with pgvector in a folder (`'memory://'` for a throwaway one); one process
+ * owns the folder. `{ postgres }`: a server, by connection string or your own `pg` pool; many
+ * hosts may share it.
  *
+ * Every write acknowledged on PGlite or server Postgres is durable (see the README's table), but
+ * on a server the kv table can be made a cache instead: `{ postgres, kv: { unlogged: true } }`
+ * skips the write-ahead log (cheaper writes) and a crash of the server empties it. Every host of
+ * one database must agree: the host that starts last sets the table's mode.
+ *
+ * @example
+ * ```ts
+ * await createRuntime({ storage: { pglite: '.fnbox/pglite' } }) // the default
+ * await createRuntime({ storage: { postgres: process.env.DATABASE_URL!, kv: { unlogged: true } } })
+ * ```
  * @public
  */
-export type StorageOption = 'memory' | { pglite: string } | { postgres: string | Pool }
+export type StorageOption = 'memory' | { pglite: string } | { postgres: string | Pool; kv?: PostgresKvOptions }
+
+/** How server Postgres keeps the kv table. @public */
+export interface PostgresKvOptions {
+  /**
+   * `true`: an UNLOGGED table, a cache: no write-ahead log, so writes are cheaper, and a crash
+   * (or failover) of the server empties it. Default `false`: logged, durable.
+   */
+  unlogged?: boolean
+}
+
+const STORAGE_SHAPE = "'memory', { pglite: dir } or { postgres: url | pool, kv?: { unlogged } }"
+
+/** Checks `options.storage`, naming what is wrong. */
+export function resolveStorageOption(value: unknown): StorageOption {
+  if (value === 'memory') return value
+  if (typeof value !== 'object' || value === null) throw invalidOption('options.storage', STORAGE_SHAPE, value)
+  const storage = value as Record<string, unknown>
+  if ('pglite' in storage) {
+    checkKeys(storage, 'options.storage', ['pglite'])
+    if (typeof storage.pglite !== 'string' || storage.pglite === '') {
+      throw invalidOption('options.storage.pglite', "a folder or 'memory://'", storage.pglite)
+    }
+    return { pglite: storage.pglite }
+  }
+  if ('postgres' in storage) {
+    checkKeys(storage, 'options.storage', ['postgres', 'kv'])
+    const target = storage.postgres
+    const pool = typeof target === 'object' && target !== null && 'connect' in target
+    if (!pool && (typeof target !== 'string' || target === '')) {
+      throw invalidOption('options.storage.postgres', 'a connection string or a pg Pool', target)
+    }
+    if (storage.kv === undefined) return { postgres: target as string | Pool }
+    const kv = checkKeys(storage.kv, 'options.storage.kv', ['unlogged'])
+    if (kv.unlogged !== undefined && typeof kv.unlogged !== 'boolean') {
+      throw invalidOption('options.storage.kv.unlogged', 'a boolean', kv.unlogged)
+    }
+    return { postgres: target as string | Pool, kv: { unlogged: kv.unlogged === true } }
+  }
+  if ('kv' in storage) {
+    throw invalidOption('options.storage.kv', 'set only with { postgres } (an unlogged kv is a server cache)', storage.kv)
+  }
+  throw invalidOption('options.storage', STORAGE_SHAPE, value)
+}
 
 /** Resolved storage options. */
 export interface BackendOptions {

@@ -15,6 +15,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0001_kv': {
     async up(db: Kysely<unknown>) {
       // UNLOGGED: no write-ahead log, so writes are cheaper; a crash of the server empties it.
+      // (On PGlite every crash of the host process is one: 0004 makes it logged.)
       await sql`
         create unlogged table fnbox_kv (
           scope text collate "C" not null,
@@ -53,6 +54,14 @@ export const MIGRATIONS: Record<string, Migration> = {
           sealed bytea not null,
           updated_at timestamptz not null default now()
         )`.execute(db)
+    },
+  },
+  '0004_kv_logged': {
+    async up(db: Kysely<unknown>) {
+      // Durable by default: an acknowledged kv write survives a crash (of the host process on
+      // PGlite, of the server on Postgres). A server may opt back in to a cache with
+      // `storage: { postgres, kv: { unlogged: true } }`, applied at every start (see sql.ts).
+      await sql`alter table fnbox_kv set logged`.execute(db)
     },
   },
 }

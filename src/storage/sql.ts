@@ -6,9 +6,9 @@
  * @module
  */
 import { mkdir } from 'node:fs/promises'
-import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely'
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely'
 import type { Pool } from 'pg'
-import { FnboxError } from '../errors.js'
+import { FnboxError, isFnboxError } from '../errors.js'
 import { MIGRATIONS } from './migrations.js'
 import { PgliteDialect } from './pglite-dialect.js'
 import { PgliteThread } from './pglite-thread.js'
@@ -30,6 +30,8 @@ export interface PgliteConfig {
 /** Server Postgres: a connection string, or the user's own `pg` pool (fnbox never ends it). */
 export interface PostgresConfig {
   postgres: string | Pool
+  /** `unlogged: true` keeps the kv table UNLOGGED (a cache a server crash empties). */
+  kv?: { unlogged?: boolean }
 }
 
 export type SqlConfig = PgliteConfig | PostgresConfig
@@ -53,7 +55,18 @@ export async function migrate(db: Kysely<unknown>): Promise<void> {
 /** Opens and migrates the database of `config`. */
 export async function openSql(config: SqlConfig): Promise<SqlDatabase> {
   if ('pglite' in config) return openPglite(config.pglite)
-  return openPostgres(config.postgres)
+  return openPostgres(config.postgres, config.kv?.unlogged === true)
+}
+
+/**
+ * Makes the kv table logged or UNLOGGED, as this host's options ask. Each switch rewrites the
+ * table (under an exclusive lock), so it runs only when the mode differs.
+ */
+async function setKvPersistence(db: Kysely<unknown>, unlogged: boolean): Promise<void> {
+  const { rows } = await sql<{ relpersistence: string }>`
+    select relpersistence from pg_class where oid = 'fnbox_kv'::regclass`.execute(db)
+  if ((rows[0]?.relpersistence === 'u') === unlogged) return
+  await sql.raw(`alter table fnbox_kv set ${unlogged ? 'unlogged' : 'logged'}`).execute(db)
 }
 
 async function openPglite(dataDir: string): Promise<SqlDatabase> {
@@ -77,7 +90,7 @@ async function openPglite(dataDir: string): Promise<SqlDatabase> {
   }
 }
 
-async function openPostgres(target: string | Pool): Promise<SqlDatabase> {
+async function openPostgres(target: string | Pool, unloggedKv: boolean): Promise<SqlDatabase> {
   const own = typeof target === 'string'
   let pool: Pool
   if (typeof target === 'string') {
@@ -95,9 +108,11 @@ async function openPostgres(target: string | Pool): Promise<SqlDatabase> {
   })
   try {
     await migrate(db)
+    await setKvPersistence(db, unloggedKv)
   } catch (err) {
     await db.destroy()
-    throw err
+    if (isFnboxError(err)) throw err
+    throw new FnboxError('ERR_STORAGE', 'could not set up the fnbox tables', { cause: err })
   }
   return {
     kind: 'pg',

@@ -23,8 +23,11 @@ const PREFIX = 'fnbox_t_'
 export interface TestPostgres {
   /** Why server Postgres is unavailable (the tests needing it skip), or `undefined`. */
   readonly skip: string | undefined
-  /** The connection string of this file's own database, created on the first call. */
-  url(): Promise<string>
+  /**
+   * The connection string of this file's own database, created on the first call. Another
+   * `name` gives another fresh database (all of them dropped after the file's tests).
+   */
+  url(name?: string): Promise<string>
 }
 
 /** Why the server cannot be reached, or `undefined` when it can. */
@@ -91,22 +94,36 @@ export async function testPostgres(label: string): Promise<TestPostgres> {
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .slice(0, 20)
-  const name = `${PREFIX}${clean}_${process.pid}_${randomBytes(4).toString('hex')}`
-  let created: Promise<string> | undefined
+  const run = `${process.pid}_${randomBytes(4).toString('hex')}`
+  const created = new Map<string, Promise<string>>()
+  const databaseName = (name: string) => `${PREFIX}${clean}${name ? `_${name}` : ''}_${run}`
   afterAll(async () => {
-    if (!created) return
-    await created.catch(() => undefined)
-    await admin((client) => client.query(`drop database if exists "${name}" with (force)`))
+    for (const [name, made] of created) {
+      if (
+        !(await made.then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue
+      await admin((client) => client.query(`drop database if exists "${databaseName(name)}" with (force)`))
+    }
   })
   return {
     skip: undefined,
-    url() {
-      created ??= admin(async (client) => {
-        await dropOrphans(client)
-        await client.query(`create database "${name}"`)
-        return `${POSTGRES_SERVER}/${name}`
-      })
-      return created
+    url(name = '') {
+      if (!/^[a-z0-9]{0,12}$/.test(name))
+        throw new Error(`testPostgres: name ${JSON.stringify(name)} must be [a-z0-9]{0,12}`)
+      let made = created.get(name)
+      if (!made) {
+        made = admin(async (client) => {
+          await dropOrphans(client)
+          await client.query(`create database "${databaseName(name)}"`)
+          return `${POSTGRES_SERVER}/${databaseName(name)}`
+        })
+        created.set(name, made)
+      }
+      return made
     },
   }
 }
