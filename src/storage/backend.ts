@@ -80,7 +80,11 @@ export function resolveStorageOption(value: unknown): StorageOption {
     return { postgres: target as string | Pool, kv: { unlogged: kv.unlogged === true } }
   }
   if ('kv' in storage) {
-    throw invalidOption('options.storage.kv', 'set only with { postgres } (an unlogged kv is a server cache)', storage.kv)
+    throw invalidOption(
+      'options.storage.kv',
+      'set only with { postgres } (an unlogged kv is a server cache)',
+      storage.kv,
+    )
   }
   throw invalidOption('options.storage', STORAGE_SHAPE, value)
 }
