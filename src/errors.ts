@@ -53,6 +53,16 @@ export type FnboxErrorCode =
   | 'ERR_DIMENSION_MISMATCH'
   /** The storage backend failed (database down, disk error); the cause stays on the host. */
   | 'ERR_STORAGE'
+  /**
+   * The embedded database's folder is in use by another process (or runtime); `details` holds
+   * `folder` and the owner's `pid` (and `host`).
+   */
+  | 'ERR_STORAGE_LOCKED'
+  /**
+   * A transaction (`tx`) kept conflicting with concurrent ones and was given up after
+   * `details.attempts` tries; nothing of it was committed. Retrying later is safe.
+   */
+  | 'ERR_CONFLICT'
   /** A bug in fnbox itself. */
   | 'ERR_INTERNAL'
 
@@ -90,6 +100,8 @@ const STATUS: Record<FnboxErrorCode, number> = {
   ERR_TOO_LARGE: 413,
   ERR_DIMENSION_MISMATCH: 400,
   ERR_STORAGE: 503,
+  ERR_STORAGE_LOCKED: 503,
+  ERR_CONFLICT: 409,
   ERR_INTERNAL: 500,
 }
 
@@ -199,7 +211,10 @@ function publicMessage(code: FnboxErrorCode): string {
     case 'ERR_EXECUTOR_LOST':
     case 'ERR_CLOSED':
     case 'ERR_STORAGE':
+    case 'ERR_STORAGE_LOCKED':
       return 'Service unavailable'
+    case 'ERR_CONFLICT':
+      return 'Conflict with a concurrent update: try again'
     default:
       return 'Internal error'
   }

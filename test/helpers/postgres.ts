@@ -13,6 +13,7 @@ import { connect } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll } from 'vitest'
+import { processRuns } from '../../src/storage/folder-lock.js'
 
 /** The server, without a database (`FNBOX_TEST_POSTGRES` overrides it). */
 export const POSTGRES_SERVER = process.env.FNBOX_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432'
@@ -58,15 +59,6 @@ async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 /** Drops the databases of runs that died before their cleanup (their pid is gone). */
 async function dropOrphans(client: pg.Client): Promise<void> {
   const { rows } = await client.query<{ datname: string }>(
@@ -74,7 +66,7 @@ async function dropOrphans(client: pg.Client): Promise<void> {
   )
   for (const { datname } of rows) {
     const pid = Number(/_(\d+)_[0-9a-f]+$/.exec(datname)?.[1])
-    if (Number.isInteger(pid) && !alive(pid)) {
+    if (Number.isInteger(pid) && !processRuns(pid)) {
       await client.query(`drop database if exists "${datname}" with (force)`).catch(() => undefined)
     }
   }

@@ -16,13 +16,13 @@ describe('options.storage', () => {
   it('takes memory, a PGlite folder, or server Postgres with an optional unlogged kv', () => {
     expect(resolveStorageOption('memory')).toBe('memory')
     expect(resolveStorageOption({ pglite: 'data' })).toEqual({ pglite: 'data' })
-    expect(resolveStorageOption({ postgres: 'postgres://h/db' })).toEqual({ postgres: 'postgres://h/db' })
-    expect(resolveStorageOption({ postgres: 'postgres://h/db', kv: { unlogged: true } })).toEqual({
-      postgres: 'postgres://h/db',
+    expect(resolveStorageOption({ postgres: 'postgres://db.invalid/app' })).toEqual({ postgres: 'postgres://db.invalid/app' })
+    expect(resolveStorageOption({ postgres: 'postgres://db.invalid/app', kv: { unlogged: true } })).toEqual({
+      postgres: 'postgres://db.invalid/app',
       kv: { unlogged: true },
     })
-    expect(resolveStorageOption({ postgres: 'postgres://h/db', kv: {} })).toEqual({
-      postgres: 'postgres://h/db',
+    expect(resolveStorageOption({ postgres: 'postgres://db.invalid/app', kv: {} })).toEqual({
+      postgres: 'postgres://db.invalid/app',
       kv: { unlogged: false },
     })
   })

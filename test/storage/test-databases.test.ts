@@ -24,9 +24,10 @@ describe('test databases', () => {
       const rel = relative(TEST_ROOT, file)
       if (rel === join('helpers', 'postgres.ts') || rel === join('storage', 'test-databases.test.ts')) continue
       const text = await readFile(file, 'utf8')
-      // A connection string to a real port (port 1 is the "unreachable server" of error tests).
+      // A connection string that could reach a server: not port 1 (the "unreachable server" of
+      // error tests) nor a reserved `.invalid` host (option validation).
       for (const match of text.matchAll(/postgres(?:ql)?:\/\/[^\s'"`]*/g)) {
-        if (!/:1\//.test(match[0])) offenders.push(`${rel}: ${match[0]}`)
+        if (!/:1\/|\.invalid\//.test(match[0])) offenders.push(`${rel}: ${match[0]}`)
       }
       if (/\b5432\b/.test(text)) offenders.push(`${rel}: port 5432`)
     }
