@@ -10,6 +10,15 @@ import { join } from 'node:path'
 import type { Pool } from 'pg'
 import { FnboxError, invalidOption } from '../errors.js'
 import type { FileStore, KvStore, StorageAdapters, StorageTransaction, VectorStore } from '../host/domains/types.js'
+
+/** A transaction as the runtime holds it. */
+export interface OpenTransaction extends StorageTransaction {
+  /**
+   * Whether a failed statement has aborted it (Postgres): its commit would only roll back. Asked
+   * after a call in it fails, whatever error the store made of the failure.
+   */
+  aborted(): Promise<boolean>
+}
 import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
 // Each store from its own file, not the domains' index files: those also name the Postgres
 // stores, which must come only with `sql-backend.ts`, loaded when SQL storage is used.
@@ -104,8 +113,8 @@ export interface Backend {
   readonly files: FileStore
   /** The secrets store; fails with `ERR_INVALID_OPTION` when no key is configured. */
   secrets(): SecretStore
-  /** Opens a transaction over kv and vector. */
-  transaction(): Promise<StorageTransaction>
+  /** Opens a (serializable) transaction over kv and vector. */
+  transaction(): Promise<OpenTransaction>
   /** Removes expired KV entries; resolves with how many. */
   sweep(): Promise<number>
   close(): Promise<void>
@@ -181,7 +190,8 @@ function memoryStores(): BuiltInStores {
         release()
         return Promise.resolve()
       }
-      return { ...t, commit: () => finish(true), rollback: () => finish(false) }
+      // Exclusive: serializable by construction, and no failure aborts it.
+      return { ...t, commit: () => finish(true), rollback: () => finish(false), aborted: () => Promise.resolve(false) }
     },
     close: () => Promise.resolve(),
   }

@@ -16,7 +16,9 @@ describe('options.storage', () => {
   it('takes memory, a PGlite folder, or server Postgres with an optional unlogged kv', () => {
     expect(resolveStorageOption('memory')).toBe('memory')
     expect(resolveStorageOption({ pglite: 'data' })).toEqual({ pglite: 'data' })
-    expect(resolveStorageOption({ postgres: 'postgres://db.invalid/app' })).toEqual({ postgres: 'postgres://db.invalid/app' })
+    expect(resolveStorageOption({ postgres: 'postgres://db.invalid/app' })).toEqual({
+      postgres: 'postgres://db.invalid/app',
+    })
     expect(resolveStorageOption({ postgres: 'postgres://db.invalid/app', kv: { unlogged: true } })).toEqual({
       postgres: 'postgres://db.invalid/app',
       kv: { unlogged: true },

@@ -3,13 +3,18 @@
  * function's scope. A transaction the guest leaves open (it threw past `tx`, or timed out) is
  * rolled back when the invocation ends.
  *
+ * Transactions are serializable. One that conflicts with a concurrent one (`ERR_CONFLICT`) is
+ * doomed: the database has rolled it back, so a later call in it fails the same way, and its
+ * commit rolls back and fails, even when the guest caught the conflict. The guest's `tx` (which
+ * owns the callback) then runs it again, up to its bound of attempts; `tx.begin` tells the
+ * attempt, so the error of the last one says it gave up.
+ *
  * @internal
  * @module
  */
-import { FnboxError } from '../../errors.js'
-import type { Backend } from '../../storage/backend.js'
+import { FnboxError, isFnboxError } from '../../errors.js'
+import type { Backend, OpenTransaction } from '../../storage/backend.js'
 import { OPERATIONS, storageCall, transactional, type DataStores } from './operations.js'
-import type { StorageTransaction } from './types.js'
 import { invalid } from './validate.js'
 
 /** What guests may call (the host API has more: index management). */
@@ -37,11 +42,25 @@ export interface DataReply {
   bytes: Uint8Array | undefined
 }
 
+/** An open transaction. */
+interface OpenTx {
+  id: number
+  t: OpenTransaction
+  /** Which try of the guest's `tx` this is, and how many it makes at most. */
+  attempt: number
+  attempts: number
+  /** The database failure that doomed it, thrown again by its later calls and its commit. */
+  failed?: FnboxError
+}
+
+/** Most tries a guest's `tx` may make (`tx(fn, { attempts })`; 50 unless set). */
+const MAX_TX_ATTEMPTS = 100
+
 export class DataSession {
   readonly #backend: () => Promise<Backend>
   readonly #scope: string
   /** The open transaction (one at a time: PGlite has one session, a second would wait forever). */
-  #tx: { id: number; t: StorageTransaction } | undefined
+  #tx: OpenTx | undefined
   #nextTx = 1
   #ended = false
 
@@ -68,35 +87,63 @@ export class DataSession {
   async #run(method: string, args: Record<string, unknown>, bytes: Uint8Array | undefined): Promise<unknown> {
     switch (method) {
       case 'tx.begin':
-        return this.#begin()
-      case 'tx.commit':
-      case 'tx.rollback': {
+        return this.#begin(args)
+      case 'tx.commit': {
         const open = this.#open(args.tx)
         this.#tx = undefined
-        if (method === 'tx.commit') await storageCall(() => open.t.commit())
-        else await storageCall(() => open.t.rollback())
+        if (open.failed) {
+          await open.t.rollback().catch(() => undefined)
+          throw open.failed
+        }
+        await this.#inTx(open, () => open.t.commit())
         return undefined
+      }
+      case 'tx.rollback': {
+        // Answers whether the transaction lost to a concurrent one: then the guest's `tx` runs it
+        // again, whatever its callback threw.
+        const open = this.#open(args.tx)
+        this.#tx = undefined
+        await storageCall(() => open.t.rollback())
+        return isFnboxError(open.failed, 'ERR_CONFLICT')
       }
     }
     const op = GUEST_METHODS.has(method) ? OPERATIONS[method] : undefined
     if (!op) throw invalid('method', `${JSON.stringify(method)} is not a fnbox:host operation`)
-    let stores: DataStores
     if (args.tx !== undefined) {
       if (!transactional(method)) throw invalid('method', `${method} cannot run inside a transaction`)
-      const { t } = this.#open(args.tx)
-      stores = { kv: t.kv, vector: t.vector, files: (await this.#backend()).files }
-    } else {
-      stores = await this.#backend()
+      const open = this.#open(args.tx)
+      if (open.failed) throw open.failed
+      const stores = { kv: open.t.kv, vector: open.t.vector, files: (await this.#backend()).files }
+      return this.#inTx(open, () => op(stores, this.#scope, args, bytes))
     }
+    const stores: DataStores = await this.#backend()
     return storageCall(() => op(stores, this.#scope, args, bytes))
   }
 
-  async #begin(): Promise<number> {
+  /** Runs a call of an open transaction; a database failure dooms the transaction. */
+  async #inTx<T>(open: OpenTx, run: () => Promise<T>): Promise<T> {
+    try {
+      return await storageCall(run)
+    } catch (err) {
+      if (isFnboxError(err, 'ERR_CONFLICT')) {
+        open.failed ??= conflict(open, err)
+        throw open.failed
+      }
+      // A failed statement aborts a Postgres transaction, whatever error the store made of it
+      // (an incr overflow is ERR_INVALID_ARGUMENT): its commit would silently roll back.
+      if (!open.failed && (await open.t.aborted())) open.failed = err as FnboxError
+      throw err
+    }
+  }
+
+  async #begin(args: Record<string, unknown>): Promise<number> {
     if (this.#tx) throw invalid('tx', 'cannot be nested: a transaction is already open in this invocation')
+    const attempts = args.attempts === undefined ? 1 : count(args.attempts, 'attempts')
+    const attempt = args.attempt === undefined ? 1 : count(args.attempt, 'attempt')
     const backend = await this.#backend()
     const id = this.#nextTx++
     // Claimed before the await, so a second begin in the same tick is refused too.
-    const slot = { id, t: undefined as unknown as StorageTransaction }
+    const slot: OpenTx = { id, t: undefined as unknown as OpenTransaction, attempt, attempts }
     this.#tx = slot
     try {
       slot.t = await storageCall(() => backend.transaction())
@@ -113,7 +160,7 @@ export class DataSession {
     return id
   }
 
-  #open(id: unknown): { id: number; t: StorageTransaction } {
+  #open(id: unknown): OpenTx {
     const open = this.#tx
     if (!open || open.id !== id || !open.t)
       throw invalid('tx', 'is not open (it was committed, rolled back or never began)')
@@ -127,4 +174,20 @@ export class DataSession {
     this.#tx = undefined
     if (open?.t) void open.t.rollback().catch(() => undefined)
   }
+}
+
+function count(v: unknown, argument: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > MAX_TX_ATTEMPTS) {
+    throw invalid(argument, `must be an integer from 1 to ${MAX_TX_ATTEMPTS}`)
+  }
+  return v as number
+}
+
+/** The conflict of one try of a transaction: retried by the guest's `tx`, or the last one. */
+function conflict(open: OpenTx, cause: FnboxError): FnboxError {
+  const last = open.attempt >= open.attempts
+  const message = last
+    ? `tx gave up after ${open.attempts} attempts: each conflicted with a concurrent transaction (nothing was committed)`
+    : `tx attempt ${open.attempt} of ${open.attempts} conflicted with a concurrent transaction (rolled back)`
+  return new FnboxError('ERR_CONFLICT', message, { cause, details: { attempts: open.attempt } })
 }
