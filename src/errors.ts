@@ -59,8 +59,8 @@ export type FnboxErrorCode =
    */
   | 'ERR_STORAGE_LOCKED'
   /**
-   * A transaction (`tx`) kept conflicting with concurrent ones and was given up after
-   * `details.attempts` tries; nothing of it was committed. Retrying later is safe.
+   * A write conflicted with a concurrent transaction and nothing of it was applied: a `tx` that
+   * kept conflicting was given up after `details.attempts` tries. Retrying later is safe.
    */
   | 'ERR_CONFLICT'
   /** A bug in fnbox itself. */
@@ -160,7 +160,9 @@ export class FnboxError extends Error {
 
   /**
    * The HTTP answer for this error: JSON `{ error: { code, message } }`, `Retry-After` where known.
-   * A message that may carry internals (guest exceptions, bugs) is replaced by a generic one.
+   * A message that may carry internals (guest exceptions, bugs) is replaced by a generic one. A
+   * failed invocation that attempted data writes says what they did: `error.writes` (`'none'`,
+   * `'applied'` or `'unknown'`), so a client knows whether trying again could repeat them.
    */
   toResponse(): Response {
     const message = PUBLIC_MESSAGE.has(this.code) ? this.message : publicMessage(this.code)
@@ -168,7 +170,8 @@ export class FnboxError extends Error {
     if (this.retryAfterSeconds !== undefined) {
       headers.set('retry-after', String(Math.max(1, Math.ceil(this.retryAfterSeconds))))
     }
-    return new Response(JSON.stringify({ error: { code: this.code, message } }), {
+    const writes = typeof this.details.writes === 'string' ? { writes: this.details.writes } : {}
+    return new Response(JSON.stringify({ error: { code: this.code, message, ...writes } }), {
       status: this.status,
       headers,
     })

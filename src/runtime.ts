@@ -590,6 +590,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     for (const u of upstreams) hosts.push(this.#upstreams.get(u)!.hostPort)
     // A function allowed to fetch will: its first fetch should not wait for undici to load.
     if (hosts.length > 0) preloadGuestFetch()
+    // One that imports the data domains will use them: its first calls should not wait seconds
+    // for the database to start (PGlite's first start; 200 calls right after it timed out).
+    if (code.includes('fnbox:host')) void this.#storage().catch(() => undefined)
     const policies = {
       breaker: breaker ?? false,
       quota,
@@ -815,6 +818,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         const message = redactSecrets(error.message, fn.source.secrets)
         if (message !== error.message) error = new FnboxError(error.code, message, { details: error.details })
       }
+      // Whether its writes happened: a caller told "failed" must not assume nothing changed.
+      error = session.withWrites(error)
       throw error
     } finally {
       this.#end(fn, call, 'call', exportName, undefined, error)
@@ -934,7 +939,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             }
           },
           (err: unknown) => {
-            error = mapStack(fn.stacks, asFnboxError(err))
+            error = session.withWrites(mapStack(fn.stacks, asFnboxError(err)))
             if (controller) {
               // A body already complete stays complete: the failure came after (waitUntil work).
               if (!bodyEnded) controller.error(error)

@@ -513,7 +513,7 @@ export class Executor {
 }
 
 /** Facts of a FnboxError that may reach the guest: written by fnbox, never host internals. */
-const GUEST_DETAILS = ['limit', 'value', 'argument', 'expected', 'attempts'] as const
+const GUEST_DETAILS = ['limit', 'value', 'argument', 'expected', 'attempts', 'outcome'] as const
 
 /** A host call's failure for the guest. Only messages fnbox wrote cross; other errors stay here. */
 function hostCallError(req: HostCall, err: unknown): HostCallError {

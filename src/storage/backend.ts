@@ -113,6 +113,11 @@ export interface Backend {
   readonly files: FileStore
   /** The secrets store; fails with `ERR_INVALID_OPTION` when no key is configured. */
   secrets(): SecretStore
+  /**
+   * Domains whose calls may wait for a database connection and start when they get one (the
+   * drivers mark the current `StorageCall`); calls of the other stores start when made.
+   */
+  readonly startsOnConnection: ReadonlySet<string>
   /** Opens a (serializable) transaction over kv and vector. */
   transaction(): Promise<OpenTransaction>
   /** Removes expired KV entries; resolves with how many. */
@@ -135,10 +140,17 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
   const sweeper = setInterval(() => void (adapters.kv ?? kv).sweep?.().catch(() => undefined), 60_000)
   sweeper.unref()
 
+  const startsOnConnection = new Set<string>()
+  if (options.storage !== 'memory') {
+    if (!adapters.kv) startsOnConnection.add('kv')
+    if (!adapters.vector) startsOnConnection.add('vector')
+    if (ownStores) startsOnConnection.add('tx')
+  }
   return {
     kv: adapters.kv ?? kv,
     vector: adapters.vector ?? vector,
     files,
+    startsOnConnection,
     secrets() {
       secrets ??= new SecretStore(
         SecretVault.fromKey(options.secretsKey, 'options.secrets.key'),

@@ -9,6 +9,7 @@ import { mkdir } from 'node:fs/promises'
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely'
 import type { Pool } from 'pg'
 import { FnboxError, isFnboxError } from '../errors.js'
+import { startStorageCall } from './call-context.js'
 import { FolderLock } from './folder-lock.js'
 import { MIGRATIONS } from './migrations.js'
 import { PgliteDialect } from './pglite-dialect.js'
@@ -130,8 +131,21 @@ async function openPostgres(target: string | Pool, unloggedKv: boolean): Promise
   }
   const db = new Kysely<unknown>({
     dialect: new PostgresDialect({
-      // kysely's destroy() ends the pool it was given: hand it a wrapper when the pool is the user's.
-      pool: own ? pool : { connect: () => pool.connect(), end: () => Promise.resolve() },
+      pool: {
+        async connect() {
+          const client = await pool.connect()
+          try {
+            // A guest's write cancelled while it waited for a connection never starts.
+            startStorageCall()
+          } catch (err) {
+            client.release()
+            throw err
+          }
+          return client
+        },
+        // kysely's destroy() ends the pool it was given: never the user's own.
+        end: () => (own ? pool.end() : Promise.resolve()),
+      },
     }),
   })
   try {

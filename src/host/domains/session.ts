@@ -13,7 +13,9 @@
  * @module
  */
 import { FnboxError, isFnboxError } from '../../errors.js'
+import type { Deadline } from '../../reliability/deadline.js'
 import type { Backend, OpenTransaction } from '../../storage/backend.js'
+import { runStorageCall, StorageCall } from '../../storage/call-context.js'
 import { OPERATIONS, storageCall, transactional, type DataStores } from './operations.js'
 import { invalid } from './validate.js'
 
@@ -35,6 +37,27 @@ const GUEST_METHODS: ReadonlySet<string> = new Set([
   'files.delete',
   'files.list',
 ])
+
+/** Data calls that change something (inside a transaction only its commit does). */
+const WRITE_METHODS: ReadonlySet<string> = new Set([
+  'kv.set',
+  'kv.delete',
+  'kv.incr',
+  'kv.compareAndSet',
+  'vector.upsert',
+  'vector.delete',
+  'files.write',
+  'files.delete',
+])
+
+/**
+ * What a failed invocation's data writes did, in `details.writes` of its error: `'none'` (no
+ * write started: nothing changed, a retry is safe), `'applied'` (its writes were applied before
+ * it failed) or `'unknown'` (a write was running when it ended: it may have been applied).
+ *
+ * @public
+ */
+export type WriteOutcome = 'none' | 'applied' | 'unknown'
 
 /** What a data call answers: JSON text (absent for `undefined`) or bytes. */
 export interface DataReply {
@@ -63,13 +86,25 @@ export class DataSession {
   #tx: OpenTx | undefined
   #nextTx = 1
   #ended = false
+  /** The invocation's writes: those running, and how many were applied or left in doubt. */
+  readonly #writes = { running: new Set<StorageCall>(), attempted: 0, applied: 0, inDoubt: 0 }
 
   constructor(backend: () => Promise<Backend>, scope: string) {
     this.#backend = backend
     this.#scope = scope
   }
 
-  async handle(method: string, argsJson: string, bytes: Uint8Array | undefined): Promise<DataReply> {
+  /**
+   * Runs one guest data call within the invocation's deadline. A write the deadline cuts short
+   * fails with `ERR_TIMEOUT` whose `details.outcome` says `'not-started'` (it was waiting, and now
+   * never starts) or `'unknown'` (it was running: it may have been applied).
+   */
+  async handle(
+    method: string,
+    argsJson: string,
+    bytes: Uint8Array | undefined,
+    deadline: Deadline,
+  ): Promise<DataReply> {
     if (this.#ended) throw new FnboxError('ERR_CLOSED', 'the invocation has ended')
     let args: Record<string, unknown>
     try {
@@ -79,9 +114,64 @@ export class DataSession {
     } catch {
       throw invalid('arguments', 'must be a JSON object')
     }
-    const result = await this.#run(method, args, bytes)
-    if (result instanceof Uint8Array) return { json: undefined, bytes: result }
-    return { json: result === undefined ? undefined : JSON.stringify(result), bytes: undefined }
+    const write = method === 'tx.commit' || (args.tx === undefined && WRITE_METHODS.has(method))
+    // Writes, and the begin of a transaction (which waits for the connection), can be cancelled.
+    const call = write || method === 'tx.begin' ? new StorageCall(deadline.signal, write) : undefined
+    if (call) this.#writes.running.add(call)
+    if (write) this.#writes.attempted++
+    try {
+      const result = await deadline.run(method, () =>
+        call ? this.#tracked(call, method, args, bytes) : this.#run(method, args, bytes),
+      )
+      if (result instanceof Uint8Array) return { json: undefined, bytes: result }
+      return { json: result === undefined ? undefined : JSON.stringify(result), bytes: undefined }
+    } catch (err) {
+      if (call && isFnboxError(err, 'ERR_TIMEOUT') && err.details.reason === 'deadline') {
+        throw new FnboxError('ERR_TIMEOUT', err.message, {
+          details: { ...err.details, outcome: call.started ? 'unknown' : 'not-started' },
+        })
+      }
+      throw err
+    }
+  }
+
+  /** Runs a call that may wait for the store, marking when it starts (see `call-context.ts`). */
+  async #tracked(call: StorageCall, method: string, args: Record<string, unknown>, bytes: Uint8Array | undefined) {
+    try {
+      // The store may still be opening (PGlite's first start): the call has not started.
+      const backend = await this.#backend()
+      const domain = method === 'tx.begin' ? 'tx' : method.slice(0, method.indexOf('.'))
+      // Calls of an open transaction use its connection; others wait for one where the backend says so.
+      if (args.tx !== undefined || method === 'tx.commit' || !backend.startsOnConnection.has(domain)) call.start()
+      const result = await runStorageCall(call, () => this.#run(method, args, bytes))
+      // Counted when done, even after the deadline cut its caller short.
+      if (call.write) this.#writes.applied++
+      return result
+    } catch (err) {
+      // A failure after the start of a write may hide a half-done change (a connection lost mid-way).
+      if (call.started && isFnboxError(err, 'ERR_STORAGE')) this.#writes.inDoubt++
+      throw err
+    } finally {
+      this.#writes.running.delete(call)
+    }
+  }
+
+  /**
+   * Ends the invocation's writes: those still waiting never start. Returns what they did:
+   * `'none'` (none started: no data changed), `'applied'` (all that started are done), or
+   * `'unknown'` (one is still running, or failed in a way that may have left it applied);
+   * `undefined` when it attempted none.
+   */
+  endWrites(): WriteOutcome | undefined {
+    const { running, attempted, applied, inDoubt } = this.#writes
+    let inFlight = false
+    for (const call of running) {
+      const ended = new FnboxError('ERR_CLOSED', 'the invocation has ended')
+      if (!call.cancel(ended) && call.write) inFlight = true
+    }
+    if (attempted === 0) return undefined
+    if (inDoubt > 0 || inFlight) return 'unknown'
+    return applied > 0 ? 'applied' : 'none'
   }
 
   async #run(method: string, args: Record<string, unknown>, bytes: Uint8Array | undefined): Promise<unknown> {
@@ -167,9 +257,10 @@ export class DataSession {
     return open
   }
 
-  /** Rolls back a transaction left open. */
+  /** Rolls back a transaction left open; writes that have not started never will. */
   close(): void {
     this.#ended = true
+    this.endWrites()
     const open = this.#tx
     this.#tx = undefined
     if (open?.t) void open.t.rollback().catch(() => undefined)
