@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, vector, faults, stream, snapshot, burst, zipf)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, first, vector, faults, stream, snapshot, burst, zipf)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -545,6 +545,43 @@ async function benchDurability() {
   await rm(dir, { recursive: true, force: true })
 }
 
+// (e3) A fresh database's first start (createRuntime, first kv.get: open, migrate, answer) on
+// PGlite in memory, from the template of a fresh cluster (node_modules/.cache/fnbox) vs running
+// initdb as before (the template moved away for that start; taking turns, best of three each).
+async function benchFirstStart() {
+  console.log('\n(e3) a fresh PGlite database to its first answer: from the cached template vs initdb')
+  const { readdir, rename } = await import('node:fs/promises')
+  const { join, dirname } = await import('node:path')
+  const cache = join(dirname(require.resolve('@electric-sql/pglite')), '..', '..', '..', '.cache', 'fnbox')
+  const start = async () => {
+    const t = performance.now()
+    const runtime = await createRuntime({ threads: 1, storage: { pglite: 'memory://' }, files: 'memory' })
+    await runtime.kv.get('first')
+    const ms = performance.now() - t
+    await runtime.close()
+    return ms
+  }
+  await start() // makes the template if there is none yet
+  const templates = (await readdir(cache).catch(() => [])).filter((f) => f.endsWith('.tar'))
+  if (templates.length === 0) {
+    console.log('  skipped (no template: node_modules/.cache is not writable)')
+    return
+  }
+  const template = join(cache, templates[0])
+  let withTemplate = Infinity
+  let withInitdb = Infinity
+  for (let round = 0; round < 3; round++) {
+    withTemplate = Math.min(withTemplate, await start())
+    await rename(template, `${template}.away`)
+    try {
+      withInitdb = Math.min(withInitdb, await start())
+    } finally {
+      await rename(`${template}.away`, template) // over the one that start wrote
+    }
+  }
+  report('e3', 'fresh PGlite to first kv.get (ms)', withTemplate, withInitdb)
+}
+
 // (f) vector top-10 on N x 384 clustered vectors (FNBOX_BENCH_VECTORS, default 50,000): p50/p99
 // and recall against a brute force computed here, on PGlite in-process and through pg (PGlite
 // served by pglite-socket: the local server has no pgvector).
@@ -1027,6 +1064,7 @@ if (run('cold')) await benchCold()
 if (run('rss')) await benchRss()
 if (run('kv')) await benchKv()
 if (run('durable')) await benchDurability()
+if (run('first')) await benchFirstStart()
 if (run('vector')) await benchVector()
 if (run('faults')) await benchFaults()
 if (run('snapshot')) await benchSnapshot()
