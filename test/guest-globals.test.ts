@@ -384,7 +384,7 @@ describe('TextEncoder / TextDecoder', () => {
         let fatal
         try { d.decode(new Uint8Array([0x61, 0xff])) } catch (e) { fatal = [e instanceof TypeError, e.message] }
         let label
-        try { new TextDecoder('latin2') } catch (e) { label = e instanceof RangeError }
+        try { new TextDecoder('latin-2') } catch (e) { label = e instanceof RangeError }
         let input
         try { d.decode('str') } catch (e) { input = e instanceof TypeError }
         return { fatal, label, input, ok: d.decode(new Uint8Array([0x61])), flag: d.fatal }

@@ -1,5 +1,5 @@
-// TextEncoder, TextDecoder (UTF-8 only) and atob/btoa.
-import { native, domException } from './shared.js'
+// TextEncoder (UTF-8, as the standard has it), TextDecoder (every encoding) and atob/btoa.
+import { native, load, domException } from './shared.js'
 import { internal, tag, illegal, viewOf, concatBytes, dictionary } from './util.js'
 import { utf8Encode, utf8Decode } from './utf8.js'
 
@@ -40,8 +40,23 @@ export class TextEncoder {
 }
 tag(TextEncoder, 'TextEncoder')
 
-const LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'])
+// The labels of UTF-8 (https://encoding.spec.whatwg.org/#names-and-labels): the common case,
+// decoded here through the host. Every other label is looked up by the encodings chunk.
+const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'])
+// The legacy multi-byte encodings, whose tables (150 KB of source) have a chunk of their own.
+const MULTIBYTE = new Set(['gbk', 'gb18030', 'big5', 'euc-jp', 'iso-2022-jp', 'shift_jis', 'euc-kr'])
 const kDecoder = internal('decoder')
+
+/**
+ * "Get an encoding": the label without leading and trailing ASCII whitespace (and no other
+ * whitespace: `\v` or U+00A0 padding makes the label unknown), matched ASCII case-insensitively.
+ */
+function encodingOf(label) {
+  const key = label.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').replace(/[A-Z]+/g, (c) => c.toLowerCase())
+  if (UTF8_LABELS.has(key)) return 'utf-8'
+  if (/[^\x21-\x7e]/.test(key)) return null
+  return load('encodings').normalizeEncoding(key)
+}
 
 /**
  * Where the complete UTF-8 sequences of `bytes` end: a trailing lead byte whose sequence is a valid
@@ -65,16 +80,31 @@ function completeEnd(bytes) {
   return len
 }
 
+/**
+ * TextDecoder for every encoding of the Encoding Standard. UTF-8 is decoded by the host; the
+ * others by @exodus/bytes (its decoders pass the web-platform-tests), loaded on first use: UTF-16
+ * and the single-byte encodings from the encodings chunk, the CJK ones from the multibyte chunk.
+ */
 export class TextDecoder {
   constructor(label = 'utf-8', options) {
-    const name = String(label).trim().toLowerCase()
-    if (!LABELS.has(name)) throw new RangeError(`The encoding label provided ('${label}') is invalid.`)
+    const text = String(label)
     const init = dictionary(options, 'options')
-    this[kDecoder] = { fatal: !!init.fatal, ignoreBOM: !!init.ignoreBOM, pending: EMPTY, bomSeen: false }
+    const fatal = !!init.fatal
+    const ignoreBOM = !!init.ignoreBOM
+    const encoding = encodingOf(text)
+    if (!encoding || encoding === 'replacement') {
+      throw new RangeError(`The encoding label provided ('${text}') is invalid.`)
+    }
+    let inner = null
+    if (encoding !== 'utf-8') {
+      const { TextDecoder: Decoder } = load(MULTIBYTE.has(encoding) ? 'multibyte' : 'encodings')
+      inner = new Decoder(encoding, { fatal, ignoreBOM })
+    }
+    this[kDecoder] = { encoding, fatal, ignoreBOM, inner, pending: EMPTY, bomSeen: false }
   }
 
   get encoding() {
-    return 'utf-8'
+    return decoderState(this).encoding
   }
 
   get fatal() {
@@ -92,7 +122,8 @@ export class TextDecoder {
       bytes = viewOf(input)
       if (!bytes) throw new TypeError('The "input" argument must be an ArrayBuffer or ArrayBufferView')
     }
-    const stream = !!(options && options.stream)
+    const stream = !!dictionary(options, 'options').stream
+    if (s.inner) return decodeOther(s, bytes, stream)
     if (s.pending.length) bytes = concatBytes([s.pending, bytes], s.pending.length + bytes.length)
     const end = stream ? completeEnd(bytes) : bytes.length
     s.pending = end < bytes.length ? bytes.slice(end) : EMPTY
@@ -113,6 +144,15 @@ export class TextDecoder {
   }
 }
 tag(TextDecoder, 'TextDecoder')
+
+function decodeOther(s, bytes, stream) {
+  try {
+    return s.inner.decode(bytes, { stream })
+  } catch (err) {
+    if (err instanceof TypeError) throw new TypeError(`The encoded data was not valid for encoding ${s.encoding}`)
+    throw err
+  }
+}
 
 function decoderState(d) {
   const s = d[kDecoder]
