@@ -165,9 +165,11 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
 
   function newBuffer(bytes: Uint8Array): QuickJSHandle {
     checkSize(bytes.byteLength)
-    // An exact ArrayBuffer is copied once; a view would be copied twice.
+    // An exact ArrayBuffer is copied once; a view would be copied twice. A copy of a view is made
+    // with `new Uint8Array`: a Buffer's `slice()` copies nothing, and its `buffer` may be Node's
+    // shared 8 KB pool, full of other host data.
     const exact = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    return ctx.newArrayBuffer(exact ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer)
+    return ctx.newArrayBuffer(exact ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer)
   }
 
   /**
