@@ -18,11 +18,12 @@
  * @internal
  * @module
  */
-import { createHash, createHmac, randomFillSync, randomUUID } from 'node:crypto'
+import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
 import { hostRefState, setHostRefState } from './quickjs-internals.js'
+import { KeyTable, runSubtle, WebCryptoFailure } from './web-crypto.js'
 
 /** Digests `utils.hash` offers (fnbox:host). */
 const HASH_ALGORITHMS = new Set(['sha256', 'sha384', 'sha512', 'sha1', 'md5'])
@@ -51,6 +52,7 @@ const IMPURE: ReadonlySet<NativeName> = new Set<NativeName>([
   'bodyRead',
   'bodyCancel',
   'hostData',
+  'subtle',
 ])
 
 /** The host function table of one instance, by id, for a snapshot (see `quickjs-internals.ts`). */
@@ -106,6 +108,12 @@ type Impl = (args: QuickJSHandle[]) => QuickJSHandle | { error: QuickJSHandle } 
 interface ExtraNatives {
   /** Runs a WHATWG URL setter (`href`, `protocol`, `username`, ... `hash`); returns the parts. */
   urlSet(href: string, part: string, value: string): string
+  /**
+   * Runs a SubtleCrypto method on the host's WebCrypto (see `web-crypto.ts`): `request` is the
+   * JSON of its arguments, `buffers` the bytes they refer to. Resolves to an ArrayBuffer, or to
+   * `[json, ...sealedKeys]` for the other results.
+   */
+  subtle(op: string, request: string, ...buffers: ArrayBuffer[]): Promise<ArrayBuffer | [string, ...ArrayBuffer[]]>
 }
 type NativeName = keyof GuestNatives | keyof ExtraNatives
 
@@ -413,8 +421,33 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     newBuffer(createHash(subtleHash(algorithm)).update(bytes(data, 'data')).digest()),
   )
 
-  define('hmac', internal, ([hash, key, data]) =>
-    newBuffer(createHmac(subtleHash(hash), bytes(key, 'key')).update(bytes(data, 'data')).digest()),
+  // The sealing secret of the instance's CryptoKeys and its cache of them (see web-crypto.ts).
+  const cryptoKeys = new KeyTable()
+
+  defineAsync(
+    'subtle',
+    new Fail('OperationError', 'The operation failed for an operation-specific reason'),
+    ([op, request, ...buffers]) => {
+      const name = str(op, 'op')
+      const json = str(request, 'request')
+      const data = buffers.map((b, i) => bytes(b, `buffers[${i}]`))
+      return runSubtle(name, json, data, cryptoKeys).catch((err: unknown) => {
+        throw err instanceof WebCryptoFailure ? new Fail(err.name, err.message) : err
+      })
+    },
+    (res) => {
+      if ('bytes' in res) return newBuffer(res.bytes)
+      // [json, ...sealed keys]
+      const list = ctx.newArray()
+      try {
+        newString(res.json).consume((h) => ctx.setProp(list, 0, h))
+        res.sealed.forEach((b, i) => newBuffer(b).consume((h) => ctx.setProp(list, i + 1, h)))
+      } catch (err) {
+        list.dispose()
+        throw err
+      }
+      return list
+    },
   )
 
   define('utf8Encode', internal, ([text]) => newBuffer(utf8Encoder.encode(str(text, 'text'))))
@@ -622,6 +655,7 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     },
     dispose() {
       disposed = true
+      cryptoKeys.clear()
       for (const deferred of pending) {
         try {
           deferred.dispose()
