@@ -23,6 +23,7 @@ import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quic
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
 import { hostRefState, setHostRefState } from './quickjs-internals.js'
+import { IntlFailure, IntlHost } from './intl.js'
 import { KeyTable, runSubtle, WebCryptoFailure } from './web-crypto.js'
 
 /** Digests `utils.hash` offers (fnbox:host). */
@@ -114,6 +115,11 @@ interface ExtraNatives {
    * `[json, ...sealedKeys]` for the other results.
    */
   subtle(op: string, request: string, ...buffers: ArrayBuffer[]): Promise<ArrayBuffer | [string, ...ArrayBuffer[]]>
+  /**
+   * Runs `op` of the Intl service `kind` for the object `spec` (JSON of its locales and options)
+   * on the JSON `args` (see `intl.ts`): formatted text, or JSON. Throws RangeError or TypeError.
+   */
+  intl(kind: string, spec: string, op: string, args: string): string
 }
 type NativeName = keyof GuestNatives | keyof ExtraNatives
 
@@ -449,6 +455,21 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
       return list
     },
   )
+
+  // The instance's cache of Intl objects (see intl.ts).
+  const intl = new IntlHost()
+
+  define('intl', internal, ([kind, spec, op, args]) => {
+    const k = str(kind, 'kind')
+    const sp = str(spec, 'spec')
+    const o = str(op, 'op')
+    const a = str(args, 'args')
+    try {
+      return newString(intl.call(k, sp, o, a))
+    } catch (err) {
+      throw err instanceof IntlFailure ? new Fail(err.name, err.message) : err
+    }
+  })
 
   define('utf8Encode', internal, ([text]) => newBuffer(utf8Encoder.encode(str(text, 'text'))))
 
