@@ -141,6 +141,7 @@ describe('single-byte encodings', () => {
           windows1255: one('windows-1255', 0xca),
           iso885916: one('iso-8859-16', 0xa1, 0xa4),
           userDefined: one('x-user-defined', 0x41, 0x80, 0xff),
+          fatal: [0xaa, 0x41].map((b) => { try { return new TextDecoder('windows-1253', { fatal: true }).decode(new Uint8Array([b])) } catch (e) { return e.name } }),
         }`),
     ).toEqual({
       windows1252: ['20ac', '81', '2019', '178', 'ff'],
@@ -152,6 +153,7 @@ describe('single-byte encodings', () => {
       windows1255: ['5ba'],
       iso885916: ['104', '20ac'],
       userDefined: ['41', 'f780', 'f7ff'],
+      fatal: ['TypeError', 'A'],
     })
   })
 

@@ -116,6 +116,11 @@ interface ExtraNatives {
    */
   subtle(op: string, request: string, ...buffers: ArrayBuffer[]): Promise<ArrayBuffer | [string, ...ArrayBuffer[]]>
   /**
+   * Decodes a single-byte encoding: each byte of `data` becomes the UTF-16 code unit `table`
+   * (256 little-endian code units) holds for it.
+   */
+  decodeTable(table: ArrayBuffer, data: ArrayBuffer): string
+  /**
    * Runs `op` of the Intl service `kind` for the object `spec` (JSON of its locales and options)
    * on the JSON `args` (see `intl.ts`): formatted text, or JSON. Throws RangeError or TypeError.
    */
@@ -142,6 +147,9 @@ const MAX_RANDOM_BYTES = 65_536
 
 const utf8Encoder = new TextEncoder()
 const utf8Lenient = new TextDecoder('utf-8', { ignoreBOM: true })
+const utf16Decoder = new TextDecoder('utf-16le', { ignoreBOM: true })
+/** The size of a single-byte encoding's table (`decodeTable`): 256 UTF-16 code units. */
+const TABLE_BYTES = 512
 const utf8Fatal = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true })
 
 /**
@@ -483,6 +491,16 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
       throw new Fail('TypeError', 'The encoded data was not valid for encoding utf-8')
     }
     return newString(text)
+  })
+
+  define('decodeTable', internal, ([table, data]) => {
+    const t = bytes(table, 'table')
+    if (t.length !== TABLE_BYTES) throw new Fail('TypeError', `table must be ${TABLE_BYTES} bytes`)
+    const map = new Uint16Array(t.buffer, t.byteOffset, 256)
+    const input = bytes(data, 'data')
+    const out = new Uint16Array(input.length)
+    for (let i = 0; i < input.length; i++) out[i] = map[input[i]!]!
+    return newString(utf16Decoder.decode(out))
   })
 
   define('base64Encode', internal, ([latin1]) => {

@@ -1,6 +1,6 @@
 // TextEncoder (UTF-8, as the standard has it), TextDecoder (every encoding) and atob/btoa.
 import { native, load, domException } from './shared.js'
-import { internal, tag, illegal, viewOf, concatBytes, dictionary } from './util.js'
+import { internal, tag, illegal, viewOf, concatBytes, dictionary, exactBuffer } from './util.js'
 import { utf8Encode, utf8Decode } from './utf8.js'
 
 const EMPTY = new Uint8Array(0)
@@ -45,6 +45,8 @@ tag(TextEncoder, 'TextEncoder')
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'])
 // The legacy multi-byte encodings, whose tables (150 KB of source) have a chunk of their own.
 const MULTIBYTE = new Set(['gbk', 'gb18030', 'big5', 'euc-jp', 'iso-2022-jp', 'shift_jis', 'euc-kr'])
+// Below this many bytes a single-byte decode runs here rather than on the host.
+const SMALL = 64
 const kDecoder = internal('decoder')
 
 /**
@@ -80,10 +82,48 @@ function completeEnd(bytes) {
   return len
 }
 
+/** Single-byte encodings' tables by name: the code unit of each of the 256 bytes. */
+const tables = new Map()
+
 /**
- * TextDecoder for every encoding of the Encoding Standard. UTF-8 is decoded by the host; the
- * others by @exodus/bytes (its decoders pass the web-platform-tests), loaded on first use: UTF-16
- * and the single-byte encodings from the encodings chunk, the CJK ones from the multibyte chunk.
+ * The table of a single-byte encoding, read off @exodus/bytes' decoder once (every byte maps to
+ * one BMP code point there, U+FFFD where the standard's index has none).
+ */
+function singleByteTable(encoding, Decoder) {
+  let t = tables.get(encoding)
+  if (!t) {
+    const text = new Decoder(encoding).decode(new Uint8Array(256).map((_, i) => i))
+    const units = new Uint16Array(256)
+    for (let i = 0; i < 256; i++) units[i] = text.charCodeAt(i)
+    t = { units, holes: text.includes('\ufffd') }
+    tables.set(encoding, t)
+  }
+  return t
+}
+
+/** A single-byte decode: a table lookup per byte, on the host for all but short inputs. */
+function decodeSingleByte(s, bytes) {
+  const { units, holes } = s.table
+  let text
+  if (bytes.length < SMALL) {
+    const out = new Uint16Array(bytes.length)
+    for (let i = 0; i < bytes.length; i++) out[i] = units[bytes[i]]
+    text = String.fromCharCode.apply(null, out)
+  } else {
+    text = native.decodeTable(units.buffer, exactBuffer(bytes))
+  }
+  if (s.fatal && holes && text.includes('\ufffd')) {
+    throw new TypeError(`The encoded data was not valid for encoding ${s.encoding}`)
+  }
+  return text
+}
+
+/**
+ * TextDecoder for every encoding of the Encoding Standard. UTF-8 is decoded by the host, and so
+ * are single-byte encodings, through their tables. UTF-16 and the CJK encodings, which keep state
+ * across stream chunks, run @exodus/bytes (its decoders pass the web-platform-tests), loaded on
+ * first use: UTF-16 from the encodings chunk (which also holds the labels and the single-byte
+ * tables), the CJK ones from the multibyte chunk.
  */
 export class TextDecoder {
   constructor(label = 'utf-8', options) {
@@ -96,11 +136,16 @@ export class TextDecoder {
       throw new RangeError(`The encoding label provided ('${text}') is invalid.`)
     }
     let inner = null
+    let table = null
     if (encoding !== 'utf-8') {
       const { TextDecoder: Decoder } = load(MULTIBYTE.has(encoding) ? 'multibyte' : 'encodings')
-      inner = new Decoder(encoding, { fatal, ignoreBOM })
+      if (MULTIBYTE.has(encoding) || encoding === 'utf-16le' || encoding === 'utf-16be') {
+        inner = new Decoder(encoding, { fatal, ignoreBOM })
+      } else {
+        table = singleByteTable(encoding, Decoder)
+      }
     }
-    this[kDecoder] = { encoding, fatal, ignoreBOM, inner, pending: EMPTY, bomSeen: false }
+    this[kDecoder] = { encoding, fatal, ignoreBOM, inner, table, pending: EMPTY, bomSeen: false }
   }
 
   get encoding() {
@@ -123,6 +168,7 @@ export class TextDecoder {
       if (!bytes) throw new TypeError('The "input" argument must be an ArrayBuffer or ArrayBufferView')
     }
     const stream = !!dictionary(options, 'options').stream
+    if (s.table) return decodeSingleByte(s, bytes)
     if (s.inner) return decodeOther(s, bytes, stream)
     if (s.pending.length) bytes = concatBytes([s.pending, bytes], s.pending.length + bytes.length)
     const end = stream ? completeEnd(bytes) : bytes.length
