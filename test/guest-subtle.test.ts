@@ -279,6 +279,33 @@ describe('errors', () => {
       }`)
   })
 
+  it('rejects at once when normalizing the algorithm fails, and later for what the operation checks (WPT generateKey failures)', async () => {
+    await sameAsNode(`${helpers()}
+      // As WebCryptoAPI/generateKey/failures.js tells them apart: did the rejection come before
+      // a microtask queued after the call?
+      const when = (make) => {
+        let tick = false
+        const settled = make().then(() => 'ok', (e) => e.name + (tick ? ' late' : ' early'))
+        Promise.resolve().then(() => { tick = true })
+        return settled
+      }
+      const hmac = await s.importKey('raw', text('k'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+      const out = []
+      for (const [alg, usages] of [
+        ['AES', ['encrypt']], [{ name: 'AES' }, ['decrypt']], [{ name: 'AES-CMAC', length: 128 }, ['sign']], [{ name: 'HMAC', hash: 'MD5' }, ['sign']],
+        [{ name: 'RSA-PSS', hash: 'SHA', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, ['sign']], [{ name: 'EC', namedCurve: 'P521' }, ['sign']],
+        [{}, ['sign']], [7, ['sign']], [{ name: 'HMAC' }, ['sign']], [{ name: 'aes-gcm', length: 128 }, ['sign']], [{ name: 'AES-GCM', length: 128 }, []],
+        [{ name: 'AES-GCM', length: 64 }, ['encrypt']], [{ name: 'ECDSA', namedCurve: 'P-512' }, ['sign']], [{ name: 'ECDSA', namedCurve: 'P-256' }, []],
+      ]) out.push(await when(() => s.generateKey(alg, true, usages)))
+      out.push(await when(() => s.sign({ name: 'ECDSA' }, hmac, text('x'))), await when(() => s.sign('AES-GCM', hmac, text('x'))),
+        await when(() => s.sign('hmac', hmac, text('x'))), await when(() => s.digest('SHA-3', text('x'))), await when(() => s.digest({}, text('x'))),
+        await when(() => s.importKey('raw', text('k'), { name: 'PBKDF2', hash: 'MD5' }, false, ['deriveBits'])),
+        await when(() => s.importKey('raw', text('k'), { name: 'HMAC', hash: { name: 'SHA-7' } }, false, ['sign'])),
+        await when(() => s.deriveBits({ name: 'HKDF', salt: text('s'), info: text('i') }, hmac, 8)),
+        await when(() => s.encrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, null, text('x'))))
+      return out`)
+  })
+
   it('exporting or wrapping a non-extractable key rejects with InvalidAccessError (Node 20 says InvalidAccessException)', async () => {
     expect(
       await inGuest(`${helpers()}

@@ -138,8 +138,12 @@ class Request {
     return out
   }
 
-  /** An AlgorithmIdentifier: a name, or a dictionary of the standard's members (`hash` nested). */
-  algorithm(alg) {
+  /**
+   * An AlgorithmIdentifier, checked for `op` first (see normalize): a name, or a dictionary of the
+   * standard's members (`hash` nested).
+   */
+  algorithm(alg, op) {
+    if (op) normalize(op, alg)
     if (!isObject(alg)) return String(alg)
     const out = this.members(alg, ['name'])
     for (const name of ALGORITHM_MEMBERS) {
@@ -214,7 +218,70 @@ function hostError(err) {
   throw err
 }
 
-const DIGESTS = { 'SHA-1': 1, 'SHA-256': 1, 'SHA-384': 1, 'SHA-512': 1 }
+const DIGESTS = ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512']
+const AES = ['AES-CTR', 'AES-CBC', 'AES-GCM']
+const RSA = ['RSASSA-PKCS1-v1_5', 'RSA-PSS', 'RSA-OAEP']
+const PAIRS = [...RSA, 'ECDSA', 'ECDH', 'Ed25519', 'Ed448', 'X25519', 'X448']
+const SIGN = ['RSASSA-PKCS1-v1_5', 'RSA-PSS', 'ECDSA', 'Ed25519', 'Ed448', 'HMAC']
+/**
+ * The standard's algorithm registry, per operation (Node's names): what "normalize an algorithm"
+ * recognizes. `keyLength` is deriveKey's derived key type; `wrapKey` covers unwrapKey.
+ */
+const REGISTRY = {
+  digest: DIGESTS,
+  encrypt: ['RSA-OAEP', ...AES],
+  decrypt: ['RSA-OAEP', ...AES],
+  sign: SIGN,
+  verify: SIGN,
+  generateKey: [...PAIRS, ...AES, 'AES-KW', 'HMAC'],
+  importKey: [...PAIRS, ...AES, 'AES-KW', 'HMAC', 'HKDF', 'PBKDF2'],
+  deriveBits: ['ECDH', 'X25519', 'X448', 'HKDF', 'PBKDF2'],
+  keyLength: [...AES, 'AES-KW', 'HMAC', 'HKDF', 'PBKDF2'],
+  wrapKey: ['RSA-OAEP', ...AES, 'AES-KW'],
+}
+/** The algorithms whose dictionaries require a `hash`, per operation, with those dictionaries' names. */
+const HASHED = {
+  generateKey: { HMAC: 'HmacKeyGenParams', ...Object.fromEntries(RSA.map((n) => [n, 'RsaHashedKeyGenParams'])) },
+  importKey: { HMAC: 'HmacImportParams', ...Object.fromEntries(RSA.map((n) => [n, 'RsaHashedImportParams'])) },
+  sign: { ECDSA: 'EcdsaParams' },
+  verify: { ECDSA: 'EcdsaParams' },
+  deriveBits: { HKDF: 'HkdfParams', PBKDF2: 'Pbkdf2Params' },
+  keyLength: { HMAC: 'HmacImportParams' },
+}
+
+function recognized(op, name) {
+  const upper = name.toUpperCase()
+  const found = REGISTRY[op].find((n) => n.toUpperCase() === upper)
+  if (!found) throw domException('Unrecognized algorithm name', 'NotSupportedError')
+  return found
+}
+
+/**
+ * The part of "normalize an algorithm" that rejects at once, before any host work, as Node does:
+ * a missing name (TypeError), a name (or hash name) the registry lacks (NotSupportedError), a
+ * required hash missing. The members are checked by the host. Returns the registered name.
+ */
+function normalize(op, algorithm) {
+  if (!isObject(algorithm)) return recognized(op, String(algorithm))
+  const name = algorithm.name
+  if (name === undefined) {
+    throw new TypeError(
+      "Failed to normalize algorithm: passed algorithm can not be converted to 'Algorithm' because 'name' is required in 'Algorithm'.",
+    )
+  }
+  const found = recognized(op, String(name))
+  const dict = HASHED[op] && HASHED[op][found]
+  if (dict) {
+    const hash = algorithm.hash
+    if (hash === undefined) {
+      throw new TypeError(
+        `Failed to normalize algorithm: passed algorithm can not be converted to '${dict}' because 'hash' is required in '${dict}'.`,
+      )
+    }
+    normalize('digest', hash)
+  }
+  return found
+}
 
 export class SubtleCrypto {
   constructor() {
@@ -231,94 +298,76 @@ const METHODS = {
   digest: [
     2,
     (r, algorithm, data) => {
-      const name = String(isObject(algorithm) ? algorithm.name : algorithm).toUpperCase()
       const bytes = r.bytes(data, 'data')
-      if (!Object.prototype.hasOwnProperty.call(DIGESTS, name)) {
-        throw domException('Unrecognized algorithm name', 'NotSupportedError')
-      }
+      const name = normalize('digest', algorithm)
       return native.digest(name, r.buffers[bytes.$buf])
     },
   ],
-  encrypt: [
-    3,
-    (r, algorithm, key, data) => r.send('encrypt', [r.algorithm(algorithm), r.key(key, 'key'), r.bytes(data, 'data')]),
-  ],
-  decrypt: [
-    3,
-    (r, algorithm, key, data) => r.send('decrypt', [r.algorithm(algorithm), r.key(key, 'key'), r.bytes(data, 'data')]),
-  ],
-  sign: [
-    3,
-    (r, algorithm, key, data) => r.send('sign', [r.algorithm(algorithm), r.key(key, 'key'), r.bytes(data, 'data')]),
-  ],
+  encrypt: [3, (r, algorithm, key, data) => cipher(r, 'encrypt', algorithm, key, data)],
+  decrypt: [3, (r, algorithm, key, data) => cipher(r, 'decrypt', algorithm, key, data)],
+  sign: [3, (r, algorithm, key, data) => cipher(r, 'sign', algorithm, key, data)],
   verify: [
     4,
-    (r, algorithm, key, signature, data) =>
-      r.send('verify', [
-        r.algorithm(algorithm),
-        r.key(key, 'key'),
-        r.bytes(signature, 'signature'),
-        r.bytes(data, 'data'),
-      ]),
+    (r, algorithm, key, signature, data) => {
+      const args = [r.key(key, 'key'), r.bytes(signature, 'signature'), r.bytes(data, 'data')]
+      return r.send('verify', [r.algorithm(algorithm, 'verify'), ...args])
+    },
   ],
   generateKey: [
     3,
-    (r, algorithm, extractable, usages) =>
-      r.send('generateKey', [r.algorithm(algorithm), !!extractable, r.usages(usages)]),
+    (r, algorithm, extractable, usages) => {
+      const list = r.usages(usages)
+      return r.send('generateKey', [r.algorithm(algorithm, 'generateKey'), !!extractable, list])
+    },
   ],
   deriveKey: [
     5,
-    (r, algorithm, baseKey, derivedKeyType, extractable, usages) =>
-      r.send('deriveKey', [
-        r.algorithm(algorithm),
-        r.key(baseKey, 'baseKey'),
-        r.algorithm(derivedKeyType),
-        !!extractable,
-        r.usages(usages),
-      ]),
+    (r, algorithm, baseKey, derivedKeyType, extractable, usages) => {
+      const key = r.key(baseKey, 'baseKey')
+      const list = r.usages(usages)
+      const alg = r.algorithm(algorithm, 'deriveBits')
+      return r.send('deriveKey', [alg, key, r.algorithm(derivedKeyType, 'keyLength'), !!extractable, list])
+    },
   ],
   deriveBits: [
     3,
-    (r, algorithm, baseKey, length) =>
-      r.send('deriveBits', [
-        r.algorithm(algorithm),
-        r.key(baseKey, 'baseKey'),
-        length == null ? null : r.value(length),
-      ]),
+    (r, algorithm, baseKey, length) => {
+      const key = r.key(baseKey, 'baseKey')
+      return r.send('deriveBits', [r.algorithm(algorithm, 'deriveBits'), key, length == null ? null : r.value(length)])
+    },
   ],
   importKey: [
     5,
     (r, format, keyData, algorithm, extractable, usages) => {
       const f = String(format)
-      return r.send('importKey', [f, r.keyData(f, keyData), r.algorithm(algorithm), !!extractable, r.usages(usages)])
+      const data = r.keyData(f, keyData)
+      const list = r.usages(usages)
+      return r.send('importKey', [f, data, r.algorithm(algorithm, 'importKey'), !!extractable, list])
     },
   ],
   exportKey: [2, (r, format, key) => r.send('exportKey', [String(format), r.key(key, 'key')])],
   wrapKey: [
     4,
-    (r, format, key, wrappingKey, wrapAlgorithm) =>
-      r.send('wrapKey', [
-        String(format),
-        r.key(key, 'key'),
-        r.key(wrappingKey, 'wrappingKey'),
-        r.algorithm(wrapAlgorithm),
-      ]),
+    (r, format, key, wrappingKey, wrapAlgorithm) => {
+      const args = [String(format), r.key(key, 'key'), r.key(wrappingKey, 'wrappingKey')]
+      return r.send('wrapKey', [...args, r.algorithm(wrapAlgorithm, 'wrapKey')])
+    },
   ],
   unwrapKey: [
     7,
     (r, format, wrappedKey, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, extractable, usages) => {
-      const f = String(format)
-      return r.send('unwrapKey', [
-        f,
-        r.bytes(wrappedKey, 'wrappedKey'),
-        r.key(unwrappingKey, 'unwrappingKey'),
-        r.algorithm(unwrapAlgorithm),
-        r.algorithm(unwrappedKeyAlgorithm),
-        !!extractable,
-        r.usages(usages),
-      ])
+      const args = [String(format), r.bytes(wrappedKey, 'wrappedKey'), r.key(unwrappingKey, 'unwrappingKey')]
+      const list = r.usages(usages)
+      const wrap = r.algorithm(unwrapAlgorithm, 'wrapKey')
+      return r.send('unwrapKey', [...args, wrap, r.algorithm(unwrappedKeyAlgorithm, 'importKey'), !!extractable, list])
     },
   ],
+}
+
+/** encrypt, decrypt and sign: (algorithm, key, data). */
+function cipher(r, op, algorithm, key, data) {
+  const args = [r.key(key, 'key'), r.bytes(data, 'data')]
+  return r.send(op, [r.algorithm(algorithm, op), ...args])
 }
 
 for (const name of Object.keys(METHODS)) {
