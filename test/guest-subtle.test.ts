@@ -104,6 +104,24 @@ describe('keys in every format', () => {
       return out`)
   })
 
+  it('import and export AES and HMAC keys of every size as raw and JWK (WPT import_export/symmetric_importKey)', async () => {
+    await sameAsNode(`${helpers()}
+      const out = []
+      for (const bits of [128, 192, 256]) {
+        const raw = new Uint8Array(bits / 8).map((_, i) => i * 7 + bits)
+        for (const [name, usages] of [['AES-CTR', ['encrypt', 'decrypt']], ['AES-CBC', ['decrypt']], ['AES-GCM', ['encrypt', 'wrapKey']], ['AES-KW', ['wrapKey', 'unwrapKey']], ['HMAC', ['sign', 'verify']]]) {
+          for (const extractable of [true, false]) {
+            const alg = name === 'HMAC' ? { name, hash: 'SHA-' + (bits === 128 ? 1 : bits === 192 ? 384 : 512) } : name
+            const key = await s.importKey('raw', raw, alg, extractable, usages)
+            const jwk = extractable ? await s.exportKey('jwk', key) : await outcome(s.exportKey('jwk', key)).then((e) => e.replace('InvalidAccessException', 'InvalidAccessError'))
+            const back = extractable ? describe(await s.importKey('jwk', jwk, alg, true, usages)) : null
+            out.push([describe(key), jwk, back, extractable ? await outcome(s.exportKey('raw', key)) : null])
+          }
+        }
+      }
+      return out`)
+  })
+
   it('generate keys of every algorithm with the attributes Node gives them', async () => {
     await sameAsNode(`${helpers()}
       const out = []
