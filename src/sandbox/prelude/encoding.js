@@ -54,6 +54,7 @@ const kDecoder = internal('decoder')
  * whitespace: `\v` or U+00A0 padding makes the label unknown), matched ASCII case-insensitively.
  */
 function encodingOf(label) {
+  if (label === 'utf-8' || label === 'utf8') return 'utf-8' // the default, and most labels given
   const key = label.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').replace(/[A-Z]+/g, (c) => c.toLowerCase())
   if (UTF8_LABELS.has(key)) return 'utf-8'
   if (/[^\x21-\x7e]/.test(key)) return null
