@@ -662,14 +662,35 @@ function thisTime(v, method) {
   }
 }
 
+// The specs of the built-ins' methods called with a string locale (or none) and no options, the
+// usual call: reading them observes nothing, so they are made once. Bounded: the locale is data.
+const simpleSpecs = new Map()
+
+/** `make()`, or its value from simpleSpecs when `locales` and `options` read nothing. */
+function builtinSpec(key, locales, options, make) {
+  if (options !== undefined || (locales !== undefined && typeof locales !== 'string')) return make()
+  const k = locales === undefined ? key : `${key}\u0001${locales}`
+  let sp = simpleSpecs.get(k)
+  if (sp === undefined) {
+    sp = make()
+    if (simpleSpecs.size >= 64) simpleSpecs.clear()
+    simpleSpecs.set(k, sp)
+  }
+  return sp
+}
+
 /** A Date method: `required` and `defaults` are its ToDateTimeOptions arguments. */
 function dateMethod(name, required, defaults) {
   return function (locales, options) {
     const t = thisTime(this, name)
     if (Number.isNaN(t)) return 'Invalid Date'
-    return host('DateTimeFormat', dateSpec(locales, options, required, defaults), `toLocale:${required}`, [t])
+    const sp = builtinSpec(required, locales, options, () => dateSpec(locales, options, required, defaults))
+    return host('DateTimeFormat', sp, `toLocale:${required}`, [t])
   }
 }
+
+const numberSpec = (locales, options) =>
+  builtinSpec('NumberFormat', locales, options, () => spec(locales, options, TABLES.NumberFormat))
 
 function coerceThis(v, method) {
   if (v === undefined || v === null) throw new TypeError(`String.prototype.${method} called on null or undefined`)
@@ -679,7 +700,7 @@ function coerceThis(v, method) {
 export const builtins = {
   numberToLocaleString(locales, options) {
     const x = thisNumber(this, 'toLocaleString')
-    return host('NumberFormat', spec(locales, options, TABLES.NumberFormat), 'format', [x])
+    return host('NumberFormat', numberSpec(locales, options), 'format', [x])
   },
   bigintToLocaleString(locales, options) {
     let x
@@ -688,7 +709,7 @@ export const builtins = {
     } catch {
       throw new TypeError("BigInt.prototype.toLocaleString requires that 'this' be a BigInt")
     }
-    return host('NumberFormat', spec(locales, options, TABLES.NumberFormat), 'format', [x])
+    return host('NumberFormat', numberSpec(locales, options), 'format', [x])
   },
   dateToLocaleString: dateMethod('toLocaleString', 'any', 'all'),
   dateToLocaleDateString: dateMethod('toLocaleDateString', 'date', 'date'),
@@ -697,7 +718,9 @@ export const builtins = {
     const s = coerceThis(this, 'localeCompare')
     const t = toString(that)
     const fast = locales === undefined && options === undefined ? compareAlnum(s, t) : undefined
-    return fast ?? +host('Collator', spec(locales, options, TABLES.Collator), 'compare', [s, t])
+    if (fast !== undefined) return fast
+    const sp = builtinSpec('Collator', locales, options, () => spec(locales, options, TABLES.Collator))
+    return +host('Collator', sp, 'compare', [s, t])
   },
   toLocaleUpperCase(locales) {
     const s = coerceThis(this, 'toLocaleUpperCase')
