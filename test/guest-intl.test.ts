@@ -57,7 +57,8 @@ describe('NumberFormat', () => {
     await sameAsNode(`${H}
       return [(1234567.5).toLocaleString('en-US'), (1234567.5).toLocaleString('de'), (0.256).toLocaleString('en', { style: 'percent' }),
         (12).toLocaleString(['xx', 'fr']), 123456789n.toLocaleString('en-IN'), new Number(5).toLocaleString('en', { minimumFractionDigits: 1 }),
-        attempt(() => Number.prototype.toLocaleString.call('5')), attempt(() => BigInt.prototype.toLocaleString.call(5))]`)
+        attempt(() => Number.prototype.toLocaleString.call('5')), attempt(() => BigInt.prototype.toLocaleString.call(5)),
+        (2).toLocaleString(), attempt(() => (2).toLocaleString('undefined')), (2).toLocaleString('de'), (2.5).toLocaleString('de')]`)
   })
 })
 
