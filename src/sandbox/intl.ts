@@ -2,7 +2,14 @@
  * The host side of the guest's `Intl` (see `prelude/intl.js`): Node's ICU formats, compares and
  * segments for the guest. The guest sends an Intl object's "spec" (the JSON of its locales and
  * options, already read and converted in the guest) with each call; the real Intl object is kept
- * here in a small per-instance cache keyed by that spec, and only strings and JSON data go back.
+ * here in a cache keyed by that spec, and only strings and JSON data go back.
+ *
+ * The cache is the executor thread's, shared by its instances, as V8 shares its own formatter
+ * cache between all the code of an isolate: a formatter holds ICU data (tens of KB), and a cache
+ * per instance would grow with the instances (a thousand warm ones formatting a few ways each)
+ * while holding the same formatters many times. What is shared is immutable and keyed by
+ * everything that defines it; another function learns nothing from it but, at most, whether a
+ * formatter it asks for was made before (a few µs).
  *
  * The spec and the arguments are guest data: parsed as JSON, never evaluated, and handed to
  * Node's Intl constructors, which check them as the standard says (RangeError, TypeError). The
@@ -16,8 +23,8 @@
  * @module
  */
 
-/** Intl objects an instance keeps; the least recently used one goes first. */
-const CACHED = 128
+/** Intl objects a thread keeps; the least recently used one goes first. */
+const CACHED = 256
 const DEFAULT_LOCALE = 'en-US'
 const DEFAULT_TIME_ZONE = 'UTC'
 /** A message of Node's can quote a guest's option: long ones are cut. */
@@ -121,59 +128,57 @@ function dateOptions(options: unknown, kind?: string): unknown {
   return o
 }
 
-/** One instance's Intl: its cache of Intl objects by spec. */
-export class IntlHost {
-  readonly #cache = new Map<string, object>()
+/** The thread's Intl objects by spec (see the module doc). */
+const cache = new Map<string, object>()
 
-  /**
-   * Runs `op` of `kind` (an Intl constructor's name, `Locale`, or `Intl` for the namespace's own
-   * functions) for the object `spec` describes, on the JSON arguments `args`. Returns a string
-   * (formatted text, or JSON). Throws an {@link IntlFailure}.
-   */
-  call(kind: string, spec: string, op: string, args: string): string {
-    try {
-      return this.#run(kind, spec, op, parse(args) as unknown[])
-    } catch (err) {
-      throw failure(err)
-    }
+/**
+ * Runs `op` of `kind` (an Intl constructor's name, `Locale`, or `Intl` for the namespace's own
+ * functions) for the object `spec` describes, on the JSON arguments `args`. Returns a string
+ * (formatted text, or JSON). Throws an {@link IntlFailure}.
+ */
+export function callIntl(kind: string, spec: string, op: string, args: string): string {
+  try {
+    return run(kind, spec, op, parse(args) as unknown[])
+  } catch (err) {
+    throw failure(err)
   }
+}
 
-  #run(kind: string, spec: string, op: string, args: unknown[]): string {
-    if (!Array.isArray(args)) throw new IntlFailure('TypeError', 'malformed Intl request')
-    if (kind === 'Intl') return namespace(op, args)
-    if (kind === 'Locale') return locale(spec, op)
-    const ctor = SERVICES[kind]
-    if (!ctor) throw new IntlFailure('TypeError', 'unknown Intl service')
-    const dateMethod = kind === 'DateTimeFormat' && op.startsWith('toLocale:') ? op.slice(9) : undefined
-    if (dateMethod !== undefined && !['any', 'date', 'time'].includes(dateMethod)) {
-      throw new IntlFailure('TypeError', 'unknown Intl method')
-    }
-    const obj = this.#get(kind, ctor, spec, dateMethod) as Record<string, (...a: unknown[]) => unknown>
-    if (op === 'new') return JSON.stringify((obj.resolvedOptions as () => unknown)())
-    if (dateMethod !== undefined) return String(obj.format!(args[0]))
-    if (kind === 'Segmenter' && op === 'segment') return segment(obj, args[0])
-    const answer = METHODS[kind]![op]
-    if (!answer) throw new IntlFailure('TypeError', 'unknown Intl method')
-    const result = obj[op]!.apply(obj, args)
-    return answer === 'json' ? JSON.stringify(result ?? null) : String(result)
+function run(kind: string, spec: string, op: string, args: unknown[]): string {
+  if (!Array.isArray(args)) throw new IntlFailure('TypeError', 'malformed Intl request')
+  if (kind === 'Intl') return namespace(op, args)
+  if (kind === 'Locale') return locale(spec, op)
+  const ctor = SERVICES[kind]
+  if (!ctor) throw new IntlFailure('TypeError', 'unknown Intl service')
+  const dateMethod = kind === 'DateTimeFormat' && op.startsWith('toLocale:') ? op.slice(9) : undefined
+  if (dateMethod !== undefined && !['any', 'date', 'time'].includes(dateMethod)) {
+    throw new IntlFailure('TypeError', 'unknown Intl method')
   }
+  const obj = cached(kind, ctor, spec, dateMethod) as Record<string, (...a: unknown[]) => unknown>
+  if (op === 'new') return JSON.stringify((obj.resolvedOptions as () => unknown)())
+  if (dateMethod !== undefined) return String(obj.format!(args[0]))
+  if (kind === 'Segmenter' && op === 'segment') return segment(obj, args[0])
+  const answer = METHODS[kind]![op]
+  if (!answer) throw new IntlFailure('TypeError', 'unknown Intl method')
+  const result = obj[op]!.apply(obj, args)
+  return answer === 'json' ? JSON.stringify(result ?? null) : String(result)
+}
 
-  #get(kind: string, ctor: Ctor, spec: string, dateMethod: string | undefined): object {
-    const key = `${kind}\u0001${dateMethod ?? ''}\u0001${spec}`
-    let obj = this.#cache.get(key)
-    if (obj) {
-      this.#cache.delete(key)
-    } else {
-      const parsed = parse(spec)
-      if (!Array.isArray(parsed) || parsed.length !== 2) throw new IntlFailure('TypeError', 'malformed Intl request')
-      const [locales, options] = parsed as [unknown, unknown]
-      const resolvedLocales = localesFor(ctor, locales)
-      obj = new ctor(resolvedLocales, kind === 'DateTimeFormat' ? dateOptions(options, dateMethod) : options)
-      if (this.#cache.size >= CACHED) this.#cache.delete(this.#cache.keys().next().value!)
-    }
-    this.#cache.set(key, obj)
-    return obj
+/** The Intl object `spec` describes, from the cache or made (and cached). */
+function cached(kind: string, ctor: Ctor, spec: string, dateMethod: string | undefined): object {
+  const key = `${kind}\u0001${dateMethod ?? ''}\u0001${spec}`
+  let obj = cache.get(key)
+  if (obj) {
+    cache.delete(key)
+  } else {
+    const parsed = parse(spec)
+    if (!Array.isArray(parsed) || parsed.length !== 2) throw new IntlFailure('TypeError', 'malformed Intl request')
+    const [locales, options] = parsed as [unknown, unknown]
+    obj = new ctor(localesFor(ctor, locales), kind === 'DateTimeFormat' ? dateOptions(options, dateMethod) : options)
+    if (cache.size >= CACHED) cache.delete(cache.keys().next().value!)
   }
+  cache.set(key, obj)
+  return obj
 }
 
 function segment(segmenter: Record<string, (...a: unknown[]) => unknown>, input: unknown): string {

@@ -23,7 +23,7 @@ import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quic
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
 import { hostRefState, setHostRefState } from './quickjs-internals.js'
-import { IntlFailure, IntlHost } from './intl.js'
+import { callIntl, IntlFailure } from './intl.js'
 import { KeyTable, runSubtle, WebCryptoFailure } from './web-crypto.js'
 
 /** Digests `utils.hash` offers (fnbox:host). */
@@ -464,16 +464,13 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     },
   )
 
-  // The instance's cache of Intl objects (see intl.ts).
-  const intl = new IntlHost()
-
   define('intl', internal, ([kind, spec, op, args]) => {
     const k = str(kind, 'kind')
     const sp = str(spec, 'spec')
     const o = str(op, 'op')
     const a = str(args, 'args')
     try {
-      return newString(intl.call(k, sp, o, a))
+      return newString(callIntl(k, sp, o, a))
     } catch (err) {
       throw err instanceof IntlFailure ? new Fail(err.name, err.message) : err
     }
