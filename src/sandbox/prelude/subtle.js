@@ -111,7 +111,7 @@ function newKey(d, sealed) {
  * cannot hold `{ $num: 'NaN' }`; a dictionary `{ $obj: members }`. Of an object the host did not
  * expect, only its own enumerable members are read, as a WebIDL dictionary conversion would.
  */
-class Request {
+class Call {
   buffers = []
 
   value(v, depth = 0) {
@@ -291,7 +291,7 @@ export class SubtleCrypto {
 
 /**
  * The methods: each checks its receiver and argument count as Node does, reads its arguments into
- * a Request and sends it; `length` is the number of required arguments.
+ * a Call and sends it; `length` is the number of required arguments.
  */
 const METHODS = {
   // Digests run synchronously on the host (no key, no state).
@@ -381,7 +381,7 @@ for (const name of Object.keys(METHODS)) {
             `Failed to execute '${name}' on 'SubtleCrypto': ${length} arguments required, but only ${args.length} present.`,
           )
         }
-        resolve(body(new Request(), ...args))
+        resolve(body(new Call(), ...args))
       })
     },
   }[name]
