@@ -1419,6 +1419,7 @@ describe('lazy prelude', () => {
     'URLPattern',
     'CompressionStream',
     'DecompressionStream',
+    'Intl',
   ]
   const stillLazy = `LAZY.filter((k) => typeof Object.getOwnPropertyDescriptor(globalThis, k).get === 'function')`
 
