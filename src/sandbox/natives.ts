@@ -8,10 +8,11 @@
  * {@link GuestError} thrown by a hook passes its name and message through.
  *
  * Two transport rules the prelude relies on:
- * - Strings cross the FFI NUL-terminated. The prelude never sends a string containing U+0000
- *   (it encodes those itself); strings coming back that contain NUL are built by evaluating a JSON
- *   literal. The latin1 strings of `base64Encode`/`base64Decode` carry NUL as U+0100 instead (a
- *   latin1 string never holds U+0100 otherwise), which is cheaper for binary data.
+ * - Strings cross the FFI as C strings, which end at NUL and hold no lone surrogate. Both ways are
+ *   made exact here: a guest string that lost code units is read again from its binary
+ *   serialization (`str`), and a string for the guest that holds NUL is built by evaluating a JSON
+ *   literal (`newString`). The latin1 strings of `base64Encode`/`base64Decode` carry NUL as U+0100
+ *   (a latin1 string never holds U+0100 otherwise), which is cheaper for binary data.
  * - Every string or ArrayBuffer copied into the guest is checked against `maxTransferBytes` first:
  *   an allocation that overflows the module's fixed memory corrupts it.
  *
@@ -225,7 +226,26 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
 
   function str(h: QuickJSHandle | undefined, what: string): string {
     if (!h || ctx.typeof(h) !== 'string') throw new Fail('TypeError', `${what} must be a string`)
-    return ctx.getString(h)
+    return exactString(h)
+  }
+
+  /**
+   * A guest string, code unit for code unit. `getString` goes through a C string: it stops at the
+   * first NUL, and a lone surrogate comes out as three U+FFFD. Either shows in the length (one
+   * property read) or as a U+FFFD; only then is the string read again, from QuickJS's binary
+   * serialization of it, which holds its code units as they are and runs no guest code.
+   */
+  function exactString(h: QuickJSHandle): string {
+    const s = ctx.getString(h)
+    if (!s.includes('\uFFFD') && s.length === ctx.getProp(h, 'length').consume((n) => ctx.getNumber(n))) return s
+    return ctx.encodeBinaryJSON(h).consume((buffer) => {
+      const view = ctx.getArrayBuffer(buffer)
+      try {
+        return stringFromBinaryJSON(view.value)
+      } finally {
+        view.dispose()
+      }
+    })
   }
 
   function num(h: QuickJSHandle | undefined, what: string): number {
@@ -630,6 +650,31 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
       pending.clear()
     },
   }
+}
+
+/**
+ * The string a QuickJS binary serialization (`JS_WriteObject`) of one string primitive holds: a
+ * version byte, the atom count (0), the string tag (7), LEB128 of `length << 1 | wide`, then the
+ * code units, one byte each (latin1) or two (UTF-16LE, lone surrogates kept as they are).
+ */
+function stringFromBinaryJSON(bytes: Uint8Array): string {
+  let at = 1
+  const leb = (): number => {
+    let value = 0
+    for (let shift = 0; at < bytes.length && shift < 35; shift += 7) {
+      const b = bytes[at++]!
+      value += (b & 0x7f) * 2 ** shift
+      if (b < 0x80) return value
+    }
+    throw new Fail('TypeError', 'unexpected serialization of a string')
+  }
+  if (leb() !== 0 || bytes[at++] !== 7) throw new Fail('TypeError', 'unexpected serialization of a string')
+  const header = leb()
+  const length = Math.floor(header / 2)
+  const wide = header % 2 === 1
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset + at, bytes.length - at)
+  if (data.length !== (wide ? length * 2 : length)) throw new Fail('TypeError', 'unexpected serialization of a string')
+  return data.toString(wide ? 'utf16le' : 'latin1')
 }
 
 function monotonicMs(): number {

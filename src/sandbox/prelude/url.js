@@ -14,19 +14,8 @@ function usv(v) {
   return toWellFormed.call(String(v))
 }
 
-/**
- * Makes a string safe to send: the FFI cuts at NUL, and the parser percent-encodes NUL wherever it
- * allows it (hosts reject both forms), so "%00" parses the same. A full parse first strips leading
- * and trailing C0 controls and spaces, as the parser would.
- */
-function wire(s, fullParse) {
-  if (!s.includes('\0')) return s
-  if (fullParse) s = s.replace(/^[\0- ]+|[\0- ]+$/g, '')
-  return s.replace(/\0/g, '%00')
-}
-
 function parse(input, base) {
-  const json = native.urlParse(wire(usv(input), true), base === undefined ? undefined : wire(usv(base), true))
+  const json = native.urlParse(usv(input), base === undefined ? undefined : usv(base))
   return json === null ? null : JSON.parse(json)
 }
 
@@ -38,7 +27,7 @@ function parts(url) {
 
 function setPart(url, part, value) {
   const p = parts(url)
-  const next = JSON.parse(native.urlSet(p.href, part, wire(usv(value), part === 'href')))
+  const next = JSON.parse(native.urlSet(p.href, part, usv(value)))
   url[kParts] = next
   const params = url[kParams]
   if (params && (part === 'href' || next.search !== p.search)) params[kList] = parseForm(next.search.slice(1))
