@@ -8,7 +8,14 @@
 // `any()` result nobody references but whose listener waits must still fire.
 import { load, reportError } from './shared.js'
 import { internal, tag, illegal, isObject, enumerableMembers } from './util.js'
-import { EventTarget, defineEventHandler, fireEvent, listenerCount, kListenersChanged, setSignalHooks } from './events.js'
+import {
+  EventTarget,
+  defineEventHandler,
+  fireEvent,
+  listenerCount,
+  kListenersChanged,
+  setSignalHooks,
+} from './events.js'
 
 const kSignal = internal('signal')
 const kController = internal('controller')
