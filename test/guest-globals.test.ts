@@ -869,7 +869,7 @@ describe('streams', () => {
     ).toEqual({ out: [1, 2, 3], decoded: ['€uro'], encoded: [[97], [240, 159, 152, 128]] })
   })
 
-  it('an assignment replaces a lazy global without loading the polyfill', async () => {
+  it('an assignment replaces a lazy global without loading its chunk', async () => {
     const h = await harness()
     h.evalSync(`globalThis.ReadableStream = 42`)
     expect(

@@ -121,7 +121,7 @@ function sequenceOfSignals(value) {
   return list
 }
 
-function isSignal(value) {
+export function isSignal(value) {
   return isObject(value) && value[kSignal] instanceof SignalState
 }
 

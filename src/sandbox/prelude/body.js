@@ -3,7 +3,8 @@
 // A body is kept in the cheapest form until someone asks for a stream: `source` (a string or bytes
 // from the constructor), `remote` (a fetched body read through native.bodyRead) or `stream` (a
 // ReadableStream). text()/json()/arrayBuffer() read source and remote directly, so most code never
-// loads the streams polyfill.
+// loads the streams chunk. A body's stream is a byte stream, as the Fetch standard makes it, so a
+// BYOB reader works on it.
 import { native, load, peek } from './shared.js'
 import { internal, tag, illegal, isObject, dictionary, viewOf, concatBytes, inspectSymbol } from './util.js'
 import { Headers, headersFromHost, setGuard, copyHeaders } from './headers.js'
@@ -21,7 +22,13 @@ function isInstance(chunk, cls, value) {
 }
 
 function isReadableStream(value) {
-  return isInstance('streams', 'ReadableStream', value)
+  const streams = peek('streams')
+  return streams !== undefined && streams.isReadable(value)
+}
+
+/** The streams chunk's body helpers (loaded: a body with a stream exists only once it is). */
+function bodyStreams() {
+  return load('streams').bodyStreams
 }
 
 function newBody() {
@@ -43,7 +50,9 @@ function extractBody(init) {
     body.source = init.toString()
     type = 'application/x-www-form-urlencoded;charset=UTF-8'
   } else if (isReadableStream(init)) {
-    if (init.locked || init._disturbed) throw new TypeError('Body stream is locked or disturbed')
+    if (bodyStreams().isLocked(init) || bodyStreams().isDisturbed(init)) {
+      throw new TypeError('Body stream is locked or disturbed')
+    }
     body.stream = init
   } else if (isInstance('blob', 'Blob', init)) {
     body.stream = init.stream()
@@ -104,58 +113,48 @@ class RemoteBody {
   }
 }
 
-function unusable(body) {
-  return body.used || (body.stream !== null && (body.stream._disturbed || body.stream.locked))
+export function unusable(body) {
+  if (body.used) return true
+  if (body.stream === null) return false
+  return bodyStreams().isDisturbed(body.stream) || bodyStreams().isLocked(body.stream)
 }
 
 export function bodyUsed(body) {
-  return body.used || (body.stream !== null && body.stream._disturbed === true)
+  return body.used || (body.stream !== null && bodyStreams().isDisturbed(body.stream))
 }
 
 /** The body as a ReadableStream (made on first request; the same object afterwards). */
 export function bodyStream(body) {
   if (!body.present) return null
   if (body.stream) return body.stream
-  const { ReadableStream } = load('streams')
+  const streams = bodyStreams()
   if (body.remote) {
     const remote = body.remote
     body.remote = null
-    body.stream = new ReadableStream(
-      {
-        pull(controller) {
-          return remote.read().then((chunk) => {
-            if (chunk === undefined) controller.close()
-            else controller.enqueue(chunk)
-          })
-        },
-        cancel() {
-          remote.cancel()
-        },
-      },
-      { highWaterMark: 0 },
+    body.stream = streams.fromPull(
+      () => remote.read(),
+      () => remote.cancel(),
     )
+  } else if (body.used) {
+    // Read already without a stream: the stream that reading would have left, locked and done.
+    body.stream = streams.consumed()
   } else {
     const source = body.source
     body.source = null
-    body.stream = new ReadableStream({
-      start(controller) {
-        if (source !== null) {
-          const bytes = typeof source === 'string' ? utf8Encode(source) : source.slice()
-          if (bytes.length) controller.enqueue(bytes)
-        }
-        controller.close()
-      },
-    })
-    if (body.used) body.stream.cancel() // already consumed: a disturbed, empty stream
+    const bytes = source === null ? EMPTY : typeof source === 'string' ? utf8Encode(source) : source.slice()
+    body.stream = streams.fromBytes(bytes)
   }
   return body.stream
 }
 
-/** Reads a whole body once ("consume body"); rejects if it was used or is locked. */
+/**
+ * Reads a whole body once ("consume body"); rejects if it was used or is locked. A null body gives
+ * no bytes and stays unused (bodyUsed is about a body's stream, and it has none).
+ */
 export async function consumeBody(body) {
   if (unusable(body)) throw new TypeError('Body is unusable: Body has already been read')
-  body.used = true
   if (!body.present) return EMPTY
+  body.used = true
   if (body.source !== null) {
     const s = body.source
     body.source = null
@@ -171,17 +170,9 @@ export async function consumeBody(body) {
       total += chunk.length
     }
   } else {
-    const reader = body.stream.getReader()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      if (!(value instanceof Uint8Array)) {
-        const err = new TypeError('Received non-Uint8Array chunk')
-        reader.cancel(err).catch(() => {})
-        throw err
-      }
-      chunks.push(value)
-      total += value.length
+    for (const chunk of await bodyStreams().readAll(body.stream)) {
+      chunks.push(chunk)
+      total += chunk.length
     }
     // The caller still holds the chunks it enqueued: never hand one back as the result.
     if (chunks.length === 1) return chunks[0].slice()
@@ -194,7 +185,7 @@ function cloneBody(body) {
   if (unusable(body)) throw new TypeError('Body has already been used or is locked')
   const copy = { ...body }
   if (body.remote || body.stream) {
-    const [a, b] = bodyStream(body).tee()
+    const [a, b] = bodyStreams().tee(bodyStream(body))
     body.stream = a
     copy.stream = b
     copy.remote = null
