@@ -7,7 +7,8 @@
 // BYOB reader works on it.
 import { native, load, peek } from './shared.js'
 import { internal, tag, illegal, isObject, dictionary, viewOf, concatBytes, inspectSymbol } from './util.js'
-import { Headers, headersFromHost, setGuard, copyHeaders } from './headers.js'
+import { Headers, headersFromHost, setGuard, copyHeaders, getHeader } from './headers.js'
+import { extractMimeType, serializeMimeType } from './mime.js'
 import { utf8Encode, utf8Decode } from './utf8.js'
 
 const kResponse = internal('response')
@@ -19,6 +20,17 @@ const EMPTY = new Uint8Array(0)
 function isInstance(chunk, cls, value) {
   const exports = peek(chunk)
   return exports !== undefined && value instanceof exports[cls]
+}
+
+/** Blob and FormData checks of chunk "blob", without loading it (no instance exists before). */
+function isBlobChunk(check, value) {
+  const blob = peek('blob')
+  return blob !== undefined && blob[check](value)
+}
+
+function isSignal(value) {
+  const events = peek('events')
+  return events !== undefined && events.isSignal(value)
 }
 
 function isReadableStream(value) {
@@ -54,12 +66,13 @@ function extractBody(init) {
       throw new TypeError('Body stream is locked or disturbed')
     }
     body.stream = init
-  } else if (isInstance('blob', 'Blob', init)) {
-    body.stream = init.stream()
+  } else if (isBlobChunk('isBlob', init)) {
+    // A Blob is immutable: its bytes are the body (its stream would give the same).
+    body.source = load('blob').blobBytes(init)
     if (init.type) type = init.type
-  } else if (isInstance('blob', 'FormData', init)) {
+  } else if (isBlobChunk('isFormData', init)) {
     const encoded = load('blob').encodeFormData(init)
-    body.stream = encoded.stream
+    body.source = encoded.bytes
     type = encoded.type
   } else if (isObject(init) && typeof init[Symbol.asyncIterator] === 'function') {
     // Async iterables of bytes, as undici accepts them.
@@ -198,6 +211,21 @@ function textOf(bytes) {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text // "UTF-8 decode" drops a BOM
 }
 
+/**
+ * The type of a body's Blob: "get the MIME type" (its Content-Type, parsed and serialized), or ''
+ * for none; ASCII lower-cased, as the File API keeps every Blob type.
+ */
+function mimeTypeOf(r) {
+  const mime = extractMimeType(getHeader(headersOf(r), 'content-type'))
+  return mime === null ? '' : serializeMimeType(mime).toLowerCase()
+}
+
+/** The headers of a Request or Response (their internal state; a guest may replace the getter). */
+function headersOf(r) {
+  const s = r[kResponse] || r[kRequest]
+  return s.headers
+}
+
 /** The body methods Request and Response share. */
 function mixinBody(cls, kState) {
   const body = (obj) => {
@@ -247,11 +275,11 @@ function mixinBody(cls, kState) {
     },
     async blob() {
       const bytes = await consumeBody(body(this))
-      return new (load('blob').Blob)([bytes], { type: this.headers.get('content-type') || '' })
+      return load('blob').blobFromBytes(bytes, mimeTypeOf(this))
     },
     async formData() {
       const bytes = await consumeBody(body(this))
-      return load('blob').parseFormData(bytes, this.headers.get('content-type'))
+      return load('blob').parseFormData(bytes, getHeader(headersOf(this), 'content-type'))
     },
   })
   for (const m of ['arrayBuffer', 'bytes', 'text', 'json', 'blob', 'formData']) {
@@ -392,6 +420,24 @@ export function fetchedResponse(meta, signal) {
   return r
 }
 
+/** The Response of a data: URL fetch: its bytes under the URL's MIME type (see data-url.js). */
+export function localResponse(url, type, bytes) {
+  const body = newBody()
+  body.present = true
+  body.source = bytes
+  const r = Object.create(Response.prototype)
+  r[kResponse] = {
+    type: 'basic',
+    status: 200,
+    statusText: 'OK',
+    headers: headersFromHost([['content-type', type]], 'immutable'),
+    url,
+    redirected: false,
+    body,
+  }
+  return r
+}
+
 export function responseParts(response) {
   return responseState(response)
 }
@@ -441,7 +487,7 @@ export class Request {
     if (!REDIRECTS.includes(redirect)) throw new TypeError(`'${redirect}' is not a valid redirect mode`)
     let parent = base ? signalToFollow(base) : null
     if ('signal' in i) parent = i.signal === undefined ? parent : i.signal
-    if (parent !== null && parent !== undefined && !isInstance('events', 'AbortSignal', parent)) {
+    if (parent !== null && parent !== undefined && !isSignal(parent)) {
       throw new TypeError('Failed to construct Request: member signal is not of type AbortSignal.')
     }
     const headers = new Headers(i.headers !== undefined ? i.headers : base ? base.headers : undefined)

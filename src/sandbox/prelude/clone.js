@@ -36,7 +36,7 @@ function isDOMException(v) {
 
 function isBlob(v) {
   const chunk = peek('blob')
-  return chunk !== undefined && v instanceof chunk.Blob
+  return chunk !== undefined && chunk.isBlob(v)
 }
 
 function clone(v, memo) {

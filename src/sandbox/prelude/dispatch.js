@@ -60,7 +60,10 @@ async function send(response, isHead) {
   }
   const head = { status: s.status, statusText: s.statusText, headers: headerPairs(s.headers), stream: false }
   if (!body.present || isHead) {
-    if (body.stream) load('streams').bodyStreams.cancel(body.stream).catch(() => {})
+    if (body.stream)
+      load('streams')
+        .bodyStreams.cancel(body.stream)
+        .catch(() => {})
     else if (body.remote) body.remote.cancel()
     body.used = body.present
     native.respond(JSON.stringify(head))

@@ -429,7 +429,8 @@ export function respond(c, bytesWritten) {
   if (c.stream.state === 'closed') {
     if (bytesWritten !== 0) throw new TypeError('bytesWritten must be 0 when calling respond() on a closed stream')
   } else {
-    if (bytesWritten === 0) throw new TypeError('bytesWritten must be greater than 0 when calling respond() on a readable stream')
+    if (bytesWritten === 0)
+      throw new TypeError('bytesWritten must be greater than 0 when calling respond() on a readable stream')
     if (first.bytesFilled + bytesWritten > first.byteLength) throw new RangeError('bytesWritten out of range')
   }
   first.buffer = transfer(first.buffer)
@@ -439,13 +440,19 @@ export function respond(c, bytesWritten) {
 function respondWithNewView(c, view) {
   const first = c.pendingPullIntos[0]
   if (c.stream.state === 'closed') {
-    if (view.byteLength !== 0) throw new TypeError("The view's length must be 0 when calling respondWithNewView() on a closed stream")
+    if (view.byteLength !== 0)
+      throw new TypeError("The view's length must be 0 when calling respondWithNewView() on a closed stream")
   } else if (view.byteLength === 0) {
-    throw new TypeError("The view's length must be greater than 0 when calling respondWithNewView() on a readable stream")
+    throw new TypeError(
+      "The view's length must be greater than 0 when calling respondWithNewView() on a readable stream",
+    )
   }
-  if (first.byteOffset + first.bytesFilled !== view.byteOffset) throw new RangeError('The region specified by view does not match byobRequest')
-  if (first.bufferByteLength !== view.buffer.byteLength) throw new RangeError('The buffer of view has different capacity than byobRequest')
-  if (first.bytesFilled + view.byteLength > first.byteLength) throw new RangeError('The region specified by view is larger than byobRequest')
+  if (first.byteOffset + first.bytesFilled !== view.byteOffset)
+    throw new RangeError('The region specified by view does not match byobRequest')
+  if (first.bufferByteLength !== view.buffer.byteLength)
+    throw new RangeError('The buffer of view has different capacity than byobRequest')
+  if (first.bytesFilled + view.byteLength > first.byteLength)
+    throw new RangeError('The region specified by view is larger than byobRequest')
   const length = view.byteLength
   first.buffer = transfer(view.buffer)
   respondInternal(c, length)
@@ -454,7 +461,11 @@ function respondWithNewView(c, view) {
 function getByobRequest(c) {
   if (c.byobRequest === null && c.pendingPullIntos.length > 0) {
     const first = c.pendingPullIntos[0]
-    const view = new Uint8Array(first.buffer, first.byteOffset + first.bytesFilled, first.byteLength - first.bytesFilled)
+    const view = new Uint8Array(
+      first.buffer,
+      first.byteOffset + first.bytesFilled,
+      first.byteLength - first.bytesFilled,
+    )
     const request = Object.create(ReadableStreamBYOBRequest.prototype)
     request[kRequest] = { controller: c, view }
     c.byobRequest = request
@@ -583,4 +594,3 @@ export class ReadableStreamBYOBRequest {
     respondWithNewView(r.controller, view)
   }
 }
-

@@ -152,7 +152,8 @@ export function acquire(s, object, byob = false) {
 export function closedPromise(reader) {
   if (!reader.closed) {
     if (reader.settledClosed === 'resolved') reader.closed = resolvedUndefined
-    else if (reader.settledClosed === 'rejected') reader.closed = rejected(reader.closedError ?? reader.stream.storedError)
+    else if (reader.settledClosed === 'rejected')
+      reader.closed = rejected(reader.closedError ?? reader.stream.storedError)
     else {
       reader.closed = new Promise((resolve, reject) => {
         reader.resolveClosed = resolve

@@ -21,13 +21,7 @@ import { kState } from './readable-state.js'
 import { controllerClose, controllerError as readableError } from './default-controller.js'
 import { internalReader } from './pipe.js'
 import { writableState } from './writable.js'
-import {
-  acquireWriter,
-  writerRelease,
-  errorIfNeeded,
-  closeQueuedOrInFlight,
-  streamClose,
-} from './writable-state.js'
+import { acquireWriter, writerRelease, errorIfNeeded, closeQueuedOrInFlight, streamClose } from './writable-state.js'
 import { byWritable, byReadable, terminated } from './transform.js'
 
 /** Stages of one chain at most: each one adds a few frames to a chunk's synchronous way. */
@@ -271,7 +265,6 @@ export class Chain {
     this.reader.release()
   }
 }
-
 
 record(Chain)
 

@@ -63,7 +63,6 @@ function stageOf(controller) {
   return stage
 }
 
-
 /** One TransformStream's state: its transformer, both ends, and its place in a chain. */
 export class Stage {
   /**
@@ -406,7 +405,6 @@ export class Stage {
 }
 record(Stage)
 
-
 function register(ts, stage) {
   byStream.set(ts, stage)
   byWritable.set(stage.writable, stage)
@@ -451,4 +449,3 @@ export class TransformStream {
     return stage.writable
   }
 }
-

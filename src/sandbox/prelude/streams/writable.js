@@ -50,7 +50,8 @@ export function createWritable(sink, start, write, close, abort, hwm, size) {
 export class WritableStream {
   constructor(underlyingSink = undefined, queuingStrategy = undefined) {
     if (underlyingSink === null) throw new TypeError('underlyingSink must be an object')
-    if (underlyingSink !== undefined && !isObject(underlyingSink)) throw new TypeError('underlyingSink must be an object')
+    if (underlyingSink !== undefined && !isObject(underlyingSink))
+      throw new TypeError('underlyingSink must be an object')
     // WebIDL converts the arguments first (the strategy dictionary), then the constructor converts
     // the sink to an UnderlyingSink dictionary: its members in alphabetical order, each checked
     // as it is read.
