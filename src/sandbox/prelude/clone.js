@@ -39,10 +39,14 @@ export function structuredClone(value, options = undefined) {
 function transferList(options) {
   const o = dictionary(options, 'options')
   if (o.transfer === undefined) return []
-  const list = sequenceOf(o.transfer, (item) => {
-    if (!isObject(item)) throw new TypeError('options.transfer must hold objects')
-    return item
-  }, 'options.transfer')
+  const list = sequenceOf(
+    o.transfer,
+    (item) => {
+      if (!isObject(item)) throw new TypeError('options.transfer must hold objects')
+      return item
+    },
+    'options.transfer',
+  )
   const seen = new Set()
   for (const item of list) {
     if (!(item instanceof ArrayBuffer)) throw cannotClone(`${Object.prototype.toString.call(item)} (not transferable)`)
