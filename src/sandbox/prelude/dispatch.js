@@ -1,7 +1,9 @@
 // The HTTP side of the GuestEntry (see bridge-types.ts and index.js): runs the module's handler
 // for entry.fetch and aborts the invocations in flight for entry.abort.
 import { native, load, reportError } from './shared.js'
-import { Response, responseParts, incomingRequest, bodyStream, unusable } from './body.js'
+import { bodyStream, unusable } from './body.js'
+import { Response, responseParts } from './response.js'
+import { incomingRequest } from './request.js'
 import { headerPairs } from './headers.js'
 import { utf8Encode } from './utf8.js'
 import { exactBuffer, isObject } from './util.js'

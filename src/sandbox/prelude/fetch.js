@@ -2,7 +2,9 @@
 // body is pulled with native.bodyRead. Aborting the signal aborts both. data: URLs are answered in
 // the guest (data-url.js).
 import { native, load } from './shared.js'
-import { Request, requestParts, requestSignal, consumeBody, fetchedResponse, localResponse } from './body.js'
+import { consumeBody } from './body.js'
+import { Request, requestParts, requestSignal } from './request.js'
+import { fetchedResponse, localResponse } from './response.js'
 import { processDataUrl } from './data-url.js'
 import { headerPairs } from './headers.js'
 import { exactBuffer } from './util.js'
