@@ -115,6 +115,54 @@ describe('async iteration', () => {
   })
 })
 
+describe('pull', () => {
+  it("waits for the pull's promise, a microtask even when pull returns nothing, so reads made meanwhile wait", async () => {
+    // The standard's counts (web-platform-tests readable-streams/general); Node 20 pulls later.
+    expect(
+      await inGuest(`
+        const flush = () => new Promise((res) => setTimeout(res, 0))
+        const out = {}
+        {
+          let pulls = 0
+          const rs = new ReadableStream({ pull(c) { if (pulls > 0) c.enqueue(pulls); ++pulls } })
+          await flush()
+          const afterStart = pulls
+          const read = rs.getReader().read()
+          const atRead = pulls
+          const { value } = await Promise.resolve().then(() => read)
+          out.startedEmpty = [afterStart, atRead, pulls, value]
+        }
+        {
+          let pulls = 0
+          const rs = new ReadableStream({ start(c) { c.enqueue('a') }, pull() { pulls++ } })
+          await flush()
+          const afterStart = pulls
+          const read = rs.getReader().read()
+          const atRead = pulls
+          const { value } = await read
+          await flush()
+          out.fullQueue = [afterStart, atRead, value, pulls]
+        }
+        {
+          let pulls = 0
+          let controller
+          const rs = new ReadableStream({ start(c) { controller = c }, pull() { ++pulls } })
+          const reader = rs.getReader()
+          await flush()
+          const afterStart = pulls
+          controller.enqueue('a')
+          const afterEnqueue = pulls
+          await reader.read()
+          const afterRead = pulls
+          await flush()
+          out.lastChunk = [afterStart, afterEnqueue, afterRead, pulls]
+        }
+        return out
+      `),
+    ).toEqual({ startedEmpty: [1, 2, 3, 1], fullQueue: [0, 1, 'a', 1], lastChunk: [1, 1, 2, 2] })
+  })
+})
+
 describe('options dictionaries', () => {
   it('getReader(), values() and pipe options take undefined, null or an object; anything else is a TypeError', async () => {
     expect(
