@@ -55,9 +55,9 @@ const GLOBALS = {
   navigator: '',
   ReadableStream: 'streams',
   ReadableStreamDefaultReader: 'streams',
-  ReadableStreamBYOBReader: 'bytestreams',
-  ReadableStreamBYOBRequest: 'bytestreams',
-  ReadableByteStreamController: 'bytestreams',
+  ReadableStreamBYOBReader: 'streams',
+  ReadableStreamBYOBRequest: 'streams',
+  ReadableByteStreamController: 'streams',
   ReadableStreamDefaultController: 'streams',
   TransformStream: 'streams',
   TransformStreamDefaultController: 'streams',
@@ -118,6 +118,9 @@ function provide(name, exports) {
   loaded[name] = freeze(own)
 }
 
+/** Where `performance.now()` counts from, on native.now()'s clock. */
+const start = native.now()
+
 const shared = freeze({
   __proto__: null,
   native,
@@ -146,11 +149,12 @@ const shared = freeze({
   toWellFormed: String.prototype.toWellFormed,
   objectToString: Object.prototype.toString,
   fnToString: Function.prototype.toString,
+  /** performance.now()'s zero on native.now()'s clock (Event#timeStamp counts from it too). */
+  timeOrigin: start,
 })
 
 // ---- the globals -------------------------------------------------------------------------
 
-const start = native.now()
 const timeOrigin = Date.now()
 const EAGER = {
   self: globalThis,
