@@ -50,6 +50,7 @@ import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
 import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
+import { StreamedBody } from './triggers/http/streamed-body.js'
 import { defaultFilesRoot, openBackend, type Backend, type StorageOption } from './storage/backend.js'
 import { admit, invocationOutcome, type GateTicket } from './reliability/admission.js'
 import { resolveCallRetry, retrying, type CallRetryOptions, type ResolvedCallRetry } from './reliability/backoff.js'
@@ -847,7 +848,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     signal: AbortSignal | undefined,
     forMount: boolean,
   ): Promise<Response> {
-    const body = await readBody(request, fn.limits.maxRequestBytes)
+    const requestBody = await readBody(request, fn.limits.maxRequestBytes)
     const call = await this.#begin(fn)
     const { requestId, ref, session } = call
     const meta = JSON.stringify({
@@ -859,17 +860,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       version: fn.version,
     } satisfies GuestRequestMeta)
     let status: number | undefined
-    let controller: ReadableStreamDefaultController<Uint8Array> | undefined
-    let owed = 0
-    let bodyEnded = false
-    const closeBody = (): void => {
-      if (!controller || bodyEnded) return
-      bodyEnded = true
-      controller.close()
-    }
+    let body: StreamedBody | undefined
     return new Promise<Response>((resolve, reject) => {
       const executor = ref.executor
-      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body }, fn.timeoutMs, {
+      const cancel = (): void => {
+        call.clientGone = true
+        executor.cancel(inv, 'client')
+      }
+      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, fn.timeoutMs, {
         onRespond: (head, bytes) => {
           status = head.status
           if (!head.stream) {
@@ -883,60 +881,38 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             }
             return
           }
-          const stream = new ReadableStream<Uint8Array>(
-            {
-              start: (c) => {
-                controller = c
-              },
-              pull: () => {
-                // Credits owed for chunks that arrived while the consumer was behind.
-                for (; owed > 0; owed--) executor.credit(inv)
-              },
-              cancel: () => {
-                call.clientGone = true
-                executor.cancel(inv, 'client')
-              },
-            },
-            new CountQueuingStrategy({ highWaterMark: 4 }),
-          )
-          resolve(makeResponse(head, stream))
+          body = new StreamedBody({ credit: () => executor.credit(inv), cancel })
+          resolve(makeResponse(head, body.stream))
         },
-        onChunk: (data) => {
-          if (!controller) return
-          controller.enqueue(new Uint8Array(data))
-          if ((controller.desiredSize ?? 0) > 0) executor.credit(inv)
-          else owed++
-        },
+        // Chunks still in flight when the client cancelled are dropped (see StreamedBody).
+        onChunk: (data) => body?.push(data),
         // The body is complete: the client's response ends now, though waitUntil work may go on.
-        onEnd: () => closeBody(),
+        onEnd: () => body?.close(),
         onLog: (level, message) => this.#log(fn, requestId, level, message),
         onHost: (req) => session.handle(req),
       })
-      const onAbort = (): void => {
-        call.clientGone = true
-        executor.cancel(inv, 'client')
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
+      // An already aborted signal never fires 'abort': the caller is gone before we started.
+      if (signal?.aborted) cancel()
+      else signal?.addEventListener('abort', cancel, { once: true })
       let error: FnboxError | undefined
       done
         .then(
           () => {
-            if (controller) closeBody()
+            if (body) body.close()
             else if (status === undefined) {
               reject(new FnboxError('ERR_INTERNAL', 'the function finished without a response'))
             }
           },
           (err: unknown) => {
             error = mapStack(fn.stacks, asFnboxError(err))
-            if (controller) {
-              // A body already complete stays complete: the failure came after (waitUntil work).
-              if (!bodyEnded) controller.error(error)
-            } else reject(error)
+            // A body already complete stays complete: the failure came after (waitUntil work).
+            if (body) body.error(error)
+            else reject(error)
           },
         )
         .catch(() => undefined)
         .finally(() => {
-          signal?.removeEventListener('abort', onAbort)
+          signal?.removeEventListener('abort', cancel)
           this.#end(fn, call, 'fetch', request.method, error && status === undefined ? error.status : status, error)
         })
     })
