@@ -60,6 +60,45 @@ const STREAM = `
   }
 `
 
+/** A guest's own fetches: it leaves a response body, loses its upstream, abandons a request body. */
+const FETCHER = `
+  const outcome = async (work) => {
+    try {
+      return { ok: true, value: await work() }
+    } catch (e) {
+      return { ok: false, name: e.name, message: String(e.message) }
+    }
+  }
+  export const cancelMidBody = (url, reads) => outcome(async () => {
+    const reader = (await fetch(url)).body.getReader()
+    for (let i = 0; i < reads; i++) await reader.read()
+    await reader.cancel('enough')
+    return reads
+  })
+  export const readAll = (url) => outcome(async () => (await (await fetch(url)).text()).length)
+  export const abortRequestBody = (url, afterMs) => outcome(async () => {
+    const controller = new AbortController()
+    const body = new ReadableStream({
+      async pull(c) {
+        await new Promise((r) => setTimeout(r, 2))
+        c.enqueue(new TextEncoder().encode('part;'))
+      },
+    })
+    setTimeout(() => controller.abort(), afterMs)
+    return (await fetch(url, { method: 'POST', body, signal: controller.signal, duplex: 'half' })).status
+  })
+  export const failingRequestBody = (url) => outcome(async () => {
+    let n = 0
+    const body = new ReadableStream({
+      pull(c) {
+        if (n++ === 3) throw new Error('the body broke')
+        c.enqueue(new TextEncoder().encode('part;'))
+      },
+    })
+    return (await fetch(url, { method: 'POST', body, duplex: 'half' })).status
+  })
+`
+
 /** The body is complete, then the waitUntil work runs past the function's time limit. */
 const LATE_FAILURE = `
   export default {
@@ -81,6 +120,14 @@ beforeAll(async () => {
   process.on('uncaughtException', onEscape)
   process.on('unhandledRejection', onEscape)
   upstream = createServer((req, res) => {
+    req.resume()
+    if (req.url === '/cut') {
+      // Half a body, then the connection drops.
+      res.writeHead(200, { 'content-length': '1000' })
+      res.write('x'.repeat(300))
+      setTimeout(() => res.destroy(), 5)
+      return
+    }
     // An endless body, a chunk every 2 ms, until the client (the host's guarded fetch) leaves.
     res.writeHead(200, { 'content-type': 'text/plain' })
     const timer = setInterval(() => res.write('up;'), 2)
@@ -94,6 +141,7 @@ beforeAll(async () => {
 
   runtime = await createRuntime({ threads: 2, storage: 'memory', limits: { memoryMb: 32, timeoutMs: 10_000 } })
   await runtime.deploy('stream', { code: STREAM, allowedHosts: [`127.0.0.1:${upstreamPort}`] })
+  await runtime.deploy('fetcher', { code: FETCHER, allowedHosts: [`127.0.0.1:${upstreamPort}`] })
   await runtime.deploy('late', { code: LATE_FAILURE, limits: { timeoutMs: 300 } })
   const app = express()
   app.use('/fn', runtime.express())
@@ -235,5 +283,45 @@ describe('a caller leaving runtime.fetch', () => {
     })
     // The waitUntil work times out after the body ended: nothing to report to the caller.
     expect(await waitFor(() => (runtime.stats().functions.late?.inUse ?? 0) === 0, 5000)).toBe(true)
+  })
+})
+
+describe("a guest's own fetch bodies", () => {
+  interface Outcome {
+    ok: boolean
+    value?: unknown
+    name?: string
+    message?: string
+  }
+  const up = (path: string): string => `http://127.0.0.1:${upstreamPort}${path}`
+
+  it('the guest cancels a response body while the upstream still sends: the upstream is let go', async () => {
+    await repeat(REPEAT, 6, async (i) => {
+      const r = await runtime.call<Outcome>('fetcher', 'cancelMidBody', up(`/up?${i}`), i % 4)
+      expect(r).toEqual({ ok: true, value: i % 4 })
+    })
+    expect(await waitFor(() => upstreamClosed.length === REPEAT, 5000)).toBe(true)
+  })
+
+  it('the upstream drops the connection mid-body: the guest gets a TypeError', async () => {
+    await repeat(10, 5, async () => {
+      const r = await runtime.call<Outcome>('fetcher', 'readAll', up('/cut'))
+      expect(r).toMatchObject({ ok: false, name: 'TypeError' })
+    })
+  })
+
+  it('the guest aborts a fetch while its request body stream is being read: an AbortError', async () => {
+    await repeat(10, 5, async (i) => {
+      const r = await runtime.call<Outcome>('fetcher', 'abortRequestBody', up('/up'), 5 + i)
+      expect(r).toMatchObject({ ok: false, name: 'AbortError' })
+    })
+  })
+
+  it('a request body stream that errors fails the fetch in the guest, before anything is sent', async () => {
+    await repeat(10, 5, async () => {
+      const r = await runtime.call<Outcome>('fetcher', 'failingRequestBody', up('/up'))
+      expect(r).toMatchObject({ ok: false, message: 'the body broke' })
+    })
+    expect(upstreamClosed).toEqual([])
   })
 })

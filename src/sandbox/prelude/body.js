@@ -152,7 +152,7 @@ export function bodyStream(body) {
 }
 
 /** Reads a whole body once ("consume body"); rejects if it was used or is locked. */
-export async function consumeBody(body) {
+export async function consumeBody(body, signal = undefined) {
   if (unusable(body)) throw new TypeError('Body is unusable: Body has already been read')
   body.used = true
   if (!body.present) return EMPTY
@@ -172,16 +172,23 @@ export async function consumeBody(body) {
     }
   } else {
     const reader = body.stream.getReader()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      if (!(value instanceof Uint8Array)) {
-        const err = new TypeError('Received non-Uint8Array chunk')
-        reader.cancel(err).catch(() => {})
-        throw err
+    // fetch(): aborting its signal cancels a request body still being read (Fetch, "abort fetch").
+    const stop = signal && load('events').onAbort(signal, () => reader.cancel(signal.reason).catch(() => {}))
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (signal?.aborted) throw signal.reason
+        if (done) break
+        if (!(value instanceof Uint8Array)) {
+          const err = new TypeError('Received non-Uint8Array chunk')
+          reader.cancel(err).catch(() => {})
+          throw err
+        }
+        chunks.push(value)
+        total += value.length
       }
-      chunks.push(value)
-      total += value.length
+    } finally {
+      stop?.()
     }
     // The caller still holds the chunks it enqueued: never hand one back as the result.
     if (chunks.length === 1) return chunks[0].slice()

@@ -12,7 +12,7 @@ export async function fetch(input, init = undefined) {
   const state = requestParts(request)
   const signal = requestSignal(state)
   if (signal.aborted) throw signal.reason
-  const bytes = state.body.present ? await consumeBody(state.body) : undefined
+  const bytes = state.body.present ? await consumeBody(state.body, signal) : undefined
   if (signal.aborted) throw signal.reason
   const meta = {
     fetchId: nextFetchId++,
