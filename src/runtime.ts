@@ -741,8 +741,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#assertOpen()
     const fn = this.#functions.get(name)
     if (!fn) {
-      throw new FnboxError('ERR_NOT_FOUND', `no function named ${JSON.stringify(name)} is deployed`, {
-        details: { function: name },
+      // A name comes from a client's path here: never echo more of it than a name can hold.
+      const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name
+      throw new FnboxError('ERR_NOT_FOUND', `no function named ${JSON.stringify(shown)} is deployed`, {
+        details: { function: shown },
       })
     }
     return fn
@@ -834,7 +836,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** `forMount`: the caller is one of our HTTP mounts, which can take a body as bytes. */
   async #serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
     try {
-      const name = decodeURIComponent(path.split('/')[1] ?? '')
+      const name = functionNameOf(path)
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
       return await this.#invokeFetch(this.#function(name), request, signal, forMount)
     } catch (err) {
@@ -1127,6 +1129,18 @@ function mapStack(stacks: StackMapper | undefined, error: FnboxError): FnboxErro
   })
 }
 
+/** The first segment of a request path, percent-decoded; `ERR_BAD_REQUEST` when it cannot be. */
+function functionNameOf(path: string): string {
+  const segment = path.split('/')[1] ?? ''
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new FnboxError('ERR_BAD_REQUEST', 'The function name in the path is not valid percent-encoded UTF-8', {
+      details: { segment: segment.slice(0, 64) },
+    })
+  }
+}
+
 function asFnboxError(err: unknown): FnboxError {
   if (isFnboxError(err)) return err
   return new FnboxError('ERR_INTERNAL', 'internal error', { cause: err })
@@ -1145,9 +1159,25 @@ function makeResponse(head: GuestResponseMeta, body: BodyInit | null): Response 
   }
 }
 
-/** Reads a request body with a hard cap; 413 as soon as the cap is crossed. */
+/**
+ * Reads a request body with a hard cap; 413 as soon as the cap is crossed. A body that cannot be
+ * read (already used, or its stream failed: a client gone mid-upload) is `ERR_BAD_REQUEST`.
+ */
 async function readBody(request: Request, limit: number): Promise<ArrayBuffer | undefined> {
   if (request.method === 'GET' || request.method === 'HEAD' || !request.body) return undefined
+  try {
+    return await readCapped(request, request.body, limit)
+  } catch (err) {
+    if (isFnboxError(err)) throw err
+    throw new FnboxError('ERR_BAD_REQUEST', 'The request body could not be read', { cause: err })
+  }
+}
+
+async function readCapped(
+  request: Request,
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<ArrayBuffer | undefined> {
   const tooLarge = (value: number): FnboxError =>
     new FnboxError(
       'ERR_REQUEST_TOO_LARGE',
@@ -1160,7 +1190,7 @@ async function readBody(request: Request, limit: number): Promise<ArrayBuffer | 
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared)
   const chunks: Uint8Array[] = []
   let size = 0
-  const reader = request.body.getReader()
+  const reader = body.getReader()
   for (;;) {
     const { done, value } = await reader.read()
     if (done) break
