@@ -112,10 +112,13 @@ export interface RuntimeOptions {
    */
   clock?: Clock
   /**
-   * Destinations every function may `fetch` even when they are private or loopback addresses,
-   * named exactly: a host, `host:port`, an IP or `IP:port` (`'localhost:8080'`, `'10.0.0.5'`,
-   * `'[::1]:9000'`). Public addresses are always reachable; everything else is refused by the
-   * SSRF guard, which checks every resolved address at connect time and every redirect.
+   * The egress allow-list of every function: when given (here or at deploy), a guest may `fetch`
+   * only these destinations (and its granted upstreams), every redirect checked again; without
+   * it, any public destination. Entries: a host, `host:port`, `*.domain`, an IP or `IP:port`,
+   * `*` (any public host). A deploy's own list adds to this one. Private and loopback addresses
+   * are reached only through an entry naming them as an IP (`'10.0.0.5'`, `'[::1]:9000'`) or a
+   * local name (`'localhost:8080'`, `'db'`, `'db.internal'`); a public name that resolves to one
+   * is refused by the SSRF guard, which checks every resolved address at connect time.
    */
   allowedHosts?: string[]
   /**
@@ -182,7 +185,12 @@ export interface DeployOptions {
   limits?: Partial<Limits>
   /** Overrides of the runtime's pool options for this function. */
   pool?: Partial<PoolOptions>
-  /** Hosts this function may fetch in addition to the runtime's `allowedHosts`. */
+  /**
+   * Destinations this function may fetch, in addition to the runtime's `allowedHosts`. Giving
+   * either list limits the function's egress to the two together (plus its granted upstreams);
+   * `[]` with no runtime list allows no destination but its upstreams. See
+   * {@link RuntimeOptions.allowedHosts} for the entries.
+   */
   allowedHosts?: string[]
   /** File name shown in guest stack traces. Default `<name>.js`. */
   filename?: string
@@ -371,7 +379,8 @@ let deploySeq = 0
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #limits: Limits
   readonly #pool: PoolOptions
-  readonly #allowedHosts: string[]
+  /** The runtime's egress allow-list; undefined when not given (any public destination). */
+  readonly #allowedHosts: string[] | undefined
   readonly #executors: Executor[] = []
   readonly #functions = new Map<string, FunctionVersion>()
   /** Replaced or undeployed versions still held: draining their calls, or retired and revivable. */
@@ -411,8 +420,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const { defaults: pool, budget } = resolveRuntimePool(opts.pool, threads, this.#limits.memoryMb)
     this.#pool = pool
     const clock = resolveClock(opts.clock)
-    this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
-    parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
+    if (opts.allowedHosts !== undefined) {
+      this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
+      parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
+    }
     this.#net = createGuardedFetch()
     this.#breaker = resolveBreaker(opts.breaker, 'options.breaker', resolveBreaker({}, 'options.breaker', undefined))
     this.#quota = resolveQuota(opts.quota, 'options.quota')
@@ -562,7 +573,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const pool = resolvePool(opts.pool, 'options.pool', this.#pool)
     const ownHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
     parseAllowedHosts(ownHosts, 'options.allowedHosts') // validates, naming the index in this list
-    const hosts = [...this.#allowedHosts, ...ownHosts]
+    // Either list given limits egress to both together; with neither, any public destination.
+    const restricted = this.#allowedHosts !== undefined || opts.allowedHosts !== undefined
+    const hosts = restricted ? [...(this.#allowedHosts ?? []), ...ownHosts] : ['*']
     if (opts.filename !== undefined && typeof opts.filename !== 'string') {
       throw invalidOption('options.filename', 'a string', opts.filename)
     }
@@ -580,10 +593,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const priority = resolvePriority(opts.priority, 'options.priority', 'normal')
     const upstreams = resolveUpstreamGrants(opts.upstreams, this.#upstreams)
     const retry = resolveCallRetry(opts.retry, 'options.retry', this.#retry)
-    // A granted upstream's origin is vouched for by the host: reachable even when private.
-    for (const u of upstreams) hosts.push(this.#upstreams.get(u)!.hostPort)
-    // A function allowed to fetch will: its first fetch should not wait for undici to load.
-    if (hosts.length > 0) preloadGuestFetch()
+    // A granted upstream's origin is vouched for by the host: reachable, even when private.
+    const vouched = upstreams.map((u) => this.#upstreams.get(u)!.hostPort)
+    // A function given destinations will fetch: its first fetch should not wait for undici to load.
+    if ((restricted && hosts.length > 0) || vouched.length > 0) preloadGuestFetch()
     const policies = {
       breaker: breaker ?? false,
       quota,
@@ -594,7 +607,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const version = createHash('sha256')
       .update(code)
       .update('\0')
-      .update(JSON.stringify({ limits, pool, hosts, filename, scope, grants, ...policies }))
+      .update(JSON.stringify({ limits, pool, hosts, vouched, filename, scope, grants, ...policies }))
       .digest('hex')
       .slice(0, 16)
     const current = this.#functions.get(name)
@@ -609,8 +622,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.emit('deploy', { name, version, coldStartMs: 0 })
       return { name, version }
     }
-    // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
-    const allowedHosts = parseAllowedHosts(['*', ...hosts], 'options.allowedHosts')
+    const allowedHosts = parseAllowedHosts(hosts, 'options.allowedHosts', vouched)
 
     // Unique per deployment, not per version: a version deployed again (concurrently, or while
     // its previous deployment drains) must not share thread-side state with the one retiring.
