@@ -9,7 +9,7 @@ import { connect, type AddressInfo } from 'node:net'
 import express from 'express'
 import Koa from 'koa'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createRuntime, type Runtime } from 'fnbox'
+import { createRuntime, type InvokeEvent, type Runtime } from 'fnbox'
 import { sleep, waitFor } from './helpers/wait.js'
 
 /** What reached the process's last-resort handlers during a test. */
@@ -99,7 +99,10 @@ const FETCHER = `
   })
 `
 
-/** The body is complete, then the waitUntil work runs past the function's time limit. */
+/**
+ * The body is complete, then the invocation fails: its waitUntil work never settles and the
+ * time limit ends it. The client keeps its complete body.
+ */
 const LATE_FAILURE = `
   export default {
     fetch(request, ctx) {
@@ -142,7 +145,8 @@ beforeAll(async () => {
   runtime = await createRuntime({ threads: 2, storage: 'memory', limits: { memoryMb: 32, timeoutMs: 10_000 } })
   await runtime.deploy('stream', { code: STREAM, allowedHosts: [`127.0.0.1:${upstreamPort}`] })
   await runtime.deploy('fetcher', { code: FETCHER, allowedHosts: [`127.0.0.1:${upstreamPort}`] })
-  await runtime.deploy('late', { code: LATE_FAILURE, limits: { timeoutMs: 300 } })
+  // Room for the head on a loaded machine; the waitUntil work then runs into the limit.
+  await runtime.deploy('late', { code: LATE_FAILURE, limits: { timeoutMs: 2000 } })
   const app = express()
   app.use('/fn', runtime.express())
   express_ = await listen(app)
@@ -277,12 +281,20 @@ describe('a caller leaving runtime.fetch', () => {
   })
 
   it('a body complete before waitUntil work fails stays complete', async () => {
-    await repeat(6, 6, async () => {
-      const res = await runtime.fetch(new Request('http://localhost/late'))
-      expect(await res.text()).toBe('done')
-    })
-    // The waitUntil work times out after the body ended: nothing to report to the caller.
-    expect(await waitFor(() => (runtime.stats().functions.late?.inUse ?? 0) === 0, 5000)).toBe(true)
+    const ends: InvokeEvent[] = []
+    const onInvoke = (e: InvokeEvent): void => void (e.function === 'late' && ends.push(e))
+    runtime.on('invoke', onInvoke)
+    try {
+      await repeat(6, 6, async () => {
+        const res = await runtime.fetch(new Request('http://localhost/late'))
+        expect(await res.text()).toBe('done')
+      })
+      // Each invocation failed, after its body had ended: nothing more for the caller to see.
+      expect(await waitFor(() => ends.length === 6, 10_000)).toBe(true)
+      for (const e of ends) expect(e).toMatchObject({ status: 200, error: 'ERR_TIMEOUT' })
+    } finally {
+      runtime.off('invoke', onInvoke)
+    }
   })
 })
 
