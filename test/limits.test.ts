@@ -38,20 +38,21 @@ const HOST_PATH = /\/work\/|node_modules|node:internal|file:\/\//
 describe('time', () => {
   it('stops while(true) at the timeout without blocking the host event loop', async () => {
     await runtime.deploy('spin', { code: `export function run() { while (true) {} }` })
-    // What the host gets done in 300 ms with nothing spinning, on this machine at this moment:
-    // a loaded machine does less, a host frozen by the guest would do (next to) nothing.
-    const baseline = await hostWork(300)
+    // What the host gets done in 400 ms with nothing spinning, on this machine at this moment:
+    // a loaded machine does less (and less again with a core taken by the spin), a host frozen
+    // by the guest would do nothing: one tick, one answer at most.
+    const baseline = await hostWork(400)
     const started = Date.now()
     const spinning = runtime.call('spin', 'run').catch((e: unknown) => e)
     await waitFor(() => runtime.stats().functions.spin?.inUse === 1, 2000)
-    const during = await hostWork(300)
+    const during = await hostWork(400)
     const err = await spinning
     expect(err).toMatchObject({ code: 'ERR_TIMEOUT' })
     expect(Date.now() - started).toBeGreaterThanOrEqual(900) // stopped at its limit, not before
     expect(during.answers.every((a) => a === 'pong')).toBe(true)
     // The host's timers kept firing and another function (on the other thread) kept answering.
-    expect(during.ticks).toBeGreaterThan(baseline.ticks / 4)
-    expect(during.answers.length).toBeGreaterThan(baseline.answers.length / 4)
+    expect(during.ticks).toBeGreaterThan(Math.max(2, baseline.ticks / 10))
+    expect(during.answers.length).toBeGreaterThan(Math.max(2, baseline.answers.length / 10))
     // The instance was discarded; the function works again.
     await runtime.deploy('spin2', {
       code: `let n = 0; export function run(loop) { if (loop) while (true) {} return ++n }`,
@@ -283,6 +284,7 @@ describe('host resources a guest can ask for', () => {
         let n = 0
         try { for (;;) { setTimeout(() => {}, 1e9); n++ } } catch (e) { return { n, error: e.name + ': ' + e.message } }
       }`,
+      limits: { timeoutMs: 15_000 }, // not about time: room for a loaded machine
     })
     const out = await runtime.call<{ n: number; error: string }>('timers', 'run')
     expect(out.n).toBe(10_000)
@@ -297,7 +299,7 @@ describe('host resources a guest can ask for', () => {
     runtime.on('log', listener)
     await runtime.deploy('emptyLogs', {
       code: `export function run() { for (let i = 0; i < 20000; i++) console.log('') }`,
-      limits: { maxLogBytes: 1600 },
+      limits: { maxLogBytes: 1600, timeoutMs: 15_000 },
     })
     await runtime.call('emptyLogs', 'run')
     runtime.off('log', listener)

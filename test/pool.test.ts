@@ -102,13 +102,15 @@ describe('function pool: scaling', () => {
     expect(h.threads.map((t) => t.refs.size)).toEqual([5, 3])
   })
 
-  it('puts a new function on the thread without instances when the threads are about as busy', async () => {
+  it('puts a new function on the thread with the fewest instances when the threads are about as busy', async () => {
     const h = harness()
     h.threads[0]!.utilization = 0.97
     h.threads[1]!.utilization = 1 // a hair busier: noise, it must not decide
     await h.deploy('ok')
     expect(h.threads.map((t) => t.refs.size)).toEqual([1, 0])
-    // Thread 0 is now the (slightly) less busy one, yet it holds another function already.
+    // Thread 0 is now the (slightly) less busy one and has a blank engine ready, yet it holds
+    // another function already.
+    h.threads[0]!.blanks = 1
     await h.deploy('spin')
     expect(h.threads.map((t) => t.refs.size)).toEqual([1, 1])
     // A thread that is really busier is left alone, whatever it holds.
