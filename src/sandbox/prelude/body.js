@@ -161,9 +161,10 @@ export function bodyStream(body) {
 
 /**
  * Reads a whole body once ("consume body"); rejects if it was used or is locked. A null body gives
- * no bytes and stays unused (bodyUsed is about a body's stream, and it has none).
+ * no bytes and stays unused (bodyUsed is about a body's stream, and it has none). `signal`
+ * (fetch's): aborting it cancels a body still being read (Fetch, "abort fetch").
  */
-export async function consumeBody(body) {
+export async function consumeBody(body, signal = undefined) {
   if (unusable(body)) throw new TypeError('Body is unusable: Body has already been read')
   if (!body.present) return EMPTY
   body.used = true
@@ -182,7 +183,7 @@ export async function consumeBody(body) {
       total += chunk.length
     }
   } else {
-    for (const chunk of await bodyStreams().readAll(body.stream)) {
+    for (const chunk of await bodyStreams().readAll(body.stream, signal)) {
       chunks.push(chunk)
       total += chunk.length
     }

@@ -23,7 +23,7 @@ export async function fetch(input, init = undefined) {
     if (data === null) throw new TypeError('fetch failed: invalid data: URL')
     return localResponse(href, data.type, data.body)
   }
-  const bytes = state.body.present ? await consumeBody(state.body) : undefined
+  const bytes = state.body.present ? await consumeBody(state.body, signal) : undefined
   if (signal.aborted) throw signal.reason
   const meta = {
     fetchId: nextFetchId++,

@@ -5,6 +5,7 @@ import { kState, tryState, acquire, read, release, streamCancel } from './readab
 import { enqueueBytes, controllerClose, controllerError } from './byte-controller.js'
 import { createByteStream, createReadable } from './readable.js'
 import { defaultTee, byteTee } from './tee.js'
+import { load } from '../shared.js'
 
 export const bodyStreams = {
   /** A closed byte stream holding `bytes` (a fresh Uint8Array the stream may take). */
@@ -79,13 +80,21 @@ export const bodyStreams = {
 
   /**
    * Fully reads `stream`: resolves with its chunks (each must be a Uint8Array) or rejects. The
-   * stream stays locked, as the standard's "fully read" leaves it.
+   * stream stays locked, as the standard's "fully read" leaves it. Aborting `signal` cancels the
+   * stream and rejects with its reason.
    */
-  readAll(stream) {
+  readAll(stream, signal = undefined) {
     const s = stream[kState]
     const reader = acquire(s, null)
     const chunks = []
-    return new Promise((resolve, reject) => {
+    let stop
+    const all = new Promise((resolve, reject) => {
+      if (signal) {
+        stop = load('events').onAbort(signal, () => {
+          streamCancel(s, signal.reason).then(undefined, () => {})
+          reject(signal.reason)
+        })
+      }
       // Reads answered at once loop here rather than nest.
       let inRead = false
       let again = false
@@ -116,5 +125,6 @@ export const bodyStreams = {
       }
       pump()
     })
+    return stop ? all.finally(stop) : all
   },
 }
