@@ -2,9 +2,14 @@ import type { Clock } from '../../src/pool/clock.js'
 
 /** A clock tests move by hand: timers fire in time order during {@link advance}. */
 export class ManualClock implements Clock {
-  #now = 0
+  #now: number
   #next = 1
   readonly #timers = new Map<number, { at: number; fn: () => void }>()
+
+  /** `start`: the first reading (0 by default; Unix ms for a wall clock). */
+  constructor(start = 0) {
+    this.#now = start
+  }
 
   now(): number {
     return this.#now

@@ -1,0 +1,71 @@
+// The job store contract on PGlite and server Postgres (a database of this file's own), with a
+// manual clock in place of the database's `now()` (in the past: the NOTIFY trigger compares
+// `run_at` with the database's own clock).
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, it } from 'vitest'
+import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
+import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
+import { ManualClock } from '../helpers/manual-clock.js'
+import { runJobStoreConformance } from './job-store-conformance.js'
+import { createTempDatabase, serverUnreachable, type TempDatabase } from '../helpers/postgres-server.js'
+
+const postgresDown = await serverUnreachable()
+
+async function emptied(database: SqlDatabase): Promise<void> {
+  await sql`truncate fnbox_jobs, fnbox_job_workers, fnbox_cron`.execute(database.db)
+}
+
+function harnessOver(get: () => SqlDatabase) {
+  return async () => {
+    const database = get()
+    await emptied(database)
+    const clock = new ManualClock(Date.UTC(2020, 0, 1))
+    const store = new PostgresJobStore(database.db, { clock, notifications: database })
+    return {
+      store,
+      clock,
+      async transaction() {
+        const trx = await database.db.startTransaction().execute()
+        return {
+          jobs: store.using(trx),
+          commit: () => trx.commit().execute(),
+          rollback: () => trx.rollback().execute(),
+        }
+      },
+      close: () => Promise.resolve(),
+    }
+  }
+}
+
+describe('PGlite', () => {
+  let database: SqlDatabase
+  beforeAll(async () => {
+    database = await openSql({ pglite: 'memory://' })
+  })
+  afterAll(() => database?.close())
+  runJobStoreConformance(
+    'PGlite',
+    harnessOver(() => database),
+  )
+})
+
+describe('server Postgres', () => {
+  if (postgresDown) {
+    it.skip(`needs the Postgres server (${postgresDown})`, () => {})
+    return
+  }
+  let temp: TempDatabase
+  let database: SqlDatabase
+  beforeAll(async () => {
+    temp = await createTempDatabase('fnbox_jobs_conf')
+    database = await openSql({ postgres: temp.url })
+  })
+  afterAll(async () => {
+    await database?.close()
+    await temp?.drop()
+  })
+  runJobStoreConformance(
+    'server Postgres',
+    harnessOver(() => database),
+  )
+})
