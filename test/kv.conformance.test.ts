@@ -4,15 +4,32 @@
  * and moves a fake clock to a past date of its own before it writes anything that expires.
  */
 import { randomUUID } from 'node:crypto'
+import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Kysely } from 'kysely'
 import type { JsonValue, KvStore } from '../src/host/domains/types.js'
 import { KvReadCache, MemoryKvStore, PostgresKvStore } from '../src/host/kv/index.js'
 import { WriteGate } from '../src/storage/memory-gate.js'
 import { openSql, type SqlDatabase } from '../src/storage/sql.js'
-import { serverUnreachable } from './helpers/postgres-server.js'
 
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test'
+
+/** Why the Postgres server cannot be reached, or `undefined` when it can. */
+function serverUnreachable(): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(5432, '127.0.0.1')
+    socket.setTimeout(2000)
+    socket.once('connect', () => {
+      socket.end()
+      resolve(undefined)
+    })
+    socket.once('error', (err) => resolve(err.message))
+    socket.once('timeout', () => {
+      socket.destroy()
+      resolve('no answer within 2 s')
+    })
+  })
+}
 
 const postgresDown = await serverUnreachable()
 if (postgresDown) console.warn(`kv conformance: skipping server Postgres at ${POSTGRES_URL}: ${postgresDown}`)

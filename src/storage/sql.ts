@@ -105,6 +105,9 @@ async function openPostgres(target: string | Pool): Promise<SqlDatabase> {
     const pg = await import('pg')
     const PoolCtor = pg.default?.Pool ?? pg.Pool
     pool = new PoolCtor({ connectionString: target, max: 10 })
+    // An idle connection the server ends (restart, failover, pg_terminate_backend) makes the pool
+    // emit 'error'; unheard, that would crash the host. The pool drops it and opens a new one.
+    pool.on('error', () => {})
   } else {
     pool = target
   }

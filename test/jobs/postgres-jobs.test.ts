@@ -2,14 +2,14 @@
 // manual clock in place of the database's `now()` (in the past: the NOTIFY trigger compares
 // `run_at` with the database's own clock).
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, it } from 'vitest'
+import { afterAll, beforeAll, describe } from 'vitest'
 import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { runJobStoreConformance } from './job-store-conformance.js'
-import { createTempDatabase, serverUnreachable, type TempDatabase } from '../helpers/postgres-server.js'
+import { testPostgres } from '../helpers/postgres.js'
 
-const postgresDown = await serverUnreachable()
+const server = await testPostgres('jobs')
 
 async function emptied(database: SqlDatabase): Promise<void> {
   await sql`truncate fnbox_jobs, fnbox_job_workers, fnbox_cron`.execute(database.db)
@@ -49,21 +49,12 @@ describe('PGlite', () => {
   )
 })
 
-describe('server Postgres', () => {
-  if (postgresDown) {
-    it.skip(`needs the Postgres server (${postgresDown})`, () => {})
-    return
-  }
-  let temp: TempDatabase
+describe.skipIf(server.skip)('server Postgres', () => {
   let database: SqlDatabase
   beforeAll(async () => {
-    temp = await createTempDatabase('fnbox_jobs_conf')
-    database = await openSql({ postgres: temp.url })
+    database = await openSql({ postgres: await server.url() })
   })
-  afterAll(async () => {
-    await database?.close()
-    await temp?.drop()
-  })
+  afterAll(() => database?.close())
   runJobStoreConformance(
     'server Postgres',
     harnessOver(() => database),

@@ -7,9 +7,9 @@ import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
 import { hookFanOut, unwatchTable, watchTable, type TableChange } from '../../src/triggers/hooks/table-hooks.js'
 import { JobWorker } from '../../src/triggers/jobs/worker.js'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
-import { createTempDatabase, serverUnreachable, type TempDatabase } from '../helpers/postgres-server.js'
+import { testPostgres } from '../helpers/postgres.js'
 
-const postgresDown = await serverUnreachable()
+const server = await testPostgres('hooks')
 
 function suite(open: () => Promise<{ database: SqlDatabase; close(): Promise<void> }>) {
   let database: SqlDatabase
@@ -121,21 +121,9 @@ describe('table hooks: PGlite', () => {
   })
 })
 
-describe('table hooks: server Postgres', () => {
-  if (postgresDown) {
-    it.skip(`needs the Postgres server (${postgresDown})`, () => {})
-    return
-  }
-  let temp: TempDatabase
+describe.skipIf(server.skip)('table hooks: server Postgres', () => {
   suite(async () => {
-    temp = await createTempDatabase('fnbox_hooks')
-    const database = await openSql({ postgres: temp.url })
-    return {
-      database,
-      close: async () => {
-        await database.close()
-        await temp.drop()
-      },
-    }
+    const database = await openSql({ postgres: await server.url() })
+    return { database, close: () => database.close() }
   })
 })

@@ -59,6 +59,11 @@ export interface PostgresJobStoreOptions {
   clock?: Clock
   /** Where NOTIFYs of new jobs arrive (the database's LISTEN); without it workers only poll. */
   notifications?: Notifications
+  /**
+   * VACUUM ANALYZE the jobs table after each sweep: for PGlite, which has no autovacuum (every
+   * claim and completion leaves a dead row version; unvacuumed, claims slow down).
+   */
+  vacuum?: boolean
 }
 
 /** "Now" in every statement: the clock's time when one is given, else the database's. */
@@ -229,6 +234,7 @@ export class PostgresJobStore implements JobStore {
   readonly #clock: Clock | undefined
   readonly #retention: JobRetention
   readonly #notifications: Notifications | undefined
+  readonly #vacuum: boolean
   readonly #wakers = new Set<() => void>()
   /** Stops listening; set while subscribers are. */
   #listening: Promise<(() => void) | undefined> | undefined
@@ -255,6 +261,7 @@ export class PostgresJobStore implements JobStore {
     this.#clock = options.clock
     this.#retention = options.retention ?? DEFAULT_JOB_RETENTION
     this.#notifications = options.notifications
+    this.#vacuum = options.vacuum === true
     const statements = policyStatements(options.retry ?? DEFAULT_JOB_RETRY)
     this.#fail = statements.fail
     this.#recover = statements.recover
@@ -395,8 +402,10 @@ export class PostgresJobStore implements JobStore {
         this.#retention.completedMs,
       ])
       total += row!.n
-      if (row!.n < SWEEP_BATCH) return total
+      if (row!.n < SWEEP_BATCH) break
     }
+    if (this.#vacuum) await this.#query('vacuum analyze fnbox_jobs', [])
+    return total
   }
 
   async register(worker: WorkerRegistration, ttlMs: number): Promise<void> {
