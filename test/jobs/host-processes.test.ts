@@ -1,5 +1,9 @@
 // Several host processes sharing one server Postgres (a database of this file's own): kill -9 and
 // SIGSTOP mid-job, 2 hosts x 20 slots x 10,000 jobs, and a per-second cron on 3 hosts, one killed.
+// And kill -9 of a host on embedded PGlite: no job whose enqueue resolved is lost.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { LEASE_EXPIRED_ERROR } from '../../src/host/jobs/jobs.js'
@@ -141,5 +145,29 @@ describe.skipIf(server.skip)('host processes on server Postgres', () => {
     expect(rows.filter((r) => r.jobs !== 1)).toEqual([])
     const times = rows.map((r) => Date.parse(r.slot))
     expect(times.filter((t, i) => i > 0 && t - times[i - 1]! !== 1000)).toEqual([])
+  })
+})
+
+describe('a host process on PGlite', () => {
+  it('kill -9 while enqueueing loses no job whose enqueue resolved', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fnbox-jobs-durable-'))
+    try {
+      const host = await HostProcess.start({ url: `pglite:${dir}`, tasks: [] })
+      host.enqueue(1000)
+      await expect.poll(() => host.enqueued.length, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(50)
+      host.signal('SIGKILL')
+      await host.exited
+      const acknowledged = host.enqueued
+      const database = await openSql({ pglite: dir })
+      try {
+        const store = new PostgresJobStore(database.db)
+        const found = await Promise.all(acknowledged.map((id) => store.get(id)))
+        expect(found.filter((job) => job?.state !== 'queued')).toEqual([])
+      } finally {
+        await database.close()
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

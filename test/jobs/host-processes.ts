@@ -57,6 +57,16 @@ export class HostProcess {
     this.#child.kill(name)
   }
 
+  /** Asks the host to enqueue `count` jobs of task `durable`, one by one. */
+  enqueue(count: number): void {
+    this.#child.send({ type: 'enqueue', count })
+  }
+
+  /** Ids of the jobs whose enqueue has resolved in the host. */
+  get enqueued(): string[] {
+    return this.messages.flatMap((m) => (m.type === 'enqueued' ? m.ids : []))
+  }
+
   /** Stops its cron scheduler (its worker goes on). */
   async stopCron(): Promise<void> {
     this.#child.send({ type: 'stop-cron' })

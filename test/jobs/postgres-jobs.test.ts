@@ -2,7 +2,7 @@
 // manual clock in place of the database's `now()` (in the past: the NOTIFY trigger compares
 // `run_at` with the database's own clock).
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
 import { ManualClock } from '../helpers/manual-clock.js'
@@ -59,4 +59,17 @@ describe.skipIf(server.skip)('server Postgres', () => {
     'server Postgres',
     harnessOver(() => database),
   )
+})
+
+describe('PostgresJobStore options', () => {
+  it('refuses a retry policy that is not finite numbers (it is written into SQL)', () => {
+    const db = {} as SqlDatabase['db']
+    const policy = { minDelayMs: 1000, maxDelayMs: 2000, factor: 2, jitter: true }
+    expect(() => new PostgresJobStore(db, { retry: { ...policy, factor: Number.NaN } })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('jobs.retry.factor') }),
+    )
+    expect(
+      () => new PostgresJobStore(db, { retry: { ...policy, minDelayMs: '1); drop table x; --' as unknown as number } }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
+  })
 })

@@ -17,6 +17,7 @@
  * @module
  */
 import { CompiledQuery, type Kysely } from 'kysely'
+import { invalidOption } from '../../errors.js'
 import type { Clock } from '../../reliability/clock.js'
 import {
   DEFAULT_JOB_RETENTION,
@@ -161,8 +162,11 @@ const UNIQUE_VIOLATION = '23505'
 
 /** The statements whose shape depends on the retry policy (it is written into them). */
 function policyStatements(policy: JobRetryPolicy): { fail: string; recover: string } {
+  // Written into SQL: only finite numbers may pass (the runtime validates the options first).
   for (const [name, value] of Object.entries({ ...policy, jitter: policy.jitter ? 1 : 0 })) {
-    if (!Number.isFinite(value) || value < 0) throw new TypeError(`retry.${name} must be a finite number >= 0`)
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw invalidOption(`jobs.retry.${name}`, 'a finite number of at least 0', value)
+    }
   }
   // Past this many retries the delay is maxDelayMs anyway: capping the exponent keeps power()
   // finite for any number of attempts.
