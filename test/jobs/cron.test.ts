@@ -155,6 +155,35 @@ describe('CronScheduler', () => {
     expect(fired).toEqual([Date.UTC(2030, 0, 1, 12, 0, 5)])
   })
 
+  it('set() with a running id keeps its timing and takes its new job; a new timing restarts it', async () => {
+    const clock = new ManualClock(T0)
+    const store = new MemoryJobStore({ clock })
+    const { scheduler, fired } = host(store, clock)
+    const v1 = schedule({ job: { task: 'tick', priority: 0, maxAttempts: 3, onVersionGone: 'latest', version: 'v1' } })
+    await scheduler.set([v1])
+    clock.advance(700)
+    await settle()
+    await scheduler.set([{ ...v1, job: { ...v1.job, version: 'v2' } }])
+    clock.advance(1000)
+    await settle()
+    await scheduler.set([{ ...v1, schedule: '*/5 * * * * *', job: { ...v1.job, version: 'v3' } }])
+    clock.advance(4000) // 12:00:05.3: the restarted schedule's first slot is 12:00:05
+    await settle()
+    const jobs = await store.claim({
+      workerId: 'x',
+      tasks: ['tick'],
+      versions: ['v1', 'v2', 'v3'],
+      limit: 10,
+      leaseMs: 1000,
+    })
+    expect(jobs.map((j) => [j.runAt, j.version])).toEqual([
+      ['2030-01-01T12:00:01.000Z', 'v1'],
+      ['2030-01-01T12:00:02.000Z', 'v2'],
+      ['2030-01-01T12:00:05.000Z', 'v3'],
+    ])
+    expect(fired).toHaveLength(3)
+  })
+
   it('set() stops removed schedules and starts new ones; bad schedules are refused with a typed error', async () => {
     const clock = new ManualClock(T0)
     const store = new MemoryJobStore({ clock })

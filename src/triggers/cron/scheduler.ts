@@ -54,7 +54,8 @@ const MAX_SLOTS_PER_WAKE = 100
 const RETRY_MS = 1000
 
 interface Entry {
-  readonly schedule: CronSchedule
+  /** Replaced by a `set()` that keeps the timing (a redeploy: the job's version changes). */
+  schedule: CronSchedule
   readonly cron: Cron
   /** Every slot at or before this (Unix ms) has been handled by this host. */
   cursor: number
@@ -63,6 +64,9 @@ interface Entry {
   busy: Promise<void>
   stopped: boolean
 }
+
+const sameTiming = (a: CronSchedule, b: CronSchedule): boolean =>
+  a.schedule === b.schedule && a.timezone === b.timezone && (a.catchUp ?? 'once') === (b.catchUp ?? 'once')
 
 /** Checks `schedule` (pattern and timezone) and returns its croner instance. */
 export function parseSchedule(schedule: CronSchedule, name = 'cron'): Cron {
@@ -101,7 +105,8 @@ export class CronScheduler {
 
   /**
    * Runs exactly `schedules` from now on (a deploy): new ones start (catching up), removed ones
-   * stop, unchanged ones (same id) go on. Resolves once the new ones have caught up.
+   * stop; one whose id was running goes on with its new job (its version, say), and restarts if
+   * its timing (schedule, timezone, catch-up) changed. Resolves once new ones have caught up.
    */
   async set(schedules: readonly CronSchedule[]): Promise<void> {
     if (this.#closed) throw new FnboxError('ERR_CLOSED', 'the cron scheduler is closed')
@@ -113,7 +118,12 @@ export class CronScheduler {
     }
     const started: Promise<void>[] = []
     for (const { schedule, cron } of parsed) {
-      if (this.#entries.has(schedule.id)) continue
+      const running = this.#entries.get(schedule.id)
+      if (running && sameTiming(running.schedule, schedule)) {
+        running.schedule = schedule
+        continue
+      }
+      if (running) this.#stop(running)
       const entry: Entry = {
         schedule,
         cron,
