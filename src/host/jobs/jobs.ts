@@ -299,7 +299,6 @@ export const JOB_LIMITS = Object.freeze({
   maxTimeoutMs: 24 * 3600 * 1000,
   /** `delayMs`, and how far ahead `runAt` may be: ten years. */
   maxDelayMs: 10 * 365 * 24 * 3600 * 1000,
-  maxListLimit: 1000,
 })
 
 /** Defaults of an enqueue. @public */
