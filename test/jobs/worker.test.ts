@@ -278,6 +278,31 @@ describe('JobWorker', () => {
     ])
   })
 
+  it('close while a claim is in flight hands the claimed jobs straight back, unrun', async () => {
+    const clock = new ManualClock(Date.UTC(2030, 0, 1))
+    const memory = new MemoryJobStore({ clock })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const store = adapter(memory, {
+      claim: async (request: Parameters<JobStore['claim']>[0]) => {
+        const jobs = await memory.claim(request)
+        await gate
+        return jobs
+      },
+    })
+    const ran: string[] = []
+    const { worker, ends } = setup({ store, clock, handler: async (job) => void ran.push(job.id) })
+    const { id } = await memory.enqueue(toJobRequest('t', {}))
+    await worker.start()
+    await expect.poll(async () => (await memory.get(id))?.state).toBe('running')
+    const closed = worker.close()
+    release()
+    await closed
+    expect(ran).toEqual([])
+    expect(ends).toEqual([[id, { kind: 'released' }]])
+    expect(await memory.get(id)).toMatchObject({ state: 'queued', attempts: 0 })
+  })
+
   it('completes with the follow-up jobs a handler returns', async () => {
     const { store, worker, enqueue, ends } = setup({
       handler: async (job) =>

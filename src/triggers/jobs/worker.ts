@@ -240,6 +240,7 @@ export class JobWorker {
   #start(job: ClaimedJob): void {
     const controller = new AbortController()
     let freed = false
+    let timeout: unknown
     let graceTimer: unknown
     let finish!: (recorded: Promise<void>) => void
     const done = new Promise<void>((resolve) => (finish = (recorded) => void recorded.then(resolve, resolve)))
@@ -266,7 +267,7 @@ export class JobWorker {
       return
     }
     const limitMs = job.timeoutMs ?? this.#timeoutMs
-    const timeout = this.#clock.setTimeout(() => {
+    timeout = this.#clock.setTimeout(() => {
       const message = `ERR_TIMEOUT: the job ran past its time limit (${limitMs} ms)`
       this.#abort(run, new FnboxError('ERR_TIMEOUT', message, { details: { limit: limitMs } }))
       this.#decide(run, { kind: 'failed', error: message })
