@@ -240,8 +240,8 @@ export class JobWorker {
   #start(job: ClaimedJob): void {
     const controller = new AbortController()
     let freed = false
-    let timeout: unknown
-    let graceTimer: unknown
+    // Set below; `free` may run before they are (a job claimed while closing).
+    const timers: { limit?: unknown; grace?: unknown } = {}
     let finish!: (recorded: Promise<void>) => void
     const done = new Promise<void>((resolve) => (finish = (recorded) => void recorded.then(resolve, resolve)))
     const run: Run = {
@@ -253,8 +253,8 @@ export class JobWorker {
       free: () => {
         if (freed) return
         freed = true
-        this.#clock.clearTimeout(timeout)
-        this.#clock.clearTimeout(graceTimer)
+        this.#clock.clearTimeout(timers.limit)
+        this.#clock.clearTimeout(timers.grace)
         if (this.#runs.get(job.id) === run) this.#runs.delete(job.id)
         this.#pumpSoon()
       },
@@ -267,14 +267,14 @@ export class JobWorker {
       return
     }
     const limitMs = job.timeoutMs ?? this.#timeoutMs
-    timeout = this.#clock.setTimeout(() => {
+    timers.limit = this.#clock.setTimeout(() => {
       const message = `ERR_TIMEOUT: the job ran past its time limit (${limitMs} ms)`
       this.#abort(run, new FnboxError('ERR_TIMEOUT', message, { details: { limit: limitMs } }))
       this.#decide(run, { kind: 'failed', error: message })
     }, limitMs)
     // Aborted: the handler has abortGraceMs to settle before its slot is taken back.
     controller.signal.addEventListener('abort', () => {
-      graceTimer = this.#clock.setTimeout(run.free, this.#graceMs)
+      timers.grace = this.#clock.setTimeout(run.free, this.#graceMs)
     })
 
     if (job.version !== null && job.onVersionGone === 'dead' && !this.#versions.includes(job.version)) {
