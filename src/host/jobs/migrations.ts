@@ -25,12 +25,14 @@ export const TABLE_HOOK_TASK = 'fnbox.hook'
 
 export const jobsMigration: Migration = {
   async up(db: Kysely<unknown>) {
+    // Functions and the sequence are created or replaced: a database whose fnbox tables were
+    // dropped by hand (they were, on a shared test database) still migrates.
     // RFC 9562 method 1: 48 bits of Unix ms, then a 42-bit counter (12 bits, the variant, 30 bits),
     // then 32 random bits (gen_random_uuid's). The counter keeps ids of one millisecond in the order
     // they were made (PGlite's clock has no sub-millisecond precision to do it).
-    await sql`create sequence fnbox_job_id_seq`.execute(db)
+    await sql`create sequence if not exists fnbox_job_id_seq`.execute(db)
     await sql`
-      create function fnbox_uuid_v7() returns uuid language plpgsql volatile as $$
+      create or replace function fnbox_uuid_v7() returns uuid language plpgsql volatile as $$
       declare
         ms bigint := floor(extract(epoch from clock_timestamp()) * 1000);
         n bigint := nextval('fnbox_job_id_seq') % 4398046511104;
@@ -94,7 +96,7 @@ export const jobsMigration: Migration = {
 
     await sql
       .raw(
-        `create function fnbox_jobs_notify() returns trigger language plpgsql as $$
+        `create or replace function fnbox_jobs_notify() returns trigger language plpgsql as $$
       begin
         if exists (select 1 from inserted where run_at <= now()) then
           perform pg_notify('${JOBS_CHANNEL}', '');
@@ -111,7 +113,7 @@ export const jobsMigration: Migration = {
     // tg_argv: the events of insert, update and delete ('' for an operation not watched).
     await sql
       .raw(
-        `create function fnbox_table_hook() returns trigger language plpgsql as $$
+        `create or replace function fnbox_table_hook() returns trigger language plpgsql as $$
       declare
         ev text := case tg_op when 'INSERT' then tg_argv[0] when 'UPDATE' then tg_argv[1] else tg_argv[2] end;
       begin
