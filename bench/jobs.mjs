@@ -1,4 +1,4 @@
-// (l) The jobs engine on server Postgres vs graphile-worker, same run, same no-op task, each in a
+// (m) The jobs engine on server Postgres vs graphile-worker, same run, same no-op task, each in a
 // temporary database of its own with 100,000 finished jobs present:
 //   - throughput: N jobs enqueued up front, then one worker (concurrency C) drains them;
 //   - enqueue-to-start latency: jobs enqueued one at a time to an idle worker, from the enqueue
@@ -180,7 +180,7 @@ async function graphileRun(url) {
 
 export async function benchJobs({ report, fmt }) {
   console.log(
-    `\n(l) jobs on server Postgres, ${fmt(FINISHED, 0)} finished rows present: fnbox's engine vs graphile-worker, no-op task, concurrency ${CONCURRENCY}`,
+    `\n(m) jobs on server Postgres, ${fmt(FINISHED, 0)} finished rows present: fnbox's engine vs graphile-worker, no-op task, concurrency ${CONCURRENCY}`,
   )
   if (!(await reachable())) {
     console.log(`  skipped: no Postgres at ${SERVER} (FNBOX_BENCH_POSTGRES)`)
@@ -197,7 +197,7 @@ export async function benchJobs({ report, fmt }) {
   console.log(
     `  jobs/s per round: fnbox ${runs.fnbox.map((r) => fmt(r.rate, 0)).join(', ')}; graphile-worker ${runs.graphile.map((r) => fmt(r.rate, 0)).join(', ')}`,
   )
-  report('l', `no-op jobs/s, ${fmt(JOBS, 0)} queued, median of ${ROUNDS}`, ...m((r) => r.rate), '>= 3,000 and >= 0.5')
-  report('l', 'enqueue-to-start p50 (ms)', ...m((r) => pct(r.lat, 50)), '< 20 ms')
-  report('l', 'enqueue-to-start p99 (ms)', ...m((r) => pct(r.lat, 99)))
+  report('m', `no-op jobs/s, ${fmt(JOBS, 0)} queued, median of ${ROUNDS}`, ...m((r) => r.rate), '>= 3,000 and >= 0.5')
+  report('m', 'enqueue-to-start p50 (ms)', ...m((r) => pct(r.lat, 50)), '< 20 ms')
+  report('m', 'enqueue-to-start p99 (ms)', ...m((r) => pct(r.lat, 99)))
 }
