@@ -18,11 +18,13 @@
  * @internal
  * @module
  */
-import { createHash, createHmac, randomFillSync, randomUUID } from 'node:crypto'
+import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
 import { hostRefState, setHostRefState } from './quickjs-internals.js'
+import { callIntl, IntlFailure } from './intl.js'
+import { KeyTable, runSubtle, WebCryptoFailure } from './web-crypto.js'
 
 /** Digests `utils.hash` offers (fnbox:host). */
 const HASH_ALGORITHMS = new Set(['sha256', 'sha384', 'sha512', 'sha1', 'md5'])
@@ -51,6 +53,7 @@ const IMPURE: ReadonlySet<NativeName> = new Set<NativeName>([
   'bodyRead',
   'bodyCancel',
   'hostData',
+  'subtle',
 ])
 
 /** The host function table of one instance, by id, for a snapshot (see `quickjs-internals.ts`). */
@@ -106,6 +109,22 @@ type Impl = (args: QuickJSHandle[]) => QuickJSHandle | { error: QuickJSHandle } 
 interface ExtraNatives {
   /** Runs a WHATWG URL setter (`href`, `protocol`, `username`, ... `hash`); returns the parts. */
   urlSet(href: string, part: string, value: string): string
+  /**
+   * Runs a SubtleCrypto method on the host's WebCrypto (see `web-crypto.ts`): `request` is the
+   * JSON of its arguments, `buffers` the bytes they refer to. Resolves to an ArrayBuffer, or to
+   * `[json, ...sealedKeys]` for the other results.
+   */
+  subtle(op: string, request: string, ...buffers: ArrayBuffer[]): Promise<ArrayBuffer | [string, ...ArrayBuffer[]]>
+  /**
+   * Decodes a single-byte encoding: each byte of `data` becomes the UTF-16 code unit `table`
+   * (256 little-endian code units) holds for it.
+   */
+  decodeTable(table: ArrayBuffer, data: ArrayBuffer): string
+  /**
+   * Runs `op` of the Intl service `kind` for the object `spec` (JSON of its locales and options)
+   * on the JSON `args` (see `intl.ts`): formatted text, or JSON. Throws RangeError or TypeError.
+   */
+  intl(kind: string, spec: string, op: string, args: string): string
 }
 type NativeName = keyof GuestNatives | keyof ExtraNatives
 
@@ -128,6 +147,9 @@ const MAX_RANDOM_BYTES = 65_536
 
 const utf8Encoder = new TextEncoder()
 const utf8Lenient = new TextDecoder('utf-8', { ignoreBOM: true })
+const utf16Decoder = new TextDecoder('utf-16le', { ignoreBOM: true })
+/** The size of a single-byte encoding's table (`decodeTable`): 256 UTF-16 code units. */
+const TABLE_BYTES = 512
 const utf8Fatal = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true })
 
 /**
@@ -165,9 +187,11 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
 
   function newBuffer(bytes: Uint8Array): QuickJSHandle {
     checkSize(bytes.byteLength)
-    // An exact ArrayBuffer is copied once; a view would be copied twice.
+    // An exact ArrayBuffer is copied once; a view would be copied twice. A copy of a view is made
+    // with `new Uint8Array`: a Buffer's `slice()` copies nothing, and its `buffer` may be Node's
+    // shared 8 KB pool, full of other host data.
     const exact = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    return ctx.newArrayBuffer(exact ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer)
+    return ctx.newArrayBuffer(exact ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer)
   }
 
   /**
@@ -411,9 +435,46 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     newBuffer(createHash(subtleHash(algorithm)).update(bytes(data, 'data')).digest()),
   )
 
-  define('hmac', internal, ([hash, key, data]) =>
-    newBuffer(createHmac(subtleHash(hash), bytes(key, 'key')).update(bytes(data, 'data')).digest()),
+  // The sealing secret of the instance's CryptoKeys and its cache of them (see web-crypto.ts).
+  const cryptoKeys = new KeyTable()
+
+  defineAsync(
+    'subtle',
+    new Fail('OperationError', 'The operation failed for an operation-specific reason'),
+    ([op, request, ...buffers]) => {
+      const name = str(op, 'op')
+      const json = str(request, 'request')
+      const data = buffers.map((b, i) => bytes(b, `buffers[${i}]`))
+      return runSubtle(name, json, data, cryptoKeys).catch((err: unknown) => {
+        throw err instanceof WebCryptoFailure ? new Fail(err.name, err.message) : err
+      })
+    },
+    (res) => {
+      if ('bytes' in res) return newBuffer(res.bytes)
+      // [json, ...sealed keys]
+      const list = ctx.newArray()
+      try {
+        newString(res.json).consume((h) => ctx.setProp(list, 0, h))
+        res.sealed.forEach((b, i) => newBuffer(b).consume((h) => ctx.setProp(list, i + 1, h)))
+      } catch (err) {
+        list.dispose()
+        throw err
+      }
+      return list
+    },
   )
+
+  define('intl', internal, ([kind, spec, op, args]) => {
+    const k = str(kind, 'kind')
+    const sp = str(spec, 'spec')
+    const o = str(op, 'op')
+    const a = str(args, 'args')
+    try {
+      return newString(callIntl(k, sp, o, a))
+    } catch (err) {
+      throw err instanceof IntlFailure ? new Fail(err.name, err.message) : err
+    }
+  })
 
   define('utf8Encode', internal, ([text]) => newBuffer(utf8Encoder.encode(str(text, 'text'))))
 
@@ -427,6 +488,16 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
       throw new Fail('TypeError', 'The encoded data was not valid for encoding utf-8')
     }
     return newString(text)
+  })
+
+  define('decodeTable', internal, ([table, data]) => {
+    const t = bytes(table, 'table')
+    if (t.length !== TABLE_BYTES) throw new Fail('TypeError', `table must be ${TABLE_BYTES} bytes`)
+    const map = new Uint16Array(t.buffer, t.byteOffset, 256)
+    const input = bytes(data, 'data')
+    const out = new Uint16Array(input.length)
+    for (let i = 0; i < input.length; i++) out[i] = map[input[i]!]!
+    return newString(utf16Decoder.decode(out))
   })
 
   define('base64Encode', internal, ([latin1]) => {
@@ -620,6 +691,7 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     },
     dispose() {
       disposed = true
+      cryptoKeys.clear()
       for (const deferred of pending) {
         try {
           deferred.dispose()

@@ -16,6 +16,7 @@ const native = globalThis.__fnbox_native
 delete globalThis.__fnbox_native
 
 const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, hasOwn, keys, freeze } = Object
+const { apply } = Reflect
 
 // Every global and the chunk that defines it ('' for the few made here), in definition order.
 const GLOBALS = {
@@ -73,6 +74,7 @@ const GLOBALS = {
   URLPattern: 'urlpattern',
   CompressionStream: 'compression',
   DecompressionStream: 'compression',
+  Intl: 'intl',
 }
 const NAMES = keys(GLOBALS)
 
@@ -178,6 +180,31 @@ for (let i = 0; i < NAMES.length; i++) {
   const name = NAMES[i]
   if (GLOBALS[name]) defineLazy(name)
   else define(name, EAGER[name])
+}
+
+// The locale-sensitive methods of the built-ins. QuickJS's own ignore their locales and options
+// (its `(1234567.5).toLocaleString('en-US')` is '1234567.5'); these run the intl chunk's, which
+// the host's ICU serves, loading the chunk on first call. [prototype, name, chunk export, length]
+const LOCALE_METHODS = [
+  [Number.prototype, 'toLocaleString', 'numberToLocaleString', 0],
+  [BigInt.prototype, 'toLocaleString', 'bigintToLocaleString', 0],
+  [Date.prototype, 'toLocaleString', 'dateToLocaleString', 0],
+  [Date.prototype, 'toLocaleDateString', 'dateToLocaleDateString', 0],
+  [Date.prototype, 'toLocaleTimeString', 'dateToLocaleTimeString', 0],
+  [String.prototype, 'localeCompare', 'localeCompare', 1],
+  [String.prototype, 'toLocaleUpperCase', 'toLocaleUpperCase', 0],
+  [String.prototype, 'toLocaleLowerCase', 'toLocaleLowerCase', 0],
+  [Array.prototype, 'toLocaleString', 'arrayToLocaleString', 0],
+]
+for (let i = 0; i < LOCALE_METHODS.length; i++) {
+  const [proto, name, impl, length] = LOCALE_METHODS[i]
+  const method = {
+    [name](...args) {
+      return apply(load('intl')[impl], this, args)
+    },
+  }[name]
+  defineProperty(method, 'length', { value: length, configurable: true })
+  defineProperty(proto, name, { value: method, writable: true, enumerable: false, configurable: true })
 }
 
 // ---- the GuestEntry (see bridge-types.ts) -------------------------------------------------
