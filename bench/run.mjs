@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector, faults, stream, streams, snapshot, burst, zipf, webapis)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -9,6 +9,7 @@ import { createRuntime } from 'fnbox'
 import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-core'
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
 import { runFaultScenario } from './faults.mjs'
+import { benchJobs } from './jobs.mjs'
 
 const require = createRequire(import.meta.url)
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
@@ -1085,4 +1086,5 @@ if (run('streams')) await benchStreams()
 if (run('burst')) await benchBurst()
 if (run('zipf')) await benchZipf()
 if (run('webapis')) await benchWebApis()
+if (run('jobs')) await benchJobs({ report, fmt })
 if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))

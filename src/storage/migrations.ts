@@ -9,6 +9,7 @@
  * @module
  */
 import { sql, type Kysely, type Migration } from 'kysely'
+import { jobsMigration } from '../host/jobs/migrations.js'
 
 /** Every migration by name; names sort in the order they apply. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -55,4 +56,6 @@ export const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db)
     },
   },
+  // Numbered after a gap: migrations of other domains may take the numbers before it.
+  '0010_jobs': jobsMigration,
 }

@@ -31,6 +31,7 @@ type FromThread =
   | { t: 'result'; id: number; rows: unknown[]; affectedRows?: number }
   | { t: 'error'; id: number; error: SerializedDbError }
   | { t: 'closed'; id: number }
+  | { t: 'notify'; channel: string; payload: string }
 
 /** A database error as plain data: its message and fields (`code` is the SQLSTATE). */
 type SerializedDbError = Record<string, unknown> & { message: string; name: string }
@@ -77,6 +78,7 @@ function pgliteThreadMain(): void {
   interface Db {
     query(sql: string, params: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>
     close(): Promise<void>
+    onNotification(callback: (channel: string, payload: string) => void): () => void
   }
   // Through a Function: a transpiler (vitest's) would rewrite a literal `import()` in this source.
   type Exports = Record<string, { PGlite?: unknown; vector?: unknown } | undefined>
@@ -88,7 +90,11 @@ function pgliteThreadMain(): void {
     return PGlite.create(data.dataDir, { extensions: { vector: vec.vector ?? vec.default?.vector } })
   })
   opened.then(
-    () => send({ t: 'ready' }),
+    (db) => {
+      // NOTIFY (after a LISTEN on this session) goes to the host as it arrives.
+      db.onNotification((channel, payload) => send({ t: 'notify', channel, payload }))
+      send({ t: 'ready' })
+    },
     (err: unknown) => send({ t: 'ready', error: serialize(err) }),
   )
   port.on('message', (batch: Batch<ToThread>) => {
@@ -133,6 +139,7 @@ export class PgliteThread implements PgliteSession {
   #dead: FnboxError | undefined
   #closing = false
   readonly #post: (msg: ToThread) => void
+  readonly #notify = new Set<(channel: string, payload: string) => void>()
 
   private constructor(worker: Worker) {
     this.#worker = worker
@@ -176,6 +183,10 @@ export class PgliteThread implements PgliteSession {
 
   #onMessage(msg: FromThread): void {
     if (msg.t === 'ready') return
+    if (msg.t === 'notify') {
+      for (const fn of this.#notify) fn(msg.channel, msg.payload)
+      return
+    }
     const pending = this.#pending.get(msg.id)
     if (!pending) return
     this.#pending.delete(msg.id)
@@ -203,6 +214,12 @@ export class PgliteThread implements PgliteSession {
 
   query<R>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; affectedRows?: number }> {
     return this.#send((id) => ({ t: 'query', id, sql, params })) as Promise<{ rows: R[]; affectedRows?: number }>
+  }
+
+  /** Calls `fn` with each notification of a channel this session listens to; the result stops it. */
+  onNotification(fn: (channel: string, payload: string) => void): () => void {
+    this.#notify.add(fn)
+    return () => this.#notify.delete(fn)
   }
 
   /** Closes the database (after the statements sent before) and stops the thread. */
