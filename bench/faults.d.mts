@@ -16,4 +16,14 @@ export function runFaultScenario(options: {
   requests?: number
   ratePerSecond?: number
   concurrency?: number
+  /** Key A's phases by time since the start (the bench), or by its request count (the test). */
+  pattern?: 'timed' | 'counted'
+  /** Each guest call's time limit, ms. Default 2000. */
+  timeoutMs?: number
+  /** The upstream's time to a response head, with the policies, ms. Default 250. */
+  headTimeoutMs?: number
+  /** How late key A's slow phase answers, ms. Default 3000. */
+  slowMs?: number
+  /** The function's circuit breaker. Default true. */
+  breaker?: boolean
 }): Promise<FaultScenarioResult>

@@ -20,31 +20,46 @@ function patternAt(ms) {
   return Math.floor((ms - 2_000) / 200) % 2 === 0 ? 'flapFailed' : 'ok'
 }
 
-/** The upstream; key A's behaviour follows {@link patternAt}. */
-export async function startFaultyUpstream() {
+/**
+ * Key A's pattern for its `n`-th request (from 0): the same phases by count instead of time, so
+ * every run meets each of them whatever the machine's pace (what the test uses).
+ */
+function patternOf(n) {
+  if (n < 10) return 'down'
+  if (n < 20) return 'slow'
+  if (n < 30) return 'rateLimited'
+  return n % 2 === 0 ? 'flapFailed' : 'ok'
+}
+
+/**
+ * The upstream; key A's behaviour follows {@link patternAt} (`timed`), or {@link patternOf}
+ * (`counted`).
+ */
+export async function startFaultyUpstream({ pattern = 'timed', slowMs = 3_000 } = {}) {
   const counts = { down: 0, slow: 0, rateLimited: 0, flapFailed: 0, ok: 0 }
   let t0 = performance.now()
+  let keyARequests = 0
   const server = createServer((req, res) => {
     req.resume()
     req.on('end', () => {
       const auth = req.headers.authorization ?? ''
       if (auth === `Bearer ${KEYS.FAULT_KEY_A}`) {
-        const pattern = patternAt(performance.now() - t0)
-        if (pattern !== 'ok') counts[pattern]++
-        if (pattern === 'down') {
+        const phase = pattern === 'counted' ? patternOf(keyARequests++) : patternAt(performance.now() - t0)
+        if (phase !== 'ok') counts[phase]++
+        if (phase === 'down') {
           req.socket.destroy()
           return
         }
-        if (pattern === 'slow') {
-          const t = setTimeout(() => res.writeHead(200).end('{"late":true}'), 3_000)
+        if (phase === 'slow') {
+          const t = setTimeout(() => res.writeHead(200).end('{"late":true}'), slowMs)
           res.on('close', () => clearTimeout(t))
           return
         }
-        if (pattern === 'rateLimited') {
+        if (phase === 'rateLimited') {
           res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"error":"rate limited"}')
           return
         }
-        if (pattern === 'flapFailed') {
+        if (phase === 'flapFailed') {
           res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"unavailable"}')
           return
         }
@@ -62,7 +77,10 @@ export async function startFaultyUpstream() {
     origin,
     counts,
     /** The patterns start over from now. */
-    restart: () => (t0 = performance.now()),
+    restart: () => {
+      t0 = performance.now()
+      keyARequests = 0
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections()
@@ -98,22 +116,35 @@ const GUEST_WITH = `
 /**
  * Runs `requests` guest calls, started at `ratePerSecond` (at most `concurrency` at once),
  * against a fresh faulty upstream, with or without the policies. Resolves with the guests'
- * success rate and what the upstream saw.
+ * success rate and what the upstream saw. `pattern`, `timeoutMs` (each call's),
+ * `headTimeoutMs` (the upstream's, with the policies), `slowMs` (how late key A's slow phase
+ * answers) and `breaker` (the function's) default to the bench's settings.
  */
-export async function runFaultScenario({ policies, requests = 400, ratePerSecond = 100, concurrency = 32 }) {
-  const upstream = await startFaultyUpstream()
+export async function runFaultScenario({
+  policies,
+  requests = 400,
+  ratePerSecond = 100,
+  concurrency = 32,
+  pattern = 'timed',
+  timeoutMs = 2_000,
+  headTimeoutMs = 250,
+  slowMs = 3_000,
+  breaker = true,
+}) {
+  const upstream = await startFaultyUpstream({ pattern, slowMs })
   const runtime = await createRuntime({
     threads: 1,
     storage: 'memory',
     secrets: { key: 'cd'.repeat(32) },
     shedding: false,
+    ...(breaker ? {} : { breaker: false }),
     ...(policies
       ? {
           upstreams: {
             llm: {
               origin: upstream.origin,
               auth: { header: 'authorization', scheme: 'Bearer', secrets: Object.keys(KEYS), cooldownMs: 100 },
-              timeoutMs: 250,
+              timeoutMs: headTimeoutMs,
               retry: { retries: 2, minDelayMs: 20, maxDelayMs: 1_000, nonIdempotent: true },
             },
           },
@@ -124,7 +155,7 @@ export async function runFaultScenario({ policies, requests = 400, ratePerSecond
     for (const [name, value] of Object.entries(KEYS)) await runtime.secrets.set(name, value)
     await runtime.deploy('agent', {
       code: policies ? GUEST_WITH : GUEST_WITHOUT,
-      limits: { timeoutMs: 2_000 },
+      limits: { timeoutMs },
       pool: { max: concurrency },
       ...(policies ? { upstreams: ['llm'] } : { secrets: Object.keys(KEYS) }),
     })

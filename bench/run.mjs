@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, first, vector, faults, stream, snapshot, burst, zipf)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -9,6 +9,7 @@ import { createRuntime } from 'fnbox'
 import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-core'
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
 import { runFaultScenario } from './faults.mjs'
+import { benchJobs } from './jobs.mjs'
 
 const require = createRequire(import.meta.url)
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
@@ -497,7 +498,7 @@ async function benchDurability() {
   }
   const logged = join(dir, 'logged')
   const unlogged = join(dir, 'unlogged')
-  // The UNLOGGED baseline: the same schema, its kv table switched back as releases before 0004 made it.
+  // The UNLOGGED baseline: the same schema, its kv table switched back as releases before 0011 made it.
   const schema = await createRuntime({ threads: 1, storage: { pglite: unlogged }, files: 'memory' })
   await schema.kv.get('migrate')
   await schema.close()
@@ -822,6 +823,89 @@ async function benchStream() {
   await rm(dir, { recursive: true, force: true })
 }
 
+// (i) the guest's web streams, per chunk (µs), measured inside the guest with performance.now():
+// the baseline is the same loop awaiting a resolved promise per chunk (the interpreter's cost of
+// one await), so the ratio says how many awaits a chunk's way costs. Each figure is the fastest of
+// 15 runs (other work on the machine only ever adds time). "first use" rows time the first touch
+// of a global in a fresh instance (the chunk that defines it loads then): the median of 5.
+const STREAMS_MICRO = `
+const N = 400
+const source = () => { let i = 0; return new ReadableStream({ pull(c) { if (i++ < N) c.enqueue(i); else c.close() } }, { highWaterMark: 0 }) }
+const bytes = () => { let i = 0; const chunk = new Uint8Array(64); return new ReadableStream({ type: 'bytes', pull(c) { if (i++ < N) c.enqueue(chunk.slice()); else { c.close(); c.byobRequest?.respond(0) } } }) }
+const drain = async (rs) => { const r = rs.getReader(); let n = 0; while (!(await r.read()).done) n++; return n }
+const CASES = {
+  async await() { for (let i = 0; i < N; i++) await Promise.resolve(i) },
+  async read() { await drain(source()) },
+  async forAwait() { for await (const _ of source()); },
+  async eightTransforms() { let rs = source(); for (let i = 0; i < 8; i++) rs = rs.pipeThrough(new TransformStream()); await drain(rs) },
+  async tee() { const [a, b] = source().tee(); await Promise.all([drain(a), drain(b)]) },
+  async pipeTo() { await source().pipeTo(new WritableStream({ write() {} })) },
+  async writeThroughTransform() { const ts = new TransformStream(); const w = ts.writable.getWriter(); const r = ts.readable.getReader(); for (let i = 0; i < N; i++) { w.write(i); await r.read() } },
+  async newTransformStream() { for (let i = 0; i < N; i++) new TransformStream() },
+  async byteStreamRead() { await drain(bytes()) },
+  async byobRead() { const r = bytes().getReader({ mode: 'byob' }); let buf = new Uint8Array(64); for (;;) { const { done, value } = await r.read(buf); if (done) break; buf = new Uint8Array(value.buffer) } },
+  async responseBody() { await drain(new Response(bytes()).body) },
+}
+export async function micro(name) {
+  await CASES[name]()
+  const t = performance.now()
+  await CASES[name]()
+  return ((performance.now() - t) * 1000) / N
+}
+export function first(name) {
+  const t = performance.now()
+  if (name === 'ReadableStream') new ReadableStream()
+  else if (name === 'byte stream') new ReadableStream({ type: 'bytes' })
+  else if (name === 'Response body') void new Response('x').body
+  return performance.now() - t
+}
+`
+
+async function benchStreams() {
+  console.log("\n(i) the guest's web streams: µs per chunk inside the guest (baseline: one await per chunk)")
+  const runtime = await createRuntime({ pool: { max: 1 } })
+  // A case that fails (main's BYOB reads spin forever) is cut off by the time limit and reported as such.
+  await runtime.deploy('streams', { code: STREAMS_MICRO, limits: { timeoutMs: 5000 } })
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const measure = async (name) => {
+    const runs = []
+    for (let i = 0; i < 15; i++) runs.push(await runtime.call('streams', 'micro', name))
+    return Math.min(...runs)
+  }
+  const base = await measure('await')
+  const rows = [
+    ['read', 'a read (reader.read())'],
+    ['forAwait', 'for await'],
+    ['eightTransforms', 'eight chained identity transforms'],
+    ['tee', 'a tee (both branches read)'],
+    ['pipeTo', 'pipeTo'],
+    ['writeThroughTransform', 'a write into a TransformStream, read back'],
+    ['newTransformStream', 'new TransformStream() (per stream)'],
+    ['byteStreamRead', 'a byte stream read (default reader)'],
+    ['byobRead', 'a byte stream read (BYOB reader)'],
+    ['responseBody', 'a Response body read'],
+  ]
+  for (const [name, label] of rows) {
+    try {
+      report('i', `${label} (µs)`, await measure(name), base)
+    } catch (err) {
+      console.log(`  ${`${label} (µs)`.padEnd(46)} failed: ${err.code ?? err.message}`)
+    }
+  }
+  let n = 0
+  for (const name of ['ReadableStream', 'byte stream', 'Response body']) {
+    const times = []
+    for (let i = 0; i < 5; i++) {
+      const fn = `first${n++}`
+      await runtime.deploy(fn, { code: STREAMS_MICRO })
+      times.push(await runtime.call(fn, 'first', name))
+      await runtime.undeploy(fn)
+    }
+    report('i', `first use: ${name} (ms)`, median(times))
+  }
+  await runtime.close()
+}
+
 // (j) burst: 0 -> 500 concurrent requests on a function with pool.max 8. Every request must end
 // served (200) or refused with 503 + Retry-After, none lost; how long the pool takes to reach
 // max, and to get back to min once idle. Baseline: the same burst on a pool pre-warmed at max.
@@ -1051,6 +1135,90 @@ async function benchZipf() {
   if (errors) console.log(`  (${errors} calls failed)`)
 }
 
+// (l) web APIs the host serves or the guest loads on first use: Intl (the host's ICU), legacy
+// TextDecoder encodings (@exodus/bytes in lazy chunks), crypto.subtle (the host's WebCrypto, keys
+// sealed). Per call: the same loop in a warm instance and in Node. First use: the first call in a
+// fresh instance (a new function each time, its chunk not yet loaded) against the first call in a
+// fresh Node worker thread (a new isolate; the process's ICU data is loaded either way).
+const WEB_OPS = `
+const text1k = new Uint8Array(1024).map((_, i) => 0x40 + (i % 60))
+const sjis1k = new Uint8Array(1024).map((_, i) => (i % 2 ? 0xa0 : 0x82))
+const data = new TextEncoder().encode('x'.repeat(100))
+let nf, dtf, hmac, ec, ed
+const ops = {
+  numberToLocaleString: (i) => (1234567.5 + i).toLocaleString('en-US'),
+  numberFormat: (i) => (nf ??= new Intl.NumberFormat('en-US', { style: 'currency', currency: 'EUR' })).format(i),
+  dateTimeFormat: (i) => (dtf ??= new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', dateStyle: 'medium', timeStyle: 'long' })).format(i * 1e6),
+  localeCompare: (i) => ('Zoë, the ' + i).localeCompare('zoe the ' + i),
+  windows1252: () => new TextDecoder('windows-1252').decode(text1k),
+  shiftJis: () => new TextDecoder('shift_jis').decode(sjis1k),
+  hmacSign: async () => crypto.subtle.sign('HMAC', (hmac ??= await crypto.subtle.importKey('raw', data, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])), data),
+  ecdsaSign: async () => crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, (ec ??= (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])).privateKey), data),
+  ed25519Sign: async () => crypto.subtle.sign('Ed25519', (ed ??= (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign'])).privateKey), data),
+}
+`
+const WEB_FN = `${WEB_OPS}
+export async function first(op) { const t = performance.now(); await ops[op](0); return performance.now() - t }
+export async function perCall(op, n) {
+  for (let i = 0; i < 20; i++) await ops[op](i)
+  const t = performance.now()
+  for (let i = 0; i < n; i++) await ops[op](i)
+  return ((performance.now() - t) / n) * 1000
+}`
+
+async function nodeWebOps(op, n) {
+  const { Worker } = await import('node:worker_threads')
+  const code = `${WEB_OPS}
+    const { parentPort, workerData } = require('node:worker_threads')
+    ;(async () => {
+      let t = performance.now(); await ops[workerData.op](0); const first = performance.now() - t
+      for (let i = 0; i < 20; i++) await ops[workerData.op](i)
+      t = performance.now()
+      for (let i = 0; i < workerData.n; i++) await ops[workerData.op](i)
+      parentPort.postMessage({ first, perCall: ((performance.now() - t) / workerData.n) * 1000 })
+    })()`
+  const worker = new Worker(code, { eval: true, workerData: { op, n } })
+  const out = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject))
+  await worker.terminate()
+  return out
+}
+
+async function benchWebApis() {
+  console.log('\n(l) web APIs: per call in a warm instance, and first use in a fresh one, vs Node')
+  const runtime = await createRuntime({ threads: 1 })
+  await runtime.deploy('web', { code: WEB_FN })
+  const ops = {
+    numberToLocaleString: 5000,
+    numberFormat: 5000,
+    dateTimeFormat: 5000,
+    localeCompare: 5000,
+    windows1252: 2000,
+    shiftJis: 2000,
+    hmacSign: 2000,
+    ecdsaSign: 1000,
+    ed25519Sign: 1000,
+  }
+  let k = 0
+  for (const [op, n] of Object.entries(ops)) {
+    // Rounds alternate between the sandbox and Node, so both meet the machine's noise alike.
+    const node = []
+    const calls = []
+    const firsts = []
+    for (let i = 0; i < 5; i++) {
+      node.push(await nodeWebOps(op, n))
+      calls.push(await runtime.call('web', 'perCall', op, n))
+      const name = `web-first-${k++}`
+      await runtime.deploy(name, { code: `${WEB_FN}\n// ${name}` })
+      firsts.push(await runtime.call(name, 'first', op))
+      await runtime.undeploy(name)
+    }
+    const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+    report('l', `${op}: per call (us)`, median(calls), median(node.map((r) => r.perCall)))
+    report('l', `${op}: first use in an instance (ms)`, median(firsts), median(node.map((r) => r.first)))
+  }
+  await runtime.close()
+}
+
 const zipfChildMode = process.argv.find((a) => a.startsWith('--zipf-child='))?.split('=')[1]
 if (zipfChildMode) {
   await zipfChild(zipfChildMode)
@@ -1069,6 +1237,9 @@ if (run('vector')) await benchVector()
 if (run('faults')) await benchFaults()
 if (run('snapshot')) await benchSnapshot()
 if (run('stream')) await benchStream()
+if (run('streams')) await benchStreams()
 if (run('burst')) await benchBurst()
 if (run('zipf')) await benchZipf()
+if (run('webapis')) await benchWebApis()
+if (run('jobs')) await benchJobs({ report, fmt })
 if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))

@@ -13,6 +13,11 @@
 export type FnboxErrorCode =
   /** An option or argument is invalid. */
   | 'ERR_INVALID_OPTION'
+  /**
+   * An HTTP request fnbox cannot serve as sent: a method the Fetch API refuses (`TRACE`: 405), a
+   * path that is not valid percent-encoding, a body that could not be read. The client's fault (4xx).
+   */
+  | 'ERR_BAD_REQUEST'
   /** No function (or export) of that name is deployed. */
   | 'ERR_NOT_FOUND'
   /** The invocation ran past `limits.timeoutMs`. */
@@ -80,6 +85,7 @@ export interface FnboxErrorOptions {
 
 const STATUS: Record<FnboxErrorCode, number> = {
   ERR_INVALID_OPTION: 400,
+  ERR_BAD_REQUEST: 400,
   ERR_NOT_FOUND: 404,
   ERR_TIMEOUT: 504,
   ERR_MEMORY_LIMIT: 500,
@@ -107,6 +113,7 @@ const STATUS: Record<FnboxErrorCode, number> = {
 
 /** Codes whose message may be shown to an HTTP client as is. */
 const PUBLIC_MESSAGE = new Set<FnboxErrorCode>([
+  'ERR_BAD_REQUEST',
   'ERR_NOT_FOUND',
   'ERR_TIMEOUT',
   'ERR_MEMORY_LIMIT',

@@ -50,6 +50,7 @@ import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types
 import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
 import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
+import { StreamedBody } from './triggers/http/streamed-body.js'
 import {
   defaultFilesRoot,
   openBackend,
@@ -117,10 +118,13 @@ export interface RuntimeOptions {
    */
   clock?: Clock
   /**
-   * Destinations every function may `fetch` even when they are private or loopback addresses,
-   * named exactly: a host, `host:port`, an IP or `IP:port` (`'localhost:8080'`, `'10.0.0.5'`,
-   * `'[::1]:9000'`). Public addresses are always reachable; everything else is refused by the
-   * SSRF guard, which checks every resolved address at connect time and every redirect.
+   * The egress allow-list of every function: when given (here or at deploy), a guest may `fetch`
+   * only these destinations (and its granted upstreams), every redirect checked again; without
+   * it, any public destination. Entries: a host, `host:port`, `*.domain`, an IP or `IP:port`,
+   * `*` (any public host). A deploy's own list adds to this one. Private and loopback addresses
+   * are reached only through an entry naming them as an IP (`'10.0.0.5'`, `'[::1]:9000'`) or a
+   * local name (`'localhost:8080'`, `'db'`, `'db.internal'`); a public name that resolves to one
+   * is refused by the SSRF guard, which checks every resolved address at connect time.
    */
   allowedHosts?: string[]
   /**
@@ -188,7 +192,12 @@ export interface DeployOptions {
   limits?: Partial<Limits>
   /** Overrides of the runtime's pool options for this function. */
   pool?: Partial<PoolOptions>
-  /** Hosts this function may fetch in addition to the runtime's `allowedHosts`. */
+  /**
+   * Destinations this function may fetch, in addition to the runtime's `allowedHosts`. Giving
+   * either list limits the function's egress to the two together (plus its granted upstreams);
+   * `[]` with no runtime list allows no destination but its upstreams. See
+   * {@link RuntimeOptions.allowedHosts} for the entries.
+   */
   allowedHosts?: string[]
   /** File name shown in guest stack traces. Default `<name>.js`. */
   filename?: string
@@ -377,7 +386,8 @@ let deploySeq = 0
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #limits: Limits
   readonly #pool: PoolOptions
-  readonly #allowedHosts: string[]
+  /** The runtime's egress allow-list; undefined when not given (any public destination). */
+  readonly #allowedHosts: string[] | undefined
   readonly #executors: Executor[] = []
   readonly #functions = new Map<string, FunctionVersion>()
   /** Replaced or undeployed versions still held: draining their calls, or retired and revivable. */
@@ -417,8 +427,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const { defaults: pool, budget } = resolveRuntimePool(opts.pool, threads, this.#limits.memoryMb)
     this.#pool = pool
     const clock = resolveClock(opts.clock)
-    this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
-    parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
+    if (opts.allowedHosts !== undefined) {
+      this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
+      parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
+    }
     this.#net = createGuardedFetch()
     this.#breaker = resolveBreaker(opts.breaker, 'options.breaker', resolveBreaker({}, 'options.breaker', undefined))
     this.#quota = resolveQuota(opts.quota, 'options.quota')
@@ -568,7 +580,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const pool = resolvePool(opts.pool, 'options.pool', this.#pool)
     const ownHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
     parseAllowedHosts(ownHosts, 'options.allowedHosts') // validates, naming the index in this list
-    const hosts = [...this.#allowedHosts, ...ownHosts]
+    // Either list given limits egress to both together; with neither, any public destination.
+    const restricted = this.#allowedHosts !== undefined || opts.allowedHosts !== undefined
+    const hosts = restricted ? [...(this.#allowedHosts ?? []), ...ownHosts] : ['*']
     if (opts.filename !== undefined && typeof opts.filename !== 'string') {
       throw invalidOption('options.filename', 'a string', opts.filename)
     }
@@ -586,10 +600,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const priority = resolvePriority(opts.priority, 'options.priority', 'normal')
     const upstreams = resolveUpstreamGrants(opts.upstreams, this.#upstreams)
     const retry = resolveCallRetry(opts.retry, 'options.retry', this.#retry)
-    // A granted upstream's origin is vouched for by the host: reachable even when private.
-    for (const u of upstreams) hosts.push(this.#upstreams.get(u)!.hostPort)
-    // A function allowed to fetch will: its first fetch should not wait for undici to load.
-    if (hosts.length > 0) preloadGuestFetch()
+    // A granted upstream's origin is vouched for by the host: reachable, even when private.
+    const vouched = upstreams.map((u) => this.#upstreams.get(u)!.hostPort)
+    // A function given destinations will fetch: its first fetch should not wait for undici to load.
+    if ((restricted && hosts.length > 0) || vouched.length > 0) preloadGuestFetch()
     // One that imports the data domains will use them: its first calls should not wait seconds
     // for the database to start (PGlite's first start; 200 calls right after it timed out).
     if (code.includes('fnbox:host')) void this.#storage().catch(() => undefined)
@@ -603,7 +617,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const version = createHash('sha256')
       .update(code)
       .update('\0')
-      .update(JSON.stringify({ limits, pool, hosts, filename, scope, grants, ...policies }))
+      .update(JSON.stringify({ limits, pool, hosts, vouched, filename, scope, grants, ...policies }))
       .digest('hex')
       .slice(0, 16)
     const current = this.#functions.get(name)
@@ -618,8 +632,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.emit('deploy', { name, version, coldStartMs: 0 })
       return { name, version }
     }
-    // '*': every public destination, under the SSRF guard; named entries are exempt from the guard.
-    const allowedHosts = parseAllowedHosts(['*', ...hosts], 'options.allowedHosts')
+    const allowedHosts = parseAllowedHosts(hosts, 'options.allowedHosts', vouched)
 
     // Unique per deployment, not per version: a version deployed again (concurrently, or while
     // its previous deployment drains) must not share thread-side state with the one retiring.
@@ -750,8 +763,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#assertOpen()
     const fn = this.#functions.get(name)
     if (!fn) {
-      throw new FnboxError('ERR_NOT_FOUND', `no function named ${JSON.stringify(name)} is deployed`, {
-        details: { function: name },
+      // A name comes from a client's path here: never echo more of it than a name can hold.
+      const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name
+      throw new FnboxError('ERR_NOT_FOUND', `no function named ${JSON.stringify(shown)} is deployed`, {
+        details: { function: shown },
       })
     }
     return fn
@@ -845,7 +860,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** `forMount`: the caller is one of our HTTP mounts, which can take a body as bytes. */
   async #serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
     try {
-      const name = decodeURIComponent(path.split('/')[1] ?? '')
+      const name = functionNameOf(path)
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
       return await this.#invokeFetch(this.#function(name), request, signal, forMount)
     } catch (err) {
@@ -859,7 +874,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     signal: AbortSignal | undefined,
     forMount: boolean,
   ): Promise<Response> {
-    const body = await readBody(request, fn.limits.maxRequestBytes)
+    const requestBody = await readBody(request, fn.limits.maxRequestBytes)
     const call = await this.#begin(fn)
     const { requestId, ref, session } = call
     const meta = JSON.stringify({
@@ -871,17 +886,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       version: fn.version,
     } satisfies GuestRequestMeta)
     let status: number | undefined
-    let controller: ReadableStreamDefaultController<Uint8Array> | undefined
-    let owed = 0
-    let bodyEnded = false
-    const closeBody = (): void => {
-      if (!controller || bodyEnded) return
-      bodyEnded = true
-      controller.close()
-    }
+    let body: StreamedBody | undefined
     return new Promise<Response>((resolve, reject) => {
       const executor = ref.executor
-      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body }, fn.timeoutMs, {
+      const cancel = (): void => {
+        call.clientGone = true
+        executor.cancel(inv, 'client')
+      }
+      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, fn.timeoutMs, {
         onRespond: (head, bytes) => {
           status = head.status
           if (!head.stream) {
@@ -895,60 +907,38 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             }
             return
           }
-          const stream = new ReadableStream<Uint8Array>(
-            {
-              start: (c) => {
-                controller = c
-              },
-              pull: () => {
-                // Credits owed for chunks that arrived while the consumer was behind.
-                for (; owed > 0; owed--) executor.credit(inv)
-              },
-              cancel: () => {
-                call.clientGone = true
-                executor.cancel(inv, 'client')
-              },
-            },
-            new CountQueuingStrategy({ highWaterMark: 4 }),
-          )
-          resolve(makeResponse(head, stream))
+          body = new StreamedBody({ credit: () => executor.credit(inv), cancel })
+          resolve(makeResponse(head, body.stream))
         },
-        onChunk: (data) => {
-          if (!controller) return
-          controller.enqueue(new Uint8Array(data))
-          if ((controller.desiredSize ?? 0) > 0) executor.credit(inv)
-          else owed++
-        },
+        // Chunks still in flight when the client cancelled are dropped (see StreamedBody).
+        onChunk: (data) => body?.push(data),
         // The body is complete: the client's response ends now, though waitUntil work may go on.
-        onEnd: () => closeBody(),
+        onEnd: () => body?.close(),
         onLog: (level, message) => this.#log(fn, requestId, level, message),
         onHost: (req) => session.handle(req),
       })
-      const onAbort = (): void => {
-        call.clientGone = true
-        executor.cancel(inv, 'client')
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
+      // An already aborted signal never fires 'abort': the caller is gone before we started.
+      if (signal?.aborted) cancel()
+      else signal?.addEventListener('abort', cancel, { once: true })
       let error: FnboxError | undefined
       done
         .then(
           () => {
-            if (controller) closeBody()
+            if (body) body.close()
             else if (status === undefined) {
               reject(new FnboxError('ERR_INTERNAL', 'the function finished without a response'))
             }
           },
           (err: unknown) => {
             error = session.withWrites(mapStack(fn.stacks, asFnboxError(err)))
-            if (controller) {
-              // A body already complete stays complete: the failure came after (waitUntil work).
-              if (!bodyEnded) controller.error(error)
-            } else reject(error)
+            // A body already complete stays complete: the failure came after (waitUntil work).
+            if (body) body.error(error)
+            else reject(error)
           },
         )
         .catch(() => undefined)
         .finally(() => {
-          signal?.removeEventListener('abort', onAbort)
+          signal?.removeEventListener('abort', cancel)
           this.#end(fn, call, 'fetch', request.method, error && status === undefined ? error.status : status, error)
         })
     })
@@ -1163,6 +1153,18 @@ function mapStack(stacks: StackMapper | undefined, error: FnboxError): FnboxErro
   })
 }
 
+/** The first segment of a request path, percent-decoded; `ERR_BAD_REQUEST` when it cannot be. */
+function functionNameOf(path: string): string {
+  const segment = path.split('/')[1] ?? ''
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new FnboxError('ERR_BAD_REQUEST', 'The function name in the path is not valid percent-encoded UTF-8', {
+      details: { segment: segment.slice(0, 64) },
+    })
+  }
+}
+
 function asFnboxError(err: unknown): FnboxError {
   if (isFnboxError(err)) return err
   return new FnboxError('ERR_INTERNAL', 'internal error', { cause: err })
@@ -1181,9 +1183,25 @@ function makeResponse(head: GuestResponseMeta, body: BodyInit | null): Response 
   }
 }
 
-/** Reads a request body with a hard cap; 413 as soon as the cap is crossed. */
+/**
+ * Reads a request body with a hard cap; 413 as soon as the cap is crossed. A body that cannot be
+ * read (already used, or its stream failed: a client gone mid-upload) is `ERR_BAD_REQUEST`.
+ */
 async function readBody(request: Request, limit: number): Promise<ArrayBuffer | undefined> {
   if (request.method === 'GET' || request.method === 'HEAD' || !request.body) return undefined
+  try {
+    return await readCapped(request, request.body, limit)
+  } catch (err) {
+    if (isFnboxError(err)) throw err
+    throw new FnboxError('ERR_BAD_REQUEST', 'The request body could not be read', { cause: err })
+  }
+}
+
+async function readCapped(
+  request: Request,
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<ArrayBuffer | undefined> {
   const tooLarge = (value: number): FnboxError =>
     new FnboxError(
       'ERR_REQUEST_TOO_LARGE',
@@ -1196,7 +1214,7 @@ async function readBody(request: Request, limit: number): Promise<ArrayBuffer | 
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared)
   const chunks: Uint8Array[] = []
   let size = 0
-  const reader = request.body.getReader()
+  const reader = body.getReader()
   for (;;) {
     const { done, value } = await reader.read()
     if (done) break

@@ -198,7 +198,7 @@ describe('ReadableStream: sources, queue and readers', () => {
     })
   })
 
-  it('validates its arguments, brands its members and keeps the polyfill for byte streams', async () => {
+  it('validates its arguments, brands its members, and reads byte streams with BYOB readers', async () => {
     expect(
       await same(`
         const byteStream = new ReadableStream({ type: 'bytes', start(c) { c.enqueue(new Uint8Array([1, 2, 3])); c.close() } })
@@ -469,7 +469,7 @@ describe('ReadableStream: tee, iteration, from, pipeTo', () => {
       return results
     `
     expect(await same(series(100))).toEqual(['abc', 'abc'])
-    // Node's own streams overflow their stack here (and web-streams-polyfill's did at 150).
+    // Node's own streams overflow their stack here.
     expect(await inGuest(series(2000))).toEqual(['abc', 'abc'])
   })
 

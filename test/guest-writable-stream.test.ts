@@ -263,7 +263,7 @@ describe('WritableStream: writers and validation', () => {
     })
   })
 
-  it('byte streams (the polyfill, loaded on first use) pipe into and through fnbox streams', async () => {
+  it('byte streams pipe into and through WritableStreams and TransformStreams', async () => {
     expect(
       await inGuest(`
         const bytes = () => new ReadableStream({ type: 'bytes', start(c) { c.enqueue(new TextEncoder().encode('by')); c.enqueue(new TextEncoder().encode('tes')); c.close() } })

@@ -82,9 +82,9 @@ describe('isBlockedAddress', () => {
 describe('parseAllowedHosts', () => {
   it('matches a host name exactly, case-insensitively, ignoring a trailing dot', () => {
     const allowed = parseAllowedHosts(['API.OpenAI.com.'], 'allowedHosts')
-    expect(allowed.match('api.openai.com', 443)).toBe('explicit')
-    expect(allowed.match('api.openai.com.', 80)).toBe('explicit')
-    expect(allowed.match('API.OPENAI.COM', 8080)).toBe('explicit')
+    expect(allowed.match('api.openai.com', 443)).toBe('guarded')
+    expect(allowed.match('api.openai.com.', 80)).toBe('guarded')
+    expect(allowed.match('API.OPENAI.COM', 8080)).toBe('guarded')
     expect(allowed.match('openai.com', 443)).toBeNull()
     expect(allowed.match('x.api.openai.com', 443)).toBeNull()
     expect(allowed.match('api.openai.com.evil.net', 443)).toBeNull()
@@ -92,46 +92,70 @@ describe('parseAllowedHosts', () => {
 
   it('matches a wildcard on sub-domains only, as a wildcard', () => {
     const allowed = parseAllowedHosts(['*.example.com'], 'allowedHosts')
-    expect(allowed.match('a.example.com', 443)).toBe('wildcard')
-    expect(allowed.match('a.b.example.com', 80)).toBe('wildcard')
+    expect(allowed.match('a.example.com', 443)).toBe('guarded')
+    expect(allowed.match('a.b.example.com', 80)).toBe('guarded')
     expect(allowed.match('example.com', 443)).toBeNull()
     expect(allowed.match('badexample.com', 443)).toBeNull()
   })
 
   it('restricts host:port entries to that port', () => {
     const allowed = parseAllowedHosts(['localhost:3000', '*.svc.test:8443', 'localhost:3001'], 'x')
-    expect(allowed.match('localhost', 3000)).toBe('explicit')
-    expect(allowed.match('localhost', 3001)).toBe('explicit')
+    expect(allowed.match('localhost', 3000)).toBe('trusted')
+    expect(allowed.match('localhost', 3001)).toBe('trusted')
     expect(allowed.match('localhost', 3002)).toBeNull()
-    expect(allowed.match('a.svc.test', 8443)).toBe('wildcard')
+    expect(allowed.match('a.svc.test', 8443)).toBe('guarded')
     expect(allowed.match('a.svc.test', 443)).toBeNull()
   })
 
   it('compares IP literals by value, IPv4-mapped IPv6 included', () => {
     const allowed = parseAllowedHosts(['127.0.0.1', '[::1]:8080', '::2', '10.0.0.1:9000'], 'x')
-    expect(allowed.match('127.0.0.1', 1)).toBe('explicit')
-    expect(allowed.match('[::ffff:7f00:1]', 1)).toBe('explicit')
-    expect(allowed.match('::ffff:127.0.0.1', 1)).toBe('explicit')
-    expect(allowed.match('[::1]', 8080)).toBe('explicit')
-    expect(allowed.match('0:0:0:0:0:0:0:1', 8080)).toBe('explicit')
+    expect(allowed.match('127.0.0.1', 1)).toBe('trusted')
+    expect(allowed.match('[::ffff:7f00:1]', 1)).toBe('trusted')
+    expect(allowed.match('::ffff:127.0.0.1', 1)).toBe('trusted')
+    expect(allowed.match('[::1]', 8080)).toBe('trusted')
+    expect(allowed.match('0:0:0:0:0:0:0:1', 8080)).toBe('trusted')
     expect(allowed.match('[::1]', 8081)).toBeNull()
-    expect(allowed.match('[::2]', 80)).toBe('explicit')
-    expect(allowed.match('10.0.0.1', 9000)).toBe('explicit')
+    expect(allowed.match('[::2]', 80)).toBe('trusted')
+    expect(allowed.match('10.0.0.1', 9000)).toBe('trusted')
     expect(allowed.match('10.0.0.1', 80)).toBeNull()
     expect(allowed.match('127.0.0.2', 1)).toBeNull()
   })
 
   it('normalises IPv4 entries as URL does', () => {
     const allowed = parseAllowedHosts(['127.1:8080', '2130706433'], 'x')
-    expect(allowed.match('127.0.0.1', 8080)).toBe('explicit')
-    expect(allowed.match('127.0.0.1', 1)).toBe('explicit')
+    expect(allowed.match('127.0.0.1', 8080)).toBe('trusted')
+    expect(allowed.match('127.0.0.1', 1)).toBe('trusted')
   })
 
   it("treats '*' as any host, under the SSRF guard, while named hosts stay explicit", () => {
     const allowed = parseAllowedHosts(['*', 'localhost:3000'], 'x')
-    expect(allowed.match('anything.example', 443)).toBe('wildcard')
-    expect(allowed.match('127.0.0.1', 80)).toBe('wildcard')
-    expect(allowed.match('localhost', 3000)).toBe('explicit')
+    expect(allowed.match('anything.example', 443)).toBe('guarded')
+    expect(allowed.match('127.0.0.1', 80)).toBe('guarded')
+    expect(allowed.match('localhost', 3000)).toBe('trusted')
+  })
+
+  it('trusts IP literals and local names listed exactly; public names stay under the guard', () => {
+    const allowed = parseAllowedHosts(
+      ['10.0.0.5', 'localhost:3000', 'db', 'db.internal', 'printer.local', 'app.localhost', 'nas.home.arpa', 'x.test'],
+      'x',
+    )
+    for (const host of ['10.0.0.5', 'db', 'db.internal', 'printer.local', 'app.localhost', 'nas.home.arpa', 'x.test']) {
+      expect(allowed.match(host, 80), host).toBe('trusted')
+    }
+    expect(allowed.match('localhost', 3000)).toBe('trusted')
+    const publicNames = parseAllowedHosts(['api.example.com', 'internal.example.com', 'local.example.org'], 'x')
+    for (const host of ['api.example.com', 'internal.example.com', 'local.example.org']) {
+      expect(publicNames.match(host, 443), host).toBe('guarded')
+    }
+  })
+
+  it('trusts the vouched entries (declared upstreams) whatever their name, on their port only', () => {
+    const allowed = parseAllowedHosts(['api.example.com'], 'x', ['api.example.com:443', 'llm.corp.example:8000'])
+    expect(allowed.match('api.example.com', 443)).toBe('trusted')
+    expect(allowed.match('api.example.com', 8443)).toBe('guarded')
+    expect(allowed.match('llm.corp.example', 8000)).toBe('trusted')
+    expect(allowed.match('llm.corp.example', 80)).toBeNull()
+    expect(parseAllowedHosts([], 'x', ['10.1.1.1:80']).match('10.1.1.1', 80)).toBe('trusted')
   })
 
   it('allows nothing when empty', () => {

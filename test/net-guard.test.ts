@@ -222,7 +222,7 @@ describe('the SSRF guard', () => {
         'ERR_HOST_FORBIDDEN',
       )
       expect(err).toBeInstanceOf(FnboxError) // our error, not undici's "fetch failed"
-      expect(err.details).toEqual({ host: 'mixed.test', address: '127.0.0.1', reason: 'loopback' })
+      expect(err.details).toEqual({ host: 'mixed.test', address: '127.0.0.1', reason: 'loopback', policy: 'ssrfGuard' })
       expect(err.message).not.toContain('127.0.0.1') // the guest does not learn internal addresses
       expect(dnsLookup.calls).toEqual(['mixed.test'])
       expect(hits).toHaveLength(0)
@@ -248,7 +248,7 @@ describe('the SSRF guard', () => {
         gf.fetch(`http://localhost:${port}/echo`, GET, policy(['api.example.com', '*.example.com'])),
         'ERR_HOST_FORBIDDEN',
       )
-      expect(err.details).toEqual({ host: 'localhost', reason: 'notAllowed' })
+      expect(err.details).toEqual({ host: 'localhost', reason: 'notAllowed', policy: 'allowedHosts' })
       expect(dnsLookup.calls).toEqual([])
       expect(hits).toHaveLength(0)
     } finally {
@@ -293,6 +293,40 @@ describe('explicitly allowed destinations', () => {
     expect(res.status).toBe(200)
     expect(await json(res)).toMatchObject({ method: 'GET' })
   })
+
+  it('refuses a public name listed exactly when it resolves to a private address', async () => {
+    // Whoever answers for a public name's DNS must not be able to point it into the network.
+    const dnsLookup = fakeDns({ 'api.example.com': ['127.0.0.1'], 'cdn.example.net': ['10.1.2.3'] })
+    const gf = createGuardedFetch({ dnsLookup })
+    try {
+      for (const host of ['api.example.com', 'cdn.example.net']) {
+        const err = await fnboxRejection(
+          gf.fetch(`http://${host}:${port}/echo`, GET, policy([host])),
+          'ERR_HOST_FORBIDDEN',
+        )
+        expect(err.details).toMatchObject({ host, policy: 'ssrfGuard' })
+      }
+      expect(hits).toHaveLength(0)
+    } finally {
+      await gf.close()
+    }
+  })
+
+  it.each(['db', 'db.internal', 'printer.local', 'app.localhost', 'nas.home.arpa'])(
+    'reaches a local name listed exactly (%s) at the private address it resolves to',
+    async (host) => {
+      const gf = createGuardedFetch({ dnsLookup: fakeDns({ [host]: ['127.0.0.1'] }) })
+      try {
+        const res = await gf.fetch(`http://${host}:${port}/echo`, GET, policy([host]))
+        expect(await json(res)).toMatchObject({ headers: { host: `${host}:${port}` } })
+        // Under a wildcard the same name stays guarded.
+        const wild = host.includes('.') ? `*.${host.split('.').slice(1).join('.')}` : '*'
+        await fnboxRejection(gf.fetch(`http://${host}:${port}/echo`, GET, policy([wild])), 'ERR_HOST_FORBIDDEN')
+      } finally {
+        await gf.close()
+      }
+    },
+  )
 
   it('resolves a name when connecting, once per connection', async () => {
     const dnsLookup = fakeDns({ 'api.test': ['127.0.0.1'] })
@@ -544,7 +578,7 @@ describe('createNetPolicy', () => {
   it('fills defaults and parses the allow-list once', () => {
     const resolved = createNetPolicy({ allowedHosts: ['example.com'] })
     expect(resolved).toMatchObject({ timeoutMs: 30_000, maxRedirects: 20, maxResponseBytes: 10 * 1024 * 1024 })
-    expect(resolved.allowedHosts.match('example.com', 443)).toBe('explicit')
+    expect(resolved.allowedHosts.match('example.com', 443)).toBe('guarded')
     expect(createNetPolicy(resolved).allowedHosts).toBe(resolved.allowedHosts)
   })
 

@@ -102,6 +102,23 @@ describe('function pool: scaling', () => {
     expect(h.threads.map((t) => t.refs.size)).toEqual([5, 3])
   })
 
+  it('puts a new function on the thread with the fewest instances when the threads are about as busy', async () => {
+    const h = harness()
+    h.threads[0]!.utilization = 0.97
+    h.threads[1]!.utilization = 1 // a hair busier: noise, it must not decide
+    await h.deploy('ok')
+    expect(h.threads.map((t) => t.refs.size)).toEqual([1, 0])
+    // Thread 0 is now the (slightly) less busy one and has a blank engine ready, yet it holds
+    // another function already.
+    h.threads[0]!.blanks = 1
+    await h.deploy('spin')
+    expect(h.threads.map((t) => t.refs.size)).toEqual([1, 1])
+    // A thread that is really busier is left alone, whatever it holds.
+    h.threads[0]!.utilization = 0.1
+    await h.deploy('third')
+    expect(h.threads.map((t) => t.refs.size)).toEqual([2, 1])
+  })
+
   it('releases instances idle past idleTimeoutMs, least recently used first, down to min', async () => {
     const h = harness()
     const pool = await h.deploy('f', { min: 1, max: 5, idleTimeoutMs: 5000, prewarm: false })

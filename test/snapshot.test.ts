@@ -410,7 +410,11 @@ describe('snapshots in a runtime', () => {
       await expect(rt.call('wedge', 'run')).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
       expect(rt.stats().executors[0]!.restarts).toBe(1)
       expect(await rt.call('heavy', 'state')).toMatchObject({ acc: ACC, n: 0 })
-      expect(made.filter((m) => m.function === 'heavy').map((m) => m.restored)).toEqual([true])
+      // The call's instance, and any the autoscaler adds for the load it saw (a tick may fall in
+      // this test on a slow machine: target ceil(1 / 0.7) = 2), are all restored.
+      const heavy = made.filter((m) => m.function === 'heavy')
+      expect(heavy.length).toBeGreaterThanOrEqual(1)
+      expect(heavy.every((m) => m.restored)).toBe(true)
     } finally {
       await rt.close()
     }

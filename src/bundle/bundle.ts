@@ -104,16 +104,17 @@ export async function bundle(entry: string, options: BundleOptions = {}): Promis
               const prefixed = args.path.startsWith('node:')
               const name = prefixed ? args.path.slice(5) : args.path
               if (!NODE_BUILTINS.has(name.split('/')[0]!) || args.pluginData === RETRY) return undefined
-              // A bare name ('events', 'buffer') may be an npm package of that name: use it if installed.
-              if (!prefixed) {
-                const found = await b.resolve(args.path, {
-                  kind: args.kind,
-                  importer: args.importer,
-                  resolveDir: args.resolveDir,
-                  pluginData: RETRY,
-                })
-                if (found.errors.length === 0) return found
-              }
+              // The name may resolve without Node: an npm package of that name ('events', 'buffer'),
+              // or the importer's `browser` field mapping it to another module or to `false` (an
+              // empty module). Then esbuild's own resolution stands. Its answer is not handed back
+              // as ours: a `false` stub resolves to no file, which a plugin may not return.
+              const found = await b.resolve(args.path, {
+                kind: args.kind,
+                importer: args.importer,
+                resolveDir: args.resolveDir,
+                pluginData: RETRY,
+              })
+              if (found.errors.length === 0 && !(prefixed && found.external)) return undefined
               return {
                 errors: [
                   {

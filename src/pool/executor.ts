@@ -514,6 +514,8 @@ export class Executor {
 
 /** Facts of a FnboxError that may reach the guest: written by fnbox, never host internals. */
 const GUEST_DETAILS = ['limit', 'value', 'argument', 'expected', 'attempts', 'outcome'] as const
+/** The same for a fetch: the host and why it was refused, never the address it resolved to. */
+const FETCH_DETAILS = ['limit', 'value', 'host', 'reason', 'policy'] as const
 
 /** A host call's failure for the guest. Only messages fnbox wrote cross; other errors stay here. */
 function hostCallError(req: HostCall, err: unknown): HostCallError {
@@ -526,12 +528,13 @@ function hostCallError(req: HostCall, err: unknown): HostCallError {
       message: req.op === 'fetchStart' ? 'fetch failed' : 'host call failed',
     }
   }
-  if (req.op !== 'data') return { name: 'TypeError', message: err.message }
   const details: Record<string, string | number> = {}
-  for (const k of GUEST_DETAILS) {
+  for (const k of req.op === 'data' ? GUEST_DETAILS : FETCH_DETAILS) {
     const v = err.details[k]
     if (typeof v === 'string' || typeof v === 'number') details[k] = v
   }
+  // A failed fetch is a TypeError, as in browsers, with the code to tell why (ERR_HOST_FORBIDDEN, ...).
+  if (req.op !== 'data') return { name: 'TypeError', message: err.message, code: err.code, details }
   const name =
     err.code === 'ERR_INVALID_ARGUMENT' || err.code === 'ERR_DIMENSION_MISMATCH'
       ? 'TypeError'

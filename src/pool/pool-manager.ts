@@ -276,8 +276,12 @@ export class PoolManager implements PoolHost {
   /**
    * Threads for a new instance of `pool`, best first. One of the function's modules with room
    * comes first (no new module: memory), unless its thread is busy and another much less so
-   * (CPU: the instance would wait for its thread). Then the least busy thread, one with a
-   * fitting blank engine (the new module is ready), the fewest instances.
+   * (CPU: the instance would wait for its thread). Then a thread that is not that busy, the one
+   * with the fewest instances, one with a fitting blank engine (the new module is ready), the
+   * least busy. Smaller differences in utilisation are noise (a blank refill, the machine's
+   * load) and must not decide, nor may a blank engine (it saves one module's ~3 ms): two
+   * functions would share a thread while another stands empty, and one's long call would hold
+   * up the other's.
    */
   #placements(pool: FunctionPool): PlacedExecutor[] {
     const executors = this.#executors()
@@ -287,7 +291,7 @@ export class PoolManager implements PoolHost {
       const room = this.#budget.count(pool, e) % pool.instancesPerModule !== 0
       const crowded = busy[i]! > BUSY_UTILIZATION && busy[i]! - idlest > SPREAD_UTILIZATION
       const blank = !room && e.hasBlank(pool.memoryMb) ? 0 : 1
-      return { e, key: [room && !crowded ? 0 : 1, busy[i]!, blank, e.size] }
+      return { e, key: [room && !crowded ? 0 : 1, crowded ? 1 : 0, e.size, blank, busy[i]!] }
     })
     scored.sort((a, b) => {
       for (let i = 0; i < a.key.length; i++) if (a.key[i] !== b.key[i]) return a.key[i]! - b.key[i]!

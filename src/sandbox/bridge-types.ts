@@ -92,8 +92,6 @@ export interface GuestNatives {
   hash(algorithm: string, data: ArrayBuffer): string
   /** `crypto.subtle.digest`: `SHA-1`, `SHA-256`, `SHA-384` or `SHA-512`; `NotSupportedError` otherwise. */
   digest(algorithm: string, data: ArrayBuffer): ArrayBuffer
-  /** HMAC of `data` under `key` with that hash (same names as `digest`). */
-  hmac(hash: string, key: ArrayBuffer, data: ArrayBuffer): ArrayBuffer
   utf8Encode(text: string): ArrayBuffer
   /** Throws `TypeError` on invalid input when `fatal`; else replaces with U+FFFD. */
   utf8Decode(bytes: ArrayBuffer, fatal: boolean): string

@@ -8,21 +8,27 @@
  * {@link GuestError} thrown by a hook passes its name and message through.
  *
  * Two transport rules the prelude relies on:
- * - Strings cross the FFI NUL-terminated. The prelude never sends a string containing U+0000
- *   (it encodes those itself); strings coming back that contain NUL are built by evaluating a JSON
- *   literal. The latin1 strings of `base64Encode`/`base64Decode` carry NUL as U+0100 instead (a
- *   latin1 string never holds U+0100 otherwise), which is cheaper for binary data.
+ * - Strings cross the FFI as C strings, which end at NUL and hold no lone surrogate. Both ways are
+ *   made exact here: a guest string that lost code units is read again from its binary
+ *   serialization (`str`), and a string for the guest that holds NUL is built by evaluating a JSON
+ *   literal (`newString`). The latin1 strings of `base64Encode`/`base64Decode` carry NUL as U+0100
+ *   (a latin1 string never holds U+0100 otherwise), which is cheaper for binary data.
  * - Every string or ArrayBuffer copied into the guest is checked against `maxTransferBytes` first:
  *   an allocation that overflows the module's fixed memory corrupts it.
  *
  * @internal
  * @module
  */
-import { createHash, createHmac, randomFillSync, randomUUID } from 'node:crypto'
+import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
 import { hostRefState, setHostRefState } from './quickjs-internals.js'
+import { callIntl, IntlFailure } from './intl.js'
+import { KeyTable, runSubtle, WebCryptoFailure } from './web-crypto.js'
+import { createMarshal, Fail, GuestError } from './natives-marshal.js'
+
+export { GuestError }
 
 /** Digests `utils.hash` offers (fnbox:host). */
 const HASH_ALGORITHMS = new Set(['sha256', 'sha384', 'sha512', 'sha1', 'md5'])
@@ -51,6 +57,7 @@ const IMPURE: ReadonlySet<NativeName> = new Set<NativeName>([
   'bodyRead',
   'bodyCancel',
   'hostData',
+  'subtle',
 ])
 
 /** The host function table of one instance, by id, for a snapshot (see `quickjs-internals.ts`). */
@@ -74,38 +81,27 @@ export interface NativesHandle {
   image(): NativesImage | string
 }
 
-/**
- * An error a hook may throw (or reject with) whose `name` and `message` are safe to show the
- * guest, e.g. `new GuestError('TypeError', 'fetch to 10.0.0.1 is not allowed')`. Any other host
- * error reaches the guest as the native's generic error.
- */
-export class GuestError extends Error {
-  constructor(
-    name: string,
-    message: string,
-    /** A fnbox error code the guest can match on (`err.code`). */
-    readonly code?: string,
-    /** Facts for the guest (`err.details`): limit, value, argument, expected. */
-    readonly details?: Readonly<Record<string, string | number>>,
-  ) {
-    super(message)
-    this.name = name
-  }
-}
-
-/** A failure with a guest-safe name and message, thrown by the validation below. */
-class Fail {
-  constructor(
-    readonly name: string,
-    readonly message: string,
-  ) {}
-}
-
 type Impl = (args: QuickJSHandle[]) => QuickJSHandle | { error: QuickJSHandle } | undefined
 /** The natives the prelude uses beyond {@link GuestNatives} (see the module doc of the prelude). */
 interface ExtraNatives {
   /** Runs a WHATWG URL setter (`href`, `protocol`, `username`, ... `hash`); returns the parts. */
   urlSet(href: string, part: string, value: string): string
+  /**
+   * Runs a SubtleCrypto method on the host's WebCrypto (see `web-crypto.ts`): `request` is the
+   * JSON of its arguments, `buffers` the bytes they refer to. Resolves to an ArrayBuffer, or to
+   * `[json, ...sealedKeys]` for the other results.
+   */
+  subtle(op: string, request: string, ...buffers: ArrayBuffer[]): Promise<ArrayBuffer | [string, ...ArrayBuffer[]]>
+  /**
+   * Decodes a single-byte encoding: each byte of `data` becomes the UTF-16 code unit `table`
+   * (256 little-endian code units) holds for it.
+   */
+  decodeTable(table: ArrayBuffer, data: ArrayBuffer): string
+  /**
+   * Runs `op` of the Intl service `kind` for the object `spec` (JSON of its locales and options)
+   * on the JSON `args` (see `intl.ts`): formatted text, or JSON. Throws RangeError or TypeError.
+   */
+  intl(kind: string, spec: string, op: string, args: string): string
 }
 type NativeName = keyof GuestNatives | keyof ExtraNatives
 
@@ -128,6 +124,9 @@ const MAX_RANDOM_BYTES = 65_536
 
 const utf8Encoder = new TextEncoder()
 const utf8Lenient = new TextDecoder('utf-8', { ignoreBOM: true })
+const utf16Decoder = new TextDecoder('utf-16le', { ignoreBOM: true })
+/** The size of a single-byte encoding's table (`decodeTable`): 256 UTF-16 code units. */
+const TABLE_BYTES = 512
 const utf8Fatal = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true })
 
 /**
@@ -141,151 +140,10 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
   /** The host side of each native, as registered in the runtime's host function table. */
   const hostFunctions = new Map<string, (...args: QuickJSHandle[]) => unknown>()
 
-  // ---- values into the guest -------------------------------------------------------------
-
-  function checkSize(bytes: number): void {
-    if (bytes > hooks.maxTransferBytes) {
-      throw new Fail('RangeError', `data of ${bytes} bytes exceeds the transfer limit (${hooks.maxTransferBytes})`)
-    }
-  }
-
-  function newString(s: string): QuickJSHandle {
-    checkSize(Buffer.byteLength(s, 'utf8'))
-    if (!s.includes('\0')) return ctx.newString(s)
-    // The FFI cuts strings at NUL: evaluate a JSON string literal instead (JSON is valid JS).
-    const literal = JSON.stringify(s)
-    checkSize(literal.length)
-    const res = ctx.evalCode(literal, 'fnbox:native', { type: 'global' })
-    if (res.error) {
-      res.error.dispose()
-      throw new Fail('RangeError', 'out of memory')
-    }
-    return res.value
-  }
-
-  function newBuffer(bytes: Uint8Array): QuickJSHandle {
-    checkSize(bytes.byteLength)
-    // An exact ArrayBuffer is copied once; a view would be copied twice.
-    const exact = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    return ctx.newArrayBuffer(exact ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer)
-  }
-
-  /**
-   * A guest error object. `TypeError` and `RangeError` are real instances (`instanceof` works in
-   * the guest), made by evaluating a snippet that throws one from the intrinsics, so no guest-
-   * replaceable global is consulted; other names get a plain `Error` with that name.
-   */
-  function newError(name: string, message: string): QuickJSHandle {
-    const trigger = name === 'TypeError' ? 'null.x' : name === 'RangeError' ? '1n/0n' : undefined
-    if (trigger) {
-      const res = ctx.evalCode(trigger, 'fnbox:native', { type: 'global' })
-      if (res.error) {
-        const err = res.error
-        let ok = false
-        try {
-          ok = ctx.getProp(err, 'name').consume((h) => ctx.typeof(h) === 'string' && ctx.getString(h) === name)
-          if (ok) {
-            ctx.newString(message).consume((h) => ctx.setProp(err, 'message', h))
-            // Drop the frame of the snippet itself from the guest-visible stack.
-            const stack = ctx.getProp(err, 'stack').consume((h) => (ctx.typeof(h) === 'string' ? ctx.getString(h) : ''))
-            const kept = stack
-              .split('\n')
-              .filter((line) => !line.includes('fnbox:native'))
-              .join('\n')
-            ctx.newString(kept).consume((h) => ctx.setProp(err, 'stack', h))
-          }
-        } catch {
-          ok = false
-        }
-        if (ok) return err
-        err.dispose()
-      } else {
-        res.value.dispose()
-      }
-    }
-    return ctx.newError({ name, message })
-  }
-
-  function toGuestError(err: unknown, fallback: Fail): QuickJSHandle {
-    const safe = err instanceof Fail || err instanceof GuestError ? err : fallback
-    const handle = newError(safe.name, safe.message)
-    if (safe instanceof GuestError && safe.code !== undefined) {
-      ctx.newString(safe.code).consume((h) => ctx.setProp(handle, 'code', h))
-      if (safe.details) {
-        // JSON of strings and numbers only: a valid JS expression with no NUL (JSON escapes it).
-        const res = ctx.evalCode(`(${JSON.stringify(safe.details)})`, 'fnbox:native', { type: 'global' })
-        if (res.error) res.error.dispose()
-        else res.value.consume((h) => ctx.setProp(handle, 'details', h))
-      }
-    }
-    return handle
-  }
-
-  // ---- values from the guest -------------------------------------------------------------
-
-  function str(h: QuickJSHandle | undefined, what: string): string {
-    if (!h || ctx.typeof(h) !== 'string') throw new Fail('TypeError', `${what} must be a string`)
-    return ctx.getString(h)
-  }
-
-  function num(h: QuickJSHandle | undefined, what: string): number {
-    if (!h || ctx.typeof(h) !== 'number') throw new Fail('TypeError', `${what} must be a number`)
-    return ctx.getNumber(h)
-  }
-
-  function optional(h: QuickJSHandle | undefined): boolean {
-    return h !== undefined && ctx.typeof(h) !== 'undefined'
-  }
-
-  /** Copies a guest ArrayBuffer out (the copy lives in host memory). */
-  function bytes(h: QuickJSHandle | undefined, what: string): Uint8Array {
-    if (!h || ctx.typeof(h) !== 'object') throw new Fail('TypeError', `${what} must be an ArrayBuffer`)
-    let view
-    try {
-      view = ctx.getArrayBuffer(h)
-    } catch {
-      throw new Fail('TypeError', `${what} must be an ArrayBuffer`)
-    }
-    try {
-      return view.value.slice()
-    } finally {
-      view.dispose()
-    }
-  }
-
-  function json(h: QuickJSHandle | undefined, what: string): Record<string, unknown> {
-    let value: unknown
-    try {
-      value = JSON.parse(str(h, what))
-    } catch (err) {
-      if (err instanceof Fail) throw err
-      throw new Fail('TypeError', `${what} must be JSON`)
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new Fail('TypeError', `${what} must be a JSON object`)
-    }
-    return value as Record<string, unknown>
-  }
-
-  function headerList(value: unknown, what: string): [string, string][] {
-    if (!Array.isArray(value)) throw new Fail('TypeError', `${what}.headers must be an array`)
-    for (const pair of value) {
-      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-        throw new Fail('TypeError', `${what}.headers must hold [name, value] string pairs`)
-      }
-    }
-    return value as [string, string][]
-  }
-
-  function field(
-    obj: Record<string, unknown>,
-    key: string,
-    type: 'string' | 'number' | 'boolean',
-    what: string,
-  ): unknown {
-    if (typeof obj[key] !== type) throw new Fail('TypeError', `${what}.${key} must be a ${type}`)
-    return obj[key]
-  }
+  const { newString, newBuffer, toGuestError, str, num, optional, bytes, json, headerList, field } = createMarshal(
+    ctx,
+    hooks.maxTransferBytes,
+  )
 
   // ---- definitions -------------------------------------------------------------------------
 
@@ -411,9 +269,46 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     newBuffer(createHash(subtleHash(algorithm)).update(bytes(data, 'data')).digest()),
   )
 
-  define('hmac', internal, ([hash, key, data]) =>
-    newBuffer(createHmac(subtleHash(hash), bytes(key, 'key')).update(bytes(data, 'data')).digest()),
+  // The sealing secret of the instance's CryptoKeys and its cache of them (see web-crypto.ts).
+  const cryptoKeys = new KeyTable()
+
+  defineAsync(
+    'subtle',
+    new Fail('OperationError', 'The operation failed for an operation-specific reason'),
+    ([op, request, ...buffers]) => {
+      const name = str(op, 'op')
+      const json = str(request, 'request')
+      const data = buffers.map((b, i) => bytes(b, `buffers[${i}]`))
+      return runSubtle(name, json, data, cryptoKeys).catch((err: unknown) => {
+        throw err instanceof WebCryptoFailure ? new Fail(err.name, err.message) : err
+      })
+    },
+    (res) => {
+      if ('bytes' in res) return newBuffer(res.bytes)
+      // [json, ...sealed keys]
+      const list = ctx.newArray()
+      try {
+        newString(res.json).consume((h) => ctx.setProp(list, 0, h))
+        res.sealed.forEach((b, i) => newBuffer(b).consume((h) => ctx.setProp(list, i + 1, h)))
+      } catch (err) {
+        list.dispose()
+        throw err
+      }
+      return list
+    },
   )
+
+  define('intl', internal, ([kind, spec, op, args]) => {
+    const k = str(kind, 'kind')
+    const sp = str(spec, 'spec')
+    const o = str(op, 'op')
+    const a = str(args, 'args')
+    try {
+      return newString(callIntl(k, sp, o, a))
+    } catch (err) {
+      throw err instanceof IntlFailure ? new Fail(err.name, err.message) : err
+    }
+  })
 
   define('utf8Encode', internal, ([text]) => newBuffer(utf8Encoder.encode(str(text, 'text'))))
 
@@ -427,6 +322,16 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
       throw new Fail('TypeError', 'The encoded data was not valid for encoding utf-8')
     }
     return newString(text)
+  })
+
+  define('decodeTable', internal, ([table, data]) => {
+    const t = bytes(table, 'table')
+    if (t.length !== TABLE_BYTES) throw new Fail('TypeError', `table must be ${TABLE_BYTES} bytes`)
+    const map = new Uint16Array(t.buffer, t.byteOffset, 256)
+    const input = bytes(data, 'data')
+    const out = new Uint16Array(input.length)
+    for (let i = 0; i < input.length; i++) out[i] = map[input[i]!]!
+    return newString(utf16Decoder.decode(out))
   })
 
   define('base64Encode', internal, ([latin1]) => {
@@ -620,6 +525,7 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
     },
     dispose() {
       disposed = true
+      cryptoKeys.clear()
       for (const deferred of pending) {
         try {
           deferred.dispose()

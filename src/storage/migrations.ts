@@ -9,13 +9,14 @@
  * @module
  */
 import { sql, type Kysely, type Migration } from 'kysely'
+import { jobsMigration } from '../host/jobs/migrations.js'
 
 /** Every migration by name; names sort in the order they apply. */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_kv': {
     async up(db: Kysely<unknown>) {
       // UNLOGGED: no write-ahead log, so writes are cheaper; a crash of the server empties it.
-      // (On PGlite every crash of the host process is one: 0004 makes it logged.)
+      // (On PGlite every crash of the host process is one: 0011 makes it logged.)
       await sql`
         create unlogged table fnbox_kv (
           scope text collate "C" not null,
@@ -56,7 +57,9 @@ export const MIGRATIONS: Record<string, Migration> = {
         )`.execute(db)
     },
   },
-  '0004_kv_logged': {
+  // Numbered after a gap: migrations of other domains may take the numbers before it.
+  '0010_jobs': jobsMigration,
+  '0011_kv_logged': {
     async up(db: Kysely<unknown>) {
       // Durable by default: an acknowledged kv write survives a crash (of the host process on
       // PGlite, of the server on Postgres). A server may opt back in to a cache with

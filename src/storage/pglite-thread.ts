@@ -33,6 +33,7 @@ type FromThread =
   | { t: 'result'; id: number; rows: unknown[]; affectedRows?: number }
   | { t: 'error'; id: number; error: SerializedDbError }
   | { t: 'closed'; id: number }
+  | { t: 'notify'; channel: string; payload: string }
 
 /** A database error as plain data: its message and fields (`code` is the SQLSTATE). */
 type SerializedDbError = Record<string, unknown> & { message: string; name: string }
@@ -81,6 +82,7 @@ function pgliteThreadMain(): void {
   interface Db {
     query(sql: string, params: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>
     close(): Promise<void>
+    onNotification(callback: (channel: string, payload: string) => void): () => void
   }
   // Through a Function: a transpiler (vitest's) would rewrite a literal `import()` in this source.
   type Exports = Record<string, { PGlite?: unknown; vector?: unknown } | undefined>
@@ -140,7 +142,11 @@ function pgliteThreadMain(): void {
     return PGlite.create(data.dataDir, { extensions, loadDataDir: tar })
   })
   opened.then(
-    () => send({ t: 'ready' }),
+    (db) => {
+      // NOTIFY (after a LISTEN on this session) goes to the host as it arrives.
+      db.onNotification((channel, payload) => send({ t: 'notify', channel, payload }))
+      send({ t: 'ready' })
+    },
     (err: unknown) => send({ t: 'ready', error: serialize(err) }),
   )
   port.on('message', (batch: Batch<ToThread>) => {
@@ -207,6 +213,7 @@ export class PgliteThread implements PgliteSession {
   #dead: FnboxError | undefined
   #closing = false
   readonly #post: (msg: ToThread) => void
+  readonly #notify = new Set<(channel: string, payload: string) => void>()
 
   private constructor(worker: Worker) {
     this.#worker = worker
@@ -255,6 +262,10 @@ export class PgliteThread implements PgliteSession {
 
   #onMessage(msg: FromThread): void {
     if (msg.t === 'ready') return
+    if (msg.t === 'notify') {
+      for (const fn of this.#notify) fn(msg.channel, msg.payload)
+      return
+    }
     const pending = this.#pending.get(msg.id)
     if (!pending) return
     this.#pending.delete(msg.id)
@@ -282,6 +293,12 @@ export class PgliteThread implements PgliteSession {
 
   query<R>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; affectedRows?: number }> {
     return this.#send((id) => ({ t: 'query', id, sql, params })) as Promise<{ rows: R[]; affectedRows?: number }>
+  }
+
+  /** Calls `fn` with each notification of a channel this session listens to; the result stops it. */
+  onNotification(fn: (channel: string, payload: string) => void): () => void {
+    this.#notify.add(fn)
+    return () => this.#notify.delete(fn)
   }
 
   /** Closes the database (after the statements sent before) and stops the thread. */

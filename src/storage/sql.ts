@@ -14,12 +14,20 @@ import { FolderLock } from './folder-lock.js'
 import { MIGRATIONS } from './migrations.js'
 import { PgliteDialect } from './pglite-dialect.js'
 import { PgliteThread } from './pglite-thread.js'
+import { PgListener, checkChannel, type ListenClient, type NotificationListener } from './pg-listener.js'
 
 /** An open, migrated database. */
 export interface SqlDatabase {
   readonly kind: 'pglite' | 'pg'
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly db: Kysely<any>
+  /**
+   * Calls `listener` with the payload of each NOTIFY on `channel`, and with `undefined` after the
+   * listening connection was lost and re-established (notifications sent meanwhile are lost).
+   * Resolves once listening (on a server that is down: after a first attempt; it keeps trying).
+   * The result stops listening.
+   */
+  listen(channel: string, listener: NotificationListener): Promise<() => void>
   /** Closes what fnbox opened (a pool or PGlite instance passed in by the user stays open). */
   close(): Promise<void>
 }
@@ -103,9 +111,22 @@ async function openPglite(dataDir: string): Promise<SqlDatabase> {
     const db = new Kysely<unknown>({ dialect: new PgliteDialect(pg) })
     await migrate(db)
     const opened = pg
+    // One session: LISTEN once per channel, and route what the thread hands over.
+    const channels = new Map<string, Set<NotificationListener>>()
+    opened.onNotification((channel, payload) => channels.get(channel)?.forEach((fn) => fn(payload)))
     return {
       kind: 'pglite',
       db,
+      async listen(channel, listener) {
+        let set = channels.get(checkChannel(channel))
+        if (!set) {
+          set = new Set()
+          channels.set(channel, set)
+          await opened.query(`listen ${channel}`)
+        }
+        set.add(listener)
+        return () => void set.delete(listener)
+      },
       async close() {
         await db.destroy()
         await opened.close()
@@ -126,6 +147,9 @@ async function openPostgres(target: string | Pool, unloggedKv: boolean): Promise
     const pg = await import('pg')
     const PoolCtor = pg.default?.Pool ?? pg.Pool
     pool = new PoolCtor({ connectionString: target, max: 10 })
+    // An idle connection the server ends (restart, failover, pg_terminate_backend) makes the pool
+    // emit 'error'; unheard, that would crash the host. The pool drops it and opens a new one.
+    pool.on('error', () => {})
   } else {
     pool = target
   }
@@ -156,9 +180,28 @@ async function openPostgres(target: string | Pool, unloggedKv: boolean): Promise
     if (isFnboxError(err)) throw err
     throw new FnboxError('ERR_STORAGE', 'could not set up the fnbox tables', { cause: err })
   }
+  // A connection of its own, opened at the first `listen`.
+  let listener: PgListener | undefined
+  const connect = async (): Promise<ListenClient> => {
+    if (typeof target !== 'string') return target.connect()
+    const pg = await import('pg')
+    const ClientCtor = pg.default?.Client ?? pg.Client
+    const client = new ClientCtor({ connectionString: target, keepAlive: true, application_name: 'fnbox_listener' })
+    // Until the listener takes it over: an 'error' event with no listener would crash the host.
+    client.on('error', () => {})
+    await client.connect()
+    return client
+  }
   return {
     kind: 'pg',
     db,
-    close: () => db.destroy(),
+    listen(channel, fn) {
+      listener ??= new PgListener({ connect })
+      return listener.listen(channel, fn)
+    },
+    async close() {
+      await listener?.close()
+      await db.destroy()
+    },
   }
 }

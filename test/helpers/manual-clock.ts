@@ -2,9 +2,14 @@ import type { Clock } from '../../src/pool/clock.js'
 
 /** A clock tests move by hand: timers fire in time order during {@link advance}. */
 export class ManualClock implements Clock {
-  #now = 0
+  #now: number
   #next = 1
   readonly #timers = new Map<number, { at: number; fn: () => void }>()
+
+  /** `start`: the first reading (0 by default; Unix ms for a wall clock). */
+  constructor(start = 0) {
+    this.#now = start
+  }
 
   now(): number {
     return this.#now
@@ -23,6 +28,11 @@ export class ManualClock implements Clock {
   /** Timers waiting to fire. */
   get pending(): number {
     return this.#timers.size
+  }
+
+  /** Moves time forward by `ms` without firing timers (a blocked event loop): `advance(0)` fires them late. */
+  jump(ms: number): void {
+    this.#now += ms
   }
 
   /** Moves time forward by `ms`, firing each timer due on the way (timers set meanwhile too). */

@@ -118,20 +118,26 @@ export function canonicalIp(text: string): string | null {
 }
 
 /**
- * The refusal of a destination: `ERR_HOST_FORBIDDEN` with `details: { host, address?, reason }`.
+ * The refusal of a destination: `ERR_HOST_FORBIDDEN` with `details: { host, address?, reason,
+ * policy }`, where `policy` names what refused it: `'allowedHosts'` (the host is not listed),
+ * `'ssrfGuard'` (it resolves to a non-public address no exact entry admits) or `'protocol'`.
  * The message leaves the resolved address out because the guest sees it: it should not learn
  * the internal network's layout; the details (for the host's logs) keep it.
  *
  * @internal
  */
 export function hostForbidden(host: string, reason: string, address?: string): FnboxError {
-  const why =
+  const [policy, why] =
     reason === 'notAllowed'
-      ? 'is not in allowedHosts'
+      ? ['allowedHosts', 'the host is not in allowedHosts']
       : reason === 'unsupportedProtocol'
-        ? 'uses an unsupported protocol (only http: and https:)'
-        : `points to a non-public address (${reason})`
-  return new FnboxError('ERR_HOST_FORBIDDEN', `Fetch to "${host}" is forbidden: the host ${why}`, {
-    details: address === undefined ? { host, reason } : { host, address, reason },
+        ? ['protocol', 'it uses an unsupported protocol (only http: and https:)']
+        : [
+            'ssrfGuard',
+            `the host points to a non-public address (${reason}); only an allowedHosts entry naming it ` +
+              'as an IP address or a local name admits one',
+          ]
+  return new FnboxError('ERR_HOST_FORBIDDEN', `Fetch to "${host}" is forbidden: ${why}`, {
+    details: address === undefined ? { host, reason, policy } : { host, address, reason, policy },
   })
 }

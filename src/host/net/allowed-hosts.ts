@@ -1,6 +1,6 @@
 /**
  * The allow-list of a function's `fetch`: which destinations it may reach, and which of them the
- * host app vouches for (exempt from the SSRF guard).
+ * SSRF guard still judges by the addresses they resolve to.
  *
  * @module
  */
@@ -11,14 +11,18 @@ import { canonicalIp } from './address-policy.js'
 
 /**
  * How an allow-list admits a destination:
- * - `'explicit'`: an entry names it (host, `host:port`, IP, IP:port). The host app vouches for
- *   it, so it is reached even when it is private or loopback (a local mock server, a sidecar).
- * - `'wildcard'`: only `*` or `*.domain` covers it. The SSRF guard still applies: every address
- *   it resolves to must be public.
+ * - `'trusted'`: exempt from the SSRF guard, so reached even at a private or loopback address.
+ *   An entry that names the destination exactly and unambiguously: an IP literal (`10.0.0.5`,
+ *   `[::1]:8080`), or a local name no public DNS can answer for (`localhost`, a single label
+ *   such as `db`, or a name under `.localhost`, `.local`, `.internal`, `.home.arpa`, `.test`);
+ *   and the origins of upstreams the host declared (see `vouched` of {@link parseAllowedHosts}).
+ * - `'guarded'`: admitted, but every address it resolves to must be public, judged at connect
+ *   time: public names listed exactly (`api.openai.com`: whoever answers for its DNS must not
+ *   be able to point it into the internal network), `*.domain` and `*`.
  *
  * @public
  */
-export type HostMatch = 'explicit' | 'wildcard'
+export type HostMatch = 'trusted' | 'guarded'
 
 /**
  * A parsed allow-list; build it with {@link parseAllowedHosts}.
@@ -38,6 +42,9 @@ export interface AllowedHosts {
 /** Ports an exact entry admits; `'any'` when it has no port. */
 type Ports = Set<number> | 'any'
 
+/** Suffixes of names reserved for private use (RFC 6761, 6762, 8375; ICANN's `.internal`). */
+const LOCAL_SUFFIXES = ['.localhost', '.local', '.internal', '.home.arpa', '.test']
+
 /**
  * Validates allow-list entries and returns their matcher. Entry forms (case-insensitive, a
  * trailing dot ignored):
@@ -48,41 +55,49 @@ type Ports = Set<number> | 'any'
  * - `*`: any host, subject to the SSRF guard.
  *
  * Host names and IPv4 literals are normalised as WHATWG `URL` does (`127.1` is `127.0.0.1`,
- * IDNs become punycode), the same way request URLs are, so both sides compare alike.
+ * IDNs become punycode), the same way request URLs are, so both sides compare alike. See
+ * {@link HostMatch} for which entries the SSRF guard still judges.
  *
  * @param optionName - Named in errors, with the index: `allowedHosts[2]`.
+ * @param vouched - Entries the host vouches for (declared upstreams' `host:port`): admitted and
+ *   trusted whatever their name. Validated like `entries`.
  * @throws FnboxError `ERR_INVALID_OPTION` for a malformed entry.
  * @example
  * ```ts
  * const allowed = parseAllowedHosts(['api.openai.com', '*.example.com', '127.0.0.1:8080'], 'allowedHosts')
- * allowed.match('api.openai.com', 443)  // 'explicit'
- * allowed.match('cdn.example.com', 443) // 'wildcard'
+ * allowed.match('api.openai.com', 443)  // 'guarded'
+ * allowed.match('cdn.example.com', 443) // 'guarded'
+ * allowed.match('127.0.0.1', 8080)      // 'trusted'
  * allowed.match('127.0.0.1', 9000)      // null
  * ```
  * @public
  */
-export function parseAllowedHosts(entries: readonly string[], optionName: string): AllowedHosts {
+export function parseAllowedHosts(
+  entries: readonly string[],
+  optionName: string,
+  vouched: readonly string[] = [],
+): AllowedHosts {
   if (!Array.isArray(entries)) throw invalidOption(optionName, 'an array of host names', entries)
   let anyHost = false
-  const exact = new Map<string, Ports>()
+  /** Exact entries: ports admitted, and whether they are trusted. */
+  const exact = new Map<string, { ports: Ports; trusted: Ports }>()
   const suffixes: { suffix: string; port: number | null }[] = []
-  entries.forEach((entry: unknown, index) => {
+  const add = (entry: unknown, at: string, vouch: boolean): void => {
     const parsed = parseEntry(entry)
-    if (parsed === null) {
-      throw invalidOption(
-        `${optionName}[${index}]`,
-        'a host name, *.domain, an IP address, optionally with :port, or *',
-        entry,
-      )
+    if (parsed === null || (vouch && (parsed === '*' || parsed.wildcard))) {
+      throw invalidOption(at, 'a host name, *.domain, an IP address, optionally with :port, or *', entry)
     }
     if (parsed === '*') anyHost = true
     else if (parsed.wildcard) suffixes.push({ suffix: parsed.host, port: parsed.port })
     else {
-      const ports = exact.get(parsed.host) ?? new Set<number>()
-      if (parsed.port === null || ports === 'any') exact.set(parsed.host, 'any')
-      else exact.set(parsed.host, ports.add(parsed.port))
+      const known = exact.get(parsed.host) ?? { ports: new Set<number>(), trusted: new Set<number>() }
+      known.ports = addPort(known.ports, parsed.port)
+      if (vouch || isLocal(parsed.host)) known.trusted = addPort(known.trusted, parsed.port)
+      exact.set(parsed.host, known)
     }
-  })
+  }
+  entries.forEach((entry: unknown, index) => add(entry, `${optionName}[${index}]`, false))
+  vouched.forEach((entry, index) => add(entry, `upstreams[${index}]`, true))
   const frozen = Object.freeze([...entries])
 
   return {
@@ -90,14 +105,29 @@ export function parseAllowedHosts(entries: readonly string[], optionName: string
     match(hostname, port) {
       const host = canonicalHost(hostname)
       if (host === null) return null
-      const ports = exact.get(host)
-      if (ports === 'any' || ports?.has(port)) return 'explicit'
-      if (anyHost) return 'wildcard'
+      const known = exact.get(host)
+      if (known && hasPort(known.trusted, port)) return 'trusted'
+      if (known && hasPort(known.ports, port)) return 'guarded'
+      if (anyHost) return 'guarded'
       if (isIP(host) !== 0) return null
       const covered = suffixes.some((s) => host.endsWith(`.${s.suffix}`) && (s.port === null || s.port === port))
-      return covered ? 'wildcard' : null
+      return covered ? 'guarded' : null
     },
   }
+}
+
+function addPort(ports: Ports, port: number | null): Ports {
+  if (port === null || ports === 'any') return 'any'
+  return ports.add(port)
+}
+
+function hasPort(ports: Ports, port: number): boolean {
+  return ports === 'any' || ports.has(port)
+}
+
+/** An IP literal, or a name only a private resolver can answer for. */
+function isLocal(host: string): boolean {
+  return isIP(host) !== 0 || !host.includes('.') || LOCAL_SUFFIXES.some((suffix) => host.endsWith(suffix))
 }
 
 interface Entry {

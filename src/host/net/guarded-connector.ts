@@ -39,7 +39,7 @@ export const defaultDnsLookup: DnsLookup = (hostname) => systemLookup(hostname, 
  * so it is judged here. And the address actually connected to is checked once more before the
  * socket is handed to undici, so a path we did not foresee cannot bypass the guard.
  *
- * `guarded: false` serves destinations the allow-list names explicitly: same resolver, no guard.
+ * `guarded: false` serves destinations the allow-list trusts: same resolver, no guard.
  */
 export function createConnector(options: {
   /** undici's, passed in: undici is loaded at the first guest fetch, not with this module. */

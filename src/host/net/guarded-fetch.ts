@@ -11,7 +11,7 @@ import { FnboxError, invalidOption, isFnboxError } from '../../errors.js'
 import { onAbort } from '../../reliability/abort.js'
 import { hostForbidden } from './address-policy.js'
 import { parseAllowedHosts } from './allowed-hosts.js'
-import type { AllowedHosts } from './allowed-hosts.js'
+import type { AllowedHosts, HostMatch } from './allowed-hosts.js'
 import { createConnector, defaultDnsLookup } from './guarded-connector.js'
 import type { DnsLookup } from './guarded-connector.js'
 
@@ -171,10 +171,10 @@ function isMatcher(value: AllowedHosts | readonly string[] | undefined): value i
 
 /**
  * Creates the host side of guest `fetch`: two connection pools, one guarded (every address a
- * host name resolves to must be public, judged at connect time) for destinations only a wildcard
- * admits, one unguarded for destinations the allow-list names explicitly. Both pools key their
- * connections by origin, and a request reaches the unguarded pool only when its own policy names
- * that origin, so a connection is never reused past the policy that allowed it.
+ * host name resolves to must be public, judged at connect time) for destinations the allow-list
+ * admits as `'guarded'`, one unguarded for those it trusts (see {@link HostMatch}). Both pools
+ * key their connections by origin, and a request reaches the unguarded pool only when its own
+ * policy trusts that origin, so a connection is never reused past the policy that allowed it.
  *
  * @example
  * ```ts
@@ -339,7 +339,7 @@ async function exchange(
         // Followed by hand below: undici would not run our allow-list on the next hop.
         redirect: 'manual',
         signal: ex.controller.signal,
-        dispatcher: route(target, policy.allowedHosts) === 'explicit' ? pools.trusted : pools.guarded,
+        dispatcher: route(target, policy.allowedHosts) === 'trusted' ? pools.trusted : pools.guarded,
       })
       if (!REDIRECT_STATUSES.has(res.status) || init.redirect === 'manual') {
         return respond(res, target, redirects > 0, ex, policy.maxResponseBytes)
@@ -390,7 +390,7 @@ function parseUrl(url: string, base?: URL): URL {
 }
 
 /** Protocol and allow-list; the address check happens in the connector, at connect time. */
-function route(url: URL, allowed: AllowedHosts): 'explicit' | 'wildcard' {
+function route(url: URL, allowed: AllowedHosts): HostMatch {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw hostForbidden(url.hostname || url.protocol, 'unsupportedProtocol')
   }

@@ -1,18 +1,19 @@
-// Request and Response (Fetch standard) with their shared body.
+// The body of a Request or Response (Fetch standard): extracting one from an init, reading it
+// ("consume body"), its stream, cloning it, and the Body mixin both classes share (request.js,
+// response.js).
 //
 // A body is kept in the cheapest form until someone asks for a stream: `source` (a string or bytes
 // from the constructor), `remote` (a fetched body read through native.bodyRead) or `stream` (a
 // ReadableStream). text()/json()/arrayBuffer() read source and remote directly, so most code never
-// loads the streams polyfill.
+// loads the streams chunk. A body's stream is a byte stream, as the Fetch standard makes it, so a
+// BYOB reader works on it.
 import { native, load, peek } from './shared.js'
-import { internal, tag, illegal, isObject, dictionary, viewOf, concatBytes, inspectSymbol } from './util.js'
-import { Headers, headersFromHost, setGuard, copyHeaders } from './headers.js'
+import { illegal, isObject, viewOf, concatBytes } from './util.js'
+import { getHeader } from './headers.js'
+import { extractMimeType, serializeMimeType } from './mime.js'
 import { utf8Encode, utf8Decode } from './utf8.js'
 
-const kResponse = internal('response')
-const kRequest = internal('request')
-
-const EMPTY = new Uint8Array(0)
+export const EMPTY = new Uint8Array(0)
 
 // Classes of other chunks, tested without loading them: no instance exists before its chunk loads.
 function isInstance(chunk, cls, value) {
@@ -20,16 +21,33 @@ function isInstance(chunk, cls, value) {
   return exports !== undefined && value instanceof exports[cls]
 }
 
-function isReadableStream(value) {
-  return isInstance('streams', 'ReadableStream', value)
+/** Blob and FormData checks of chunk "blob", without loading it (no instance exists before). */
+function isBlobChunk(check, value) {
+  const blob = peek('blob')
+  return blob !== undefined && blob[check](value)
 }
 
-function newBody() {
+export function isSignal(value) {
+  const events = peek('events')
+  return events !== undefined && events.isSignal(value)
+}
+
+function isReadableStream(value) {
+  const streams = peek('streams')
+  return streams !== undefined && streams.isReadable(value)
+}
+
+/** The streams chunk's body helpers (loaded: a body with a stream exists only once it is). */
+function bodyStreams() {
+  return load('streams').bodyStreams
+}
+
+export function newBody() {
   return { present: false, source: null, remote: null, stream: null, used: false }
 }
 
 /** "Extract a body": the body state plus the Content-Type the init implies (or null). */
-function extractBody(init) {
+export function extractBody(init) {
   const body = newBody()
   body.present = true
   let type = null
@@ -43,14 +61,17 @@ function extractBody(init) {
     body.source = init.toString()
     type = 'application/x-www-form-urlencoded;charset=UTF-8'
   } else if (isReadableStream(init)) {
-    if (init.locked || init._disturbed) throw new TypeError('Body stream is locked or disturbed')
+    if (bodyStreams().isLocked(init) || bodyStreams().isDisturbed(init)) {
+      throw new TypeError('Body stream is locked or disturbed')
+    }
     body.stream = init
-  } else if (isInstance('blob', 'Blob', init)) {
-    body.stream = init.stream()
+  } else if (isBlobChunk('isBlob', init)) {
+    // A Blob is immutable: its bytes are the body (its stream would give the same).
+    body.source = load('blob').blobBytes(init)
     if (init.type) type = init.type
-  } else if (isInstance('blob', 'FormData', init)) {
+  } else if (isBlobChunk('isFormData', init)) {
     const encoded = load('blob').encodeFormData(init)
-    body.stream = encoded.stream
+    body.source = encoded.bytes
     type = encoded.type
   } else if (isObject(init) && typeof init[Symbol.asyncIterator] === 'function') {
     // Async iterables of bytes, as undici accepts them.
@@ -63,7 +84,7 @@ function extractBody(init) {
 }
 
 /** A body fetched by the host: chunks come from native.bodyRead; abort cancels it. */
-class RemoteBody {
+export class RemoteBody {
   constructor(id, signal) {
     this.id = id
     this.signal = signal
@@ -104,58 +125,49 @@ class RemoteBody {
   }
 }
 
-function unusable(body) {
-  return body.used || (body.stream !== null && (body.stream._disturbed || body.stream.locked))
+export function unusable(body) {
+  if (body.used) return true
+  if (body.stream === null) return false
+  return bodyStreams().isDisturbed(body.stream) || bodyStreams().isLocked(body.stream)
 }
 
 export function bodyUsed(body) {
-  return body.used || (body.stream !== null && body.stream._disturbed === true)
+  return body.used || (body.stream !== null && bodyStreams().isDisturbed(body.stream))
 }
 
 /** The body as a ReadableStream (made on first request; the same object afterwards). */
 export function bodyStream(body) {
   if (!body.present) return null
   if (body.stream) return body.stream
-  const { ReadableStream } = load('streams')
+  const streams = bodyStreams()
   if (body.remote) {
     const remote = body.remote
     body.remote = null
-    body.stream = new ReadableStream(
-      {
-        pull(controller) {
-          return remote.read().then((chunk) => {
-            if (chunk === undefined) controller.close()
-            else controller.enqueue(chunk)
-          })
-        },
-        cancel() {
-          remote.cancel()
-        },
-      },
-      { highWaterMark: 0 },
+    body.stream = streams.fromPull(
+      () => remote.read(),
+      () => remote.cancel(),
     )
+  } else if (body.used) {
+    // Read already without a stream: the stream that reading would have left, locked and done.
+    body.stream = streams.consumed()
   } else {
     const source = body.source
     body.source = null
-    body.stream = new ReadableStream({
-      start(controller) {
-        if (source !== null) {
-          const bytes = typeof source === 'string' ? utf8Encode(source) : source.slice()
-          if (bytes.length) controller.enqueue(bytes)
-        }
-        controller.close()
-      },
-    })
-    if (body.used) body.stream.cancel() // already consumed: a disturbed, empty stream
+    const bytes = source === null ? EMPTY : typeof source === 'string' ? utf8Encode(source) : source.slice()
+    body.stream = streams.fromBytes(bytes)
   }
   return body.stream
 }
 
-/** Reads a whole body once ("consume body"); rejects if it was used or is locked. */
-export async function consumeBody(body) {
+/**
+ * Reads a whole body once ("consume body"); rejects if it was used or is locked. A null body gives
+ * no bytes and stays unused (bodyUsed is about a body's stream, and it has none). `signal`
+ * (fetch's): aborting it cancels a body still being read (Fetch, "abort fetch").
+ */
+export async function consumeBody(body, signal = undefined) {
   if (unusable(body)) throw new TypeError('Body is unusable: Body has already been read')
-  body.used = true
   if (!body.present) return EMPTY
+  body.used = true
   if (body.source !== null) {
     const s = body.source
     body.source = null
@@ -171,17 +183,9 @@ export async function consumeBody(body) {
       total += chunk.length
     }
   } else {
-    const reader = body.stream.getReader()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      if (!(value instanceof Uint8Array)) {
-        const err = new TypeError('Received non-Uint8Array chunk')
-        reader.cancel(err).catch(() => {})
-        throw err
-      }
-      chunks.push(value)
-      total += value.length
+    for (const chunk of await bodyStreams().readAll(body.stream, signal)) {
+      chunks.push(chunk)
+      total += chunk.length
     }
     // The caller still holds the chunks it enqueued: never hand one back as the result.
     if (chunks.length === 1) return chunks[0].slice()
@@ -190,11 +194,11 @@ export async function consumeBody(body) {
 }
 
 /** Duplicates a body for clone(): bytes are shared (never mutated), streams are teed. */
-function cloneBody(body) {
+export function cloneBody(body) {
   if (unusable(body)) throw new TypeError('Body has already been used or is locked')
   const copy = { ...body }
   if (body.remote || body.stream) {
-    const [a, b] = bodyStream(body).tee()
+    const [a, b] = bodyStreams().tee(bodyStream(body))
     body.stream = a
     copy.stream = b
     copy.remote = null
@@ -207,13 +211,23 @@ function textOf(bytes) {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text // "UTF-8 decode" drops a BOM
 }
 
+/**
+ * The type of a body's Blob: "get the MIME type" (its Content-Type, parsed and serialized), or ''
+ * for none; ASCII lower-cased, as the File API keeps every Blob type.
+ */
+function mimeTypeOf(headers) {
+  const mime = extractMimeType(getHeader(headers, 'content-type'))
+  return mime === null ? '' : serializeMimeType(mime).toLowerCase()
+}
+
 /** The body methods Request and Response share. */
-function mixinBody(cls, kState) {
-  const body = (obj) => {
-    const s = obj[kState]
+export function mixinBody(cls, kState) {
+  const state = (obj) => {
+    const s = isObject(obj) ? obj[kState] : undefined
     if (!s) throw illegal()
-    return s.body
+    return s
   }
+  const body = (obj) => state(obj).body
   Object.defineProperties(cls.prototype, {
     body: {
       get() {
@@ -256,363 +270,14 @@ function mixinBody(cls, kState) {
     },
     async blob() {
       const bytes = await consumeBody(body(this))
-      return new (load('blob').Blob)([bytes], { type: this.headers.get('content-type') || '' })
+      return load('blob').blobFromBytes(bytes, mimeTypeOf(state(this).headers))
     },
     async formData() {
       const bytes = await consumeBody(body(this))
-      return load('blob').parseFormData(bytes, this.headers.get('content-type'))
+      return load('blob').parseFormData(bytes, getHeader(state(this).headers, 'content-type'))
     },
   })
   for (const m of ['arrayBuffer', 'bytes', 'text', 'json', 'blob', 'formData']) {
     Object.defineProperty(cls.prototype, m, { enumerable: false })
   }
-}
-
-// ---- Response ----------------------------------------------------------------------------
-
-const NULL_BODY_STATUS = [101, 103, 204, 205, 304]
-const REDIRECT_STATUS = [301, 302, 303, 307, 308]
-const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/
-
-function responseState(r) {
-  const s = r[kResponse]
-  if (!s) throw illegal()
-  return s
-}
-
-/** "Initialize a response" with an extracted body and its content type. */
-function initResponse(response, init, extracted) {
-  const i = dictionary(init, 'init')
-  const status = i.status === undefined ? 200 : Math.trunc(Number(i.status))
-  if (!(status >= 200 && status <= 599)) {
-    throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`)
-  }
-  const statusText = i.statusText === undefined ? '' : String(i.statusText)
-  if (!REASON_PHRASE.test(statusText)) throw new TypeError('Invalid statusText')
-  const headers = new Headers(i.headers)
-  setGuard(headers, 'response')
-  const state = { type: 'default', status, statusText, headers, url: '', redirected: false, body: newBody() }
-  if (extracted) {
-    if (NULL_BODY_STATUS.includes(status))
-      throw new TypeError(`Response with null body status ${status} cannot have body`)
-    state.body = extracted.body
-    if (extracted.type && !headers.has('content-type')) headers.append('content-type', extracted.type)
-  }
-  response[kResponse] = state
-}
-
-export class Response {
-  constructor(body = null, init = undefined) {
-    initResponse(this, init, body === null || body === undefined ? null : extractBody(body))
-  }
-
-  static error() {
-    const r = Object.create(Response.prototype)
-    r[kResponse] = {
-      type: 'error',
-      status: 0,
-      statusText: '',
-      headers: headersFromHost([], 'immutable'),
-      url: '',
-      redirected: false,
-      body: newBody(),
-    }
-    return r
-  }
-
-  static redirect(url, status = 302) {
-    const target = new (load('url').URL)(String(url))
-    status = Math.trunc(Number(status))
-    if (!REDIRECT_STATUS.includes(status)) throw new RangeError(`Invalid redirect status ${status}`)
-    const r = new Response(null, { status: 200 })
-    const s = r[kResponse]
-    s.status = status
-    s.headers.set('location', target.href)
-    setGuard(s.headers, 'immutable')
-    return r
-  }
-
-  static json(data, init = undefined) {
-    const text = JSON.stringify(data)
-    if (text === undefined) throw new TypeError('Value is not JSON serializable')
-    const r = Object.create(Response.prototype)
-    const extracted = extractBody(text)
-    extracted.type = 'application/json'
-    initResponse(r, init, extracted)
-    return r
-  }
-
-  get type() {
-    return responseState(this).type
-  }
-  get url() {
-    return responseState(this).url
-  }
-  get redirected() {
-    return responseState(this).redirected
-  }
-  get status() {
-    return responseState(this).status
-  }
-  get ok() {
-    const s = responseState(this).status
-    return s >= 200 && s <= 299
-  }
-  get statusText() {
-    return responseState(this).statusText
-  }
-  get headers() {
-    return responseState(this).headers
-  }
-
-  clone() {
-    const s = responseState(this)
-    const body = cloneBody(s.body)
-    const r = Object.create(Response.prototype)
-    r[kResponse] = { ...s, headers: copyHeaders(s.headers), body }
-    return r
-  }
-
-  [inspectSymbol](depth, options, inspect) {
-    const s = responseState(this)
-    return `Response ${inspect({ status: s.status, statusText: s.statusText, headers: s.headers, body: s.body.present ? '<body>' : null, bodyUsed: bodyUsed(s.body), ok: this.ok, redirected: s.redirected, type: s.type, url: s.url })}`
-  }
-}
-tag(Response, 'Response')
-mixinBody(Response, kResponse)
-
-/** The Response of a guest fetch, from the host's answer. */
-export function fetchedResponse(meta, signal) {
-  const body = newBody()
-  if (meta.bodyId !== null) {
-    body.present = true
-    body.remote = new RemoteBody(meta.bodyId, signal)
-  }
-  const r = Object.create(Response.prototype)
-  r[kResponse] = {
-    type: 'basic',
-    status: meta.status,
-    statusText: meta.statusText,
-    headers: headersFromHost(meta.headers, 'immutable'),
-    url: meta.url,
-    redirected: meta.redirected,
-    body,
-  }
-  return r
-}
-
-export function responseParts(response) {
-  return responseState(response)
-}
-
-// ---- Request -----------------------------------------------------------------------------
-
-const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const NORMALIZED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']
-const FORBIDDEN_METHODS = ['CONNECT', 'TRACE', 'TRACK']
-const REDIRECTS = ['follow', 'error', 'manual']
-
-function normalizeMethod(method) {
-  const m = String(method)
-  if (!METHOD_TOKEN.test(m)) throw new TypeError(`'${m}' is not a valid HTTP method.`)
-  const upper = m.toUpperCase()
-  if (FORBIDDEN_METHODS.includes(upper)) throw new TypeError(`'${m}' HTTP method is unsupported.`)
-  return NORMALIZED_METHODS.includes(upper) ? upper : m
-}
-
-function requestState(r) {
-  const s = r[kRequest]
-  if (!s) throw illegal()
-  return s
-}
-
-function option(init, key, base, fallback) {
-  return init[key] !== undefined ? init[key] : base ? base[key] : fallback
-}
-
-export class Request {
-  constructor(input, init = undefined) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'Request': 1 argument required")
-    const i = dictionary(init, 'init')
-    const base = input instanceof Request ? requestState(input) : null
-    let url
-    if (base) {
-      url = base.url
-    } else {
-      const parsed = load('url').URL.parse(String(input))
-      if (!parsed) throw new TypeError(`Invalid URL: ${String(input)}`)
-      if (parsed.username || parsed.password)
-        throw new TypeError('Request cannot be constructed from a URL that includes credentials')
-      url = parsed.href
-    }
-    const method = i.method !== undefined ? normalizeMethod(i.method) : base ? base.method : 'GET'
-    const redirect = String(option(i, 'redirect', base, 'follow'))
-    if (!REDIRECTS.includes(redirect)) throw new TypeError(`'${redirect}' is not a valid redirect mode`)
-    let parent = base ? signalToFollow(base) : null
-    if ('signal' in i) parent = i.signal === undefined ? parent : i.signal
-    if (parent !== null && parent !== undefined && !isInstance('events', 'AbortSignal', parent)) {
-      throw new TypeError('Failed to construct Request: member signal is not of type AbortSignal.')
-    }
-    const headers = new Headers(i.headers !== undefined ? i.headers : base ? base.headers : undefined)
-    setGuard(headers, 'request')
-
-    const initBody = i.body
-    const hasInitBody = initBody !== undefined && initBody !== null
-    const inputBody = base ? base.body : null
-    if ((hasInitBody || (inputBody && inputBody.present)) && (method === 'GET' || method === 'HEAD')) {
-      throw new TypeError('Request with GET/HEAD method cannot have body.')
-    }
-    let body = newBody()
-    if (hasInitBody) {
-      const extracted = extractBody(initBody)
-      body = extracted.body
-      if (extracted.type && !headers.has('content-type')) headers.append('content-type', extracted.type)
-    } else if (inputBody && inputBody.present) {
-      if (unusable(inputBody))
-        throw new TypeError('Cannot construct a Request with a Request object that has already been used.')
-      // The new request takes the body over; the input counts as used.
-      body = { ...inputBody }
-      inputBody.used = true
-      inputBody.source = inputBody.remote = inputBody.stream = null
-    }
-
-    this[kRequest] = {
-      method,
-      url,
-      headers,
-      body,
-      redirect,
-      // Made on first use (most requests never touch it): following `parent` then is equivalent.
-      signal: null,
-      parentSignal: parent || null,
-      makeSignal: null,
-      mode: String(option(i, 'mode', base, 'cors')),
-      credentials: String(option(i, 'credentials', base, 'same-origin')),
-      cache: String(option(i, 'cache', base, 'default')),
-      referrer: String(option(i, 'referrer', base, 'about:client')),
-      referrerPolicy: String(option(i, 'referrerPolicy', base, '')),
-      integrity: String(option(i, 'integrity', base, '')),
-      keepalive: !!option(i, 'keepalive', base, false),
-      duplex: 'half',
-    }
-  }
-
-  get method() {
-    return requestState(this).method
-  }
-  get url() {
-    return requestState(this).url
-  }
-  get headers() {
-    return requestState(this).headers
-  }
-  get redirect() {
-    return requestState(this).redirect
-  }
-  get signal() {
-    return requestSignal(requestState(this))
-  }
-  get mode() {
-    return requestState(this).mode
-  }
-  get credentials() {
-    return requestState(this).credentials
-  }
-  get cache() {
-    return requestState(this).cache
-  }
-  get referrer() {
-    return requestState(this).referrer
-  }
-  get referrerPolicy() {
-    return requestState(this).referrerPolicy
-  }
-  get integrity() {
-    return requestState(this).integrity
-  }
-  get keepalive() {
-    return requestState(this).keepalive
-  }
-  get duplex() {
-    return requestState(this).duplex
-  }
-  get destination() {
-    return ''
-  }
-  get isReloadNavigation() {
-    return false
-  }
-  get isHistoryNavigation() {
-    return false
-  }
-
-  clone() {
-    const s = requestState(this)
-    const body = cloneBody(s.body)
-    const r = Object.create(Request.prototype)
-    r[kRequest] = {
-      ...s,
-      headers: copyHeaders(s.headers),
-      body,
-      signal: null,
-      parentSignal: signalToFollow(s),
-      makeSignal: null,
-    }
-    return r
-  }
-
-  [inspectSymbol](depth, options, inspect) {
-    const s = requestState(this)
-    return `Request ${inspect({ method: s.method, url: s.url, headers: s.headers, body: s.body.present ? '<body>' : null, bodyUsed: bodyUsed(s.body), redirect: s.redirect })}`
-  }
-}
-tag(Request, 'Request')
-mixinBody(Request, kRequest)
-
-export function requestParts(request) {
-  return requestState(request)
-}
-
-export function requestSignal(state) {
-  if (!state.signal) {
-    state.signal = state.makeSignal ? state.makeSignal() : load('events').followSignal(state.parentSignal)
-  }
-  return state.signal
-}
-
-/** What a copy of the request follows: its signal (made now if it has a maker), else its parent. */
-function signalToFollow(state) {
-  return state.signal || state.parentSignal || (state.makeSignal ? requestSignal(state) : null)
-}
-
-/**
- * The Request an invocation hands the handler: host headers, host body bytes, and a signal made
- * by `makeSignal` on first use.
- */
-export function incomingRequest(meta, bytes, makeSignal) {
-  const r = Object.create(Request.prototype)
-  const body = newBody()
-  if (bytes !== undefined && meta.method !== 'GET' && meta.method !== 'HEAD') {
-    body.present = true
-    body.source = new Uint8Array(bytes)
-  }
-  r[kRequest] = {
-    method: normalizeMethod(meta.method),
-    url: meta.url,
-    headers: headersFromHost(meta.headers, 'request'),
-    body,
-    redirect: 'follow',
-    signal: null,
-    parentSignal: null,
-    makeSignal,
-    mode: 'cors',
-    credentials: 'same-origin',
-    cache: 'default',
-    referrer: 'about:client',
-    referrerPolicy: '',
-    integrity: '',
-    keepalive: false,
-    duplex: 'half',
-  }
-  return r
 }

@@ -1,7 +1,8 @@
 // structuredClone (HTML "StructuredSerialize" + deserialize in one pass): keeps cycles and shared
 // references; refuses functions, symbols, platform objects and other non-serializable values.
 import { peek, domException } from './shared.js'
-import { isPlatformObject, isObject } from './util.js'
+import { isPlatformObject, isObject, dictionary } from './util.js'
+import { sequenceOf } from './webidl.js'
 
 const TYPED_ARRAYS = [
   Int8Array,
@@ -24,8 +25,36 @@ function cannotClone(what) {
 
 export function structuredClone(value, options = undefined) {
   if (arguments.length === 0) throw new TypeError("Failed to execute 'structuredClone': 1 argument required")
-  if (options !== undefined && options !== null && !isObject(options)) throw new TypeError('options must be an object')
-  return clone(value, new Map())
+  const transfer = transferList(options)
+  const memo = new Map()
+  // StructuredSerializeWithTransfer: the copy gets the listed buffers' bytes, and only once the
+  // whole value has serialized are the originals detached (their views read before that).
+  for (const buffer of transfer) memo.set(buffer, buffer.slice(0))
+  const out = clone(value, memo)
+  for (const buffer of transfer) buffer.transfer()
+  return out
+}
+
+/** StructuredSerializeOptions' transfer: ArrayBuffers, each once, none detached. */
+function transferList(options) {
+  const o = dictionary(options, 'options')
+  if (o.transfer === undefined) return []
+  const list = sequenceOf(
+    o.transfer,
+    (item) => {
+      if (!isObject(item)) throw new TypeError('options.transfer must hold objects')
+      return item
+    },
+    'options.transfer',
+  )
+  const seen = new Set()
+  for (const item of list) {
+    if (!(item instanceof ArrayBuffer)) throw cannotClone(`${Object.prototype.toString.call(item)} (not transferable)`)
+    if (seen.has(item)) throw cannotClone('an ArrayBuffer listed twice for transfer')
+    if (item.detached) throw cannotClone('a detached ArrayBuffer')
+    seen.add(item)
+  }
+  return list
 }
 
 /** Without loading the class: no instance exists before it is loaded. */
@@ -36,7 +65,7 @@ function isDOMException(v) {
 
 function isBlob(v) {
   const chunk = peek('blob')
-  return chunk !== undefined && v instanceof chunk.Blob
+  return chunk !== undefined && chunk.isBlob(v)
 }
 
 function clone(v, memo) {

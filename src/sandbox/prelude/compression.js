@@ -17,17 +17,16 @@ function codecs(format, what) {
 }
 
 function codecStream(Codec, decompress) {
-  let codec
   let ended = false
+  let enqueue
+  const codec = new Codec((data, final) => {
+    if (data.length) enqueue(data)
+    if (final) ended = true
+  })
   const fail = (err) => new TypeError(`${decompress ? 'Decompression' : 'Compression'} failed: ${err && err.message}`)
-  return new (load('streams').TransformStream)({
-    start(controller) {
-      codec = new Codec((data, final) => {
-        if (data.length) controller.enqueue(data)
-        if (final) ended = true
-      })
-    },
-    transform(chunk) {
+  return load('streams').internalTransformStream(
+    (chunk, enq) => {
+      enqueue = enq
       const view = viewOf(chunk)
       if (!view) throw new TypeError('The chunk must be an ArrayBuffer or ArrayBufferView')
       if (ended) {
@@ -40,7 +39,8 @@ function codecStream(Codec, decompress) {
         throw fail(err)
       }
     },
-    flush() {
+    (enq) => {
+      enqueue = enq
       if (!ended) {
         try {
           codec.push(new Uint8Array(0), true)
@@ -50,7 +50,7 @@ function codecStream(Codec, decompress) {
       }
       if (decompress && !ended) throw new TypeError('Decompression failed: the compressed data is truncated')
     },
-  })
+  )
 }
 
 export class CompressionStream {

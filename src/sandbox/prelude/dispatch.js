@@ -1,7 +1,9 @@
 // The HTTP side of the GuestEntry (see bridge-types.ts and index.js): runs the module's handler
 // for entry.fetch and aborts the invocations in flight for entry.abort.
 import { native, load, reportError } from './shared.js'
-import { Response, responseParts, incomingRequest, bodyStream } from './body.js'
+import { bodyStream, unusable } from './body.js'
+import { Response, responseParts } from './response.js'
+import { incomingRequest } from './request.js'
 import { headerPairs } from './headers.js'
 import { utf8Encode } from './utf8.js'
 import { exactBuffer, isObject } from './util.js'
@@ -55,12 +57,15 @@ async function send(response, isHead) {
   const s = responseParts(response)
   const body = s.body
   if (s.type === 'error') throw new TypeError('the handler returned Response.error()')
-  if (body.used || (body.stream && (body.stream.locked || body.stream._disturbed))) {
+  if (unusable(body)) {
     throw new TypeError('the response body has already been used')
   }
   const head = { status: s.status, statusText: s.statusText, headers: headerPairs(s.headers), stream: false }
   if (!body.present || isHead) {
-    if (body.stream) body.stream.cancel().catch(() => {})
+    if (body.stream)
+      load('streams')
+        .bodyStreams.cancel(body.stream)
+        .catch(() => {})
     else if (body.remote) body.remote.cancel()
     body.used = body.present
     native.respond(JSON.stringify(head))
@@ -91,7 +96,7 @@ async function send(response, isHead) {
     native.bodyEnd()
     return
   }
-  const reader = bodyStream(body).getReader()
+  const reader = load('streams').bodyStreams.reader(bodyStream(body))
   try {
     for (;;) {
       const { done, value } = await reader.read()

@@ -1,6 +1,6 @@
-// TextEncoder, TextDecoder (UTF-8 only) and atob/btoa.
-import { native, domException } from './shared.js'
-import { internal, tag, illegal, viewOf, concatBytes, dictionary } from './util.js'
+// TextEncoder (UTF-8, as the standard has it), TextDecoder (every encoding) and atob/btoa.
+import { native, load, domException } from './shared.js'
+import { internal, tag, illegal, viewOf, concatBytes, dictionary, exactBuffer } from './util.js'
 import { utf8Encode, utf8Decode } from './utf8.js'
 
 const EMPTY = new Uint8Array(0)
@@ -40,8 +40,26 @@ export class TextEncoder {
 }
 tag(TextEncoder, 'TextEncoder')
 
-const LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'])
+// The labels of UTF-8 (https://encoding.spec.whatwg.org/#names-and-labels): the common case,
+// decoded here through the host. Every other label is looked up by the encodings chunk.
+const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8'])
+// The legacy multi-byte encodings, whose tables (150 KB of source) have a chunk of their own.
+const MULTIBYTE = new Set(['gbk', 'gb18030', 'big5', 'euc-jp', 'iso-2022-jp', 'shift_jis', 'euc-kr'])
+// Below this many bytes a single-byte decode runs here rather than on the host.
+const SMALL = 64
 const kDecoder = internal('decoder')
+
+/**
+ * "Get an encoding": the label without leading and trailing ASCII whitespace (and no other
+ * whitespace: `\v` or U+00A0 padding makes the label unknown), matched ASCII case-insensitively.
+ */
+function encodingOf(label) {
+  if (label === 'utf-8' || label === 'utf8') return 'utf-8' // the default, and most labels given
+  const key = label.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').replace(/[A-Z]+/g, (c) => c.toLowerCase())
+  if (UTF8_LABELS.has(key)) return 'utf-8'
+  if (/[^\x21-\x7e]/.test(key)) return null
+  return load('encodings').normalizeEncoding(key)
+}
 
 /**
  * Where the complete UTF-8 sequences of `bytes` end: a trailing lead byte whose sequence is a valid
@@ -65,16 +83,74 @@ function completeEnd(bytes) {
   return len
 }
 
+/** Single-byte encodings' tables by name: the code unit of each of the 256 bytes. */
+const tables = new Map()
+
+/**
+ * The table of a single-byte encoding, read off @exodus/bytes' decoder once (every byte maps to
+ * one BMP code point there, U+FFFD where the standard's index has none).
+ */
+function singleByteTable(encoding, Decoder) {
+  let t = tables.get(encoding)
+  if (!t) {
+    const text = new Decoder(encoding).decode(new Uint8Array(256).map((_, i) => i))
+    const units = new Uint16Array(256)
+    for (let i = 0; i < 256; i++) units[i] = text.charCodeAt(i)
+    t = { units, holes: text.includes('\ufffd') }
+    tables.set(encoding, t)
+  }
+  return t
+}
+
+/** A single-byte decode: a table lookup per byte, on the host for all but short inputs. */
+function decodeSingleByte(s, bytes) {
+  const { units, holes } = s.table
+  let text
+  if (bytes.length < SMALL) {
+    const out = new Uint16Array(bytes.length)
+    for (let i = 0; i < bytes.length; i++) out[i] = units[bytes[i]]
+    text = String.fromCharCode.apply(null, out)
+  } else {
+    text = native.decodeTable(units.buffer, exactBuffer(bytes))
+  }
+  if (s.fatal && holes && text.includes('\ufffd')) {
+    throw new TypeError(`The encoded data was not valid for encoding ${s.encoding}`)
+  }
+  return text
+}
+
+/**
+ * TextDecoder for every encoding of the Encoding Standard. UTF-8 is decoded by the host, and so
+ * are single-byte encodings, through their tables. UTF-16 and the CJK encodings, which keep state
+ * across stream chunks, run @exodus/bytes (its decoders pass the web-platform-tests), loaded on
+ * first use: UTF-16 from the encodings chunk (which also holds the labels and the single-byte
+ * tables), the CJK ones from the multibyte chunk.
+ */
 export class TextDecoder {
   constructor(label = 'utf-8', options) {
-    const name = String(label).trim().toLowerCase()
-    if (!LABELS.has(name)) throw new RangeError(`The encoding label provided ('${label}') is invalid.`)
+    const text = String(label)
     const init = dictionary(options, 'options')
-    this[kDecoder] = { fatal: !!init.fatal, ignoreBOM: !!init.ignoreBOM, pending: EMPTY, bomSeen: false }
+    const fatal = !!init.fatal
+    const ignoreBOM = !!init.ignoreBOM
+    const encoding = encodingOf(text)
+    if (!encoding || encoding === 'replacement') {
+      throw new RangeError(`The encoding label provided ('${text}') is invalid.`)
+    }
+    let inner = null
+    let table = null
+    if (encoding !== 'utf-8') {
+      const { TextDecoder: Decoder } = load(MULTIBYTE.has(encoding) ? 'multibyte' : 'encodings')
+      if (MULTIBYTE.has(encoding) || encoding === 'utf-16le' || encoding === 'utf-16be') {
+        inner = new Decoder(encoding, { fatal, ignoreBOM })
+      } else {
+        table = singleByteTable(encoding, Decoder)
+      }
+    }
+    this[kDecoder] = { encoding, fatal, ignoreBOM, inner, table, pending: EMPTY, bomSeen: false }
   }
 
   get encoding() {
-    return 'utf-8'
+    return decoderState(this).encoding
   }
 
   get fatal() {
@@ -92,7 +168,9 @@ export class TextDecoder {
       bytes = viewOf(input)
       if (!bytes) throw new TypeError('The "input" argument must be an ArrayBuffer or ArrayBufferView')
     }
-    const stream = !!(options && options.stream)
+    const stream = !!dictionary(options, 'options').stream
+    if (s.table) return decodeSingleByte(s, bytes)
+    if (s.inner) return decodeOther(s, bytes, stream)
     if (s.pending.length) bytes = concatBytes([s.pending, bytes], s.pending.length + bytes.length)
     const end = stream ? completeEnd(bytes) : bytes.length
     s.pending = end < bytes.length ? bytes.slice(end) : EMPTY
@@ -113,6 +191,15 @@ export class TextDecoder {
   }
 }
 tag(TextDecoder, 'TextDecoder')
+
+function decodeOther(s, bytes, stream) {
+  try {
+    return s.inner.decode(bytes, { stream })
+  } catch (err) {
+    if (err instanceof TypeError) throw new TypeError(`The encoded data was not valid for encoding ${s.encoding}`)
+    throw err
+  }
+}
 
 function decoderState(d) {
   const s = d[kDecoder]

@@ -1,19 +1,47 @@
 // Event, CustomEvent and EventTarget (DOM standard, without a tree: the target is the only node).
-import { native, reportError, domException } from './shared.js'
-import { internal, tag, illegal, isObject, dictionary } from './util.js'
+import { native, shared, reportError, domException } from './shared.js'
+import { internal, tag, illegal, isObject, dictionary, enumerableMembers } from './util.js'
 
 const kEvent = internal('event')
 const kListeners = internal('listeners')
+/** On a target that wants to know (a dependent AbortSignal): called when its listeners change. */
+export const kListenersChanged = internal('listeners changed')
+
+/** What abort.js lends this module (it imports this one, so it cannot be imported here). */
+const signals = { isSignal: null, onAbort: null }
+export function setSignalHooks(isSignal, onAbort) {
+  signals.isSignal = isSignal
+  signals.onAbort = onAbort
+}
+
+/**
+ * `isTrusted` is [LegacyUnforgeable]: an own accessor of each event, the same getter for all.
+ * True only for events the platform dispatches (an AbortSignal's `abort`).
+ */
+const isTrustedGetter = Object.getOwnPropertyDescriptor(
+  {
+    get isTrusted() {
+      return state(this).trusted
+    },
+  },
+  'isTrusted',
+).get
 
 export class Event {
   constructor(type, eventInitDict) {
     if (arguments.length === 0) throw new TypeError("Failed to construct 'Event': 1 argument required")
     const init = dictionary(eventInitDict, 'eventInitDict')
+    // EventInit's members, in the order WebIDL reads them.
+    const bubbles = !!init.bubbles
+    const cancelable = !!init.cancelable
+    const composed = !!init.composed
     this[kEvent] = {
       type: String(type),
-      bubbles: !!init.bubbles,
-      cancelable: !!init.cancelable,
-      composed: !!init.composed,
+      bubbles,
+      cancelable,
+      composed,
+      initialized: true,
+      trusted: false,
       canceled: false,
       stop: false,
       stopImmediate: false,
@@ -22,8 +50,9 @@ export class Event {
       target: null,
       currentTarget: null,
       phase: 0,
-      timeStamp: native.now(),
+      timeStamp: native.now() - shared.timeOrigin,
     }
+    Object.defineProperty(this, 'isTrusted', { get: isTrustedGetter, enumerable: true, configurable: false })
   }
 
   get type() {
@@ -56,9 +85,6 @@ export class Event {
   get timeStamp() {
     return state(this).timeStamp
   }
-  get isTrusted() {
-    return false
-  }
   get returnValue() {
     return !state(this).canceled
   }
@@ -86,6 +112,18 @@ export class Event {
   stopImmediatePropagation() {
     const s = state(this)
     s.stop = s.stopImmediate = true
+  }
+  initEvent(type, bubbles = false, cancelable = false) {
+    if (arguments.length === 0) throw new TypeError("Failed to execute 'initEvent': 1 argument required")
+    const s = state(this)
+    if (s.dispatching) return
+    s.initialized = true
+    s.stop = s.stopImmediate = s.canceled = false
+    s.trusted = false
+    s.target = null
+    s.type = String(type)
+    s.bubbles = !!bubbles
+    s.cancelable = !!cancelable
   }
 }
 tag(Event, 'Event')
@@ -162,10 +200,18 @@ export class PromiseRejectionEvent extends Event {
 }
 tag(PromiseRejectionEvent, 'PromiseRejectionEvent')
 
-function flatten(options) {
-  if (typeof options === 'boolean' || !isObject(options))
-    return { capture: !!options, once: false, passive: false, signal: undefined }
-  return { capture: !!options.capture, once: !!options.once, passive: !!options.passive, signal: options.signal }
+/** EventListenerOptions / AddEventListenerOptions (members read in WebIDL's order), or a boolean. */
+function flatten(options, full) {
+  if (!isObject(options)) return { capture: !!options, once: false, passive: false, signal: undefined }
+  const capture = !!options.capture
+  if (!full) return { capture }
+  const once = !!options.once
+  const passive = !!options.passive
+  const signal = options.signal
+  if (signal !== undefined && !signals.isSignal?.(signal)) {
+    throw new TypeError("Failed to read the 'signal' property from 'AddEventListenerOptions': not an AbortSignal")
+  }
+  return { capture, once, passive, signal }
 }
 
 function listeners(target) {
@@ -174,75 +220,102 @@ function listeners(target) {
   return l
 }
 
+function removeListener(target, all, type, callback, capture) {
+  const list = all.get(type)
+  if (!list) return
+  const i = list.findIndex((l) => l.callback === callback && l.capture === capture)
+  if (i === -1) return
+  list[i].removed = true
+  list.splice(i, 1)
+  target[kListenersChanged]?.(type)
+}
+
+/** The event's listeners at the target, capturing ones first; returns whether it was not canceled. */
+function dispatch(target, event, s) {
+  s.dispatching = true
+  s.target = s.currentTarget = target
+  s.phase = 2 // AT_TARGET
+  const list = listeners(target).get(s.type)
+  if (list) {
+    const snapshot = list.slice()
+    for (const capturing of [true, false]) {
+      for (const l of snapshot) {
+        if (l.removed || l.capture !== capturing) continue
+        if (l.once) removeListener(target, listeners(target), s.type, l.callback, l.capture)
+        s.passive = l.passive
+        try {
+          if (typeof l.callback === 'function') l.callback.call(target, event)
+          else l.callback.handleEvent(event)
+        } catch (err) {
+          reportError(err)
+        }
+        s.passive = false
+        if (s.stopImmediate) break
+      }
+      if (s.stopImmediate) break
+    }
+  }
+  s.dispatching = false
+  s.currentTarget = null
+  s.phase = 0
+  s.stop = s.stopImmediate = false
+  return !s.canceled
+}
+
+/** Fires a trusted event of `type` (no bubbles, not cancelable) at `target`, as the platform does. */
+export function fireEvent(target, type) {
+  const event = new Event(type)
+  const s = event[kEvent]
+  s.trusted = true
+  return dispatch(target, event, s)
+}
+
 export class EventTarget {
   constructor() {
     this[kListeners] = new Map()
   }
 
-  addEventListener(type, callback, options) {
+  addEventListener(type, callback, options = undefined) {
     const all = listeners(this)
+    type = String(type)
+    const { capture, once, passive, signal } = flatten(options, true)
     if (callback === null || callback === undefined) return
     if (!isObject(callback)) throw new TypeError('The "listener" argument must be an object or a function')
-    const { capture, once, passive, signal } = flatten(options)
-    if (signal !== undefined && signal !== null && signal.aborted) return
-    type = String(type)
+    if (signal !== undefined && signal.aborted) return
     let list = all.get(type)
     if (!list) all.set(type, (list = []))
     if (list.some((l) => l.callback === callback && l.capture === capture)) return
     list.push({ callback, capture, once, passive, removed: false })
-    if (signal !== undefined && signal !== null) {
-      signal.addEventListener('abort', () => this.removeEventListener(type, callback, { capture }), { once: true })
-    }
+    this[kListenersChanged]?.(type)
+    // Removed by the signal's abort steps, before any abort event listener runs.
+    if (signal !== undefined) signals.onAbort(signal, () => removeListener(this, all, type, callback, capture))
   }
 
-  removeEventListener(type, callback, options) {
-    const list = listeners(this).get(String(type))
-    if (!list) return
-    const capture = flatten(options).capture
-    const i = list.findIndex((l) => l.callback === callback && l.capture === capture)
-    if (i !== -1) {
-      list[i].removed = true
-      list.splice(i, 1)
-    }
+  removeEventListener(type, callback, options = undefined) {
+    const all = listeners(this)
+    type = String(type)
+    const { capture } = flatten(options, false)
+    removeListener(this, all, type, callback, capture)
   }
 
   dispatchEvent(event) {
-    const all = listeners(this)
-    if (!(event instanceof Event)) throw new TypeError('The "event" argument must be an instance of Event')
-    const s = state(event)
-    if (s.dispatching) throw domException('The event is already being dispatched', 'InvalidStateError')
-    s.dispatching = true
-    s.target = s.currentTarget = this
-    s.phase = 2 // AT_TARGET
-    const list = all.get(s.type)
-    if (list) {
-      const snapshot = list.slice()
-      // At the target, capturing listeners run before the others.
-      for (const capturing of [true, false]) {
-        for (const l of snapshot) {
-          if (l.removed || l.capture !== capturing) continue
-          if (l.once) this.removeEventListener(s.type, l.callback, { capture: l.capture })
-          s.passive = l.passive
-          try {
-            if (typeof l.callback === 'function') l.callback.call(this, event)
-            else l.callback.handleEvent(event)
-          } catch (err) {
-            reportError(err)
-          }
-          s.passive = false
-          if (s.stopImmediate) break
-        }
-        if (s.stopImmediate) break
-      }
+    listeners(this)
+    if (!(isObject(event) && event[kEvent])) throw new TypeError('The "event" argument must be an instance of Event')
+    const s = event[kEvent]
+    if (s.dispatching || !s.initialized) {
+      throw domException('The event is already being dispatched or was not initialized', 'InvalidStateError')
     }
-    s.dispatching = false
-    s.currentTarget = null
-    s.phase = 0
-    s.stop = s.stopImmediate = false
-    return !s.canceled
+    s.trusted = false
+    return dispatch(this, event, s)
   }
 }
 tag(EventTarget, 'EventTarget')
+
+/** How many listeners of `type` the target has. */
+export function listenerCount(target, type) {
+  const list = listeners(target).get(type)
+  return list ? list.length : 0
+}
 
 /** Makes `on<type>` attributes (e.g. `signal.onabort`) on a class whose instances are EventTargets. */
 export function defineEventHandler(cls, type) {
@@ -270,3 +343,5 @@ export function defineEventHandler(cls, type) {
     },
   })
 }
+
+enumerableMembers(Event, CustomEvent, ErrorEvent, PromiseRejectionEvent, EventTarget)

@@ -1,7 +1,11 @@
 // fetch(): the request (body read fully) goes to the host through native.fetchStart; the response
-// body is pulled with native.bodyRead. Aborting the signal aborts both.
+// body is pulled with native.bodyRead. Aborting the signal aborts both. data: URLs are answered in
+// the guest (data-url.js).
 import { native, load } from './shared.js'
-import { Request, requestParts, requestSignal, consumeBody, fetchedResponse } from './body.js'
+import { consumeBody } from './body.js'
+import { Request, requestParts, requestSignal } from './request.js'
+import { fetchedResponse, localResponse } from './response.js'
+import { processDataUrl } from './data-url.js'
 import { headerPairs } from './headers.js'
 import { exactBuffer } from './util.js'
 
@@ -12,7 +16,14 @@ export async function fetch(input, init = undefined) {
   const state = requestParts(request)
   const signal = requestSignal(state)
   if (signal.aborted) throw signal.reason
-  const bytes = state.body.present ? await consumeBody(state.body) : undefined
+  // data: URLs are answered here: nothing leaves the guest for them.
+  if (state.url.startsWith('data:')) {
+    const href = state.url.split('#')[0]
+    const data = processDataUrl(href)
+    if (data === null) throw new TypeError('fetch failed: invalid data: URL')
+    return localResponse(href, data.type, data.body)
+  }
+  const bytes = state.body.present ? await consumeBody(state.body, signal) : undefined
   if (signal.aborted) throw signal.reason
   const meta = {
     fetchId: nextFetchId++,

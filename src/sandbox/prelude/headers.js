@@ -1,170 +1,176 @@
-// Headers (Fetch standard): names are case-insensitive, iteration is sorted by lower-cased name,
-// values of one name combine with ", " except set-cookie, which iterates one entry per value.
+// Headers (Fetch standard): names are case-insensitive, iteration is the "sort and combine" of
+// the header list (names sorted, lower-cased; values of one name joined with ", ", except
+// set-cookie, which gives one entry per value), re-read at every step of an iterator.
 import { internal, tag, illegal, isObject, inspectSymbol } from './util.js'
+import { byteString, pairsOrRecord, pairIterable } from './webidl.js'
 
-const kMap = internal('headers')
-const kGuard = internal('headers guard')
-const kPending = internal('headers from the host')
+const kState = internal('headers')
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const EDGE_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
-const INVALID_VALUE = /[\0\r\n]|[^\0-\xff]/
+const INVALID_VALUE = /[\0\r\n]/
+
+/** A Headers object's state: its list (lower-cased name -> values), guard, and sorted view. */
+class HeadersState {
+  constructor(guard) {
+    this.map = new Map()
+    this.guard = guard
+    /** Pairs from the host, entered on first use: many handlers never read the request headers. */
+    this.pending = undefined
+    /** The sort-and-combine result, until the list changes. */
+    this.sorted = null
+  }
+}
 
 function headerName(name) {
-  const n = String(name)
+  const n = byteString(name)
   if (!TOKEN.test(n)) throw new TypeError(`Invalid header name: "${n}"`)
   return n.toLowerCase()
 }
 
+/** A header value, normalized (edge whitespace stripped) and checked. */
 function headerValue(value) {
-  const v = String(value).replace(EDGE_WHITESPACE, '')
+  const v = byteString(value).replace(EDGE_WHITESPACE, '')
   if (INVALID_VALUE.test(v)) throw new TypeError(`Invalid header value: "${v}"`)
   return v
 }
 
-function map(headers) {
-  const m = headers[kMap]
-  if (!m) throw illegal()
-  const pending = headers[kPending]
+function stateOf(headers) {
+  const s = isObject(headers) ? headers[kState] : undefined
+  if (!s) throw illegal()
+  const pending = s.pending
   if (pending !== undefined) {
-    // Pairs from the host, entered on first use: many handlers never read the request headers.
-    headers[kPending] = undefined
+    s.pending = undefined
     for (const [name, value] of pending) {
       try {
-        append(m, name, value)
+        append(s, name, value)
       } catch {}
     }
   }
-  return m
+  return s
 }
 
 function mutable(headers) {
-  const m = map(headers)
-  if (headers[kGuard] === 'immutable') throw new TypeError('Headers are immutable')
-  return m
+  const s = stateOf(headers)
+  if (s.guard === 'immutable') throw new TypeError('Headers are immutable')
+  return s
 }
 
-function append(m, name, value) {
+function append(s, name, value) {
   const n = headerName(name)
   const v = headerValue(value)
-  const values = m.get(n)
+  const values = s.map.get(n)
   if (values) values.push(v)
-  else m.set(n, [v])
+  else s.map.set(n, [v])
+  s.sorted = null
 }
 
-/** The sorted-and-combined list of the Fetch standard, as [name, value] pairs. */
-export function headerPairs(headers) {
-  const m = map(headers)
+/** The sort-and-combine list of the Fetch standard, as [name, value] pairs (do not modify). */
+function sortAndCombine(s) {
+  if (s.sorted) return s.sorted
   const out = []
-  for (const name of Array.from(m.keys()).sort()) {
-    const values = m.get(name)
+  for (const name of Array.from(s.map.keys()).sort()) {
+    const values = s.map.get(name)
     if (name === 'set-cookie') for (const v of values) out.push([name, v])
     else out.push([name, values.join(', ')])
   }
+  s.sorted = out
   return out
+}
+
+/** The [name, value] pairs to send (a copy). */
+export function headerPairs(headers) {
+  return sortAndCombine(stateOf(headers)).map((p) => [p[0], p[1]])
+}
+
+/** A header's combined value, or null: what the prelude reads (a guest may replace `get`). */
+export function getHeader(headers, name) {
+  const values = stateOf(headers).map.get(name)
+  return values ? values.join(', ') : null
 }
 
 /** Headers from the host (already parsed by an HTTP stack): invalid entries are skipped. */
 export function headersFromHost(pairs, guard) {
-  const h = new Headers()
-  h[kPending] = pairs
-  h[kGuard] = guard
+  const h = Object.create(Headers.prototype)
+  const s = new HeadersState(guard)
+  s.pending = pairs
+  h[kState] = s
   return h
 }
 
 /** A copy keeping the guard (clone() of an immutable response stays immutable). */
 export function copyHeaders(headers) {
-  const h = new Headers(headers)
-  h[kGuard] = headers[kGuard]
+  const from = stateOf(headers)
+  const h = Object.create(Headers.prototype)
+  const s = new HeadersState(from.guard)
+  for (const [name, values] of from.map) s.map.set(name, values.slice())
+  h[kState] = s
   return h
 }
 
 export function setGuard(headers, guard) {
-  headers[kGuard] = guard
+  stateOf(headers).guard = guard
 }
 
+const entries = () => Headers.prototype.entries
+
 export class Headers {
-  constructor(init) {
-    const m = new Map()
-    this[kMap] = m
-    this[kGuard] = 'none'
+  constructor(init = undefined) {
+    const s = new HeadersState('none')
+    this[kState] = s
     if (init === undefined) return
-    if (init instanceof Headers) {
-      for (const [name, values] of map(init)) m.set(name, values.slice())
-    } else if (isObject(init)) {
-      if (typeof init[Symbol.iterator] === 'function') {
-        for (const pair of init) {
-          if (!isObject(pair) || typeof pair[Symbol.iterator] !== 'function') {
-            throw new TypeError('Header pairs must be iterable [name, value] tuples')
-          }
-          const p = Array.from(pair)
-          if (p.length !== 2) throw new TypeError('Header pairs must contain exactly two items')
-          append(m, p[0], p[1])
-        }
-      } else {
-        for (const key of Reflect.ownKeys(init)) {
-          if (typeof key !== 'string') continue
-          const d = Object.getOwnPropertyDescriptor(init, key)
-          if (d && d.enumerable) append(m, key, init[key])
-        }
-      }
-    } else {
-      throw new TypeError('Headers init must be an object, an iterable of pairs or Headers')
+    if (!isObject(init))
+      throw new TypeError("Failed to construct 'Headers': init must be a sequence of pairs or a record")
+    // A Headers whose iterator is ours gives what iterating it would: copy its list directly.
+    const method = init[Symbol.iterator]
+    if (method === entries() && Object.prototype.hasOwnProperty.call(init, kState)) {
+      for (const [name, values] of stateOf(init).map) s.map.set(name, values.slice())
+      return
     }
+    for (const [name, value] of pairsOrRecord(init, method, byteString, 'Headers init')) append(s, name, value)
   }
 
   append(name, value) {
-    append(mutable(this), name, value)
+    const n = byteString(name)
+    const v = byteString(value)
+    append(mutable(this), n, v)
   }
 
   delete(name) {
-    mutable(this).delete(headerName(name))
+    const n = headerName(name)
+    const s = mutable(this)
+    if (s.map.delete(n)) s.sorted = null
   }
 
   get(name) {
-    const values = map(this).get(headerName(name))
+    const values = stateOf(this).map.get(headerName(name))
     return values ? values.join(', ') : null
   }
 
   getSetCookie() {
-    const values = map(this).get('set-cookie')
+    const values = stateOf(this).map.get('set-cookie')
     return values ? values.slice() : []
   }
 
   has(name) {
-    return map(this).has(headerName(name))
+    return stateOf(this).map.has(headerName(name))
   }
 
   set(name, value) {
-    const m = mutable(this)
-    m.set(headerName(name), [headerValue(value)])
-  }
-
-  forEach(callback, thisArg) {
-    if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be a function')
-    for (const [name, value] of headerPairs(this)) callback.call(thisArg, value, name, this)
-  }
-
-  *entries() {
-    yield* headerPairs(this)
-  }
-
-  *keys() {
-    for (const [name] of headerPairs(this)) yield name
-  }
-
-  *values() {
-    for (const [, value] of headerPairs(this)) yield value
+    const n = headerName(name)
+    const v = headerValue(value)
+    const s = mutable(this)
+    s.map.set(n, [v])
+    s.sorted = null
   }
 
   [inspectSymbol](depth, options, inspect) {
     const obj = {}
-    for (const [name, value] of map(this)) obj[name] = name === 'set-cookie' ? value.slice() : value.join(', ')
+    for (const [name, value] of stateOf(this).map) obj[name] = name === 'set-cookie' ? value.slice() : value.join(', ')
     return `Headers ${inspect(obj)}`
   }
 }
-Object.defineProperty(Headers.prototype, Symbol.iterator, {
-  value: Headers.prototype.entries,
-  writable: true,
-  configurable: true,
-})
 tag(Headers, 'Headers')
+pairIterable(Headers, 'Headers', (h) => sortAndCombine(stateOf(h)))
+for (const key of ['append', 'delete', 'get', 'getSetCookie', 'has', 'set']) {
+  Object.defineProperty(Headers.prototype, key, { enumerable: true })
+}

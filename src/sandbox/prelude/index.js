@@ -16,6 +16,7 @@ const native = globalThis.__fnbox_native
 delete globalThis.__fnbox_native
 
 const { defineProperty, getOwnPropertyDescriptor, getPrototypeOf, hasOwn, keys, freeze } = Object
+const { apply } = Reflect
 
 // Every global and the chunk that defines it ('' for the few made here), in definition order.
 const GLOBALS = {
@@ -54,9 +55,9 @@ const GLOBALS = {
   navigator: '',
   ReadableStream: 'streams',
   ReadableStreamDefaultReader: 'streams',
-  ReadableStreamBYOBReader: 'bytestreams',
-  ReadableStreamBYOBRequest: 'bytestreams',
-  ReadableByteStreamController: 'bytestreams',
+  ReadableStreamBYOBReader: 'streams',
+  ReadableStreamBYOBRequest: 'streams',
+  ReadableByteStreamController: 'streams',
   ReadableStreamDefaultController: 'streams',
   TransformStream: 'streams',
   TransformStreamDefaultController: 'streams',
@@ -73,6 +74,7 @@ const GLOBALS = {
   URLPattern: 'urlpattern',
   CompressionStream: 'compression',
   DecompressionStream: 'compression',
+  Intl: 'intl',
 }
 const NAMES = keys(GLOBALS)
 
@@ -116,6 +118,9 @@ function provide(name, exports) {
   loaded[name] = freeze(own)
 }
 
+/** Where `performance.now()` counts from, on native.now()'s clock. */
+const start = native.now()
+
 const shared = freeze({
   __proto__: null,
   native,
@@ -144,11 +149,12 @@ const shared = freeze({
   toWellFormed: String.prototype.toWellFormed,
   objectToString: Object.prototype.toString,
   fnToString: Function.prototype.toString,
+  /** performance.now()'s zero on native.now()'s clock (Event#timeStamp counts from it too). */
+  timeOrigin: start,
 })
 
 // ---- the globals -------------------------------------------------------------------------
 
-const start = native.now()
 const timeOrigin = Date.now()
 const EAGER = {
   self: globalThis,
@@ -178,6 +184,31 @@ for (let i = 0; i < NAMES.length; i++) {
   const name = NAMES[i]
   if (GLOBALS[name]) defineLazy(name)
   else define(name, EAGER[name])
+}
+
+// The locale-sensitive methods of the built-ins. QuickJS's own ignore their locales and options
+// (its `(1234567.5).toLocaleString('en-US')` is '1234567.5'); these run the intl chunk's, which
+// the host's ICU serves, loading the chunk on first call. [prototype, name, chunk export, length]
+const LOCALE_METHODS = [
+  [Number.prototype, 'toLocaleString', 'numberToLocaleString', 0],
+  [BigInt.prototype, 'toLocaleString', 'bigintToLocaleString', 0],
+  [Date.prototype, 'toLocaleString', 'dateToLocaleString', 0],
+  [Date.prototype, 'toLocaleDateString', 'dateToLocaleDateString', 0],
+  [Date.prototype, 'toLocaleTimeString', 'dateToLocaleTimeString', 0],
+  [String.prototype, 'localeCompare', 'localeCompare', 1],
+  [String.prototype, 'toLocaleUpperCase', 'toLocaleUpperCase', 0],
+  [String.prototype, 'toLocaleLowerCase', 'toLocaleLowerCase', 0],
+  [Array.prototype, 'toLocaleString', 'arrayToLocaleString', 0],
+]
+for (let i = 0; i < LOCALE_METHODS.length; i++) {
+  const [proto, name, impl, length] = LOCALE_METHODS[i]
+  const method = {
+    [name](...args) {
+      return apply(load('intl')[impl], this, args)
+    },
+  }[name]
+  defineProperty(method, 'length', { value: length, configurable: true })
+  defineProperty(proto, name, { value: method, writable: true, enumerable: false, configurable: true })
 }
 
 // ---- the GuestEntry (see bridge-types.ts) -------------------------------------------------

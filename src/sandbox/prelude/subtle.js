@@ -1,15 +1,60 @@
-// crypto.subtle (Web Cryptography API), the part real libraries use: digest (SHA-1/256/384/512),
-// HMAC keys (importKey raw/jwk, generateKey, exportKey) with sign and verify. The work runs on
-// the host's crypto (native.digest, native.hmac); keys live here as bytes no guest code can read
-// unless the key is extractable. Every method returns a promise and rejects (never throws) with
-// the DOMException the standard names.
+// crypto.subtle (Web Cryptography API) on the host's WebCrypto (Node's `crypto.webcrypto.subtle`):
+// every algorithm Node has (ECDSA, ECDH, Ed25519, X25519, RSASSA-PKCS1-v1_5, RSA-PSS, RSA-OAEP,
+// AES-GCM/CBC/CTR/KW, HMAC, PBKDF2, HKDF, SHA digests) with its checks and errors, so a guest gets
+// Node's answers. A CryptoKey here holds an id and the key sealed by the host (encrypted under a
+// secret of the instance the guest never sees, see web-crypto.ts), in a WeakMap no guest code
+// reaches: a non-extractable key's bytes never enter the guest's memory, and a key is freed with
+// its CryptoKey, whatever QuickJS's collector does.
+//
+// The arguments are read here, where guest getters may run, into plain data: JSON, with
+// BufferSources copied into ArrayBuffers and CryptoKeys replaced by their ids. The host rebuilds
+// them and calls its WebCrypto. Every method returns a promise and rejects (never throws) with
+// the DOMException (or TypeError) Node's WebCrypto gives.
 import { native, domException } from './shared.js'
-import { internal, tag, viewOf, exactBuffer, isObject } from './util.js'
+import { tag, viewOf, exactBuffer, isObject } from './util.js'
 
-const HASHES = { 'SHA-1': 64, 'SHA-256': 64, 'SHA-384': 128, 'SHA-512': 128 } // name: block bytes
-const USAGES = ['encrypt', 'decrypt', 'sign', 'verify', 'deriveKey', 'deriveBits', 'wrapKey', 'unwrapKey']
-const HMAC_USAGES = ['sign', 'verify']
-const kKey = internal('key')
+// The members of every algorithm dictionary of the standard (and `public` of ECDH/X25519).
+const ALGORITHM_MEMBERS = [
+  'additionalData',
+  'counter',
+  'hash',
+  'info',
+  'iterations',
+  'iv',
+  'label',
+  'length',
+  'modulusLength',
+  'namedCurve',
+  'public',
+  'publicExponent',
+  'salt',
+  'saltLength',
+  'tagLength',
+]
+// JsonWebKey's members (RFC 7517/7518), as its WebIDL dictionary lists them.
+const JWK_MEMBERS = [
+  'alg',
+  'crv',
+  'd',
+  'dp',
+  'dq',
+  'e',
+  'ext',
+  'k',
+  'key_ops',
+  'kty',
+  'n',
+  'oth',
+  'p',
+  'q',
+  'qi',
+  'use',
+  'x',
+  'y',
+]
+
+/** CryptoKey -> { id, sealed, type, extractable, algorithm, usages }: unreachable from guest code. */
+const keys = new WeakMap()
 let constructing = false
 
 export class CryptoKey {
@@ -32,12 +77,13 @@ export class CryptoKey {
 tag(CryptoKey, 'CryptoKey')
 
 function keyState(key) {
-  const s = key && key[kKey]
+  const s = isObject(key) ? keys.get(key) : undefined
   if (!s) throw new TypeError('Illegal invocation')
   return s
 }
 
-function newKey(bytes, hash, extractable, usages) {
+/** A CryptoKey from the host's description (`{ id, type, extractable, algorithm, usages }`). */
+function newKey(d, sealed) {
   constructing = true
   let key
   try {
@@ -45,176 +91,307 @@ function newKey(bytes, hash, extractable, usages) {
   } finally {
     constructing = false
   }
-  key[kKey] = {
-    type: 'secret',
-    extractable: !!extractable,
-    algorithm: Object.freeze({ name: 'HMAC', hash: Object.freeze({ name: hash }), length: bytes.length * 8 }),
-    usages: Object.freeze(usages.slice()),
-    bytes,
-  }
+  const algorithm = { ...d.algorithm }
+  if (algorithm.publicExponent) algorithm.publicExponent = new Uint8Array(algorithm.publicExponent)
+  if (algorithm.hash) algorithm.hash = Object.freeze({ ...algorithm.hash })
+  keys.set(key, {
+    id: d.id,
+    sealed,
+    type: d.type,
+    extractable: d.extractable,
+    algorithm: Object.freeze(algorithm),
+    usages: Object.freeze(d.usages.slice()),
+  })
   return key
 }
 
-/** "Normalize an algorithm": a name string or a dictionary with `name`. */
-function algorithmName(algorithm) {
-  if (typeof algorithm === 'string') return algorithm
-  if (isObject(algorithm) && algorithm.name !== undefined) return String(algorithm.name)
-  throw new TypeError('Algorithm: name is missing')
-}
+/**
+ * Reads guest values into data for the host (see web-crypto.ts): copies of BufferSources go to
+ * `buffers`, referred to as `{ $buf: index }`; a CryptoKey becomes `{ $key: id }`; a number JSON
+ * cannot hold `{ $num: 'NaN' }`; a dictionary `{ $obj: members }`. Of an object the host did not
+ * expect, only its own enumerable members are read, as a WebIDL dictionary conversion would.
+ */
+class Call {
+  buffers = []
 
-function hashName(algorithm) {
-  const name = algorithmName(algorithm).toUpperCase()
-  if (!Object.prototype.hasOwnProperty.call(HASHES, name))
-    throw domException('Unrecognized algorithm name', 'NotSupportedError')
-  return name
-}
-
-function hmacOnly(algorithm) {
-  const name = algorithmName(algorithm)
-  if (name.toUpperCase() !== 'HMAC') throw domException(`Algorithm ${name} is not supported`, 'NotSupportedError')
-}
-
-function bufferSource(value, what) {
-  const view = viewOf(value)
-  if (!view) throw new TypeError(`${what} must be an ArrayBuffer or ArrayBufferView`)
-  return view
-}
-
-function usageList(usages) {
-  if (!isObject(usages) || typeof usages[Symbol.iterator] !== 'function')
-    throw new TypeError('keyUsages must be a sequence')
-  const list = Array.from(usages, String)
-  for (const u of list) if (!USAGES.includes(u)) throw new TypeError(`'${u}' is not a valid key usage`)
-  for (const u of list)
-    if (!HMAC_USAGES.includes(u)) throw domException(`Cannot create a key with usage '${u}'`, 'SyntaxError')
-  if (list.length === 0) throw domException('Usages cannot be empty when creating a key.', 'SyntaxError')
-  return [...new Set(list)]
-}
-
-function base64url(bytes) {
-  let s = ''
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i])
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-
-function fromBase64url(text) {
-  const s = atob(String(text).replace(/-/g, '+').replace(/_/g, '/'))
-  const out = new Uint8Array(s.length)
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
-  return out
-}
-
-const JWK_ALG = { 'SHA-1': 'HS1', 'SHA-256': 'HS256', 'SHA-384': 'HS384', 'SHA-512': 'HS512' }
-
-function importHmac(format, keyData, algorithm, extractable, usages) {
-  hmacOnly(algorithm)
-  if (!isObject(algorithm) || algorithm.hash === undefined) throw new TypeError('HmacImportParams: hash is missing')
-  const hash = hashName(algorithm.hash)
-  const list = usageList(usages)
-  let bytes
-  if (format === 'raw') {
-    bytes = bufferSource(keyData, 'keyData').slice()
-  } else if (format === 'jwk') {
-    if (!isObject(keyData)) throw new TypeError('keyData must be a JsonWebKey')
-    if (keyData.kty !== 'oct') throw domException("The JWK's kty must be 'oct'", 'DataError')
-    if (typeof keyData.k !== 'string') throw domException("The JWK's k is missing", 'DataError')
-    if (keyData.alg !== undefined && keyData.alg !== JWK_ALG[hash]) {
-      throw domException(`The JWK's alg does not match ${hash}`, 'DataError')
-    }
-    if (keyData.ext === false && extractable) throw domException('The JWK is not extractable', 'DataError')
-    try {
-      bytes = fromBase64url(keyData.k)
-    } catch {
-      throw domException("The JWK's k is not base64url", 'DataError')
-    }
-  } else {
-    throw domException(`Unsupported key format ${format} for HMAC`, 'NotSupportedError')
+  value(v, depth = 0) {
+    if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0) ? v : { $num: String(v) }
+    if (typeof v === 'bigint') return { $num: String(v) }
+    if (typeof v === 'symbol') throw new TypeError('Cannot convert a Symbol value to a string')
+    if (!isObject(v)) return v
+    const key = keys.get(v)
+    if (key) return this.keyRef(key)
+    const view = viewOf(v)
+    if (view) return { $buf: this.buffer(exactBuffer(view.slice())) }
+    if (depth > 4) return { $obj: {} }
+    if (Array.isArray(v)) return Array.from(v, (x) => this.value(x, depth + 1))
+    return { $obj: typeof v === 'function' ? {} : this.members(v, Object.keys(v), depth + 1) }
   }
-  if (bytes.length === 0) throw domException('The key is empty', 'DataError')
-  if (algorithm.length !== undefined) {
-    const length = Number(algorithm.length)
-    if (length > bytes.length * 8 || length <= (bytes.length - 1) * 8) {
-      throw domException('The key length does not match its data', 'DataError')
+
+  /** A dictionary's members, each read once, in the given order. */
+  members(dict, names, depth = 0) {
+    const out = {}
+    for (const name of names) {
+      const v = dict[name]
+      if (v !== undefined) out[name] = this.value(v, depth)
     }
+    return out
   }
-  return newKey(bytes, hash, extractable, list)
+
+  /**
+   * An AlgorithmIdentifier, checked for `op` first (see normalize): a name, or a dictionary of the
+   * standard's members (`hash` nested).
+   */
+  algorithm(alg, op) {
+    if (op) normalize(op, alg)
+    if (!isObject(alg)) return String(alg)
+    const out = this.members(alg, ['name'])
+    for (const name of ALGORITHM_MEMBERS) {
+      const v = alg[name]
+      if (v === undefined) continue
+      out[name] = name === 'hash' && isObject(v) && !keys.has(v) && !viewOf(v) ? this.algorithm(v) : this.value(v)
+    }
+    return { $obj: out }
+  }
+
+  buffer(buf) {
+    this.buffers.push(buf)
+    return this.buffers.length - 1
+  }
+
+  keyRef(state) {
+    return { $key: state.id, $sealed: this.buffer(state.sealed) }
+  }
+
+  key(key, what) {
+    const s = isObject(key) ? keys.get(key) : undefined
+    if (!s) throw new TypeError(`${what} is not of type CryptoKey`)
+    return this.keyRef(s)
+  }
+
+  bytes(source, what) {
+    const view = viewOf(source)
+    if (!view) throw new TypeError(`${what} is not of type ArrayBuffer, Buffer, TypedArray, or DataView`)
+    return this.value(view)
+  }
+
+  usages(list) {
+    if (!isObject(list) || typeof list[Symbol.iterator] !== 'function') {
+      throw new TypeError('keyUsages is not a sequence')
+    }
+    return Array.from(list, String)
+  }
+
+  keyData(format, data) {
+    if (format !== 'jwk') return this.bytes(data, 'keyData')
+    if (!isObject(data)) throw new TypeError('keyData is not a JsonWebKey')
+    const out = {}
+    for (const name of JWK_MEMBERS) {
+      const v = data[name]
+      if (v !== undefined) out[name] = name === 'key_ops' ? this.usages(v) : this.value(v)
+    }
+    return { $obj: out }
+  }
+
+  /** Sends the request: resolves to an ArrayBuffer, a boolean, a CryptoKey (pair) or a JWK. */
+  send(op, args) {
+    return native.subtle(op, JSON.stringify(args), ...this.buffers).then(fromHost, hostError)
+  }
 }
 
-function usable(key, usage, algorithm) {
-  const s = keyState(key)
-  hmacOnly(algorithm)
-  if (!s.usages.includes(usage)) throw domException(`The key does not allow ${usage}`, 'InvalidAccessError')
-  return s
+/** An ArrayBuffer as it is; else `[json, ...sealed keys]`. */
+function fromHost(res) {
+  if (!Array.isArray(res)) return res
+  const r = JSON.parse(res[0])
+  if (r.key) return newKey(r.key, res[1])
+  if (r.pair) return { publicKey: newKey(r.pair.publicKey, res[1]), privateKey: newKey(r.pair.privateKey, res[2]) }
+  if (r.jwk) return r.jwk
+  return r.bool
 }
 
-function mac(s, data) {
-  return native.hmac(s.algorithm.hash.name, exactBuffer(s.bytes), exactBuffer(bufferSource(data, 'data')))
+/**
+ * The host's error as the guest's own: a DOMException unless it is a TypeError or RangeError (the
+ * host passes on no other names than WebCrypto's, see web-crypto.ts).
+ */
+function hostError(err) {
+  if (err && err.name !== 'TypeError' && err.name !== 'RangeError') throw domException(err.message, err.name)
+  throw err
 }
 
-/** Runs `fn` as the body of an async method: synchronous throws become rejections. */
-function async(fn) {
-  return new Promise((resolve) => resolve(fn()))
+const DIGESTS = ['SHA-1', 'SHA-256', 'SHA-384', 'SHA-512']
+const AES = ['AES-CTR', 'AES-CBC', 'AES-GCM']
+const RSA = ['RSASSA-PKCS1-v1_5', 'RSA-PSS', 'RSA-OAEP']
+const PAIRS = [...RSA, 'ECDSA', 'ECDH', 'Ed25519', 'Ed448', 'X25519', 'X448']
+const SIGN = ['RSASSA-PKCS1-v1_5', 'RSA-PSS', 'ECDSA', 'Ed25519', 'Ed448', 'HMAC']
+/**
+ * The standard's algorithm registry, per operation (Node's names): what "normalize an algorithm"
+ * recognizes. `keyLength` is deriveKey's derived key type; `wrapKey` covers unwrapKey.
+ */
+const REGISTRY = {
+  digest: DIGESTS,
+  encrypt: ['RSA-OAEP', ...AES],
+  decrypt: ['RSA-OAEP', ...AES],
+  sign: SIGN,
+  verify: SIGN,
+  generateKey: [...PAIRS, ...AES, 'AES-KW', 'HMAC'],
+  importKey: [...PAIRS, ...AES, 'AES-KW', 'HMAC', 'HKDF', 'PBKDF2'],
+  deriveBits: ['ECDH', 'X25519', 'X448', 'HKDF', 'PBKDF2'],
+  keyLength: [...AES, 'AES-KW', 'HMAC', 'HKDF', 'PBKDF2'],
+  wrapKey: ['RSA-OAEP', ...AES, 'AES-KW'],
+}
+/** The algorithms whose dictionaries require a `hash`, per operation, with those dictionaries' names. */
+const HASHED = {
+  generateKey: { HMAC: 'HmacKeyGenParams', ...Object.fromEntries(RSA.map((n) => [n, 'RsaHashedKeyGenParams'])) },
+  importKey: { HMAC: 'HmacImportParams', ...Object.fromEntries(RSA.map((n) => [n, 'RsaHashedImportParams'])) },
+  sign: { ECDSA: 'EcdsaParams' },
+  verify: { ECDSA: 'EcdsaParams' },
+  deriveBits: { HKDF: 'HkdfParams', PBKDF2: 'Pbkdf2Params' },
+  keyLength: { HMAC: 'HmacImportParams' },
+}
+
+function recognized(op, name) {
+  const upper = name.toUpperCase()
+  const found = REGISTRY[op].find((n) => n.toUpperCase() === upper)
+  if (!found) throw domException('Unrecognized algorithm name', 'NotSupportedError')
+  return found
+}
+
+/**
+ * The part of "normalize an algorithm" that rejects at once, before any host work, as Node does:
+ * a missing name (TypeError), a name (or hash name) the registry lacks (NotSupportedError), a
+ * required hash missing. The members are checked by the host. Returns the registered name.
+ */
+function normalize(op, algorithm) {
+  if (!isObject(algorithm)) return recognized(op, String(algorithm))
+  const name = algorithm.name
+  if (name === undefined) {
+    throw new TypeError(
+      "Failed to normalize algorithm: passed algorithm can not be converted to 'Algorithm' because 'name' is required in 'Algorithm'.",
+    )
+  }
+  const found = recognized(op, String(name))
+  const dict = HASHED[op] && HASHED[op][found]
+  if (dict) {
+    const hash = algorithm.hash
+    if (hash === undefined) {
+      throw new TypeError(
+        `Failed to normalize algorithm: passed algorithm can not be converted to '${dict}' because 'hash' is required in '${dict}'.`,
+      )
+    }
+    normalize('digest', hash)
+  }
+  return found
 }
 
 export class SubtleCrypto {
   constructor() {
     throw new TypeError('Illegal constructor')
   }
+}
 
-  digest(algorithm, data) {
-    return async(() => native.digest(hashName(algorithm), exactBuffer(bufferSource(data, 'data'))))
-  }
+/**
+ * The methods: each checks its receiver and argument count as Node does, reads its arguments into
+ * a Call and sends it; `length` is the number of required arguments.
+ */
+const METHODS = {
+  // Digests run synchronously on the host (no key, no state).
+  digest: [
+    2,
+    (r, algorithm, data) => {
+      const bytes = r.bytes(data, 'data')
+      const name = normalize('digest', algorithm)
+      return native.digest(name, r.buffers[bytes.$buf])
+    },
+  ],
+  encrypt: [3, (r, algorithm, key, data) => cipher(r, 'encrypt', algorithm, key, data)],
+  decrypt: [3, (r, algorithm, key, data) => cipher(r, 'decrypt', algorithm, key, data)],
+  sign: [3, (r, algorithm, key, data) => cipher(r, 'sign', algorithm, key, data)],
+  verify: [
+    4,
+    (r, algorithm, key, signature, data) => {
+      const args = [r.key(key, 'key'), r.bytes(signature, 'signature'), r.bytes(data, 'data')]
+      return r.send('verify', [r.algorithm(algorithm, 'verify'), ...args])
+    },
+  ],
+  generateKey: [
+    3,
+    (r, algorithm, extractable, usages) => {
+      const list = r.usages(usages)
+      return r.send('generateKey', [r.algorithm(algorithm, 'generateKey'), !!extractable, list])
+    },
+  ],
+  deriveKey: [
+    5,
+    (r, algorithm, baseKey, derivedKeyType, extractable, usages) => {
+      const key = r.key(baseKey, 'baseKey')
+      const list = r.usages(usages)
+      const alg = r.algorithm(algorithm, 'deriveBits')
+      return r.send('deriveKey', [alg, key, r.algorithm(derivedKeyType, 'keyLength'), !!extractable, list])
+    },
+  ],
+  deriveBits: [
+    3,
+    (r, algorithm, baseKey, length) => {
+      const key = r.key(baseKey, 'baseKey')
+      return r.send('deriveBits', [r.algorithm(algorithm, 'deriveBits'), key, length == null ? null : r.value(length)])
+    },
+  ],
+  importKey: [
+    5,
+    (r, format, keyData, algorithm, extractable, usages) => {
+      const f = String(format)
+      const data = r.keyData(f, keyData)
+      const list = r.usages(usages)
+      return r.send('importKey', [f, data, r.algorithm(algorithm, 'importKey'), !!extractable, list])
+    },
+  ],
+  exportKey: [2, (r, format, key) => r.send('exportKey', [String(format), r.key(key, 'key')])],
+  wrapKey: [
+    4,
+    (r, format, key, wrappingKey, wrapAlgorithm) => {
+      const args = [String(format), r.key(key, 'key'), r.key(wrappingKey, 'wrappingKey')]
+      return r.send('wrapKey', [...args, r.algorithm(wrapAlgorithm, 'wrapKey')])
+    },
+  ],
+  unwrapKey: [
+    7,
+    (r, format, wrappedKey, unwrappingKey, unwrapAlgorithm, unwrappedKeyAlgorithm, extractable, usages) => {
+      const args = [String(format), r.bytes(wrappedKey, 'wrappedKey'), r.key(unwrappingKey, 'unwrappingKey')]
+      const list = r.usages(usages)
+      const wrap = r.algorithm(unwrapAlgorithm, 'wrapKey')
+      return r.send('unwrapKey', [...args, wrap, r.algorithm(unwrappedKeyAlgorithm, 'importKey'), !!extractable, list])
+    },
+  ],
+}
 
-  importKey(format, keyData, algorithm, extractable, keyUsages) {
-    return async(() => importHmac(String(format), keyData, algorithm, extractable, keyUsages))
-  }
+/** encrypt, decrypt and sign: (algorithm, key, data). */
+function cipher(r, op, algorithm, key, data) {
+  const args = [r.key(key, 'key'), r.bytes(data, 'data')]
+  return r.send(op, [r.algorithm(algorithm, op), ...args])
+}
 
-  generateKey(algorithm, extractable, keyUsages) {
-    return async(() => {
-      hmacOnly(algorithm)
-      const hash = hashName(algorithm.hash)
-      const bits = algorithm.length === undefined ? HASHES[hash] * 8 : Number(algorithm.length)
-      if (!(bits > 0 && bits % 8 === 0))
-        throw domException('HMAC key length must be a positive multiple of 8', 'OperationError')
-      const bytes = new Uint8Array(bits / 8)
-      crypto.getRandomValues(bytes)
-      return newKey(bytes, hash, extractable, usageList(keyUsages))
-    })
-  }
-
-  exportKey(format, key) {
-    return async(() => {
-      const s = keyState(key)
-      if (!s.extractable) throw domException('key is not extractable', 'InvalidAccessError')
-      if (format === 'raw') return s.bytes.slice().buffer
-      if (format === 'jwk') {
-        return {
-          kty: 'oct',
-          k: base64url(s.bytes),
-          alg: JWK_ALG[s.algorithm.hash.name],
-          key_ops: s.usages.slice(),
-          ext: true,
+for (const name of Object.keys(METHODS)) {
+  const [length, body] = METHODS[name]
+  const method = {
+    [name](...args) {
+      return new Promise((resolve) => {
+        if (this !== subtle) throw new TypeError('Illegal invocation')
+        if (args.length < length) {
+          throw new TypeError(
+            `Failed to execute '${name}' on 'SubtleCrypto': ${length} arguments required, but only ${args.length} present.`,
+          )
         }
-      }
-      throw domException(`Unsupported key format ${format} for HMAC`, 'NotSupportedError')
-    })
-  }
-
-  sign(algorithm, key, data) {
-    return async(() => mac(usable(key, 'sign', algorithm), data))
-  }
-
-  verify(algorithm, key, signature, data) {
-    return async(() => {
-      const s = usable(key, 'verify', algorithm)
-      const expected = new Uint8Array(mac(s, data))
-      const given = bufferSource(signature, 'signature')
-      if (given.length !== expected.length) return false
-      let diff = 0 // every byte compared, whatever the first mismatch
-      for (let i = 0; i < expected.length; i++) diff |= expected[i] ^ given[i]
-      return diff === 0
-    })
-  }
+        resolve(body(new Call(), ...args))
+      })
+    },
+  }[name]
+  Object.defineProperty(method, 'length', { value: length })
+  Object.defineProperty(SubtleCrypto.prototype, name, {
+    value: method,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  })
 }
 tag(SubtleCrypto, 'SubtleCrypto')
 

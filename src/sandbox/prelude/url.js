@@ -1,32 +1,19 @@
 // URL on the host's WHATWG parser (native.urlParse / native.urlSet), URLSearchParams in pure JS.
-import { native, shared } from './shared.js'
-import { internal, tag, illegal, isObject, inspectSymbol, concatBytes } from './util.js'
+import { native } from './shared.js'
+import { internal, tag, illegal, isObject, inspectSymbol, concatBytes, enumerableMembers } from './util.js'
+import { usvString, pairsOrRecord, pairIterable } from './webidl.js'
 import { utf8Encode, utf8Decode } from './utf8.js'
 
-const toWellFormed = shared.toWellFormed
 const kParts = internal('url')
 const kParams = internal('url searchParams')
 const kList = internal('params list')
 const kOwner = internal('params url')
 
-/** USVString conversion. */
-function usv(v) {
-  return toWellFormed.call(String(v))
-}
-
-/**
- * Makes a string safe to send: the FFI cuts at NUL, and the parser percent-encodes NUL wherever it
- * allows it (hosts reject both forms), so "%00" parses the same. A full parse first strips leading
- * and trailing C0 controls and spaces, as the parser would.
- */
-function wire(s, fullParse) {
-  if (!s.includes('\0')) return s
-  if (fullParse) s = s.replace(/^[\0- ]+|[\0- ]+$/g, '')
-  return s.replace(/\0/g, '%00')
-}
+const usv = usvString
+const entries = () => URLSearchParams.prototype.entries
 
 function parse(input, base) {
-  const json = native.urlParse(wire(usv(input), true), base === undefined ? undefined : wire(usv(base), true))
+  const json = native.urlParse(usv(input), base === undefined ? undefined : usv(base))
   return json === null ? null : JSON.parse(json)
 }
 
@@ -38,7 +25,7 @@ function parts(url) {
 
 function setPart(url, part, value) {
   const p = parts(url)
-  const next = JSON.parse(native.urlSet(p.href, part, wire(usv(value), part === 'href')))
+  const next = JSON.parse(native.urlSet(p.href, part, usv(value)))
   url[kParts] = next
   const params = url[kParams]
   if (params && (part === 'href' || next.search !== p.search)) params[kList] = parseForm(next.search.slice(1))
@@ -229,29 +216,17 @@ function update(params) {
 }
 
 export class URLSearchParams {
-  constructor(init) {
+  constructor(init = undefined) {
     let l = []
-    if (init instanceof URLSearchParams) {
-      l = list(init).map(([k, v]) => [k, v])
-    } else if (isObject(init)) {
-      if (typeof init[Symbol.iterator] === 'function') {
-        for (const pair of init) {
-          if (!isObject(pair) || typeof pair[Symbol.iterator] !== 'function') {
-            throw new TypeError('Each query pair must be an iterable [name, value] tuple')
-          }
-          const p = Array.from(pair)
-          if (p.length !== 2) throw new TypeError('Each query pair must be an iterable [name, value] tuple')
-          l.push([usv(p[0]), usv(p[1])])
-        }
-      } else {
-        for (const key of Reflect.ownKeys(init)) {
-          if (typeof key !== 'string') continue
-          const d = Object.getOwnPropertyDescriptor(init, key)
-          if (d && d.enumerable) l.push([usv(key), usv(init[key])])
-        }
-      }
+    if (isObject(init)) {
+      // (sequence<sequence<USVString>> or record<USVString, USVString>): a params object is an
+      // iterable of pairs like any other, so its own @@iterator, if replaced, is honoured.
+      const method = init[Symbol.iterator]
+      if (method === entries() && Object.prototype.hasOwnProperty.call(init, kList))
+        l = list(init).map(([k, v]) => [k, v])
+      else l = pairsOrRecord(init, method, usvString, 'URLSearchParams init')
     } else if (init !== undefined) {
-      let s = usv(init)
+      let s = usvString(init)
       if (s.charCodeAt(0) === 63) s = s.slice(1) // '?'
       l = parseForm(s)
     }
@@ -319,29 +294,6 @@ export class URLSearchParams {
     update(this)
   }
 
-  forEach(callback, thisArg) {
-    if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be a function')
-    for (let i = 0; i < list(this).length; i++) {
-      const [k, v] = this[kList][i]
-      callback.call(thisArg, v, k, this)
-    }
-  }
-
-  *entries() {
-    for (let i = 0; i < list(this).length; i++) {
-      const [k, v] = this[kList][i]
-      yield [k, v]
-    }
-  }
-
-  *keys() {
-    for (const [k] of this.entries()) yield k
-  }
-
-  *values() {
-    for (const [, v] of this.entries()) yield v
-  }
-
   toString() {
     return serializeForm(list(this))
   }
@@ -351,9 +303,6 @@ export class URLSearchParams {
     return items.length ? `URLSearchParams { ${items.join(', ')} }` : 'URLSearchParams {}'
   }
 }
-Object.defineProperty(URLSearchParams.prototype, Symbol.iterator, {
-  value: URLSearchParams.prototype.entries,
-  writable: true,
-  configurable: true,
-})
 tag(URLSearchParams, 'URLSearchParams')
+pairIterable(URLSearchParams, 'URLSearchParams', list)
+enumerableMembers(URLSearchParams, URL)

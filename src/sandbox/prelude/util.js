@@ -39,19 +39,6 @@ export function checkFunction(fn, what) {
   if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`${what} must be a function`)
 }
 
-/**
- * A QueuingStrategy dictionary's high-water mark (default `defaultHwm`) and size function, as the
- * stream constructors extract them; `st` is the dictionary (see {@link dictionary}).
- */
-export function queuingStrategy(st, defaultHwm) {
-  const raw = st.highWaterMark
-  const size = st.size
-  const hwm = raw === undefined ? defaultHwm : Number(raw)
-  if (Number.isNaN(hwm) || hwm < 0) throw new RangeError('Invalid highWaterMark')
-  checkFunction(size, 'strategy.size')
-  return { hwm, size }
-}
-
 /** WebIDL members are enumerable: makes every prototype member of `classes` so. */
 export function enumerableMembers(...classes) {
   for (const cls of classes) {
@@ -64,7 +51,7 @@ export function enumerableMembers(...classes) {
 /**
  * The GenericTransformStream mixin (TextEncoderStream, CompressionStream, ...): `readable` and
  * `writable` getters on `cls.prototype`, reading the TransformStream each instance holds under
- * `key`, as class getters would (named `get readable`, not enumerable).
+ * `key` (enumerable, as WebIDL attributes are).
  */
 export function genericTransformStream(cls, key) {
   const transform = (obj) => {
@@ -82,7 +69,7 @@ export function genericTransformStream(cls, key) {
   }
   for (const name of ['readable', 'writable']) {
     const { get } = Object.getOwnPropertyDescriptor(getters, name)
-    Object.defineProperty(cls.prototype, name, { get, enumerable: false, configurable: true })
+    Object.defineProperty(cls.prototype, name, { get, enumerable: true, configurable: true })
   }
 }
 
@@ -116,9 +103,15 @@ export function concatBytes(chunks, total) {
   return out
 }
 
-/** WebIDL dictionary conversion: undefined and null give {}, other non-objects throw. */
+/** What a missing dictionary converts to: no members, and nothing inherited to read. */
+const NO_MEMBERS = Object.freeze(Object.create(null))
+
+/**
+ * WebIDL dictionary conversion: undefined and null give a dictionary with no members (reading one
+ * finds nothing, even what guest code put on Object.prototype), other non-objects throw.
+ */
 export function dictionary(value, what) {
-  if (value === undefined || value === null) return {}
+  if (value === undefined || value === null) return NO_MEMBERS
   if (!isObject(value)) throw new TypeError(`${what} must be an object`)
   return value
 }

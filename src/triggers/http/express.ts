@@ -5,10 +5,12 @@
  */
 
 import type { ServerResponse } from 'node:http'
+import { FnboxError } from '../../errors.js'
 import { assertHandler, errorAnswer, reportError, resolveMountOptions, runHandler } from './mount-options.js'
 import {
   createDisconnectSignal,
   pathnameOf,
+  stripPrefix,
   writeWebResponse,
   type FetchHandler,
   type HttpMountOptions,
@@ -24,6 +26,8 @@ import {
 export interface ExpressRequestLike extends NodeRequestLike {
   /** The full path and query as the client sent them; Express strips the mount path from `url`. */
   originalUrl?: string
+  /** The path Express matched the mount on (`/fn`). */
+  baseUrl?: string
   /** A body parsed by `express.json()`, `express.text()`, `express.raw()`, ... */
   body?: unknown
 }
@@ -74,16 +78,11 @@ export function createExpressMiddleware(handler: FetchHandler, options?: HttpMou
 
   return async function fnboxExpress(req, res, _next): Promise<void> {
     const signal = createDisconnectSignal(res)
-    const { request, response } = await runHandler(
-      handler,
-      {
-        req,
-        url: req.originalUrl ?? req.url ?? '/',
-        path: pathnameOf(req.url ?? '/'),
-      },
-      resolved,
-      signal,
-    )
+    const path = mountPath(req)
+    const { request, response } =
+      path === undefined
+        ? { request: undefined, response: await errorAnswer(outsideMount(), undefined, resolved, signal) }
+        : await runHandler(handler, { req, url: req.originalUrl ?? req.url ?? '/', path }, resolved, signal)
     try {
       await writeWebResponse(res, response, signal)
     } catch (error) {
@@ -97,4 +96,20 @@ export function createExpressMiddleware(handler: FetchHandler, options?: HttpMou
       }
     }
   }
+}
+
+/**
+ * The path under the mount, read from the URL the client sent with its dot segments resolved
+ * (the URL the handler sees), not from the raw remainder Express matched: `/fn/../fn/hello`
+ * serves `/hello`, as on Koa. `undefined` when the resolved path leaves the mount (`/fn/../x`).
+ */
+function mountPath(req: ExpressRequestLike): string | undefined {
+  const { baseUrl, originalUrl } = req
+  if (baseUrl === undefined || originalUrl === undefined) return pathnameOf(req.url ?? '/')
+  const prefix = baseUrl === '' ? '' : pathnameOf(baseUrl).replace(/\/+$/, '')
+  return stripPrefix(pathnameOf(originalUrl), prefix)
+}
+
+function outsideMount(): FnboxError {
+  return new FnboxError('ERR_NOT_FOUND', 'The request path leaves the mount once its dot segments are resolved')
 }

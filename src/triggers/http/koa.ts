@@ -14,6 +14,7 @@ import {
   nodeHeaderEntries,
   pathnameOf,
   responseBytes,
+  stripPrefix,
   statusAllowsBody,
   type FetchHandler,
   type HttpMountOptions,
@@ -183,14 +184,6 @@ function resolvePrefix(prefix: unknown): string {
     throw invalidOption('options.prefix', "a path starting with '/'", prefix)
   }
   return prefix.replace(/\/+$/, '')
-}
-
-/** The path under `prefix` (segment boundary), or `undefined` when `path` is outside it. */
-function stripPrefix(path: string, prefix: string): string | undefined {
-  if (prefix === '') return path
-  if (path === prefix) return '/'
-  if (path.startsWith(prefix) && path.charAt(prefix.length) === '/') return path.slice(prefix.length)
-  return undefined
 }
 
 function parsedBodyOf(ctx: KoaContextLike): unknown {

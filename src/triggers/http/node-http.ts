@@ -194,7 +194,7 @@ export async function toWebRequest(req: NodeRequestLike, options: ToWebRequestOp
   const trustProxy = options.trustProxy === true
   signal.throwIfAborted()
 
-  const method = (req.method ?? 'GET').toUpperCase()
+  const method = checkMethod((req.method ?? 'GET').toUpperCase())
   const url = absoluteUrl(req, options.url ?? req.originalUrl ?? req.url ?? '/', trustProxy)
   const headers = toWebHeaders(req)
 
@@ -205,8 +205,36 @@ export async function toWebRequest(req: NodeRequestLike, options: ToWebRequestOp
     if (bytes.byteLength > 0) body = bytes
   }
 
-  // Our bytes always sit on a plain ArrayBuffer; TS 5.9 cannot know that of a Uint8Array.
-  return new Request(url, { method, headers, body: body as RequestInit['body'], signal })
+  try {
+    // Our bytes always sit on a plain ArrayBuffer; TS 5.9 cannot know that of a Uint8Array.
+    return new Request(url, { method, headers, body: body as RequestInit['body'], signal })
+  } catch (error) {
+    // Whatever the Fetch API refuses here came from the client: its request, not our bug.
+    throw new FnboxError('ERR_BAD_REQUEST', 'The request cannot be represented as a Fetch Request', {
+      cause: error,
+    })
+  }
+}
+
+/** Methods the Fetch API refuses to carry (a `Request` cannot have them). */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK'])
+/** An HTTP method: a token (RFC 9110 §9.1). */
+const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** The method, or `ERR_BAD_REQUEST`: 405 for one the Fetch API forbids, 400 for a non-token. */
+function checkMethod(method: string): string {
+  if (FORBIDDEN_METHODS.has(method)) {
+    throw new FnboxError('ERR_BAD_REQUEST', `The method ${method} is not supported`, {
+      status: 405,
+      details: { method },
+    })
+  }
+  if (!METHOD_TOKEN.test(method)) {
+    throw new FnboxError('ERR_BAD_REQUEST', 'The request method is not a valid token', {
+      details: { method: method.slice(0, 32) },
+    })
+  }
+  return method
 }
 
 /**
@@ -382,17 +410,29 @@ export function pathnameOf(target: string): string {
   }
 }
 
+/** The path under `prefix` (segment boundary), or `undefined` when `path` is outside it. @internal */
+export function stripPrefix(path: string, prefix: string): string | undefined {
+  if (prefix === '') return path
+  if (path === prefix) return '/'
+  if (path.startsWith(prefix) && path.charAt(prefix.length) === '/') return path.slice(prefix.length)
+  return undefined
+}
+
 /** True for errors that only say the client went away (not worth reporting). @internal */
 export function isClientGone(error: unknown, signal: AbortSignal): boolean {
   if (!signal.aborted) return false
   if (error === signal.reason) return true
   if (!(error instanceof Error)) return false
-  const code = (error as NodeJS.ErrnoException).code
-  return error.name === 'AbortError' || (code !== undefined && CLIENT_GONE_CODES.has(code))
+  return error.name === 'AbortError' || isClientGoneCode(error)
 }
 
 /** Errors Node raises on streams whose peer went away. */
 const CLIENT_GONE_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'])
+
+function isClientGoneCode(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code
+  return code !== undefined && CLIENT_GONE_CODES.has(code)
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -519,7 +559,13 @@ function collect(req: IncomingMessage, limit: number, signal: AbortSignal): Prom
       cleanup()
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
     }
-    const onError = (error: unknown): void => fail(error)
+    // A body the server could not parse (bad chunk framing, a reset mid-body): the client's doing.
+    const onError = (error: unknown): void =>
+      fail(
+        isClientGoneCode(error)
+          ? error
+          : new FnboxError('ERR_BAD_REQUEST', 'The request body could not be read', { cause: error }),
+      )
     const onClose = (): void => {
       if (!req.readableEnded) fail(disconnected())
     }

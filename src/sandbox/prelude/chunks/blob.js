@@ -1,5 +1,6 @@
-// Chunk "blob": Blob, File and FormData, and the FormData body codecs body.js uses.
+// Chunk "blob": Blob, File and FormData, and what bodies need of them (body.js).
 import { provide } from '../shared.js'
-import { Blob, File, FormData, encodeFormData, parseFormData } from '../blob.js'
+import { Blob, File, isBlob, blobBytes, blobFromBytes } from '../blob.js'
+import { FormData, isFormData, encodeFormData, parseFormData } from '../form-data.js'
 
-provide('blob', { Blob, File, FormData, encodeFormData, parseFormData })
+provide('blob', { Blob, File, FormData, isBlob, isFormData, blobBytes, blobFromBytes, encodeFormData, parseFormData })

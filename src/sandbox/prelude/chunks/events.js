@@ -2,7 +2,7 @@
 // AbortController and AbortSignal.
 import { provide } from '../shared.js'
 import { Event, EventTarget, CustomEvent, ErrorEvent, PromiseRejectionEvent } from '../events.js'
-import { AbortController, AbortSignal, followSignal, onAbort } from '../abort.js'
+import { AbortController, AbortSignal, followSignal, onAbort, isSignal } from '../abort.js'
 
 provide('events', {
   Event,
@@ -14,4 +14,5 @@ provide('events', {
   AbortSignal,
   followSignal,
   onAbort,
+  isSignal,
 })

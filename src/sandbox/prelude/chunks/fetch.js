@@ -2,7 +2,8 @@
 // core's entry.fetch and entry.abort call serve and abort).
 import { provide } from '../shared.js'
 import { Headers } from '../headers.js'
-import { Request, Response } from '../body.js'
+import { Request } from '../request.js'
+import { Response } from '../response.js'
 import { fetch } from '../fetch.js'
 import { serve, abort } from '../dispatch.js'
 

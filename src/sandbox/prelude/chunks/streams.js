@@ -1,5 +1,6 @@
-// Chunk "streams": the WHATWG stream classes and the text streams (everything streams.js exports).
+// Chunk "streams": the WHATWG stream classes, the text streams, and what other chunks build
+// streams with (everything streams/index.js exports).
 import { provide } from '../shared.js'
-import * as streams from '../streams.js'
+import * as streams from '../streams/index.js'
 
 provide('streams', { ...streams })
