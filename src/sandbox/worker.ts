@@ -102,7 +102,7 @@ async function invoke(msg: Extract<ToExecutor, { t: 'invoke' }>): Promise<void> 
   }
   running.set(msg.inv, msg.id)
   try {
-    const out = await instance.invoke(msg.inv, msg.call, msg.timeoutMs, sinkFor(msg.inv))
+    const out = await instance.invoke(msg.inv, msg.call, msg.limits, sinkFor(msg.inv))
     send({ t: 'done', inv: msg.inv, result: out.result, discarded: false })
   } catch (err) {
     const discarded = !instance.alive || (err instanceof InvocationFailure && err.discard)
