@@ -1019,7 +1019,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       target,
       status,
       error: error?.code,
-      // Guest text arrives redacted of the function's secrets (see CARRIES in pool/executor.ts).
+      // Guest text arrives redacted of the function's secrets (see GUEST_TEXT in pool/executor.ts).
       errorMessage: error?.message,
       errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
       waitMs: call.acquired - call.started,

@@ -235,7 +235,7 @@ export class Executor {
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
-      for (const msg of batch.msgs) this.#onMessage(CARRIES[msg.t] === 'guest text' ? this.#redact(msg) : msg)
+      for (const msg of batch.msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
     })
     worker.on('error', () => this.#restart('the executor thread failed'))
     worker.on('exit', () => {
@@ -585,42 +585,48 @@ export class Executor {
   }
 
   /**
-   * A message carrying the function's own text, with every string in it redacted of the secrets
-   * granted to the function (see {@link CARRIES}).
+   * A message carrying the function's own text, its text redacted of the secrets granted to the
+   * function (see {@link GUEST_TEXT}).
    */
   #redact(msg: FromExecutor): FromExecutor {
     const key =
       'inv' in msg ? this.#inflight.get(msg.inv)?.ref.key : 'id' in msg ? this.#creating.get(msg.id)?.key : undefined
     const redactor = key === undefined ? undefined : this.#loaded.get(key)?.redactor
-    if (!redactor || redactor.empty) return msg
-    const { t, ...payload } = msg
-    return { t, ...redactor.redactDeep(payload) } as FromExecutor
+    const redact = GUEST_TEXT[msg.t] as Redaction<FromExecutor> | undefined
+    return redactor && !redactor.empty && redact ? redact(msg, redactor) : msg
   }
 }
 
+type Redaction<M> = (msg: M, redactor: SecretRedactor) => M
+
 /**
- * What each message from an executor thread carries. `guest text` is text the function wrote
- * (its exceptions: message, name, stack, details; its console output): every string in such a
- * message is redacted of the function's secrets here, as it enters the host, so no path that
- * shows it later (errors thrown to callers, `invoke` and `log` events, HTTP answers, deploy
- * errors, source-mapped stacks) can forget to. `output` is what the function sends on purpose
- * (a response, a call's result, the requests of its host calls), passed as is; `host` carries
- * only what fnbox wrote. A new message type must be placed here to compile.
+ * Where each message from an executor thread carries text the function wrote (its exceptions:
+ * message, name, stack, every field of details; its console output), and how it is redacted of
+ * the function's secrets: here, as it enters the host, so no path that shows it later (errors
+ * thrown to callers, `invoke` and `log` events, HTTP answers, deploy errors, source-mapped
+ * stacks) can forget to. `undefined`: the message carries the function's deliberate output (a
+ * response, a call's result, the requests of its host calls: passed as is) or only what fnbox
+ * wrote. A new message type must be placed here to compile.
  */
-const CARRIES: Record<FromExecutor['t'], 'guest text' | 'output' | 'host'> = {
-  ready: 'host',
-  created: 'host',
-  'create-failed': 'guest text',
-  lost: 'host',
-  respond: 'output',
-  chunk: 'output',
-  end: 'host',
-  done: 'output',
-  failed: 'guest text',
-  log: 'guest text',
-  host: 'output',
-  blank: 'host',
-  snapshot: 'host',
+const GUEST_TEXT: { [T in FromExecutor['t']]: Redaction<Extract<FromExecutor, { t: T }>> | undefined } = {
+  failed: (msg, redactor) => ({ ...msg, error: redactError(msg.error, redactor) }),
+  'create-failed': (msg, redactor) => ({ ...msg, error: redactError(msg.error, redactor) }),
+  log: (msg, redactor) => ({ ...msg, message: redactor.redact(msg.message) }),
+  ready: undefined,
+  created: undefined,
+  lost: undefined,
+  respond: undefined,
+  chunk: undefined,
+  end: undefined,
+  done: undefined,
+  host: undefined,
+  blank: undefined,
+  snapshot: undefined,
+}
+
+/** The error's message and details redacted; its code and status are fnbox's. */
+function redactError(error: SerializedFnboxError, redactor: SecretRedactor): SerializedFnboxError {
+  return { ...error, message: redactor.redact(error.message), details: redactor.redactDeep(error.details) }
 }
 
 function withReason(error: SerializedFnboxError, reason: string): SerializedFnboxError {
