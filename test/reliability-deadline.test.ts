@@ -23,6 +23,7 @@ describe('Deadline', () => {
     await vi.advanceTimersByTimeAsync(249)
     expect(d.expired).toBe(true) // the sandbox's own limit ends the invocation first...
     await vi.advanceTimersByTimeAsync(1) // ...then, DEADLINE_GRACE_MS later, the host call is cut
+    await vi.advanceTimersByTimeAsync(1) // (once the messages already received are handled)
     const err = await result
     expect(isFnboxError(err, 'ERR_TIMEOUT')).toBe(true)
     expect((err as Error).message).toMatch(/^kv\.get was cut short: the invocation's 1000 ms deadline passed/)
@@ -108,9 +109,18 @@ describe('Deadline.extendTo', () => {
     await vi.advanceTimersByTimeAsync(10_000)
     expect(signal.aborted).toBe(false)
     expect(d.remaining()).toBe(50_000)
-    await vi.advanceTimersByTimeAsync(50_050)
+    await vi.advanceTimersByTimeAsync(50_051)
     expect(signal.aborted).toBe(true)
     expect((signal.reason as Error).message).toMatch(/the invocation's 60000 ms deadline passed/)
+  })
+
+  it('lets a response head that arrived with its timer still move it (the head comes first)', async () => {
+    const d = new Deadline(1_000)
+    const signal = d.signal
+    await vi.advanceTimersByTimeAsync(1_050) // its timer fires; the abort waits for pending messages
+    d.extendTo(d.startedAt + 60_000) // a streamed head, sent in time, handled in that same turn
+    await vi.advanceTimersByTimeAsync(10)
+    expect(signal.aborted).toBe(false)
   })
 
   it('keeps a passed deadline passed', async () => {

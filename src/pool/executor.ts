@@ -10,7 +10,12 @@ import type { EventLoopUtilization } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 import { FnboxError, type SerializedFnboxError } from '../errors.js'
 import type { SecretRedactor } from '../host/secrets/redact.js'
-import { InvocationBudget, type BudgetLimit, type InvocationLimits } from '../reliability/deadline.js'
+import {
+  afterPendingMessages,
+  InvocationBudget,
+  type BudgetLimit,
+  type InvocationLimits,
+} from '../reliability/deadline.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
 import { GUEST_SLOT_BYTES, readGuestSlot } from '../sandbox/guest-slot.js'
 import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
@@ -361,7 +366,7 @@ export class Executor {
     const { startedAt, cpuMs } = flight.budget.limits
     const wall = flight.budget.next().at + STUCK_GRACE_MS
     const cpu = flight.budget.cpuBinds() ? Math.max(startedAt + cpuMs + STUCK_GRACE_MS, now + CPU_WATCH_MS) : Infinity
-    flight.backstop = setTimeout(() => this.#overdue(flight.inv), Math.max(1, Math.min(wall, cpu) - now))
+    flight.backstop = setTimeout(() => this.#checkLater(flight.inv), Math.max(1, Math.min(wall, cpu) - now))
   }
 
   cancel(inv: number, reason: 'client' | 'timeout'): void {
@@ -418,7 +423,15 @@ export class Executor {
     // Another call within its limits, a creation (its own backstop), or no guest code (the thread
     // is catching up): look again later.
     const next = running ? running.budget.next().at + STUCK_GRACE_MS - now : STUCK_GRACE_MS
-    flight.backstop = setTimeout(() => this.#overdue(inv), Math.max(1, Math.min(next, STUCK_GRACE_MS)))
+    flight.backstop = setTimeout(() => this.#checkLater(inv), Math.max(1, Math.min(next, STUCK_GRACE_MS)))
+  }
+
+  /**
+   * {@link #overdue}, once the thread's messages already received are handled: a response head
+   * that moved the invocation's limits (it streams) may be among them.
+   */
+  #checkLater(inv: number): void {
+    afterPendingMessages(() => this.#overdue(inv))
   }
 
   /** The same for evaluating a function's top-level code, bounded by the init timeout. */

@@ -60,7 +60,19 @@ export class Deadline {
 
   #arm(): void {
     const left = this.remaining() + DEADLINE_GRACE_MS
-    this.#timer = this.#clock.setTimeout(() => this.#controller!.abort(this.error('the invocation')), left)
+    const timer = this.#clock.setTimeout(() => afterPendingMessages(() => this.#expire(timer), this.#clock), left)
+    this.#timer = timer
+  }
+
+  /**
+   * The timer fired: aborts, unless the end moved meanwhile. Run after the messages already
+   * received: the thread may have sent the response head that moves it just before (under load,
+   * a timer and a message due at once run timer first).
+   */
+  #expire(timer: TimerHandle): void {
+    if (this.#disposed || timer !== this.#timer || this.#controller!.signal.aborted) return
+    if (this.#clock.now() < this.#at + DEADLINE_GRACE_MS) this.#arm()
+    else this.#controller!.abort(this.error('the invocation'))
   }
 
   /** Milliseconds left, never below 0. */
@@ -126,6 +138,15 @@ export class Deadline {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
     if (this.#controller && !this.#controller.signal.aborted) this.#controller.abort(this.error('the invocation'))
   }
+}
+
+/**
+ * Runs `fn` from a timer callback once the event loop has handled the I/O already waiting,
+ * thread messages included: a 0 ms timer fires in the loop's next timers phase, after its poll
+ * phase.
+ */
+export function afterPendingMessages(fn: () => void, clock: Clock = systemClock): void {
+  clock.setTimeout(fn, 0)
 }
 
 /** The limits one invocation runs under (see `Limits` in options.ts), and when it started. */

@@ -582,14 +582,21 @@ export class Instance {
    * error of a host call cut off by its deadline, or of an allocation, and throw another).
    */
   #outcome(r: Running, failure: InvocationFailure): InvocationFailure {
-    if (takeExhausted(this.cell.memory)) r.failure ??= memoryFailure(failure.condemn)
-    if (r.failure) return r.failure
-    if (failure.error.code === 'ERR_EXECUTOR_LOST') return failure
+    if (takeExhausted(this.cell.memory)) r.failure ??= memoryFailure()
+    const cause = r.failure ?? this.#limitPassed(r, failure) ?? failure
+    // A module a host exception unwound through goes, whatever the cause reported.
+    return failure.condemn && !cause.condemn ? new InvocationFailure(cause.error, true, true) : cause
+  }
+
+  /** The wall-clock or CPU limit the invocation is past when `failure` ended it, if any. */
+  #limitPassed(r: Running, failure: InvocationFailure): InvocationFailure | undefined {
+    if (failure.error.code === 'ERR_EXECUTOR_LOST') return undefined
     const next = r.budget.next()
-    if (Date.now() >= next.at) return new InvocationFailure(r.budget.error(next.limit), true, failure.condemn)
-    if (r.budget.cpuBinds() && r.cpu > r.budget.limits.cpuMs)
+    if (Date.now() >= next.at) return new InvocationFailure(r.budget.error(next.limit), true)
+    if (r.budget.cpuBinds() && r.cpu > r.budget.limits.cpuMs) {
       return new InvocationFailure(r.budget.error('cpuMs'), true)
-    return failure
+    }
+    return undefined
   }
 
   #finish(running: Running): void {
