@@ -418,10 +418,11 @@ export class Instance {
   /**
    * Enters the module to run guest code: marks the thread's guest slot (see guest-slot.ts) and
    * starts the guest's clock. The time between the outermost entry and its exit is the guest's
-   * own time, what `limits.cpuMs` counts: Node has no per-thread CPU clock before v23.9
-   * (`process.cpuUsage` is the process's, event-loop utilisation is not CPU time), and the guest
-   * runs alone on its thread while inside, so this is its CPU time unless the OS preempts the
-   * thread (then it counts more, never less).
+   * own time, what `limits.cpuMs` counts: Node 20 has no per-thread CPU clock
+   * (`process.cpuUsage` is the process's, event-loop utilisation is not CPU time;
+   * `process.threadCpuUsage` came in 22.15, a syscall per reading), one clock serves every
+   * supported Node, and the guest runs alone on its thread while inside, so this is its CPU time
+   * unless the OS preempts the thread (then it counts more, never less).
    */
   #enter(): number {
     const previous = enterGuest(this.#mark(), this.#running?.cpu ?? 0)
