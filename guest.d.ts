@@ -31,8 +31,9 @@ export interface FnboxContext {
   /** The deployed version (content hash). */
   readonly version: string
   /**
-   * Keeps the invocation alive until `promise` settles, after the response is sent. The
-   * function's `timeoutMs` still applies.
+   * Keeps the invocation alive until `promise` settles, after the response is sent. It stays
+   * within the function's `timeoutMs` (after a streamed response: its `streamTotalMs`) and
+   * `cpuMs`.
    */
   waitUntil(promise: Promise<unknown>): void
 }

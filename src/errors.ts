@@ -20,9 +20,15 @@ export type FnboxErrorCode =
   | 'ERR_BAD_REQUEST'
   /** No function (or export) of that name is deployed. */
   | 'ERR_NOT_FOUND'
-  /** The invocation ran past `limits.timeoutMs`. */
+  /**
+   * The invocation ran past a wall-clock limit: `limits.timeoutMs`, or while its response streamed
+   * `limits.streamIdleMs` or `limits.streamTotalMs` (`details.option` names it). Also when the
+   * guest caught a host call cut short by the deadline and threw something else.
+   */
   | 'ERR_TIMEOUT'
-  /** The guest allocated past `limits.memoryMb`. */
+  /** The guest used more than `limits.cpuMs` of CPU time in one invocation. */
+  | 'ERR_CPU_LIMIT'
+  /** The guest allocated past `limits.memoryMb` (whatever it did with the error it got). */
   | 'ERR_MEMORY_LIMIT'
   /** The guest recursed past `limits.maxStackKb`. */
   | 'ERR_STACK_OVERFLOW'
@@ -88,6 +94,7 @@ const STATUS: Record<FnboxErrorCode, number> = {
   ERR_BAD_REQUEST: 400,
   ERR_NOT_FOUND: 404,
   ERR_TIMEOUT: 504,
+  ERR_CPU_LIMIT: 500,
   ERR_MEMORY_LIMIT: 500,
   ERR_STACK_OVERFLOW: 500,
   ERR_REQUEST_TOO_LARGE: 413,
@@ -116,6 +123,7 @@ const PUBLIC_MESSAGE = new Set<FnboxErrorCode>([
   'ERR_BAD_REQUEST',
   'ERR_NOT_FOUND',
   'ERR_TIMEOUT',
+  'ERR_CPU_LIMIT',
   'ERR_MEMORY_LIMIT',
   'ERR_STACK_OVERFLOW',
   'ERR_REQUEST_TOO_LARGE',

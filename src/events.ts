@@ -11,6 +11,7 @@ import type { LoadLevelEvent } from './reliability/shedding.js'
 /** Console output of a guest. @public */
 export interface LogEvent {
   level: 'debug' | 'info' | 'log' | 'warn' | 'error'
+  /** The line, with the function's granted secrets replaced by `[redacted]`. */
   message: string
   function: string
   version: string
@@ -32,11 +33,14 @@ export interface InvokeEvent {
   /** Error code when the invocation failed. */
   error: FnboxErrorCode | undefined
   /**
-   * The failure's message, for the host's logs (a guest exception's name and message included);
-   * never sent to HTTP clients.
+   * The failure's message, for the host's logs (a guest exception's name and message included,
+   * with the function's granted secrets replaced by `[redacted]`); never sent to HTTP clients.
    */
   errorMessage: string | undefined
-  /** The guest's stack of a guest exception, mapped through the deploy's source map when it has one. */
+  /**
+   * The guest's stack of a guest exception, mapped through the deploy's source map when it has
+   * one (redacted like `errorMessage`).
+   */
   errorStack?: string | undefined
   /** Time waiting for a warm instance, in ms. */
   waitMs: number

@@ -20,8 +20,31 @@ export interface Limits {
    * {@link PoolOptions.instancesPerModule}). Default 128.
    */
   memoryMb: number
-  /** Wall-clock time of one invocation, awaits included, in ms. Past it: `ERR_TIMEOUT`. Default 30000. */
+  /**
+   * Wall-clock time of one invocation, awaits included, in ms: until its result (`call`) or its
+   * response head (`fetch`; a body sent whole goes with its head). A body that streams then runs
+   * under `streamIdleMs` and `streamTotalMs`. Past it: `ERR_TIMEOUT` (HTTP 504). Default 30000.
+   */
   timeoutMs: number
+  /**
+   * CPU time the guest may use in one invocation, in ms: the time the executor thread spends
+   * running its code (awaits and host I/O excluded), in every phase of the call (before the
+   * response, while it streams, in waitUntil work). Past it: `ERR_CPU_LIMIT`. Default: the
+   * function's `timeoutMs` (set it lower to bound the computing of long streams).
+   */
+  cpuMs: number
+  /**
+   * Once a response head went out with a streamed body: the longest time without a chunk
+   * (counted from the head, then from each chunk), in ms. Past it the body is cut off with
+   * `ERR_TIMEOUT`. Default 30000.
+   */
+  streamIdleMs: number
+  /**
+   * Once a response head went out with a streamed body: the longest time the invocation may run
+   * in all, counted from its start (never less than `timeoutMs`), waitUntil work included, in ms.
+   * Past it the body is cut off with `ERR_TIMEOUT`. Default 600000 (10 minutes).
+   */
+  streamTotalMs: number
   /** Guest stack, in KiB (64-1024). Deeper recursion throws a guest `InternalError`. Default 512. */
   maxStackKb: number
   /** Largest request body accepted over HTTP, in bytes. Past it: 413. Default 1 MiB. */
@@ -105,6 +128,9 @@ export interface PoolBudgetOptions {
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   memoryMb: 128,
   timeoutMs: 30_000,
+  cpuMs: 30_000,
+  streamIdleMs: 30_000,
+  streamTotalMs: 600_000,
   maxStackKb: 512,
   maxRequestBytes: 1024 * 1024,
   maxResponseBytes: 10 * 1024 * 1024,
@@ -129,6 +155,9 @@ export const MAX_CODE_BYTES = 16 * 1024 * 1024
 const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
   memoryMb: [16, 2048],
   timeoutMs: [1, 24 * 60 * 60 * 1000],
+  cpuMs: [1, 24 * 60 * 60 * 1000],
+  streamIdleMs: [1, 24 * 60 * 60 * 1000],
+  streamTotalMs: [1, 24 * 60 * 60 * 1000],
   maxStackKb: [64, 1024],
   maxRequestBytes: [0, 1024 * 1024 * 1024],
   maxResponseBytes: [0, 1024 * 1024 * 1024],
@@ -202,8 +231,16 @@ function checkSpec(v: unknown, name: string, spec: Spec): void {
   }
 }
 
+/**
+ * `base` with the fields `value` sets. `cpuMs` follows `timeoutMs` unless it was set apart: a
+ * layer that sets only `timeoutMs` over a base whose `cpuMs` followed its own `timeoutMs` moves
+ * both (a function given more time to compute gets the CPU time to match).
+ */
 export function resolveLimits(value: unknown, name: string, base: Readonly<Limits> = DEFAULT_LIMITS): Limits {
-  return fillIntegers(value, name, base, LIMIT_RANGES)
+  const limits = fillIntegers(value, name, base, LIMIT_RANGES)
+  const given = value as Partial<Limits> | undefined
+  if (given?.cpuMs === undefined && base.cpuMs === base.timeoutMs) limits.cpuMs = limits.timeoutMs
+  return limits
 }
 
 export function resolvePool(

@@ -23,7 +23,7 @@ import {
 import { DataSession } from './host/domains/session.js'
 import type { StorageAdapters } from './host/domains/types.js'
 import { GuestHostSession } from './host/guest-session.js'
-import { redactSecrets } from './host/secrets/redact.js'
+import { SecretRedactor } from './host/secrets/redact.js'
 import { createGuardedFetch, parseAllowedHosts, preloadGuestFetch } from './host/net/index.js'
 import { bundle, type BundleOptions } from './bundle/bundle.js'
 import { StackMapper } from './bundle/source-map.js'
@@ -42,7 +42,7 @@ import {
   type PoolOptions,
 } from './options.js'
 import { systemClock, type Clock } from './pool/clock.js'
-import { Executor, type FunctionSource, type InstanceRef } from './pool/executor.js'
+import { Executor, type FunctionSource, type InstanceRef, type InvocationBudgetSpec } from './pool/executor.js'
 import { RecentWindow } from './observability/window.js'
 import type { FunctionPool } from './pool/function-pool.js'
 import { PoolManager, type PoolBudgetStats } from './pool/pool-manager.js'
@@ -206,7 +206,10 @@ export interface DeployOptions {
    * other scopes are invisible to them. Default `'default'` (the scope of `runtime.kv`).
    */
   scope?: string
-  /** Names of the secrets the function may read with `secrets.get` (values are redacted from its logs). */
+  /**
+   * Names of the secrets the function may read with `secrets.get`. Their values are redacted
+   * from its errors and logs (verbatim and common encodings; see the README's Secrets section).
+   */
   secrets?: string[]
   /** Overrides of the runtime's breaker for this function, or `false` for none. */
   breaker?: BreakerOptions | false
@@ -335,6 +338,8 @@ interface OpenCall {
   acquired: number
   gate: GateTicket
   deadline: Deadline
+  /** Its limits for the executor, counted from the deadline's start; the deadline moves when it streams. */
+  budget: InvocationBudgetSpec
   /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
   clientGone: boolean
 }
@@ -527,6 +532,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       if (value === undefined) delete next[name]
       else next[name] = value
       fn.source.secrets = next
+      // Added before the thread can read it; a replaced value stays redacted too.
+      if (value !== undefined) fn.source.redactor.add([value])
       for (const e of this.#executors) e.updateSecrets(fn.key, next)
     }
   }
@@ -659,6 +666,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         instancesPerModule: pool.instancesPerModule,
       },
       secrets,
+      redactor: new SecretRedactor(Object.values(secrets)),
     }
     const fn: FunctionVersion = {
       name,
@@ -821,7 +829,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const { requestId, ref, session } = call
     let error: FnboxError | undefined
     try {
-      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, fn.timeoutMs, {
+      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
         onLog: (level, message) => this.#log(fn, requestId, level, message),
         onHost: (req) => session.handle(req),
       })
@@ -829,10 +837,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
       error = mapStack(fn.stacks, asFnboxError(err))
-      if (error.code === 'ERR_GUEST_EXCEPTION') {
-        const message = redactSecrets(error.message, fn.source.secrets)
-        if (message !== error.message) error = new FnboxError(error.code, message, { details: error.details })
-      }
       // Whether its writes happened: a caller told "failed" must not assume nothing changed.
       error = session.withWrites(error)
       throw error
@@ -893,7 +897,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         call.clientGone = true
         executor.cancel(inv, 'client')
       }
-      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, fn.timeoutMs, {
+      const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, call.budget, {
         onRespond: (head, bytes) => {
           status = head.status
           if (!head.stream) {
@@ -968,6 +972,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     fn.acquired++
     fn.acquireWaits.record(acquired - started)
     const deadline = new Deadline(fn.timeoutMs)
+    const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
+    const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     return {
       requestId: randomUUID(),
       ref,
@@ -986,6 +992,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       acquired,
       gate,
       deadline,
+      budget: { limits, deadline },
       clientGone: false,
     }
   }
@@ -1014,16 +1021,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       target,
       status,
       error: error?.code,
-      errorMessage: error && redactSecrets(error.message, fn.source.secrets),
-      errorStack:
-        typeof error?.details.stack === 'string' ? redactSecrets(error.details.stack, fn.source.secrets) : undefined,
+      // Guest text arrives redacted of the function's secrets (see GUEST_TEXT in pool/executor.ts).
+      errorMessage: error?.message,
+      errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
       waitMs: call.acquired - call.started,
       durationMs: performance.now() - call.acquired,
     })
   }
 
   #log(fn: FunctionVersion, requestId: string, level: GuestLogLevel, message: string): void {
-    message = redactSecrets(message, fn.source.secrets)
     this.emit('log', { level, message, function: fn.name, version: fn.version, requestId, time: Date.now() })
   }
 

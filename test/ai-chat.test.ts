@@ -210,12 +210,12 @@ describe('limits and the SSRF guard around streaming functions', () => {
     expect(mock.requests).toHaveLength(0)
   })
 
-  it('limits.timeoutMs cuts off a stream that outlives it', async () => {
+  it('limits.streamTotalMs cuts off a stream that outlives it', async () => {
     await runtime.deploy('openai-short', {
       entry: join(functions, 'openai-chat.ts'),
       secrets: SECRETS,
       allowedHosts: [mock.host],
-      limits: { timeoutMs: 400 },
+      limits: { timeoutMs: 400, streamTotalMs: 400 },
     })
     mock.configure({ delayMs: 150 })
     const started = performance.now()

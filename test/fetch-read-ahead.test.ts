@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Engine } from '../src/sandbox/engine.js'
 import type { InvocationSink } from '../src/sandbox/instance.js'
 import type { HostCall, HostReplyValue } from '../src/sandbox/protocol.js'
-import { TEST_LIMITS as LIMITS } from './helpers/sandbox-limits.js'
+import { invocationLimits, TEST_LIMITS as LIMITS } from './helpers/sandbox-limits.js'
 
 const engines: Engine[] = []
 afterEach(() => {
@@ -67,7 +67,7 @@ async function run(code: string, trace: Trace): Promise<unknown> {
   await engine.create(1, 'f')
   const out = await engine
     .instance(1)!
-    .invoke(1, { kind: 'call', exportName: 'run', argsJson: '[]' }, 5000, sink(trace))
+    .invoke(1, { kind: 'call', exportName: 'run', argsJson: '[]' }, invocationLimits(5000), sink(trace))
   return out.result === undefined ? undefined : JSON.parse(out.result)
 }
 

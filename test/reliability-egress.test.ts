@@ -113,11 +113,11 @@ describe('Egress', () => {
   const go = async (
     url: string,
     init: Partial<GuardedRequestInit> = {},
-    ctx: { deadlineMs?: number; grants?: string[] } = {},
+    ctx: { deadlineMs?: number; deadline?: Deadline; grants?: string[] } = {},
   ): Promise<GuardedResponse | FnboxError> => {
     const pending = egress!
       .fetch(url, { method: 'GET', headers: [], redirect: 'follow', ...init }, POLICY, {
-        deadline: new Deadline(ctx.deadlineMs ?? 30_000),
+        deadline: ctx.deadline ?? new Deadline(ctx.deadlineMs ?? 30_000),
         grants: new Set(ctx.grants ?? []),
       })
       .catch((e: FnboxError) => e)
@@ -221,13 +221,25 @@ describe('Egress', () => {
   })
 
   it('gives every attempt only the time the invocation has left, and refuses once it is gone', async () => {
-    const { sent } = setup(() => 200)
-    await go('https://api.test/', {}, { deadlineMs: 2_000 })
-    expect(sent[0]!.timeoutMs).toBe(2_050) // the deadline, plus the grace that lets the sandbox time out first
+    const { sent } = setup(() => ({ status: 200, delayMs: 60_000 }))
+    let cutAt = 0
+    const cut = go('https://api.test/', {}, { deadlineMs: 2_000 })
+    sent[0]!.signal!.addEventListener('abort', () => (cutAt = Date.now() - sent[0]!.at))
+    expect(await cut).toMatchObject({ code: 'ERR_TIMEOUT' })
+    // The deadline, plus the grace that lets the sandbox time out first (and a tick, for the
+    // messages already received, which may move it).
+    expect(cutAt).toBe(2_051)
     const err = await go('https://api.test/', {}, { deadlineMs: 0 })
     expect(isFnboxError(err, 'ERR_TIMEOUT')).toBe(true)
     expect((err as Error).message).toMatch(/fetch to "api\.test" was cut short/)
     expect(sent).toHaveLength(1)
+  })
+
+  it('lets an attempt go on when the deadline moves later (the response streams)', async () => {
+    setup(() => ({ status: 200, delayMs: 5_000 }))
+    const deadline = new Deadline(2_000)
+    setTimeout(() => deadline.extendTo(deadline.startedAt + 600_000), 1_000)
+    expect(await go('https://api.test/', {}, { deadline })).toMatchObject({ status: 200 })
   })
 
   it('does not wait out a Retry-After longer than the invocation has left', async () => {

@@ -11,7 +11,7 @@ import type { InvocationSink } from '../src/sandbox/instance.js'
 import { ModuleCell } from '../src/sandbox/module-cell.js'
 import type { HostCall, HostReplyValue } from '../src/sandbox/protocol.js'
 import { takeMemory, type Snapshot } from '../src/sandbox/snapshot.js'
-import { TEST_LIMITS as LIMITS } from './helpers/sandbox-limits.js'
+import { invocationLimits, TEST_LIMITS as LIMITS } from './helpers/sandbox-limits.js'
 
 interface Harness {
   engine: Engine
@@ -77,7 +77,7 @@ async function call(h: Harness, id: number, exportName: string, ...args: unknown
   const out = await instance.invoke(
     nextInv++,
     { kind: 'call', exportName, argsJson: JSON.stringify(args) },
-    2000,
+    invocationLimits(2000),
     sink(h),
   )
   return out.result === undefined ? undefined : JSON.parse(out.result)
@@ -199,7 +199,7 @@ describe('snapshots', () => {
 
     const spinning = h.engine.instance(3)!
     await expect(
-      spinning.invoke(nextInv++, { kind: 'call', exportName: 'spin', argsJson: '[]' }, 100, sink(h)),
+      spinning.invoke(nextInv++, { kind: 'call', exportName: 'spin', argsJson: '[]' }, invocationLimits(100), sink(h)),
     ).rejects.toMatchObject({ error: { code: 'ERR_TIMEOUT' } })
     expect(spinning.alive).toBe(false)
     expect(spinning.cell.condemned).toBe(false)

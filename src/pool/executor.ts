@@ -8,7 +8,14 @@
  */
 import type { EventLoopUtilization } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
-import { FnboxError } from '../errors.js'
+import { FnboxError, type SerializedFnboxError } from '../errors.js'
+import type { SecretRedactor } from '../host/secrets/redact.js'
+import {
+  afterPendingMessages,
+  InvocationBudget,
+  type BudgetLimit,
+  type InvocationLimits,
+} from '../reliability/deadline.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
 import { GUEST_SLOT_BYTES, readGuestSlot } from '../sandbox/guest-slot.js'
 import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
@@ -26,6 +33,11 @@ import { secretsFingerprint, type Snapshot } from '../sandbox/snapshot.js'
 
 /** How long past an invocation's deadline a thread may stay silent before it is terminated. */
 export const STUCK_GRACE_MS = 50
+/**
+ * How often the main thread looks whether a long invocation (one whose `cpuMs` could be spent
+ * by now) is wedged past its CPU limit in a builtin that ignores the interrupt.
+ */
+const CPU_WATCH_MS = 1000
 
 /** A warm instance living in an executor thread. */
 export interface InstanceRef {
@@ -50,11 +62,23 @@ export interface InvocationResult {
   discarded: boolean
 }
 
+/** The host-call deadline of an invocation, moved later when its response streams. */
+export interface ExtendableDeadline {
+  extendTo(at: number): void
+}
+
+/** The limits of one invocation, and its host-call deadline (moved later when its response streams). */
+export interface InvocationBudgetSpec {
+  limits: InvocationLimits
+  deadline?: ExtendableDeadline
+}
+
 interface Inflight {
   inv: number
   ref: InstanceRef
-  started: number
-  deadline: number
+  /** The same budget the thread enforces, kept from its messages (head, chunks, end). */
+  budget: InvocationBudget
+  deadline: ExtendableDeadline | undefined
   handlers: InvocationHandlers
   resolve: (r: InvocationResult) => void
   reject: (e: FnboxError) => void
@@ -64,6 +88,8 @@ interface Inflight {
 }
 
 interface Creating {
+  /** The function version, whose secrets its errors are redacted of. */
+  key: string
   resolve: (created: { ms: number; restored: boolean }) => void
   reject: (e: FnboxError) => void
   backstop: NodeJS.Timeout
@@ -79,6 +105,11 @@ export interface FunctionSource {
   limits: SandboxLimits
   /** Granted secrets by name, current values (replaced on update, see {@link Executor.updateSecrets}). */
   secrets: Record<string, string>
+  /**
+   * Every value of its granted secrets since the deploy (a value replaced by a rotation stays
+   * secret): what the function's errors and logs are redacted of as they leave the thread.
+   */
+  redactor: SecretRedactor
   /**
    * The snapshot a thread took of this version: every thread's later instances restore from it
    * (the same shared memory). Dropped when the secrets change.
@@ -156,7 +187,8 @@ export class Executor {
     if (now - this.#eluAt >= 100) {
       const current = this.#worker.performance.eventLoopUtilization()
       const window = this.#eluMark ? this.#worker.performance.eventLoopUtilization(current, this.#eluMark) : current
-      this.#eluValue = window.utilization
+      // Clamped: the difference of two readings can come out a hair below 0.
+      this.#eluValue = Math.min(1, Math.max(0, window.utilization))
       this.#eluMark = current
       this.#eluAt = now
     }
@@ -208,7 +240,7 @@ export class Executor {
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
-      for (const msg of batch.msgs) this.#onMessage(msg)
+      for (const msg of batch.msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
     })
     worker.on('error', () => this.#restart('the executor thread failed'))
     worker.on('exit', () => {
@@ -276,7 +308,7 @@ export class Executor {
     const id = nextInstance++
     const { ms, restored } = await new Promise<{ ms: number; restored: boolean }>((resolve, reject) => {
       const backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS + STUCK_GRACE_MS)
-      this.#creating.set(id, { resolve, reject, backstop })
+      this.#creating.set(id, { key: fn.key, resolve, reject, backstop })
       this.#post({ t: 'create', id, key: fn.key })
     })
     const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false }
@@ -289,10 +321,15 @@ export class Executor {
     if (!ref.lost) this.#post({ t: 'destroy', id: ref.id })
   }
 
+  /**
+   * Runs an invocation under `budget.limits` (its wall-clock limits count from `startedAt`, the
+   * same instant on both threads). When its response streams, `budget.deadline` (that of its
+   * host calls) is moved to the stream's budget.
+   */
   invoke(
     ref: InstanceRef,
     call: Extract<ToExecutor, { t: 'invoke' }>['call'],
-    timeoutMs: number,
+    { limits, deadline }: InvocationBudgetSpec,
     handlers: InvocationHandlers,
   ): { inv: number; done: Promise<InvocationResult> } {
     const inv = nextInv++
@@ -301,23 +338,35 @@ export class Executor {
         reject(new FnboxError('ERR_EXECUTOR_LOST', 'the sandbox instance is gone'))
         return
       }
-      const deadline = Date.now() + timeoutMs
-      const backstop = setTimeout(() => this.#overdue(inv), timeoutMs + STUCK_GRACE_MS)
-      this.#inflight.set(inv, {
+      const flight: Inflight = {
         inv,
         ref,
-        started: Date.now(),
+        budget: new InvocationBudget(limits),
         deadline,
         handlers,
         resolve,
         reject,
-        backstop,
+        backstop: undefined as unknown as NodeJS.Timeout,
         abandoned: false,
-      })
+      }
+      this.#armBackstop(flight, Date.now())
+      this.#inflight.set(inv, flight)
       const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
-      this.#post({ t: 'invoke', inv, id: ref.id, timeoutMs, call }, transfer)
+      this.#post({ t: 'invoke', inv, id: ref.id, limits, call }, transfer)
     })
     return { inv, done }
+  }
+
+  /**
+   * The next look at an invocation: its next wall-clock limit (plus the grace the thread gets to
+   * report it), or, once its CPU limit could have been spent, every {@link CPU_WATCH_MS}.
+   */
+  #armBackstop(flight: Inflight, now: number): void {
+    clearTimeout(flight.backstop)
+    const { startedAt, cpuMs } = flight.budget.limits
+    const wall = flight.budget.next().at + STUCK_GRACE_MS
+    const cpu = flight.budget.cpuBinds() ? Math.max(startedAt + cpuMs + STUCK_GRACE_MS, now + CPU_WATCH_MS) : Infinity
+    flight.backstop = setTimeout(() => this.#checkLater(flight.inv), Math.max(1, Math.min(wall, cpu) - now))
   }
 
   cancel(inv: number, reason: 'client' | 'timeout'): void {
@@ -329,38 +378,60 @@ export class Executor {
   }
 
   /**
-   * An invocation passed its deadline and the thread said nothing: the thread is blocked. Its
-   * caller gets `ERR_TIMEOUT` now, whatever else the thread runs. When the guest code the
-   * thread runs is this call, or another one past its own deadline, the thread is wedged in a
-   * builtin that ignores the interrupt: terminate it. When it is a call still within its limit,
-   * look again at that call's deadline.
+   * The limit `flight` is past by more than the thread's grace, judged from here: its wall-clock
+   * budget, or, while the thread runs its guest code (`slot`), its CPU time. Undefined when within.
+   */
+  #pastLimit(flight: Inflight, slot: ReturnType<typeof readGuestSlot>, now: number): BudgetLimit | undefined {
+    const next = flight.budget.next()
+    if (next.at + STUCK_GRACE_MS <= now) return next.limit
+    if (slot.mark !== flight.inv || !flight.budget.cpuBinds()) return undefined
+    return slot.cpuBefore + (now - slot.since) > flight.budget.limits.cpuMs + STUCK_GRACE_MS ? 'cpuMs' : undefined
+  }
+
+  /**
+   * An invocation passed a limit and the thread said nothing: the thread is blocked. Its caller
+   * gets the limit's error now (`ERR_TIMEOUT`, `ERR_CPU_LIMIT`), whatever else the thread runs.
+   * When the guest code the thread runs is this call, or another one past its own limits, the
+   * thread is wedged in a builtin that ignores the interrupt: terminate it. When it is a call
+   * still within its limits, look again later.
    */
   #overdue(inv: number): void {
     const flight = this.#inflight.get(inv)
     if (!flight) return
     const now = Date.now()
+    const slot = readGuestSlot(this.#guestSlot)
+    const limit = this.#pastLimit(flight, slot, now)
     if (!flight.abandoned) {
+      if (!limit) {
+        // Within its limits: a chunk moved them, or its CPU time is not spent yet.
+        this.#armBackstop(flight, now)
+        return
+      }
       flight.abandoned = true
       // The instance is given up: destroyed when the thread gets to it, never handed out again.
       this.#instances.delete(flight.ref.id)
       this.#post({ t: 'destroy', id: flight.ref.id })
       flight.ref.lost = true
-      flight.reject(
-        new FnboxError('ERR_TIMEOUT', 'the function ran past its time limit', {
-          details: { limit: flight.deadline - flight.started },
-        }),
-      )
+      flight.reject(FnboxError.fromJSON(flight.budget.error(limit)))
     }
-    const current = readGuestSlot(this.#guestSlot).mark
-    const running = current > 0 ? this.#inflight.get(current) : undefined
-    if (running && running.deadline + STUCK_GRACE_MS <= now) {
-      this.#restart(`an invocation ran ${now - running.deadline} ms past its deadline in a blocking builtin`)
+    const running = slot.mark > 0 ? this.#inflight.get(slot.mark) : undefined
+    const wedged = running && this.#pastLimit(running, slot, now)
+    if (running && wedged) {
+      this.#restart(`an invocation ran past limits.${wedged} in a blocking builtin`)
       return
     }
-    // Another call within its limit, a creation (its own backstop), or no guest code (the thread
+    // Another call within its limits, a creation (its own backstop), or no guest code (the thread
     // is catching up): look again later.
-    const next = running ? running.deadline + STUCK_GRACE_MS - now : STUCK_GRACE_MS
-    flight.backstop = setTimeout(() => this.#overdue(inv), Math.max(1, next))
+    const next = running ? running.budget.next().at + STUCK_GRACE_MS - now : STUCK_GRACE_MS
+    flight.backstop = setTimeout(() => this.#checkLater(inv), Math.max(1, Math.min(next, STUCK_GRACE_MS)))
+  }
+
+  /**
+   * {@link #overdue}, once the thread's messages already received are handled: a response head
+   * that moved the invocation's limits (it streams) may be among them.
+   */
+  #checkLater(inv: number): void {
+    afterPendingMessages(() => this.#overdue(inv))
   }
 
   /** The same for evaluating a function's top-level code, bounded by the init timeout. */
@@ -399,11 +470,10 @@ export class Executor {
     for (const f of this.#inflight.values()) {
       clearTimeout(f.backstop)
       if (f.abandoned) continue
+      const next = f.budget.next()
       f.reject(
-        f.deadline <= now
-          ? new FnboxError('ERR_TIMEOUT', 'the function ran past its time limit and its thread was terminated', {
-              details: { reason },
-            })
+        next.at <= now
+          ? FnboxError.fromJSON(withReason(f.budget.error(next.limit), reason))
           : new FnboxError('ERR_EXECUTOR_LOST', 'the executor thread running this call was restarted', {
               retryAfterSeconds: 1,
               details: { reason },
@@ -443,15 +513,35 @@ export class Executor {
         this.#instances.delete(msg.id)
         break
       }
-      case 'respond':
-        this.#inflight.get(msg.inv)?.handlers.onRespond?.(msg.meta, msg.body)
+      case 'respond': {
+        const f = this.#inflight.get(msg.inv)
+        if (!f) break
+        if (msg.meta.stream) {
+          // The body streams: the stream's budget from now on, here as on the thread.
+          const now = Date.now()
+          f.budget.streamStarted(now)
+          f.deadline?.extendTo(f.budget.hostDeadline())
+          if (!f.abandoned) this.#armBackstop(f, now)
+        }
+        f.handlers.onRespond?.(msg.meta, msg.body)
         break
-      case 'chunk':
-        this.#inflight.get(msg.inv)?.handlers.onChunk?.(msg.data)
+      }
+      case 'chunk': {
+        const f = this.#inflight.get(msg.inv)
+        f?.budget.chunk(Date.now())
+        f?.handlers.onChunk?.(msg.data)
         break
-      case 'end':
-        this.#inflight.get(msg.inv)?.handlers.onEnd?.()
+      }
+      case 'end': {
+        const f = this.#inflight.get(msg.inv)
+        if (f) {
+          const now = Date.now()
+          f.budget.bodyEnded(now)
+          if (!f.abandoned) this.#armBackstop(f, now)
+        }
+        f?.handlers.onEnd?.()
         break
+      }
       case 'log':
         this.#inflight.get(msg.inv)?.handlers.onLog(msg.level, msg.message)
         break
@@ -510,6 +600,54 @@ export class Executor {
     this.#inflight.clear()
     await this.#worker.terminate()
   }
+
+  /**
+   * A message carrying the function's own text, its text redacted of the secrets granted to the
+   * function (see {@link GUEST_TEXT}).
+   */
+  #redact(msg: FromExecutor): FromExecutor {
+    const key =
+      'inv' in msg ? this.#inflight.get(msg.inv)?.ref.key : 'id' in msg ? this.#creating.get(msg.id)?.key : undefined
+    const redactor = key === undefined ? undefined : this.#loaded.get(key)?.redactor
+    const redact = GUEST_TEXT[msg.t] as Redaction<FromExecutor> | undefined
+    return redactor && !redactor.empty && redact ? redact(msg, redactor) : msg
+  }
+}
+
+type Redaction<M> = (msg: M, redactor: SecretRedactor) => M
+
+/**
+ * Where each message from an executor thread carries text the function wrote (its exceptions:
+ * message, name, stack, every field of details; its console output), and how it is redacted of
+ * the function's secrets: here, as it enters the host, so no path that shows it later (errors
+ * thrown to callers, `invoke` and `log` events, HTTP answers, deploy errors, source-mapped
+ * stacks) can forget to. `undefined`: the message carries the function's deliberate output (a
+ * response, a call's result, the requests of its host calls: passed as is) or only what fnbox
+ * wrote. A new message type must be placed here to compile.
+ */
+const GUEST_TEXT: { [T in FromExecutor['t']]: Redaction<Extract<FromExecutor, { t: T }>> | undefined } = {
+  failed: (msg, redactor) => ({ ...msg, error: redactError(msg.error, redactor) }),
+  'create-failed': (msg, redactor) => ({ ...msg, error: redactError(msg.error, redactor) }),
+  log: (msg, redactor) => ({ ...msg, message: redactor.redact(msg.message) }),
+  ready: undefined,
+  created: undefined,
+  lost: undefined,
+  respond: undefined,
+  chunk: undefined,
+  end: undefined,
+  done: undefined,
+  host: undefined,
+  blank: undefined,
+  snapshot: undefined,
+}
+
+/** The error's message and details redacted; its code and status are fnbox's. */
+function redactError(error: SerializedFnboxError, redactor: SecretRedactor): SerializedFnboxError {
+  return { ...error, message: redactor.redact(error.message), details: redactor.redactDeep(error.details) }
+}
+
+function withReason(error: SerializedFnboxError, reason: string): SerializedFnboxError {
+  return { ...error, message: `${error.message}; its thread was terminated`, details: { ...error.details, reason } }
 }
 
 /** Facts of a FnboxError that may reach the guest: written by fnbox, never host internals. */

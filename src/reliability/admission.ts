@@ -19,6 +19,7 @@ import type { LoadShedder, Priority } from './shedding.js'
  */
 const COUNTED: ReadonlySet<FnboxErrorCode> = new Set([
   'ERR_GUEST_EXCEPTION',
+  'ERR_CPU_LIMIT',
   'ERR_MEMORY_LIMIT',
   'ERR_STACK_OVERFLOW',
   'ERR_RESPONSE_TOO_LARGE',

@@ -1,12 +1,13 @@
 /**
  * Deadlines: the time an invocation has left, inherited by every host call it makes (guest
- * `fetch`, `fnbox:host` data calls), so no call outlives the invocation that asked for it; and
- * per-call timeouts that cancel the work they time out, through that call's own signal.
+ * `fetch`, `fnbox:host` data calls), so no call outlives the invocation that asked for it; the
+ * budget of one invocation (its wall-clock limits before and while it streams, and its CPU time);
+ * and per-call timeouts that cancel the work they time out, through that call's own signal.
  *
  * @internal
  * @module
  */
-import { FnboxError } from '../errors.js'
+import { FnboxError, type SerializedFnboxError } from '../errors.js'
 import { onAbort } from './abort.js'
 import { systemClock, type Clock, type TimerHandle } from './clock.js'
 
@@ -23,9 +24,10 @@ export const DEADLINE_GRACE_MS = 50
  */
 export class Deadline {
   readonly #clock: Clock
-  /** Epoch ms at which the time is up. */
-  readonly at: number
-  readonly #budgetMs: number
+  /** Epoch ms at which the invocation started. */
+  readonly startedAt: number
+  #at: number
+  #budgetMs: number
   #controller: AbortController | undefined
   #timer: TimerHandle | undefined
   #disposed = false
@@ -33,12 +35,50 @@ export class Deadline {
   constructor(budgetMs: number, clock: Clock = systemClock) {
     this.#clock = clock
     this.#budgetMs = budgetMs
-    this.at = clock.now() + budgetMs
+    this.startedAt = clock.now()
+    this.#at = this.startedAt + budgetMs
+  }
+
+  /** Epoch ms at which the time is up. */
+  get at(): number {
+    return this.#at
+  }
+
+  /**
+   * Moves the end later, to `at` (epoch ms): a response that streams gets the stream's budget
+   * (see {@link InvocationBudget}), and the host calls feeding it (an upstream's streamed body)
+   * go on with it. Never moves it earlier; a deadline already passed stays passed.
+   */
+  extendTo(at: number): void {
+    if (this.#disposed || at <= this.#at || this.#controller?.signal.aborted) return
+    this.#at = at
+    this.#budgetMs = at - this.startedAt
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer)
+      this.#arm()
+    }
+  }
+
+  #arm(): void {
+    const left = this.remaining() + DEADLINE_GRACE_MS
+    const timer = this.#clock.setTimeout(() => afterPendingMessages(() => this.#expire(timer), this.#clock), left)
+    this.#timer = timer
+  }
+
+  /**
+   * The timer fired: aborts, unless the end moved meanwhile. Run after the messages already
+   * received: the thread may have sent the response head that moves it just before (under load,
+   * a timer and a message due at once run timer first).
+   */
+  #expire(timer: TimerHandle): void {
+    if (this.#disposed || timer !== this.#timer || this.#controller!.signal.aborted) return
+    if (this.#clock.now() < this.#at + DEADLINE_GRACE_MS) this.#arm()
+    else this.#controller!.abort(this.error('the invocation'))
   }
 
   /** Milliseconds left, never below 0. */
   remaining(): number {
-    return Math.max(0, this.at - this.#clock.now())
+    return Math.max(0, this.#at - this.#clock.now())
   }
 
   get expired(): boolean {
@@ -53,10 +93,7 @@ export class Deadline {
     if (!this.#controller) {
       this.#controller = new AbortController()
       if (this.#disposed) this.#controller.abort(this.error('the invocation'))
-      else {
-        const left = this.remaining() + DEADLINE_GRACE_MS
-        this.#timer = this.#clock.setTimeout(() => this.#controller!.abort(this.error('the invocation')), left)
-      }
+      else this.#arm()
     }
     return this.#controller.signal
   }
@@ -99,6 +136,134 @@ export class Deadline {
     this.#disposed = true
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer)
     if (this.#controller && !this.#controller.signal.aborted) this.#controller.abort(this.error('the invocation'))
+  }
+}
+
+/**
+ * Runs `fn` from a timer callback once the event loop has handled the I/O already waiting,
+ * thread messages included: a 0 ms timer fires in the loop's next timers phase, after its poll
+ * phase.
+ */
+export function afterPendingMessages(fn: () => void, clock: Clock = systemClock): void {
+  clock.setTimeout(fn, 0)
+}
+
+/** The limits one invocation runs under (see `Limits` in options.ts), and when it started. */
+export interface InvocationLimits {
+  /** Epoch ms (`Date.now()`) at which the invocation got its instance: every wall limit counts from it. */
+  startedAt: number
+  timeoutMs: number
+  cpuMs: number
+  streamIdleMs: number
+  streamTotalMs: number
+}
+
+/** The limit an invocation ran out of. */
+export type BudgetLimit = 'timeoutMs' | 'streamIdleMs' | 'streamTotalMs' | 'cpuMs'
+
+/**
+ * The wall-clock budget of one invocation, in three phases. Until its response head (or its
+ * result) it has `timeoutMs`. A head sent as a stream starts the stream's budget: at most
+ * `streamIdleMs` without a chunk, and `streamTotalMs` (at least `timeoutMs`) from the start in
+ * all. waitUntil work after a streamed body gets `timeoutMs` from the body's end (within
+ * `streamTotalMs`); without a streamed head, it stays within the first `timeoutMs`. CPU time (`cpuMs`) is counted by whoever runs the
+ * guest; it applies in every phase.
+ *
+ * Pure: every method takes the time, so the executor thread (which enforces the budget with its
+ * own timers and QuickJS's interrupt) and the main thread (which backs it up when the thread is
+ * blocked) keep the same budget from the messages they see, and tests drive it without a clock.
+ */
+export class InvocationBudget {
+  readonly limits: InvocationLimits
+  #phase: 'head' | 'stream' | 'after' = 'head'
+  #lastChunk = 0
+  #endedAt = 0
+
+  constructor(limits: InvocationLimits) {
+    this.limits = limits
+  }
+
+  /** The response head went out at `now` with a streamed body. */
+  streamStarted(now: number): void {
+    if (this.#phase !== 'head') return
+    this.#phase = 'stream'
+    this.#lastChunk = now
+  }
+
+  /** A chunk of the streamed body went out at `now`. */
+  chunk(now: number): void {
+    if (this.#phase === 'stream') this.#lastChunk = Math.max(this.#lastChunk, now)
+  }
+
+  /** The streamed body was complete at `now` (waitUntil work may go on). */
+  bodyEnded(now: number): void {
+    if (this.#phase !== 'stream') return
+    this.#phase = 'after'
+    this.#endedAt = now
+  }
+
+  get streamed(): boolean {
+    return this.#phase !== 'head'
+  }
+
+  /** When (epoch ms) the wall-clock budget runs out next, and which limit that is. */
+  next(): { at: number; limit: Exclude<BudgetLimit, 'cpuMs'> } {
+    const { startedAt, timeoutMs, streamIdleMs, streamTotalMs } = this.limits
+    if (this.#phase === 'head') return { at: startedAt + timeoutMs, limit: 'timeoutMs' }
+    const total = startedAt + Math.max(timeoutMs, streamTotalMs)
+    if (this.#phase === 'stream' && this.#lastChunk + streamIdleMs < total) {
+      return { at: this.#lastChunk + streamIdleMs, limit: 'streamIdleMs' }
+    }
+    // waitUntil work after a streamed body: `timeoutMs` from the body's end, as it would have
+    // had after a plain one, so a quick stream does not hold its instance for streamTotalMs.
+    if (this.#phase === 'after' && this.#endedAt + timeoutMs < total) {
+      return { at: this.#endedAt + timeoutMs, limit: 'timeoutMs' }
+    }
+    return { at: total, limit: 'streamTotalMs' }
+  }
+
+  /**
+   * Whether the CPU limit can end the invocation before its wall-clock limits: the guest's time
+   * never exceeds the time since the start, so a `cpuMs` of at least the phase's whole wall
+   * budget never binds (and a wall-clock limit reached at the same moment is the one reported).
+   */
+  cpuBinds(): boolean {
+    const { timeoutMs, cpuMs, streamTotalMs } = this.limits
+    return cpuMs < (this.#phase === 'head' ? timeoutMs : Math.max(timeoutMs, streamTotalMs))
+  }
+
+  /** The end of the invocation's host calls: the stream's total once it streams (idle gaps aside). */
+  hostDeadline(): number {
+    const { startedAt, timeoutMs, streamTotalMs } = this.limits
+    if (this.#phase === 'head') return startedAt + timeoutMs
+    const total = startedAt + Math.max(timeoutMs, streamTotalMs)
+    return this.#phase === 'after' ? Math.min(total, this.#endedAt + timeoutMs) : total
+  }
+
+  /** The error of running out of `limit`, naming the option and its value. */
+  error(limit: BudgetLimit): SerializedFnboxError {
+    return budgetError(limit, this.limits)
+  }
+}
+
+/** `ERR_TIMEOUT` for the wall-clock limits, `ERR_CPU_LIMIT` for CPU time; `details` name the option. */
+export function budgetError(limit: BudgetLimit, limits: Omit<InvocationLimits, 'startedAt'>): SerializedFnboxError {
+  const value = limits[limit]
+  const option = `limits.${limit}`
+  const details = { limit: value, option }
+  switch (limit) {
+    case 'cpuMs':
+      return {
+        code: 'ERR_CPU_LIMIT',
+        message: `the function used more than ${option} (${value} ms) of CPU time`,
+        details,
+      }
+    case 'streamIdleMs':
+      return { code: 'ERR_TIMEOUT', message: `the response stream sent nothing for ${option} (${value} ms)`, details }
+    case 'streamTotalMs':
+      return { code: 'ERR_TIMEOUT', message: `the response stream ran past ${option} (${value} ms)`, details }
+    case 'timeoutMs':
+      return { code: 'ERR_TIMEOUT', message: `the function ran past ${option} (${value} ms)`, details }
   }
 }
 

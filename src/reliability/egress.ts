@@ -30,7 +30,7 @@ import {
   type CredentialFailure,
   type CredentialStats,
 } from './credentials.js'
-import { DEADLINE_GRACE_MS, type Deadline } from './deadline.js'
+import type { Deadline } from './deadline.js'
 import { PassiveHealth, type HealthStats } from './health.js'
 import { parseRetryAfter } from './retry-after.js'
 import type { ResolvedEgress, ResolvedUpstream } from './upstreams.js'
@@ -72,6 +72,9 @@ export interface EgressDeps {
   /** Hosts (not declared) whose state is kept; the least recently used go first. Default 1024. */
   maxHosts?: number
 }
+
+/** The longest delay a Node timer takes (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** Network failures that happen before a request is sent: always safe to repeat. */
@@ -275,11 +278,13 @@ export class Egress {
                 signal: attemptSignal,
                 sensitiveHeaders: credential ? [credential.header[0]] : init.sensitiveHeaders,
               },
-              // The whole exchange, body included, ends with the invocation (see DEADLINE_GRACE_MS).
-              { ...policy, timeoutMs: Math.max(1, deadline.remaining() + DEADLINE_GRACE_MS) },
+              // The whole exchange, body included, ends with the invocation: through `signal`, the
+              // deadline's, which moves later when the invocation's response streams (an upstream
+              // stream relayed to the client goes on with it).
+              { ...policy, timeoutMs: MAX_TIMER_MS },
             ),
           {
-            timeoutMs: Math.min(target.policy.timeoutMs, 2 ** 31 - 1),
+            timeoutMs: Math.min(target.policy.timeoutMs, MAX_TIMER_MS),
             timeoutError: () =>
               new FnboxError(
                 'ERR_FETCH_FAILED',

@@ -277,8 +277,10 @@ export class Engine {
       polls = instance.load(fn.code, fn.filename, layout)
       evaluateMs = performance.now() - evaluating
     } catch (err) {
-      instance.dispose()
-      throw asFailure(err)
+      const failure = asFailure(err)
+      if (failure.condemn) instance.cell.condemn(failure.error.message)
+      else instance.dispose()
+      throw failure
     }
     const worth = this.#snapshots === 'always' || worthSnapshot(evaluateMs, fn.code.length, polls)
     if (layout && worth) this.#snapshot(key, fn, instance, layout, evaluateMs)

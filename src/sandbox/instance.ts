@@ -11,9 +11,10 @@
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten-core'
 import type { SerializedFnboxError } from '../errors.js'
+import { InvocationBudget, type InvocationLimits } from '../reliability/deadline.js'
 import type { GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import { enterGuest, leaveGuest } from './guest-slot.js'
-import type { ModuleCell } from './module-cell.js'
+import { SandboxMemoryExhausted, takeExhausted, type ModuleCell } from './module-cell.js'
 import { GuestError, installNatives, type NativesHandle } from './natives.js'
 import preludeSource from './prelude/index.js?guest'
 import { INIT_TIMEOUT_MS, transferable, type HostCall, type HostReplyValue, type ToExecutor } from './protocol.js'
@@ -46,11 +47,16 @@ export interface InvokeOutcome {
   result: string | undefined
 }
 
-/** A failed invocation; `discard` says the instance must not be reused. */
+/**
+ * A failed invocation; `discard` says the instance must not be reused, `condemn` that its whole
+ * module must not (a host exception unwound through the module's frames, which leaves its stack
+ * pointer and whatever the C code was doing behind).
+ */
 export class InvocationFailure extends Error {
   constructor(
     readonly error: SerializedFnboxError,
     readonly discard: boolean,
+    readonly condemn = false,
   ) {
     super(error.message)
   }
@@ -59,15 +65,23 @@ export class InvocationFailure extends Error {
 interface Running {
   inv: number
   promise: QuickJSHandle
-  deadline: number
-  timer: NodeJS.Timeout
+  /** Its wall-clock limits by phase (head, stream, waitUntil) and its CPU limit. */
+  budget: InvocationBudget
+  /** Fires at the budget's next wall-clock limit (awaits included). */
+  timer: NodeJS.Timeout | undefined
+  /** Time the guest has run in the module during this invocation, in ms (see `#enter`). */
+  cpu: number
   sink: InvocationSink
   resolve: (outcome: InvokeOutcome) => void
   reject: (failure: InvocationFailure) => void
   responseBytes: number
   logBytes: number
   logTruncated: boolean
-  /** A failure found inside a native call: reported once the guest has unwound. */
+  /**
+   * What ended the invocation, recorded where it was found (a limit in the interrupt handler, the
+   * memory running out, a response too large inside a native call): reported whatever the guest
+   * did next, since a guest may catch what it was thrown and throw something else.
+   */
   failure?: InvocationFailure
   /** Per fetched body, the next chunk already asked of the host (see {@link readAhead}). */
   ahead?: Map<number, Promise<Uint8Array | undefined>>
@@ -120,6 +134,9 @@ export class Instance {
   #running: Running | undefined
   #disposed = false
   #pumping = false
+  /** Nesting of entries into the module (see {@link enter}), and when the outermost one began. */
+  #depth = 0
+  #enteredAt = 0
   /** Math.random's state right before the function's code was evaluated (see {@link capture}). */
   #randomBeforeLoad: bigint | undefined
   /**
@@ -160,6 +177,7 @@ export class Instance {
       if (ctx.typeof(this.#entry) !== 'object') throw new Error('prelude did not provide an entry')
     } finally {
       this.#deadline = 0
+      this.#checkMemory()
     }
   }
 
@@ -167,7 +185,18 @@ export class Instance {
   #configure(runtime: QuickJSRuntime): void {
     runtime.setInterruptHandler(() => {
       this.#polls++
-      return this.#deadline !== 0 && Date.now() > this.#deadline
+      const r = this.#running
+      if (this.#deadline !== 0 && Date.now() >= this.#deadline) {
+        if (r) r.failure ??= new InvocationFailure(r.budget.error(r.budget.next().limit), true)
+        return true
+      }
+      if (r && this.#depth > 0 && r.budget.cpuBinds()) {
+        if (r.cpu + (performance.now() - this.#enteredAt) > r.budget.limits.cpuMs) {
+          r.failure ??= new InvocationFailure(r.budget.error('cpuMs'), true)
+          return true
+        }
+      }
+      return false
     })
     runtime.setModuleLoader((name) =>
       name === HOST_MODULE_NAME
@@ -248,6 +277,7 @@ export class Instance {
       ctx.unwrapResult(ctx.evalCode('void globalThis.Response', 'fnbox:prelude')).dispose()
     } finally {
       this.#deadline = 0
+      this.#checkMemory()
     }
   }
 
@@ -260,21 +290,22 @@ export class Instance {
     const runtime = this.#runtime!
     const ctx = this.#ctx!
     const limits = this.cell.limits
-    runtime.setMemoryLimit(limits.memoryMb * 1024 * 1024)
+    // No setMemoryLimit: the module's fixed memory is the cap (see module-cell.ts).
     runtime.setMaxStackSize(limits.maxStackKb * 1024)
     this.#natives!.clearImpure()
     if (layout) this.#randomBeforeLoad = randomState(this.cell.memory, layout, contextPointers(ctx).ctx)
     const polls = this.#polls
     this.#deadline = Date.now() + INIT_TIMEOUT_MS
     try {
-      const previous = enterGuest(this.#mark())
+      const previous = this.#enter()
       let evaluated: ReturnType<QuickJSContext['evalCode']>
       try {
         evaluated = ctx.evalCode(code, filename, { type: 'module' })
       } finally {
-        leaveGuest(previous)
+        this.#leave(previous)
       }
-      if (evaluated.error) throw guestError(ctx, evaluated.error, 'ERR_DEPLOY_FAILED')
+      if (evaluated.error) throw this.#guestError(evaluated.error, 'ERR_DEPLOY_FAILED')
+      this.#checkMemory(evaluated.value)
       let namespace = evaluated.value
       if (isPromise(ctx, namespace)) {
         namespace = this.#settleSync(namespace)
@@ -295,7 +326,7 @@ export class Instance {
         this.#drain()
         const state = ctx.getPromiseState(promise)
         if (state.type === 'fulfilled') return state.value
-        if (state.type === 'rejected') throw guestError(ctx, state.error, 'ERR_DEPLOY_FAILED')
+        if (state.type === 'rejected') throw this.#guestError(state.error, 'ERR_DEPLOY_FAILED')
       }
       throw new InvocationFailure(
         { code: 'ERR_DEPLOY_FAILED', message: 'top-level await of the module did not settle synchronously' },
@@ -306,7 +337,7 @@ export class Instance {
     }
   }
 
-  invoke(inv: number, call: InvokeCall, timeoutMs: number, sink: InvocationSink): Promise<InvokeOutcome> {
+  invoke(inv: number, call: InvokeCall, limits: InvocationLimits, sink: InvocationSink): Promise<InvokeOutcome> {
     const ctx = this.#ctx
     if (!ctx || this.#disposed) {
       return Promise.reject(new InvocationFailure({ code: 'ERR_INTERNAL', message: 'instance is gone' }, true))
@@ -315,14 +346,13 @@ export class Instance {
       return Promise.reject(new InvocationFailure({ code: 'ERR_INTERNAL', message: 'instance is busy' }, true))
     }
     return new Promise<InvokeOutcome>((resolve, reject) => {
-      const deadline = Date.now() + timeoutMs
-      this.#deadline = deadline
       // Registered before the guest runs: its synchronous part may already log or respond.
       const running: Running = {
         inv,
         promise: undefined as unknown as QuickJSHandle,
-        deadline,
-        timer: setTimeout(() => this.#fail(timeoutFailure(timeoutMs)), Math.max(0, timeoutMs)),
+        budget: new InvocationBudget(limits),
+        timer: undefined,
+        cpu: 0,
         sink,
         resolve,
         reject,
@@ -331,7 +361,9 @@ export class Instance {
         logTruncated: false,
       }
       this.#running = running
+      this.#armBudget(running)
       const args: QuickJSHandle[] = []
+      let failure: InvocationFailure | undefined
       try {
         if (call.kind === 'fetch') {
           args.push(ctx.newString(call.meta))
@@ -342,20 +374,107 @@ export class Instance {
           running.promise = this.#callEntry('call', args)
         }
       } catch (err) {
-        this.#fail(asFailure(err))
-        return
+        failure = this.#asFailure(err)
       } finally {
-        for (const a of args) a.dispose()
+        for (const a of args) a.dispose() // before a failure frees the runtime they live in
       }
-      this.pump()
+      if (failure) this.#fail(failure)
+      else this.pump()
     })
   }
 
   /** The host gave up on the running invocation (client gone or host-side timeout). */
   cancel(reason: 'client' | 'timeout'): void {
-    if (!this.#running) return
-    if (reason === 'timeout') this.#fail(timeoutFailure(this.#running.deadline))
+    const r = this.#running
+    if (!r) return
+    if (reason === 'timeout') this.#fail(new InvocationFailure(r.budget.error(r.budget.next().limit), true))
     else this.#fail(new InvocationFailure({ code: 'ERR_GUEST_EXCEPTION', message: 'client went away' }, true))
+  }
+
+  /** Arms the timer and the interrupt for the budget's next wall-clock limit. */
+  #armBudget(r: Running): void {
+    clearTimeout(r.timer)
+    const next = r.budget.next()
+    if (!r.failure) this.#deadline = next.at
+    r.timer = setTimeout(
+      () => {
+        if (this.#running !== r) return
+        const due = r.budget.next()
+        if (Date.now() >= due.at) this.#fail(new InvocationFailure(r.budget.error(due.limit), true))
+        else this.#armBudget(r) // moved later meanwhile (a chunk went out), or the timer fired early
+      },
+      Math.max(0, next.at - Date.now()),
+    )
+  }
+
+  /**
+   * The stream's progress moved the budget's next limit later: the interrupt follows at once; the
+   * timer, armed earlier, re-arms itself when it fires.
+   */
+  #budgetMoved(r: Running): void {
+    if (!r.failure) this.#deadline = r.budget.next().at
+  }
+
+  /**
+   * Enters the module to run guest code: marks the thread's guest slot (see guest-slot.ts) and
+   * starts the guest's clock. The time between the outermost entry and its exit is the guest's
+   * own time, what `limits.cpuMs` counts: Node 20 has no per-thread CPU clock
+   * (`process.cpuUsage` is the process's, event-loop utilisation is not CPU time;
+   * `process.threadCpuUsage` came in 22.15, a syscall per reading), one clock serves every
+   * supported Node, and the guest runs alone on its thread while inside, so this is its CPU time
+   * unless the OS preempts the thread (then it counts more, never less).
+   */
+  #enter(): number {
+    const previous = enterGuest(this.#mark(), this.#running?.cpu ?? 0)
+    if (this.#depth++ === 0) this.#enteredAt = performance.now()
+    return previous
+  }
+
+  #leave(previous: number): void {
+    leaveGuest(previous)
+    if (--this.#depth === 0 && this.#running) this.#running.cpu += performance.now() - this.#enteredAt
+  }
+
+  /**
+   * After driving the module: when it ran out of memory meanwhile, this instance did (the thread
+   * runs one thing at a time). Records it as the running invocation's outcome and throws;
+   * `value` is a handle to free first.
+   */
+  #checkMemory(value?: QuickJSHandle): void {
+    const failure = this.#exhausted()
+    if (!failure) return
+    if (value?.alive) value.dispose()
+    throw failure
+  }
+
+  /** The memory failure, recorded as the running invocation's outcome, if the module ran out. */
+  #exhausted(): InvocationFailure | undefined {
+    if (!takeExhausted(this.cell.memory)) return undefined
+    const failure = memoryFailure()
+    if (this.#running) this.#running.failure ??= failure
+    return failure
+  }
+
+  /** A host-side exception while driving the guest, as a failure (see {@link asFailure}). */
+  #asFailure(err: unknown): InvocationFailure {
+    if (!(err instanceof InvocationFailure) && takeExhausted(this.cell.memory)) return memoryFailure(true)
+    return asFailure(err)
+  }
+
+  /**
+   * A guest error handle (consumed) as a failure: running out of memory when the module did
+   * (whatever the guest threw then), else what it threw. Reading it may run guest code (`toJSON`,
+   * getters).
+   */
+  #guestError(handle: QuickJSHandle, fallback: 'ERR_GUEST_EXCEPTION' | 'ERR_DEPLOY_FAILED'): InvocationFailure {
+    const previous = this.#enter()
+    let failure: InvocationFailure
+    try {
+      failure = guestError(this.#ctx!, handle, fallback)
+    } finally {
+      this.#leave(previous)
+    }
+    return this.#exhausted() ?? failure
   }
 
   /** Runs pending guest jobs, then settles the running invocation if its promise settled. */
@@ -366,7 +485,7 @@ export class Instance {
       this.#drain()
       this.#checkSettled()
     } catch (err) {
-      this.#fail(asFailure(err))
+      this.#fail(this.#asFailure(err))
     } finally {
       this.#pumping = false
     }
@@ -374,26 +493,29 @@ export class Instance {
 
   /** Runs every pending job; `executePendingJobs(-1)` also runs the jobs they queue. */
   #drain(): void {
-    const previous = enterGuest(this.#mark())
+    const previous = this.#enter()
     let res: ReturnType<QuickJSRuntime['executePendingJobs']>
     try {
       res = this.#runtime!.executePendingJobs(-1)
     } finally {
-      leaveGuest(previous)
+      this.#leave(previous)
     }
-    if (!res.error) return
+    if (!res.error) {
+      this.#checkMemory()
+      return
+    }
     // Only uncatchable conditions escape the job queue (rejections stay inside promises): the
     // interrupt (an InternalError) or running out of memory, when QuickJS cannot even allocate
     // the error object and throws null.
     const ctx = this.#ctx!
     if (ctx.typeof(res.error) !== 'object' || ctx.dump(res.error) === null) {
       res.error.dispose()
-      throw new InvocationFailure(
-        { code: 'ERR_MEMORY_LIMIT', message: 'the function ran out of memory (limits.memoryMb)' },
-        true,
-      )
+      takeExhausted(this.cell.memory)
+      const failure = memoryFailure()
+      if (this.#running) this.#running.failure ??= failure
+      throw failure
     }
-    throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
+    throw this.#guestError(res.error, 'ERR_GUEST_EXCEPTION')
   }
 
   #checkSettled(): void {
@@ -403,7 +525,14 @@ export class Instance {
     const state = ctx.getPromiseState(running.promise)
     if (state.type === 'pending') return
     if (state.type === 'rejected') {
-      this.#fail(guestError(ctx, state.error, 'ERR_GUEST_EXCEPTION'))
+      this.#fail(this.#guestError(state.error, 'ERR_GUEST_EXCEPTION'))
+      return
+    }
+    if (running.failure) {
+      // Stopped by a limit, yet it settled: QuickJS turns the interrupt inside a promise job into
+      // a rejection, which code such as waitUntil's report swallows.
+      state.value.dispose()
+      this.#fail(running.failure)
       return
     }
     let result: string | undefined
@@ -433,13 +562,42 @@ export class Instance {
   #fail(failure: InvocationFailure): void {
     const running = this.#running
     if (!running) {
-      if (failure.discard) this.dispose()
+      if (failure.condemn) this.cell.condemn(failure.error.message)
+      else if (failure.discard) this.dispose()
       return
     }
-    if (running.failure) failure = running.failure
+    failure = this.#outcome(running, failure)
     this.#finish(running)
+    if (failure.condemn) {
+      running.reject(failure)
+      this.cell.condemn(failure.error.message)
+      return
+    }
     if (failure.discard) this.dispose()
     running.reject(failure)
+  }
+
+  /**
+   * What ended the invocation: the cause, not the guest's reaction to it. A limit it ran out of
+   * or memory it exhausted wins over what the guest threw afterwards (a guest may catch the
+   * error of a host call cut off by its deadline, or of an allocation, and throw another).
+   */
+  #outcome(r: Running, failure: InvocationFailure): InvocationFailure {
+    if (takeExhausted(this.cell.memory)) r.failure ??= memoryFailure()
+    const cause = r.failure ?? this.#limitPassed(r, failure) ?? failure
+    // A module a host exception unwound through goes, whatever the cause reported.
+    return failure.condemn && !cause.condemn ? new InvocationFailure(cause.error, true, true) : cause
+  }
+
+  /** The wall-clock or CPU limit the invocation is past when `failure` ended it, if any. */
+  #limitPassed(r: Running, failure: InvocationFailure): InvocationFailure | undefined {
+    if (failure.error.code === 'ERR_EXECUTOR_LOST') return undefined
+    const next = r.budget.next()
+    if (Date.now() >= next.at) return new InvocationFailure(r.budget.error(next.limit), true)
+    if (r.budget.cpuBinds() && r.cpu > r.budget.limits.cpuMs) {
+      return new InvocationFailure(r.budget.error('cpuMs'), true)
+    }
+    return undefined
   }
 
   #finish(running: Running): void {
@@ -458,14 +616,15 @@ export class Instance {
       fn = ctx.getProp(this.#entry!, method)
       this.#methods.set(method, fn)
     }
-    const previous = enterGuest(this.#mark())
+    const previous = this.#enter()
     let res: ReturnType<QuickJSContext['callFunction']>
     try {
       res = ctx.callFunction(fn, this.#entry!, args)
     } finally {
-      leaveGuest(previous)
+      this.#leave(previous)
     }
-    if (res.error) throw guestError(ctx, res.error, 'ERR_GUEST_EXCEPTION')
+    if (res.error) throw this.#guestError(res.error, 'ERR_GUEST_EXCEPTION')
+    this.#checkMemory(res.value)
     return res.value
   }
 
@@ -506,16 +665,19 @@ export class Instance {
           setTimeout(() => {
             this.#timers.delete(id)
             if (this.#disposed || !this.#running) return
-            const idHandle = this.#ctx!.newNumber(id)
+            let failure: InvocationFailure | undefined
             try {
-              this.#callEntry('fireTimer', [idHandle]).dispose()
+              const idHandle = this.#ctx!.newNumber(id)
+              try {
+                this.#callEntry('fireTimer', [idHandle]).dispose()
+              } finally {
+                idHandle.dispose() // before a failure frees the runtime it lives in
+              }
             } catch (err) {
-              this.#fail(asFailure(err))
-              return
-            } finally {
-              idHandle.dispose()
+              failure = this.#asFailure(err)
             }
-            this.pump()
+            if (failure) this.#fail(failure)
+            else this.pump()
           }, delay),
         )
         return id
@@ -529,13 +691,25 @@ export class Instance {
         const r = running()
         if (body) this.#countResponse(r, body.byteLength)
         r.sink.respond(meta, body)
+        if (meta.stream) {
+          // The head is out: the body runs under the stream's budget (see InvocationBudget).
+          r.budget.streamStarted(Date.now())
+          this.#armBudget(r)
+        }
       },
       emitChunk: (chunk) => {
         const r = running()
         this.#countResponse(r, chunk.byteLength)
+        r.budget.chunk(Date.now())
+        this.#budgetMoved(r)
         return r.sink.chunk(chunk)
       },
-      bodyEnd: () => running().sink.end(),
+      bodyEnd: () => {
+        const r = running()
+        r.budget.bodyEnded(Date.now())
+        this.#budgetMoved(r)
+        r.sink.end()
+      },
       fetchStart: async (meta, body) => {
         const reply = await running().sink.host({
           op: 'fetchStart',
@@ -623,6 +797,7 @@ export class Instance {
     if (r) {
       clearTimeout(r.timer)
       this.#running = undefined
+      this.#deadline = 0
       if (freeHandles && r.promise?.alive) r.promise.dispose()
       r.reject(
         new InvocationFailure({ code: 'ERR_EXECUTOR_LOST', message: 'the sandbox instance was discarded' }, true),
@@ -692,29 +867,31 @@ function safeString(value: unknown): string {
   }
 }
 
-function timeoutFailure(timeoutMs: number): InvocationFailure {
+/** The guest's module ran out of memory: the instance goes (`condemn`: and its module). */
+function memoryFailure(condemn = false): InvocationFailure {
   return new InvocationFailure(
-    {
-      code: 'ERR_TIMEOUT',
-      message: `the function ran past limits.timeoutMs (${timeoutMs} ms)`,
-      details: { limit: timeoutMs },
-    },
+    { code: 'ERR_MEMORY_LIMIT', message: 'the function ran out of memory (limits.memoryMb)' },
     true,
+    condemn,
   )
 }
 
-/** A host-side exception while driving the guest (wasm trap, native stack overflow, bug). */
+/**
+ * A host-side exception while driving the guest (wasm trap, native stack overflow, a host
+ * allocation that did not fit, bug). It may have unwound through the module's frames, so the
+ * module is condemned with the instance.
+ */
 export function asFailure(err: unknown): InvocationFailure {
   if (err instanceof InvocationFailure) return err
+  if (err instanceof SandboxMemoryExhausted) return memoryFailure(true)
   if (err instanceof RangeError) {
     return new InvocationFailure(
       { code: 'ERR_STACK_OVERFLOW', message: 'the function exhausted the executor stack' },
       true,
+      true,
     )
   }
   const message = err instanceof Error ? err.message : String(err)
-  if (/out of memory|Aborted|memory access out of bounds/i.test(message)) {
-    return new InvocationFailure({ code: 'ERR_MEMORY_LIMIT', message: 'the sandbox ran out of memory' }, true)
-  }
-  return new InvocationFailure({ code: 'ERR_INTERNAL', message: 'the sandbox failed' }, true)
+  if (/out of memory|Aborted|memory access out of bounds/i.test(message)) return memoryFailure(true)
+  return new InvocationFailure({ code: 'ERR_INTERNAL', message: 'the sandbox failed' }, true, true)
 }

@@ -5,9 +5,20 @@
  *
  * Memory: the module's linear memory is fixed at `memoryMb` (initial = maximum), the one hard cap
  * there is: QuickJS's own `setMemoryLimit` undercounts badly in this build (a guest reached ~380 MB
- * under a 32 MB limit), so it is kept only as an extra check. Instances sharing a module share
- * its `memoryMb`; `pool.instancesPerModule: 1` gives each instance a cap of its own, at ~0.5 MB of
+ * under a 32 MB limit), and where it does hit first its "out of memory" is an error the guest can
+ * catch and turn into anything else, so it is not used. Instances sharing a module share its
+ * `memoryMb`; `pool.instancesPerModule: 1` gives each instance a cap of its own, at ~0.5 MB of
  * RSS per module instead of ~80 KB per instance. Untouched pages cost no RSS.
+ *
+ * Running out of it is detected here, not from what the guest throws: QuickJS reports a failed
+ * allocation as an `InternalError` when it can still allocate one and as a thrown `null` when it
+ * cannot, and a guest can catch either and throw something else. A module's allocator asks to grow
+ * the memory (emscripten's `emscripten_resize_heap` calls the memory's `grow`) exactly when an
+ * allocation does not fit, so that call marks the module exhausted, whichever allocation it was
+ * (QuickJS's own, or the host's copying a value in) and whatever the guest did next; the instance
+ * that ran takes the mark (see {@link ModuleCell.takeExhausted}). Host-side allocations get a
+ * guard too: quickjs-emscripten writes a value in at the pointer `malloc` returned without checking
+ * it, and a write at address 0 would corrupt the module's static data.
  *
  * @internal
  * @module
@@ -21,6 +32,7 @@ import {
 } from 'quickjs-emscripten-core'
 import type { Instance } from './instance.js'
 import type { SandboxLimits } from './protocol.js'
+import { emscriptenModule } from './quickjs-internals.js'
 import { restoreMemory, type Probe, type Snapshot } from './snapshot.js'
 
 // The package's CJS typings hide that its default export is the variant itself.
@@ -33,6 +45,25 @@ export const MIN_MODULE_MB = 16
 export type CondemnHandler = (cell: ModuleCell, victims: Instance[], reason: string) => void
 export type EmptyHandler = (cell: ModuleCell) => void
 
+/** Memories whose module asked for more than their fixed size since the last {@link takeExhausted}. */
+const exhausted = new WeakSet<WebAssembly.Memory>()
+
+/** A host-side allocation in a module's memory failed (the module is full); nothing was written. */
+export class SandboxMemoryExhausted extends Error {
+  constructor() {
+    super('the sandbox ran out of memory')
+  }
+}
+
+/**
+ * True when the module of `memory` ran out of memory since the last call (and clears the mark).
+ * The executor thread runs one thing at a time, so the instance that checks right after it drove
+ * the module is the one that exhausted it.
+ */
+export function takeExhausted(memory: WebAssembly.Memory): boolean {
+  return exhausted.delete(memory)
+}
+
 /**
  * A new QuickJS module with fixed memory of `mb` MiB. Instantiated synchronously from the compiled
  * module (about half the time of emscripten's asynchronous path).
@@ -40,6 +71,13 @@ export type EmptyHandler = (cell: ModuleCell) => void
 export async function instantiate(wasmModule: WebAssembly.Module, mb: number): Promise<Probe> {
   const pages = Math.max(MIN_MODULE_MB, Math.min(MAX_MODULE_MB, mb)) * 16
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
+  // Fixed memory cannot grow: the allocator asks only when an allocation does not fit.
+  Object.defineProperty(memory, 'grow', {
+    value: () => {
+      exhausted.add(memory)
+      throw new RangeError('the module memory is fixed')
+    },
+  })
   const module = await newQuickJSWASMModuleFromVariant(
     newVariant(variant, {
       wasmMemory: memory,
@@ -52,6 +90,13 @@ export async function instantiate(wasmModule: WebAssembly.Module, mb: number): P
       },
     }),
   )
+  const em = emscriptenModule(module)
+  const malloc = em._malloc.bind(em)
+  em._malloc = (bytes: number): number => {
+    const ptr = malloc(bytes)
+    if (ptr === 0 && bytes > 0) throw new SandboxMemoryExhausted()
+    return ptr
+  }
   return { module, memory }
 }
 

@@ -156,7 +156,14 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
       try {
         return impl(args)
       } catch (err) {
-        return { error: toGuestError(err, fallback) }
+        try {
+          return { error: toGuestError(err, fallback) }
+        } catch {
+          // No memory left even for the error: throw null, as QuickJS does when out of memory.
+          // Nothing may escape a native: an exception unwinding through the module's frames
+          // leaves it broken.
+          return { error: ctx.null }
+        }
       }
     }
     hostFunctions.set(name, host)
@@ -175,7 +182,13 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
   ): void {
     define(name, fallback, (args) => {
       const task = start(args) // validation errors throw synchronously, before a promise exists
-      const deferred = ctx.newPromise()
+      let deferred: QuickJSDeferredPromise
+      try {
+        deferred = ctx.newPromise()
+      } catch (err) {
+        task.catch(() => undefined) // the guest is out of memory: nobody takes the result
+        throw err
+      }
       pending.add(deferred)
       const settle = (ok: boolean, value: unknown): void => {
         if (!pending.delete(deferred) || disposed || !ctx.alive) return

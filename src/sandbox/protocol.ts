@@ -6,6 +6,7 @@
  * @module
  */
 import type { SerializedFnboxError } from '../errors.js'
+import type { InvocationLimits } from '../reliability/deadline.js'
 import type { GuestFetchMeta, GuestFetchResponseMeta, GuestResponseMeta, LogLevel } from './bridge-types.js'
 import type { Snapshot } from './snapshot.js'
 
@@ -66,7 +67,8 @@ export type ToExecutor =
       t: 'invoke'
       inv: number
       id: number
-      timeoutMs: number
+      /** Its time limits, counted from the same `startedAt` as on the main thread. */
+      limits: InvocationLimits
       call:
         /** `meta` is `GuestRequestMeta` as JSON: one string clones faster than a header list. */
         | { kind: 'fetch'; meta: string; body: ArrayBuffer | undefined }

@@ -11,6 +11,7 @@ import {
   type PoolManagerOptions,
   type PoolScaleChange,
 } from '../../src/pool/pool-manager.js'
+import { SecretRedactor } from '../../src/host/secrets/redact.js'
 import { ManualClock } from './manual-clock.js'
 
 let nextId = 1
@@ -116,6 +117,7 @@ export function harness(options: Partial<PoolManagerOptions> & { threads?: numbe
         instancesPerModule: settings.instancesPerModule,
       },
       secrets: {},
+      redactor: new SecretRedactor(),
     }
     const p = manager.create(source, settings, { name, version: 'v1' }, () => undefined)
     const warm = p.warmUp().then((ms) => {
