@@ -7,7 +7,8 @@
  *
  * Data calls cross to the host, which validates them; failures reject with an `Error` whose
  * `code` is a fnbox error code (`ERR_INVALID_ARGUMENT`, `ERR_TOO_LARGE`, `ERR_DIMENSION_MISMATCH`,
- * `ERR_NOT_FOUND`, `ERR_STORAGE`) and whose `details` hold the limit and the value involved.
+ * `ERR_NOT_FOUND`, `ERR_STORAGE`, `ERR_CONFLICT`, `ERR_TIMEOUT`) and whose `details` hold the
+ * limit and the value involved.
  * The function's data lives in its data scope (deploy option `scope`, `'default'` unless set).
  */
 declare module 'fnbox:host' {
@@ -17,7 +18,14 @@ declare module 'fnbox:host' {
   /** The error of a failed data call. */
   export interface FnboxHostError extends Error {
     code: string
-    details: { limit?: number; value?: number | string; argument?: string; expected?: number }
+    details: {
+      limit?: number
+      value?: number | string
+      argument?: string
+      expected?: number
+      /** `ERR_CONFLICT`: the tries `tx` made. */
+      attempts?: number
+    }
   }
 
   export interface KvSetOptions {
@@ -159,11 +167,15 @@ declare module 'fnbox:host' {
   export const files: FnboxFiles
   export const secrets: FnboxSecrets
   /**
-   * Runs `fn` in one database transaction: writes through `t.kv` and `t.vector` commit together
-   * when it resolves and roll back when it throws or the invocation times out. One at a time per
-   * invocation; use `t`, not the top-level `kv`, inside it.
+   * Runs `fn` in one serializable database transaction: writes through `t.kv` and `t.vector`
+   * commit together when it resolves and roll back when it throws or the invocation times out.
+   * When it conflicts with a concurrent transaction it is rolled back and `fn` runs again (with
+   * backoff), up to `attempts` times (default 50, at most 100), then rejects with `ERR_CONFLICT`
+   * (nothing committed). So effects of `fn` outside `t` (a `fetch`, a log line) may happen more
+   * than once: keep them out of it, or pass `{ attempts: 1 }`. One at a time per invocation; use
+   * `t`, not the top-level `kv`, inside it.
    */
-  export function tx<T>(fn: (t: FnboxTransaction) => Promise<T>): Promise<T>
+  export function tx<T>(fn: (t: FnboxTransaction) => Promise<T>, options?: { attempts?: number }): Promise<T>
   export const utils: FnboxUtils
   const host: {
     readonly kv: FnboxKv

@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -361,14 +361,19 @@ async function benchKv() {
   const { tmpdir } = await import('node:os')
   const { join } = await import('node:path')
   const dir = await mkdtemp(join(tmpdir(), 'fnbox-bench-'))
+  const server = await benchDatabase()
   const backends = [
     ['memory', 'memory'],
     ['PGlite', { pglite: join(dir, 'pglite') }],
-    ['server Postgres', { postgres: process.env.FNBOX_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test' }],
+    ['server Postgres', server ? { postgres: server.url } : undefined],
   ]
   const CONCURRENCY = 16
   const PER_CALL = 200
   for (const [name, storage] of backends) {
+    if (!storage) {
+      console.log(`  ${name}: skipped (no server)`)
+      continue
+    }
     let runtime
     try {
       runtime = await createRuntime({ storage, files: 'memory' })
@@ -429,6 +434,154 @@ async function benchKv() {
     await runtime.close()
   }
   await rm(dir, { recursive: true, force: true })
+  await server?.drop()
+}
+
+/**
+ * A database of the bench's own on server Postgres (`FNBOX_BENCH_PG`: the server, default
+ * 127.0.0.1:5432), dropped at the end: never rows in a database someone else uses.
+ */
+async function benchDatabase() {
+  const pg = (await import('pg')).default
+  const base = process.env.FNBOX_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432'
+  const name = `fnbox_bench_${process.pid}`
+  const admin = async (sql) => {
+    const client = new pg.Client({ connectionString: `${base}/postgres` })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
+  }
+  try {
+    await admin(`create database ${name}`)
+  } catch (err) {
+    console.log(`  server Postgres unavailable (${err.message})`)
+    return undefined
+  }
+  return { url: `${base}/${name}`, drop: () => admin(`drop database if exists ${name} with (force)`) }
+}
+
+// (e2) What durability costs on the default storage: a kv.set through the host API on PGlite,
+// its table logged (today: the write-ahead log is written at each commit, so the set survives a
+// crash of the host) vs UNLOGGED (before: a crash emptied the table); and files.write, fsynced
+// (file and folder) vs the same temp-file-and-rename without fsync.
+async function benchDurability() {
+  console.log('\n(e2) durability: kv.set on PGlite logged vs UNLOGGED (before), files.write fsynced vs not')
+  const { mkdtemp, rm, writeFile, rename, mkdir } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const { PGlite } = await import('@electric-sql/pglite')
+  const dir = await mkdtemp(join(tmpdir(), 'fnbox-bench-durable-'))
+  const SETS = 2000
+  const CONCURRENCY = 16
+  const open = async (folder) => {
+    const runtime = await createRuntime({ threads: 1, storage: { pglite: folder }, files: join(dir, 'files') })
+    const kv = runtime.kv.scope('bench')
+    await kv.set('warm', 1)
+    const one = async (n) => {
+      const t = performance.now()
+      for (let i = 0; i < n; i++) await kv.set('k' + (i % 100), { i, text: 'durable?' })
+      return (performance.now() - t) / n
+    }
+    const many = async () => {
+      const t = performance.now()
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async (_, w) => {
+          for (let i = 0; i < SETS / CONCURRENCY; i++) await kv.set(`w${w}:${i % 50}`, { i })
+        }),
+      )
+      return (SETS * 1000) / (performance.now() - t)
+    }
+    await one(200) // warm-up
+    return { runtime, one, many, latency: Infinity, throughput: 0 }
+  }
+  const logged = join(dir, 'logged')
+  const unlogged = join(dir, 'unlogged')
+  // The UNLOGGED baseline: the same schema, its kv table switched back as releases before 0011 made it.
+  const schema = await createRuntime({ threads: 1, storage: { pglite: unlogged }, files: 'memory' })
+  await schema.kv.get('migrate')
+  await schema.close()
+  const db = await PGlite.create(unlogged)
+  await db.exec('alter table fnbox_kv set unlogged')
+  await db.close()
+  const before = await open(unlogged)
+  const now = await open(logged)
+  // Taking turns, best of three each: a busy machine slows both alike.
+  for (let round = 0; round < 3; round++) {
+    for (const side of [before, now]) {
+      side.latency = Math.min(side.latency, await side.one(SETS / 4))
+      side.throughput = Math.max(side.throughput, await side.many())
+    }
+  }
+  report('e2', 'PGlite kv.set, one writer (ms per set)', now.latency, before.latency)
+  report('e2', `PGlite kv.set, ${CONCURRENCY} writers (sets/s)`, now.throughput, before.throughput)
+  const files = now.runtime.files.scope('bench')
+  await before.runtime.close()
+  // Files: the store's fsynced write vs the unsynced temp file and rename it did before.
+  const plain = join(dir, 'plain')
+  await mkdir(join(plain, 'f'), { recursive: true })
+  const data = new Uint8Array(4096).fill(7)
+  const synced = async () => {
+    const t = performance.now()
+    for (let i = 0; i < 100; i++) await files.write(`f/${i % 20}.bin`, data)
+    return (performance.now() - t) / 100
+  }
+  const unsynced = async () => {
+    const t = performance.now()
+    for (let i = 0; i < 100; i++) {
+      await writeFile(join(plain, `tmp${i}`), data)
+      await rename(join(plain, `tmp${i}`), join(plain, 'f', `${i % 20}.bin`))
+    }
+    return (performance.now() - t) / 100
+  }
+  let fileNow = Infinity
+  let fileBefore = Infinity
+  for (let round = 0; round < 3; round++) {
+    fileBefore = Math.min(fileBefore, await unsynced())
+    fileNow = Math.min(fileNow, await synced())
+  }
+  report('e2', 'files.write 4 KiB, fsynced (ms per write)', fileNow, fileBefore)
+  await now.runtime.close()
+  await rm(dir, { recursive: true, force: true })
+}
+
+// (e3) A fresh database's first start (createRuntime, first kv.get: open, migrate, answer) on
+// PGlite in memory, from the template of a fresh cluster (node_modules/.cache/fnbox) vs running
+// initdb as before (the template moved away for that start; taking turns, best of three each).
+async function benchFirstStart() {
+  console.log('\n(e3) a fresh PGlite database to its first answer: from the cached template vs initdb')
+  const { readdir, rename } = await import('node:fs/promises')
+  const { join, dirname } = await import('node:path')
+  const cache = join(dirname(require.resolve('@electric-sql/pglite')), '..', '..', '..', '.cache', 'fnbox')
+  const start = async () => {
+    const t = performance.now()
+    const runtime = await createRuntime({ threads: 1, storage: { pglite: 'memory://' }, files: 'memory' })
+    await runtime.kv.get('first')
+    const ms = performance.now() - t
+    await runtime.close()
+    return ms
+  }
+  await start() // makes the template if there is none yet
+  const templates = (await readdir(cache).catch(() => [])).filter((f) => f.endsWith('.tar'))
+  if (templates.length === 0) {
+    console.log('  skipped (no template: node_modules/.cache is not writable)')
+    return
+  }
+  const template = join(cache, templates[0])
+  let withTemplate = Infinity
+  let withInitdb = Infinity
+  for (let round = 0; round < 3; round++) {
+    withTemplate = Math.min(withTemplate, await start())
+    await rename(template, `${template}.away`)
+    try {
+      withInitdb = Math.min(withInitdb, await start())
+    } finally {
+      await rename(`${template}.away`, template) // over the one that start wrote
+    }
+  }
+  report('e3', 'fresh PGlite to first kv.get (ms)', withTemplate, withInitdb)
 }
 
 // (f) vector top-10 on N x 384 clustered vectors (FNBOX_BENCH_VECTORS, default 50,000): p50/p99
@@ -1177,6 +1330,8 @@ if (run('http')) await benchHttp()
 if (run('cold')) await benchCold()
 if (run('rss')) await benchRss()
 if (run('kv')) await benchKv()
+if (run('durable')) await benchDurability()
+if (run('first')) await benchFirstStart()
 if (run('vector')) await benchVector()
 if (run('faults')) await benchFaults()
 if (run('snapshot')) await benchSnapshot()

@@ -64,6 +64,16 @@ export type FnboxErrorCode =
   | 'ERR_DIMENSION_MISMATCH'
   /** The storage backend failed (database down, disk error); the cause stays on the host. */
   | 'ERR_STORAGE'
+  /**
+   * The embedded database's folder is in use by another process (or runtime); `details` holds
+   * `folder` and the owner's `pid` (and `host`).
+   */
+  | 'ERR_STORAGE_LOCKED'
+  /**
+   * A write conflicted with a concurrent transaction and nothing of it was applied: a `tx` that
+   * kept conflicting was given up after `details.attempts` tries. Retrying later is safe.
+   */
+  | 'ERR_CONFLICT'
   /** A bug in fnbox itself. */
   | 'ERR_INTERNAL'
 
@@ -103,6 +113,8 @@ const STATUS: Record<FnboxErrorCode, number> = {
   ERR_TOO_LARGE: 413,
   ERR_DIMENSION_MISMATCH: 400,
   ERR_STORAGE: 503,
+  ERR_STORAGE_LOCKED: 503,
+  ERR_CONFLICT: 409,
   ERR_INTERNAL: 500,
 }
 
@@ -163,7 +175,9 @@ export class FnboxError extends Error {
 
   /**
    * The HTTP answer for this error: JSON `{ error: { code, message } }`, `Retry-After` where known.
-   * A message that may carry internals (guest exceptions, bugs) is replaced by a generic one.
+   * A message that may carry internals (guest exceptions, bugs) is replaced by a generic one. A
+   * failed invocation that attempted data writes says what they did: `error.writes` (`'none'`,
+   * `'applied'` or `'unknown'`), so a client knows whether trying again could repeat them.
    */
   toResponse(): Response {
     const message = PUBLIC_MESSAGE.has(this.code) ? this.message : publicMessage(this.code)
@@ -171,7 +185,8 @@ export class FnboxError extends Error {
     if (this.retryAfterSeconds !== undefined) {
       headers.set('retry-after', String(Math.max(1, Math.ceil(this.retryAfterSeconds))))
     }
-    return new Response(JSON.stringify({ error: { code: this.code, message } }), {
+    const writes = typeof this.details.writes === 'string' ? { writes: this.details.writes } : {}
+    return new Response(JSON.stringify({ error: { code: this.code, message, ...writes } }), {
       status: this.status,
       headers,
     })
@@ -214,7 +229,10 @@ function publicMessage(code: FnboxErrorCode): string {
     case 'ERR_EXECUTOR_LOST':
     case 'ERR_CLOSED':
     case 'ERR_STORAGE':
+    case 'ERR_STORAGE_LOCKED':
       return 'Service unavailable'
+    case 'ERR_CONFLICT':
+      return 'Conflict with a concurrent update: try again'
     default:
       return 'Internal error'
   }

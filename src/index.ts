@@ -21,7 +21,8 @@ export { DEFAULT_LIMITS, DEFAULT_POOL } from './options.js'
 export { DATA_LIMITS } from './host/domains/validate.js'
 export { DEFAULT_SCOPE } from './host/domains/clients.js'
 export type { CreateIndexOptions, FilesClient, KvClient, SecretsClient, VectorClient } from './host/domains/clients.js'
-export type { StorageOption } from './storage/backend.js'
+export type { PostgresKvOptions, StorageOption } from './storage/backend.js'
+export type { WriteOutcome } from './host/domains/session.js'
 export type {
   FileInfo,
   FileListOptions,

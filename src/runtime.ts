@@ -51,7 +51,13 @@ import { createExpressMiddleware, type ExpressMiddleware } from './triggers/http
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from './triggers/http/koa.js'
 import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
 import { StreamedBody } from './triggers/http/streamed-body.js'
-import { defaultFilesRoot, openBackend, type Backend, type StorageOption } from './storage/backend.js'
+import {
+  defaultFilesRoot,
+  openBackend,
+  resolveStorageOption,
+  type Backend,
+  type StorageOption,
+} from './storage/backend.js'
 import { admit, invocationOutcome, type GateTicket } from './reliability/admission.js'
 import { resolveCallRetry, retrying, type CallRetryOptions, type ResolvedCallRetry } from './reliability/backoff.js'
 import {
@@ -123,8 +129,9 @@ export interface RuntimeOptions {
   allowedHosts?: string[]
   /**
    * Where the data of `fnbox:host` (kv, vector, secrets) lives. Default `{ pglite: '.fnbox/pglite' }`:
-   * embedded Postgres with pgvector, opened on first use. `'memory'` for tests;
-   * `{ postgres: 'postgres://...' }` (or a `pg` pool) to share one database between hosts.
+   * embedded Postgres with pgvector, opened on first use; one process owns the folder.
+   * `'memory'` for tests; `{ postgres: 'postgres://...' }` (or a `pg` pool) to share one database
+   * between hosts, with `kv: { unlogged: true }` to keep kv as a cache that a server crash empties.
    */
   storage?: StorageOption
   /**
@@ -604,6 +611,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const vouched = upstreams.map((u) => this.#upstreams.get(u)!.hostPort)
     // A function given destinations will fetch: its first fetch should not wait for undici to load.
     if ((restricted && hosts.length > 0) || vouched.length > 0) preloadGuestFetch()
+    // One that imports the data domains will use them: its first calls should not wait seconds
+    // for the database to start (PGlite's first start; 200 calls right after it timed out).
+    if (code.includes('fnbox:host')) void this.#storage().catch(() => undefined)
     const policies = {
       breaker: breaker ?? false,
       quota,
@@ -827,6 +837,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
       error = mapStack(fn.stacks, asFnboxError(err))
+      // Whether its writes happened: a caller told "failed" must not assume nothing changed.
+      error = session.withWrites(error)
       throw error
     } finally {
       this.#end(fn, call, 'call', exportName, undefined, error)
@@ -922,7 +934,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
             }
           },
           (err: unknown) => {
-            error = mapStack(fn.stacks, asFnboxError(err))
+            error = session.withWrites(mapStack(fn.stacks, asFnboxError(err)))
             // A body already complete stays complete: the failure came after (waitUntil work).
             if (body) body.error(error)
             else reject(error)
@@ -1260,18 +1272,7 @@ function workerUrl(): URL {
 }
 
 function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
-  const storage = opts.storage ?? { pglite: join('.fnbox', 'pglite') }
-  const valid =
-    storage === 'memory' ||
-    (typeof storage === 'object' &&
-      storage !== null &&
-      (('pglite' in storage && typeof storage.pglite === 'string') ||
-        ('postgres' in storage &&
-          (typeof storage.postgres === 'string' ||
-            (typeof storage.postgres === 'object' && storage.postgres !== null && 'connect' in storage.postgres)))))
-  if (!valid) {
-    throw invalidOption('options.storage', "'memory', { pglite: dir } or { postgres: url | pool }", storage)
-  }
+  const storage = resolveStorageOption(opts.storage ?? { pglite: join('.fnbox', 'pglite') })
   if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
     throw invalidOption('options.files', "a folder or 'memory'", opts.files)
   }

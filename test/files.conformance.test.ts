@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { readlinkSync } from 'node:fs'
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isFnboxError } from '../src/errors.js'
 import { compareCodePoints } from '../src/host/domains/code-points.js'
 import type { FileInfo, FileStore } from '../src/host/domains/types.js'
@@ -456,5 +457,37 @@ describe('DiskFileStore on the host file system', () => {
 
   it('refuses an empty root', () => {
     expect(() => new DiskFileStore('')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }))
+  })
+})
+
+describe.skipIf(process.platform !== 'linux')('DiskFileStore durability', () => {
+  it('fsyncs a file before renaming it into place, and every folder whose entries changed, before it resolves', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fnbox-sync-'))
+    const probe = await open(join(dir, 'probe'), 'w')
+    const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void> }
+    await probe.close()
+    const synced: string[] = []
+    const sync = vi.spyOn(proto, 'sync').mockImplementation(async function (this: { fd: number }) {
+      synced.push(readlinkSync(`/proc/self/fd/${this.fd}`))
+    })
+    try {
+      const root = join(dir, 'root')
+      const store = new DiskFileStore(root)
+      await store.write('s', 'seed.txt', bytes('make the root'))
+      synced.length = 0
+      const scopeFolder = join(root, 's' + Buffer.from('s').toString('hex'))
+
+      await store.write('s', 'a/b.txt', bytes('durable'))
+      // The new folder "a" (its entry in the scope's folder), the bytes (in the temp folder, under
+      // a random name), then the rename (the entry in "a").
+      expect(synced).toEqual([scopeFolder, expect.stringContaining(join(root, '.tmp') + '/'), join(scopeFolder, 'a')])
+
+      synced.length = 0
+      await store.delete('s', 'a/b.txt')
+      expect(synced).toEqual([join(scopeFolder, 'a')])
+    } finally {
+      sync.mockRestore()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime, type LogEvent, type Runtime, type RuntimeOptions } from 'fnbox'
+import { testPostgres } from './helpers/postgres.js'
+import { processWarnings } from './helpers/warnings.js'
 
 const SECRET_KEY = randomBytes(32).toString('hex')
 
@@ -37,6 +39,7 @@ export const txWrite = codeOf((key, index, fail) => tx(async (t) => {
 }))
 export const txHang = codeOf((key) => tx(async (t) => { await t.kv.set(key, 'never'); await new Promise(() => {}) }))
 export const txNested = codeOf(() => tx(async () => tx(async () => 1)))
+export const concurrentGets = codeOf(async (n) => (await Promise.all(Array.from({ length: n }, (_, i) => kv.get('many:' + i)))).length)
 export const txAfter = codeOf(async () => { let saved; await tx(async (t) => { saved = t }); return saved.kv.set('late', 1) })
 export const txReadOwn = codeOf((key) => tx(async (t) => { await t.kv.set(key, 'mine'); return t.kv.get(key) }))
 export const secret = (name) => secrets.get(name) ?? null
@@ -50,7 +53,12 @@ interface Backend {
   options: () => Promise<RuntimeOptions>
   vector: boolean
   cleanup?: () => Promise<void>
+  /** Why the backend is unavailable, if it is. */
+  skip?: string
 }
+
+// A database of this file's own on the server, dropped after the suite.
+const server = await testPostgres('host data')
 
 let filesRoot: string
 const BACKENDS: Backend[] = [
@@ -67,15 +75,20 @@ const BACKENDS: Backend[] = [
   {
     // The local server has no pgvector: vector cases run on PGlite (above and in the conformance suite).
     name: 'server Postgres',
-    options: async () => ({ storage: { postgres: 'postgres://postgres@127.0.0.1:5432/test' }, files: 'memory' }),
+    options: async () => ({ storage: { postgres: await server.url() }, files: 'memory' }),
     vector: false,
+    skip: server.skip,
   },
 ]
 
 describe.each(BACKENDS)('fnbox:host on $name', (backend) => {
+  if (backend.skip) {
+    it.skip(`needs server Postgres (${backend.skip})`, () => {})
+    return
+  }
   let runtime: Runtime
   const logs: LogEvent[] = []
-  /** Fresh per run: the server database is shared between runs. */
+  /** A scope of this suite's own: the host API reaches it with `.scope(scope)`. */
   const scope = `t-${randomUUID()}`
   const call = (fn: string, ...args: unknown[]) => runtime.call<Outcome>('data', fn, ...args)
 
@@ -89,6 +102,11 @@ describe.each(BACKENDS)('fnbox:host on $name', (backend) => {
   afterAll(async () => {
     await runtime?.close()
     await backend.cleanup?.()
+  })
+
+  it('200 concurrent host calls of one invocation print no MaxListeners warning', async () => {
+    const warnings = await processWarnings(async () => expect(await call('concurrentGets', 200)).toEqual({ ok: 200 }))
+    expect(warnings).toEqual([])
   })
 
   it('kv: set, get, delete and every JSON type, seen by the host API in the same scope', async () => {

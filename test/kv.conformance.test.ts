@@ -1,38 +1,19 @@
 /**
  * One KV contract, three backends: the memory store (behind a write gate), PGlite and server
- * Postgres. The server database is shared with other runs, so every test works in a fresh scope
- * and moves a fake clock to a past date of its own before it writes anything that expires.
+ * Postgres (in a database of this file's own). Tests share a store, so every test works in a fresh
+ * scope and moves a fake clock to a past date of its own before it writes anything that expires.
  */
 import { randomUUID } from 'node:crypto'
-import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Kysely } from 'kysely'
 import type { JsonValue, KvStore } from '../src/host/domains/types.js'
 import { KvReadCache, MemoryKvStore, PostgresKvStore } from '../src/host/kv/index.js'
 import { WriteGate } from '../src/storage/memory-gate.js'
 import { openSql, type SqlDatabase } from '../src/storage/sql.js'
+import { testPostgres } from './helpers/postgres.js'
 
-const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test'
-
-/** Why the Postgres server cannot be reached, or `undefined` when it can. */
-function serverUnreachable(): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect(5432, '127.0.0.1')
-    socket.setTimeout(2000)
-    socket.once('connect', () => {
-      socket.end()
-      resolve(undefined)
-    })
-    socket.once('error', (err) => resolve(err.message))
-    socket.once('timeout', () => {
-      socket.destroy()
-      resolve('no answer within 2 s')
-    })
-  })
-}
-
-const postgresDown = await serverUnreachable()
-if (postgresDown) console.warn(`kv conformance: skipping server Postgres at ${POSTGRES_URL}: ${postgresDown}`)
+// A database of this file's own on the server, dropped after the suite.
+const server = await testPostgres('kv conformance')
 
 interface Opened {
   kv: KvStore
@@ -80,9 +61,9 @@ const backends: Backend[] = [
   },
   {
     name: 'server Postgres',
-    skip: postgresDown,
+    skip: server.skip,
     async open() {
-      const sql = await openSql({ postgres: POSTGRES_URL })
+      const sql = await openSql({ postgres: await server.url() })
       return { kv: new PostgresKvStore(sql.db), sql, storeOver: (db) => new PostgresKvStore(db) }
     },
   },
@@ -92,8 +73,8 @@ const backends: Backend[] = [
 const byCodePoints = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b))
 
 /**
- * A past instant of this test's own. On the shared server, our sweeps then reach only rows that
- * expired decades ago, never the live rows of another run.
+ * A past instant of this test's own. Our sweeps then reach only rows that expired decades ago,
+ * never the live rows of another test.
  */
 const pastInstant = () => Date.UTC(2001, 0, 1) + Math.floor(Math.random() * 1e11)
 
@@ -101,7 +82,7 @@ const invalidArgument = (argument: string) => ({ code: 'ERR_INVALID_ARGUMENT', d
 
 describe.each(backends)('KvStore conformance: $name', (backend) => {
   if (backend.skip) {
-    it.skip(`needs ${POSTGRES_URL} (${backend.skip})`, () => {})
+    it.skip(`needs server Postgres (${backend.skip})`, () => {})
     return
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isFnboxError } from 'fnbox'
 import { Deadline, InvocationBudget, withTimeout } from '../src/reliability/deadline.js'
+import { processWarnings } from './helpers/warnings.js'
 
 describe('Deadline', () => {
   beforeEach(() => vi.useFakeTimers())
@@ -40,6 +41,22 @@ describe('Deadline', () => {
       }),
     ).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })
     expect(started).toBe(false)
+  })
+
+  it('takes 200 concurrent host calls with one listener on its signal: no MaxListeners warning', async () => {
+    const d = new Deadline(1_000)
+    const warnings = await processWarnings(async () => {
+      const quick = Array.from({ length: 200 }, (_, i) => d.run('kv.get', async () => i))
+      expect(await Promise.all(quick)).toHaveLength(200)
+      const stuck = Array.from({ length: 200 }, () => d.run('kv.get', () => new Promise<never>(() => {})))
+      const settled = Promise.allSettled(stuck)
+      await vi.advanceTimersByTimeAsync(1_050)
+      await vi.advanceTimersByTimeAsync(1) // (once the messages already received are handled)
+      // Every one of them is cut short, by the one listener's fan-out.
+      const results = await settled
+      expect(results.every((r) => r.status === 'rejected' && isFnboxError(r.reason, 'ERR_TIMEOUT'))).toBe(true)
+    })
+    expect(warnings).toEqual([])
   })
 
   it('aborts its signal when the invocation ends early', () => {
@@ -93,6 +110,28 @@ describe('withTimeout', () => {
     )
     parent.abort(new Error('guest aborted'))
     await expect(call).rejects.toThrow('guest aborted')
+  })
+
+  it('takes 200 concurrent calls under one parent signal without a MaxListeners warning', async () => {
+    const parent = new AbortController()
+    const warnings = await processWarnings(async () => {
+      const calls = Array.from({ length: 200 }, () =>
+        withTimeout(
+          (s) => new Promise((_, reject) => s.addEventListener('abort', () => reject(s.reason))),
+          5_000,
+          () => 0,
+          {
+            parent: parent.signal,
+          },
+        ),
+      )
+      parent.abort(new Error('invocation over'))
+      const results = await Promise.allSettled(calls)
+      expect(results.every((r) => r.status === 'rejected' && (r.reason as Error).message === 'invocation over')).toBe(
+        true,
+      )
+    })
+    expect(warnings).toEqual([])
   })
 })
 

@@ -12,6 +12,7 @@ import {
   SecretVault,
 } from '../src/host/secrets/index.js'
 import { type SqlDatabase, openSql } from '../src/storage/sql.js'
+import { testPostgres } from './helpers/postgres.js'
 
 // A key whose base64 has both `+` and `/` (so base64url differs): fb efbe → "++++", ff ffff → "////".
 const KEY = Buffer.from('fbefbe'.repeat(5) + 'ffffff'.repeat(5) + 'abcd', 'hex')
@@ -174,6 +175,9 @@ interface Backend {
   db?: SqlDatabase
 }
 
+// A database of this file's own on the server, dropped after the suite.
+const server = await testPostgres('secrets')
+
 const backends: [string, () => Promise<Backend>][] = [
   ['memory', async () => ({ store: new MemorySealedSecretStore() })],
   [
@@ -186,16 +190,20 @@ const backends: [string, () => Promise<Backend>][] = [
   [
     'server Postgres',
     async () => {
-      const db = await openSql({ postgres: 'postgres://postgres@127.0.0.1:5432/test' })
+      const db = await openSql({ postgres: await server.url() })
       return { store: new PostgresSealedSecretStore(db.db), db }
     },
   ],
 ]
 
-describe.each(backends)('%s sealed secret store', (_name, make) => {
+describe.each(backends)('%s sealed secret store', (backendName, make) => {
+  if (backendName === 'server Postgres' && server.skip) {
+    it.skip(`needs server Postgres (${server.skip})`, () => {})
+    return
+  }
   let backend: Backend
   let store: SealedSecretStore
-  // The server database is shared with other runs: every name of this suite starts with this.
+  // The tests of this file share each store: every name of this suite starts with this.
   const run = `T${randomBytes(6).toString('hex')}_`
   const used = new Set<string>()
   const name = (suffix: string) => {

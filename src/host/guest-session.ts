@@ -125,11 +125,26 @@ export class GuestHostSession {
         if (this.#ended) throw new FnboxError('ERR_CLOSED', 'the invocation has ended')
         const data = (this.#data ??= this.#openData())
         const bytes = req.bytes ? new Uint8Array(req.bytes) : undefined
-        // Cut short at the invocation's deadline; the storage call's late result is dropped.
-        const reply = await this.#policy.deadline.run(req.method, () => data.handle(req.method, req.args, bytes))
+        // Cut short at the invocation's deadline (a write that has not started never does).
+        const reply = await data.handle(req.method, req.args, bytes, this.#policy.deadline)
         return { op: 'data', json: reply.json, bytes: reply.bytes ? transferable(reply.bytes) : undefined }
       }
     }
+  }
+
+  /**
+   * The invocation's error with `details.writes`: what its data writes did (see
+   * `WriteOutcome`), when it attempted any. Call before {@link GuestHostSession.close}.
+   */
+  withWrites(error: FnboxError): FnboxError {
+    const writes = this.#data?.endWrites()
+    if (writes === undefined || error.details.writes !== undefined) return error
+    return new FnboxError(error.code, error.message, {
+      cause: error.cause,
+      status: error.status,
+      retryAfterSeconds: error.retryAfterSeconds,
+      details: { ...error.details, writes },
+    })
   }
 
   /** Aborts every request and body still open. */

@@ -651,7 +651,7 @@ function withReason(error: SerializedFnboxError, reason: string): SerializedFnbo
 }
 
 /** Facts of a FnboxError that may reach the guest: written by fnbox, never host internals. */
-const GUEST_DETAILS = ['limit', 'value', 'argument', 'expected'] as const
+const GUEST_DETAILS = ['limit', 'value', 'argument', 'expected', 'attempts', 'outcome'] as const
 /** The same for a fetch: the host and why it was refused, never the address it resolved to. */
 const FETCH_DETAILS = ['limit', 'value', 'host', 'reason', 'policy'] as const
 

@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import { onAbort } from './abort.js'
 
 /** A timer handle, as the clock's `setTimeout` returns it. */
 export type TimerHandle = unknown
@@ -39,14 +40,15 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
   if (signal?.aborted) return Promise.reject(signal.reason)
   if (ms <= 0) return Promise.resolve()
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clock.clearTimeout(timer)
-      reject(signal!.reason)
-    }
     const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
+      stop()
       resolve()
     }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
+    const stop = signal
+      ? onAbort(signal, () => {
+          clock.clearTimeout(timer)
+          reject(signal.reason)
+        })
+      : () => {}
   })
 }

@@ -8,6 +8,7 @@
  * @module
  */
 import { FnboxError, type SerializedFnboxError } from '../errors.js'
+import { onAbort } from './abort.js'
 import { systemClock, type Clock, type TimerHandle } from './clock.js'
 
 /**
@@ -114,17 +115,15 @@ export class Deadline {
    */
   run<T>(what: string, work: () => Promise<T>): Promise<T> {
     if (this.expired) return Promise.reject(this.error(what))
-    const signal = this.signal
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(this.error(what))
-      signal.addEventListener('abort', onAbort, { once: true })
+      const stop = onAbort(this.signal, () => reject(this.error(what)))
       work().then(
         (value) => {
-          signal.removeEventListener('abort', onAbort)
+          stop()
           resolve(value)
         },
         (err: unknown) => {
-          signal.removeEventListener('abort', onAbort)
+          stop()
           reject(err)
         },
       )
@@ -283,13 +282,14 @@ export function withTimeout<T>(
   const clock = options.clock ?? systemClock
   const controller = new AbortController()
   const { parent } = options
-  const onParent = (): void => controller.abort(parent!.reason)
+  // The parent may be shared by many calls (an invocation's deadline): one listener fans out.
+  let stopParent = (): void => {}
   if (parent?.aborted) controller.abort(parent.reason)
-  else parent?.addEventListener('abort', onParent, { once: true })
+  else if (parent) stopParent = onAbort(parent, () => controller.abort(parent.reason))
   const timer = ms === undefined ? undefined : clock.setTimeout(() => controller.abort(timeoutError()), ms)
   const cleanup = (): void => {
     if (timer !== undefined) clock.clearTimeout(timer)
-    parent?.removeEventListener('abort', onParent)
+    stopParent()
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(controller.signal.reason)

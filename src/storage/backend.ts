@@ -8,8 +8,17 @@
  */
 import { join } from 'node:path'
 import type { Pool } from 'pg'
-import { FnboxError } from '../errors.js'
+import { FnboxError, invalidOption } from '../errors.js'
 import type { FileStore, KvStore, StorageAdapters, StorageTransaction, VectorStore } from '../host/domains/types.js'
+
+/** A transaction as the runtime holds it. */
+export interface OpenTransaction extends StorageTransaction {
+  /**
+   * Whether a failed statement has aborted it (Postgres): its commit would only roll back. Asked
+   * after a call in it fails, whatever error the store made of the failure.
+   */
+  aborted(): Promise<boolean>
+}
 import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
 // Each store from its own file, not the domains' index files: those also name the Postgres
 // stores, which must come only with `sql-backend.ts`, loaded when SQL storage is used.
@@ -18,17 +27,76 @@ import { MemorySealedSecretStore } from '../host/secrets/memory.js'
 import { SecretStore } from '../host/secrets/store.js'
 import { SecretVault } from '../host/secrets/vault.js'
 import { MemoryVectorStore } from '../host/vector/memory.js'
+import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
 import type { BuiltInStores } from './sql-backend.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
- * embedded Postgres with pgvector in a folder (`'memory://'` for a throwaway one). `{ postgres }`:
- * a server, by connection string or your own `pg` pool; many hosts may share it.
+ * embedded Postgres with pgvector in a folder (`'memory://'` for a throwaway one); one process
+ * owns the folder. `{ postgres }`: a server, by connection string or your own `pg` pool; many
+ * hosts may share it.
  *
+ * Every write acknowledged on PGlite or server Postgres is durable (see the README's table), but
+ * on a server the kv table can be made a cache instead: `{ postgres, kv: { unlogged: true } }`
+ * skips the write-ahead log (cheaper writes) and a crash of the server empties it. Every host of
+ * one database must agree: the host that starts last sets the table's mode.
+ *
+ * @example
+ * ```ts
+ * await createRuntime({ storage: { pglite: '.fnbox/pglite' } }) // the default
+ * await createRuntime({ storage: { postgres: process.env.DATABASE_URL!, kv: { unlogged: true } } })
+ * ```
  * @public
  */
-export type StorageOption = 'memory' | { pglite: string } | { postgres: string | Pool }
+export type StorageOption = 'memory' | { pglite: string } | { postgres: string | Pool; kv?: PostgresKvOptions }
+
+/** How server Postgres keeps the kv table. @public */
+export interface PostgresKvOptions {
+  /**
+   * `true`: an UNLOGGED table, a cache: no write-ahead log, so writes are cheaper, and a crash
+   * (or failover) of the server empties it. Default `false`: logged, durable.
+   */
+  unlogged?: boolean
+}
+
+const STORAGE_SHAPE = "'memory', { pglite: dir } or { postgres: url | pool, kv?: { unlogged } }"
+
+/** Checks `options.storage`, naming what is wrong. */
+export function resolveStorageOption(value: unknown): StorageOption {
+  if (value === 'memory') return value
+  if (typeof value !== 'object' || value === null) throw invalidOption('options.storage', STORAGE_SHAPE, value)
+  const storage = value as Record<string, unknown>
+  if ('pglite' in storage) {
+    checkKeys(storage, 'options.storage', ['pglite'])
+    if (typeof storage.pglite !== 'string' || storage.pglite === '') {
+      throw invalidOption('options.storage.pglite', "a folder or 'memory://'", storage.pglite)
+    }
+    return { pglite: storage.pglite }
+  }
+  if ('postgres' in storage) {
+    checkKeys(storage, 'options.storage', ['postgres', 'kv'])
+    const target = storage.postgres
+    const pool = typeof target === 'object' && target !== null && 'connect' in target
+    if (!pool && (typeof target !== 'string' || target === '')) {
+      throw invalidOption('options.storage.postgres', 'a connection string or a pg Pool', target)
+    }
+    if (storage.kv === undefined) return { postgres: target as string | Pool }
+    const kv = checkKeys(storage.kv, 'options.storage.kv', ['unlogged'])
+    if (kv.unlogged !== undefined && typeof kv.unlogged !== 'boolean') {
+      throw invalidOption('options.storage.kv.unlogged', 'a boolean', kv.unlogged)
+    }
+    return { postgres: target as string | Pool, kv: { unlogged: kv.unlogged === true } }
+  }
+  if ('kv' in storage) {
+    throw invalidOption(
+      'options.storage.kv',
+      'set only with { postgres } (an unlogged kv is a server cache)',
+      storage.kv,
+    )
+  }
+  throw invalidOption('options.storage', STORAGE_SHAPE, value)
+}
 
 /** Resolved storage options. */
 export interface BackendOptions {
@@ -45,8 +113,13 @@ export interface Backend {
   readonly files: FileStore
   /** The secrets store; fails with `ERR_INVALID_OPTION` when no key is configured. */
   secrets(): SecretStore
-  /** Opens a transaction over kv and vector. */
-  transaction(): Promise<StorageTransaction>
+  /**
+   * Domains whose calls may wait for a database connection and start when they get one (the
+   * drivers mark the current `StorageCall`); calls of the other stores start when made.
+   */
+  readonly startsOnConnection: ReadonlySet<string>
+  /** Opens a (serializable) transaction over kv and vector. */
+  transaction(): Promise<OpenTransaction>
   /** Removes expired KV entries; resolves with how many. */
   sweep(): Promise<number>
   close(): Promise<void>
@@ -67,10 +140,17 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
   const sweeper = setInterval(() => void (adapters.kv ?? kv).sweep?.().catch(() => undefined), 60_000)
   sweeper.unref()
 
+  const startsOnConnection = new Set<string>()
+  if (options.storage !== 'memory') {
+    if (!adapters.kv) startsOnConnection.add('kv')
+    if (!adapters.vector) startsOnConnection.add('vector')
+    if (ownStores) startsOnConnection.add('tx')
+  }
   return {
     kv: adapters.kv ?? kv,
     vector: adapters.vector ?? vector,
     files,
+    startsOnConnection,
     secrets() {
       secrets ??= new SecretStore(
         SecretVault.fromKey(options.secretsKey, 'options.secrets.key'),
@@ -122,7 +202,8 @@ function memoryStores(): BuiltInStores {
         release()
         return Promise.resolve()
       }
-      return { ...t, commit: () => finish(true), rollback: () => finish(false) }
+      // Exclusive: serializable by construction, and no failure aborts it.
+      return { ...t, commit: () => finish(true), rollback: () => finish(false), aborted: () => Promise.resolve(false) }
     },
     close: () => Promise.resolve(),
   }

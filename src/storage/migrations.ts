@@ -16,6 +16,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0001_kv': {
     async up(db: Kysely<unknown>) {
       // UNLOGGED: no write-ahead log, so writes are cheaper; a crash of the server empties it.
+      // (On PGlite every crash of the host process is one: 0011 makes it logged.)
       await sql`
         create unlogged table fnbox_kv (
           scope text collate "C" not null,
@@ -58,4 +59,12 @@ export const MIGRATIONS: Record<string, Migration> = {
   },
   // Numbered after a gap: migrations of other domains may take the numbers before it.
   '0010_jobs': jobsMigration,
+  '0011_kv_logged': {
+    async up(db: Kysely<unknown>) {
+      // Durable by default: an acknowledged kv write survives a crash (of the host process on
+      // PGlite, of the server on Postgres). A server may opt back in to a cache with
+      // `storage: { postgres, kv: { unlogged: true } }`, applied at every start (see sql.ts).
+      await sql`alter table fnbox_kv set logged`.execute(db)
+    },
+  },
 }

@@ -23,6 +23,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
+import { startStorageCall } from './call-context.js'
 import type { PgliteSession } from './pglite-thread.js'
 
 class PgliteConnection implements DatabaseConnection {
@@ -64,6 +65,13 @@ class PgliteDriver implements Driver {
     let release!: () => void
     this.#tail = new Promise<void>((resolve) => (release = resolve))
     await previous
+    try {
+      // A guest's write cancelled while it waited for the session never starts.
+      startStorageCall()
+    } catch (err) {
+      release()
+      throw err
+    }
     this.#release = release
     return this.#connection
   }

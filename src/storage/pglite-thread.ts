@@ -13,7 +13,9 @@
  * @internal
  * @module
  */
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { join, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
@@ -40,6 +42,8 @@ interface ThreadData {
   dataDir: string
   pglite: string
   vector: string
+  /** The tarball of a fresh cluster a new database starts from (made by the first one). */
+  template: string | undefined
 }
 
 interface Pending {
@@ -83,11 +87,59 @@ function pgliteThreadMain(): void {
   // Through a Function: a transpiler (vitest's) would rewrite a literal `import()` in this source.
   type Exports = Record<string, { PGlite?: unknown; vector?: unknown } | undefined>
   const load = new Function('url', 'return import(url)') as (url: string) => Promise<Exports>
-  const opened: Promise<Db> = Promise.all([load(data.pglite), load(data.vector)]).then(([lite, vec]) => {
+  // A fresh database (no cluster in its folder yet) starts from the template: PGlite's `initdb`
+  // is most of a first start (3.6 s to a first answer; ~1.0 s from a template). Without one,
+  // this start makes it as PGlite itself starts a folder: `initdb` in memory, dumped; the dump
+  // is written as the template (atomically; best effort) and loaded. So a template is a pure
+  // cluster, never a copy of a folder (which holds its lock file).
+  const fs = process.getBuiltinModule('node:fs')
+  const template = data.template
+  const fresh = data.dataDir.startsWith('memory://') || !fs.existsSync(`${data.dataDir}/PG_VERSION`)
+  const opened: Promise<Db> = Promise.all([load(data.pglite), load(data.vector)]).then(async ([lite, vec]) => {
     const PGlite = (lite.PGlite ?? lite.default?.PGlite) as {
-      create(dir: string, options: unknown): Promise<Db>
+      create(dir: string, options: unknown): Promise<Db & { dumpDataDir(c: string): Promise<Blob> }>
     }
-    return PGlite.create(data.dataDir, { extensions: { vector: vec.vector ?? vec.default?.vector } })
+    const extensions = { vector: vec.vector ?? vec.default?.vector }
+    if (!fresh || !template) return PGlite.create(data.dataDir, { extensions })
+    let stored: Blob | undefined
+    try {
+      stored = new Blob([fs.readFileSync(template)])
+    } catch {
+      stored = undefined // none yet (or unreadable)
+    }
+    if (stored) {
+      const entries = (): string[] => {
+        try {
+          return data.dataDir.startsWith('memory://') ? [] : fs.readdirSync(data.dataDir)
+        } catch {
+          return [] // not made yet (PGlite makes it)
+        }
+      }
+      const before = new Set(entries())
+      try {
+        return await PGlite.create(data.dataDir, { extensions, loadDataDir: stored })
+      } catch {
+        // A template that does not load is dropped, with what it left in the (fresh) folder.
+        fs.rmSync(template, { force: true })
+        for (const entry of entries()) {
+          if (!before.has(entry)) fs.rmSync(`${data.dataDir}/${entry}`, { recursive: true, force: true })
+        }
+      }
+    }
+    const scratch = await PGlite.create('memory://', {})
+    const tar = await scratch.dumpDataDir('none')
+    await scratch.close()
+    const temp = `${template}.${process.pid}.tmp`
+    try {
+      fs.mkdirSync(process.getBuiltinModule('node:path').dirname(template), { recursive: true })
+      fs.writeFileSync(temp, new Uint8Array(await tar.arrayBuffer()))
+      fs.renameSync(temp, template)
+    } catch {
+      // No template (a read-only cache folder): every fresh start runs initdb, as before.
+    } finally {
+      fs.rmSync(temp, { force: true })
+    }
+    return PGlite.create(data.dataDir, { extensions, loadDataDir: tar })
   })
   opened.then(
     (db) => {
@@ -119,6 +171,28 @@ function pgliteThreadMain(): void {
 
 const WORKER_SOURCE = `(${pgliteThreadMain.toString()})()`
 
+/**
+ * Where the template of a fresh cluster is kept: `node_modules/.cache/fnbox/`, beside PGlite
+ * itself (as trusted as the code that runs it), named by PGlite's and pgvector's versions. In a
+ * folder that cannot be written, no template is made and every fresh start runs `initdb`.
+ */
+export function defaultTemplate(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url)
+    const version = (name: string) => {
+      const main = require.resolve(name)
+      const root = main.slice(0, main.lastIndexOf(`${sep}dist${sep}`))
+      return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+    }
+    const main = require.resolve('@electric-sql/pglite')
+    const modules = main.slice(0, main.lastIndexOf(`${sep}node_modules${sep}`) + `${sep}node_modules`.length)
+    const key = `pglite-${version('@electric-sql/pglite')}-pgvector-${version('@electric-sql/pglite-pgvector')}`
+    return join(modules, '.cache', 'fnbox', `${key}.tar`)
+  } catch {
+    return undefined
+  }
+}
+
 /** The `Error` a statement failed with in the thread, with its fields (`code`, `detail`, ...). */
 function deserialize(fields: SerializedDbError): Error {
   const { message, name, ...rest } = fields
@@ -146,13 +220,18 @@ export class PgliteThread implements PgliteSession {
     this.#post = createBatcher<ToThread>((batch) => worker.postMessage(batch))
   }
 
-  /** Starts the thread and opens the database in `dataDir` (`'memory://'` for a throwaway one). */
-  static async open(dataDir: string): Promise<PgliteThread> {
+  /**
+   * Starts the thread and opens the database in `dataDir` (`'memory://'` for a throwaway one).
+   * A fresh one starts from `options.template` (default {@link defaultTemplate}; `null`: none).
+   */
+  static async open(dataDir: string, options: { template?: string | null } = {}): Promise<PgliteThread> {
+    const template = options.template === undefined ? defaultTemplate() : options.template
     const require = createRequire(import.meta.url)
     const workerData: ThreadData = {
       dataDir,
       pglite: pathToFileURL(require.resolve('@electric-sql/pglite')).href,
       vector: pathToFileURL(require.resolve('@electric-sql/pglite-pgvector')).href,
+      template: template ?? undefined,
     }
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, name: 'fnbox-pglite' })
     const thread = new PgliteThread(worker)

@@ -13,6 +13,7 @@ import { connect } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { afterAll } from 'vitest'
+import { processRuns } from '../../src/storage/folder-lock.js'
 
 /** The server, without a database (`FNBOX_TEST_POSTGRES` overrides it). */
 export const POSTGRES_SERVER = process.env.FNBOX_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432'
@@ -58,13 +59,24 @@ async function admin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+/**
+ * Drops a database once the connections to it are gone. `pg`'s pool.end() resolves while its
+ * clients are still closing: forcing the drop then would kill them mid-close, and the client
+ * would raise the server's "terminating connection" as an unhandled error. So a plain drop is
+ * tried for up to 5 s, and only a database still in use after that is dropped by force.
+ */
+async function drop(client: pg.Client, database: string): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      await client.query(`drop database if exists "${database}"`)
+      return
+    } catch (err) {
+      // 55006: object_in_use (another session is using the database).
+      if ((err as { code?: string }).code !== '55006') throw err
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
+  await client.query(`drop database if exists "${database}" with (force)`)
 }
 
 /** Drops the databases of runs that died before their cleanup (their pid is gone). */
@@ -74,7 +86,7 @@ async function dropOrphans(client: pg.Client): Promise<void> {
   )
   for (const { datname } of rows) {
     const pid = Number(/_(\d+)_[0-9a-f]+$/.exec(datname)?.[1])
-    if (Number.isInteger(pid) && !alive(pid)) {
+    if (Number.isInteger(pid) && !processRuns(pid)) {
       await client.query(`drop database if exists "${datname}" with (force)`).catch(() => undefined)
     }
   }
@@ -106,7 +118,7 @@ export async function testPostgres(label: string): Promise<TestPostgres> {
         ))
       )
         continue
-      await admin((client) => client.query(`drop database if exists "${databaseName(name)}" with (force)`))
+      await admin((client) => drop(client, databaseName(name)))
     }
   })
   return {

@@ -98,11 +98,38 @@ export function transactional(method: string): boolean {
   )
 }
 
-/** Typed errors pass; anything else from an adapter becomes `ERR_STORAGE` (its cause stays on the host). */
+/**
+ * SQLSTATEs of a transaction that lost to a concurrent one and was rolled back, which a retry
+ * may win: serialization_failure and deadlock_detected.
+ */
+const CONFLICT_STATES = new Set(['40001', '40P01'])
+
+/** Whether `err` (or its cause, as the stores wrap driver errors) is such a conflict. */
+function isConflict(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as Error).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && CONFLICT_STATES.has(code)) return true
+  }
+  return false
+}
+
+/**
+ * Typed errors pass, but a conflict with a concurrent transaction becomes `ERR_CONFLICT`; anything
+ * else from an adapter becomes `ERR_STORAGE` (its cause stays on the host).
+ */
 export async function storageCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (err) {
+    if (isConflict(err)) {
+      throw new FnboxError(
+        'ERR_CONFLICT',
+        'the write conflicted with a concurrent transaction; nothing of it was applied',
+        {
+          cause: err,
+        },
+      )
+    }
     if (isFnboxError(err)) throw err
     throw new FnboxError('ERR_STORAGE', 'the storage backend failed', { cause: err })
   }

@@ -58,10 +58,11 @@ interface Location {
  * win the race; a guest cannot make links, so only the host's own users could try.
  *
  * A write goes to a fresh file in `<root>/.tmp`, then is renamed over the target: readers see
- * the old bytes or the new, never a mix, and of concurrent writers the last rename wins. It does
- * not `fsync`: a power cut may lose a recent write. Stale files in `.tmp` (from a crash) are
- * safe to delete while no write is running. `delete` removes the folders it leaves empty, up
- * to the scope's folder.
+ * the old bytes or the new, never a mix, and of concurrent writers the last rename wins. Before
+ * a write or delete resolves, the file and the folders whose entries changed are `fsync`ed, so
+ * an acknowledged change survives a crash of the process and a power cut (on file systems that
+ * honour fsync). Stale files in `.tmp` (from a crash) are safe to delete while no write is
+ * running. `delete` removes the folders it leaves empty, up to the scope's folder.
  *
  * Unexpected file system errors become `ERR_STORAGE`, whose message names the guest's path and
  * the error code only; the host path stays in `cause`.
@@ -150,6 +151,7 @@ export class DiskFileStore implements FileStore {
         if (isAbsent(err)) return false
         throw err
       }
+      await syncFolder(at.folder)
       await removeEmptyFolders(at)
       return true
     })
@@ -199,24 +201,45 @@ function scopeFolderName(scope: string): string {
 
 /** Makes the scope's folder and the path's folders, refusing anything on the way that is not a plain folder. */
 async function makeFolders(at: Location): Promise<void> {
-  await ensureFolder(at.scope, () => new Error('the scope folder is not a folder'))
+  if (await ensureFolder(at.scope, () => new Error('the scope folder is not a folder'))) await syncFolder(at.root)
   let folder = at.scope
   for (const [index, name] of at.parents.entries()) {
+    const parent = folder
     folder = join(folder, name)
     const blocker = at.parents.slice(0, index + 1).join('/')
-    await ensureFolder(folder, () => writeConflict(at.path, `"${blocker}" is not a folder`))
+    // A new folder's entry lives in its parent: synced, or a power cut could lose the folder.
+    if (await ensureFolder(folder, () => writeConflict(at.path, `"${blocker}" is not a folder`))) {
+      await syncFolder(parent)
+    }
   }
   // The walk saw plain folders; the real path says no link was swapped in meanwhile.
   if (!(await isLinkFree(at.folder))) throw writeConflict(at.path, 'a folder on its way is not a folder')
 }
 
-async function ensureFolder(folder: string, conflict: () => Error): Promise<void> {
+/** Makes the folder unless it exists (as a plain folder); true when it made it. */
+async function ensureFolder(folder: string, conflict: () => Error): Promise<boolean> {
   try {
     await mkdir(folder)
+    return true
   } catch (err) {
     if (code(err) !== 'EEXIST') throw err
     // lstat: a link to a folder is not a folder here.
     if (!(await lstat(folder)).isDirectory()) throw conflict()
+    return false
+  }
+}
+
+/**
+ * Flushes a folder's entries (a rename, a new or removed name in it) to the disk. Windows cannot
+ * open a folder for that; NTFS journals its metadata.
+ */
+async function syncFolder(folder: string): Promise<void> {
+  if (process.platform === 'win32') return
+  const handle = await open(folder, constants.O_RDONLY | (constants.O_DIRECTORY ?? 0))
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
   }
 }
 
@@ -233,11 +256,14 @@ async function replace(at: Location, data: Uint8Array): Promise<FileInfo> {
     let stats: Stats
     try {
       await handle.writeFile(data)
+      // The bytes reach the disk before the name does: a crash never leaves an empty file.
+      await handle.sync()
       stats = await handle.stat()
     } finally {
       await handle.close()
     }
     await rename(temp, at.file)
+    await syncFolder(at.folder)
     return info(path, stats)
   } catch (err) {
     await unlink(temp).catch(() => undefined)

@@ -8,6 +8,7 @@
 import type { ReadableStreamDefaultReader } from 'node:stream/web'
 import type * as Undici from 'undici'
 import { FnboxError, invalidOption, isFnboxError } from '../../errors.js'
+import { onAbort } from '../../reliability/abort.js'
 import { hostForbidden } from './address-policy.js'
 import { parseAllowedHosts } from './allowed-hosts.js'
 import type { AllowedHosts, HostMatch } from './allowed-hosts.js'
@@ -250,25 +251,24 @@ class Exchange {
   readonly controller = new AbortController()
   host: string
   readonly #timer: NodeJS.Timeout
-  readonly #signal: AbortSignal | undefined
-  readonly #onAbort = (): void => this.controller.abort(this.#signal?.reason)
+  /** Removes the listener on the caller's signal (which may be shared: one listener fans out). */
+  readonly #stopListening: () => void
 
   constructor(host: string, timeoutMs: number, signal: AbortSignal | undefined) {
     this.host = host
-    this.#signal = signal
     this.#timer = setTimeout(() => {
       const message = `Fetch to "${this.host}" timed out after ${timeoutMs} ms`
       const details = { host: this.host, reason: 'timeout', limit: timeoutMs }
       this.controller.abort(new FnboxError('ERR_FETCH_FAILED', message, { details }))
     }, timeoutMs)
-    if (signal?.aborted) this.#onAbort()
-    else signal?.addEventListener('abort', this.#onAbort, { once: true })
+    if (signal?.aborted) this.controller.abort(signal.reason)
+    this.#stopListening = signal ? onAbort(signal, () => this.controller.abort(signal.reason)) : () => {}
   }
 
   /** Stops the deadline; the exchange is over. */
   end(): void {
     clearTimeout(this.#timer)
-    this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#stopListening()
   }
 
   /** Ends the exchange and tears the upstream connection down. */
