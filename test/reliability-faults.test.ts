@@ -29,10 +29,12 @@ describe('guests against a flaky upstream with one healthy key', () => {
         `${(without.successRate * 100).toFixed(1)}% without (${JSON.stringify(without.upstream)}); ` +
         `failures with policies: ${JSON.stringify(withPolicies.failures)}`,
     )
-    // The upstream failed many attempts in both runs.
+    // The upstream failed many attempts without the policies; with them, key A is cooled down
+    // after its first failures, so how often it is tried again depends on the machine's pace:
+    // only that it failed some is certain.
     const faults = (u: typeof without.upstream): number => u.down + u.slow + u.rateLimited + u.flapFailed
     expect(faults(without.upstream)).toBeGreaterThan(20)
-    expect(faults(withPolicies.upstream)).toBeGreaterThan(5)
+    expect(faults(withPolicies.upstream)).toBeGreaterThan(0)
     expect(without.successRate).toBeLessThan(0.9)
     expect(withPolicies.successRate).toBeGreaterThanOrEqual(0.99)
     expect(withPolicies.stats!.failovers).toBeGreaterThan(0)
