@@ -2,40 +2,18 @@
  * The README's promises, run for real: the example app's self-test, and the "Quick start" code
  * block itself, extracted from README.md and executed with Node.
  */
-import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { runNode, type CliRun } from './helpers/cli.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `node <args>` in the repository root; never rejects. */
-function node(args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      args,
-      { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
-        resolve({
-          code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0,
-          signal: failure?.signal ?? null,
-          stdout,
-          stderr,
-        })
-      },
-    )
-  })
+function node(args: string[], timeoutMs: number): Promise<CliRun> {
+  return runNode(args, { cwd: ROOT, timeoutMs })
 }
 
 describe('examples/express-app.mjs --self-test', () => {
@@ -92,7 +70,7 @@ await runtime.close()
     // Inside the package, so that 'fnbox' resolves to this package (self-reference via "exports").
     const file = fileURLToPath(new URL(`./.readme-quickstart-${randomUUID()}.mjs`, import.meta.url))
     await writeFile(file, source)
-    let run: Run
+    let run: CliRun
     try {
       run = await node([file], 60_000)
     } finally {
