@@ -13,10 +13,15 @@
  * @public
  */
 export interface PgPoolClientLike {
+  /** Runs one statement with `$1`-style parameters. */
   query(text: string, values?: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>
+  /** A NOTIFY on a channel this connection LISTENs to. */
   on(event: 'notification', listener: (message: { channel: string; payload?: string | undefined }) => void): unknown
+  /** The connection failed. */
   on(event: 'error', listener: (err: Error) => void): unknown
+  /** The connection ended. */
   on(event: 'end', listener: () => void): unknown
+  /** Drops the listeners fnbox added before the connection goes back to the pool. */
   removeAllListeners(event?: string): unknown
   /** Gives the connection back (with an error: the pool destroys it). */
   release(err?: Error | boolean): void
@@ -35,5 +40,6 @@ export interface PgPoolClientLike {
  * @public
  */
 export interface PgPoolLike {
+  /** A connection of the pool, given back with `release()`. */
   connect(): Promise<PgPoolClientLike>
 }

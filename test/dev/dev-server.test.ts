@@ -150,6 +150,14 @@ describe('fnbox dev', () => {
         bad,
       )
       expect(await text(`${base}/other`)).toBe('other')
+      // A function dropped from fnbox.json is removed.
+      writeFileSync(
+        join(project.dir, 'fnbox.json'),
+        JSON.stringify({ functions: { other: { entry: 'functions/other.ts' } } }),
+      )
+      await dev.line(/^removed api$/, bad)
+      expect((await fetch(`${base}/api`)).status).toBe(404)
+      expect(await text(`${base}/other`)).toBe('other')
 
       // Ctrl-C: a clean stop, exit code 0.
       dev.child.kill('SIGINT')
