@@ -99,7 +99,7 @@ async function loadTypeScript(dir: string): Promise<typeof TS> {
   } catch {
     throw new FnboxError(
       'ERR_NOT_FOUND',
-      `--check needs TypeScript in the function's project (none found from ${relative(process.cwd(), dir) || '.'}): npm install --save-dev typescript`,
+      `--check needs TypeScript in the project (none resolves from ${relative(process.cwd(), dir) || '.'}/): npm install --save-dev typescript`,
     )
   }
   const mod = (await import(pathToFileURL(path).href)) as typeof TS & { default?: typeof TS }

@@ -64,7 +64,24 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.threads !== undefined) runtimeOptions.threads = options.threads
   const runtime = await createRuntime(runtimeOptions)
   const loop = new DevLoop(runtime, manifest, print)
+  const mount = runtime.express()
+  let url = ''
+  const server = createServer((req, res) => {
+    if (req.url === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.setHeader('content-type', 'text/plain; charset=utf-8')
+      res.end(loop.index(url))
+      return
+    }
+    void mount(req, res, () => undefined)
+  })
+  const host = options.host ?? '127.0.0.1'
   try {
+    // First, so that a port in use fails at once, not after the database started.
+    await listen(server, options.port ?? 8787, host)
+    const address = server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : options.port
+    url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+
     runtime.on('log', (e) => print(`[${e.function}] ${e.level === 'log' ? '' : `${e.level}: `}${e.message}`))
     runtime.on('invoke', (e) => {
       const what = e.kind === 'fetch' ? `${e.target} ${e.status ?? ''}` : `call ${e.target}`
@@ -96,31 +113,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
   } catch (err) {
     loop.close()
+    server.close()
     await runtime.close()
     throw err
   }
-
-  const mount = runtime.express()
-  const server = createServer((req, res) => {
-    if (req.url === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.setHeader('content-type', 'text/plain; charset=utf-8')
-      res.end(loop.index(url))
-      return
-    }
-    void mount(req, res, () => undefined)
-  })
-  let url = ''
-  try {
-    await listen(server, options.port ?? 8787, options.host ?? '127.0.0.1')
-  } catch (err) {
-    loop.close()
-    await runtime.close()
-    throw err
-  }
-  const address = server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : options.port
-  const host = options.host ?? '127.0.0.1'
-  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
   print(`listening on ${url}`)
   print(loop.index(url).trimEnd())
   loop.watch()
@@ -328,9 +324,13 @@ async function secretsKey(storage: StorageOption, dataDir: string): Promise<stri
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject)
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') return reject(err)
+      const hint = '(another fnbox dev? --port picks another; --port 0 any free one)'
+      reject(new Error(`port ${port} on ${host} is in use ${hint}`, { cause: err }))
+    })
     server.listen(port, host, () => {
-      server.off('error', reject)
+      server.removeAllListeners('error')
       resolve()
     })
   })

@@ -3,6 +3,7 @@
  * called over HTTP while its files are edited.
  */
 import type { ChildProcess } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -214,6 +215,26 @@ export default {
         'fnbox: fnbox.json not found: it names each function, e.g. {"functions": {"hello": {"entry": "functions/hello.ts"}}}',
       ])
     } finally {
+      project.remove()
+    }
+  })
+
+  it('fails at once with one line when its port is taken', async () => {
+    const project = tempProject({
+      'fnbox.json': JSON.stringify({ functions: { a: { entry: 'a.ts' } } }),
+      'a.ts': 'export default {}\n',
+    })
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    const dev = new Dev(['--port', String(port), '--storage', 'memory'], project.dir)
+    try {
+      expect(await dev.exited).toBe(1)
+      expect(dev.lines.filter((l) => l !== '')).toEqual([
+        `fnbox: port ${port} on 127.0.0.1 is in use (another fnbox dev? --port picks another; --port 0 any free one)`,
+      ])
+    } finally {
+      taken.close()
       project.remove()
     }
   })
