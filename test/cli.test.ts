@@ -34,7 +34,13 @@ export default {
 `
 
 describe('fnbox (the command line)', () => {
-  const project = tempProject({ 'src/api.ts': HELLO, 'src/big.ts': BIG, 'src/broken.ts': 'export default {\n' })
+  const project = tempProject({
+    'src/api.ts': HELLO,
+    'src/big.ts': BIG,
+    'src/broken.ts': 'export default {\n',
+    'src/node.ts':
+      "import { readFileSync } from 'node:fs'\nexport default { fetch: () => new Response(readFileSync('x')) }\n",
+  })
   afterAll(() => project.remove())
 
   it('prints its version with --version and -v', async () => {
@@ -79,16 +85,23 @@ describe('fnbox (the command line)', () => {
     expect(JSON.parse(readFileSync(join(project.dir, 'build/deep/api.js.map'), 'utf8'))).toMatchObject({ version: 3 })
   })
 
+  it('is the package bin', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }
+    expect(pkg.bin.fnbox).toBe('./dist/cli.js')
+    expect(readFileSync(CLI, 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/)
+  })
+
   it('reports a bundling error in one line with file and line, and exit code 1', async () => {
-    for (const entry of ['src/broken.ts', 'src/missing.ts']) {
+    const expected: Record<string, RegExp> = {
+      'src/broken.ts': /^fnbox: bundling src\/broken\.ts failed: src\/broken\.ts:2: /,
+      'src/missing.ts': /^fnbox: .*missing\.ts/,
+      'src/node.ts': /^fnbox: bundling src\/node\.ts failed: src\/node\.ts:1: "node:fs" is a Node built-in/,
+    }
+    for (const [entry, message] of Object.entries(expected)) {
       const run = await runCli(['bundle', entry, '-o', 'out/x.js'], { cwd: project.dir })
       expect(run.code, run.stderr).toBe(1)
       expect(run.stderr.trimEnd().split('\n')).toHaveLength(1)
-      expect(run.stderr).toMatch(
-        entry === 'src/broken.ts'
-          ? /^fnbox: bundling src\/broken\.ts failed: src\/broken\.ts:2: /
-          : /^fnbox: .*missing\.ts/,
-      )
+      expect(run.stderr).toMatch(message)
       expect(existsSync(join(project.dir, 'out/x.js'))).toBe(false)
     }
   })

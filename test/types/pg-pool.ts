@@ -3,7 +3,7 @@
 import pg from 'pg'
 import type { StorageOption } from '../../src/index.js'
 
-const pool = new pg.Pool({ connectionString: 'postgres://localhost/app' })
+const pool = new pg.Pool({ connectionString: 'postgres://db.invalid/app' })
 export const storage: StorageOption = { postgres: pool }
 export const withKv: StorageOption = { postgres: pool, kv: { unlogged: true } }
 // @ts-expect-error: not a pool
