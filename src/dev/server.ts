@@ -31,8 +31,6 @@ export interface DevServerOptions {
   host?: string
   /** Default `{ pglite: '<dir>/.fnbox/pglite' }`. */
   storage?: StorageOption
-  /** Executor threads (default: the runtime's). */
-  threads?: number
   /** Where lines go. */
   print: (line: string) => void
 }
@@ -40,7 +38,6 @@ export interface DevServerOptions {
 export interface DevServer {
   /** `http://host:port` */
   readonly url: string
-  readonly runtime: Runtime
   /** Stops watching, lets calls in flight finish (up to `timeoutMs`), closes everything. */
   close(timeoutMs?: number): Promise<void>
 }
@@ -61,7 +58,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const runtimeOptions: RuntimeOptions = { storage, files: storage === 'memory' ? 'memory' : join(dataDir, 'files') }
   const key = await secretsKey(storage, dataDir)
   if (key !== undefined) runtimeOptions.secrets = { key }
-  if (options.threads !== undefined) runtimeOptions.threads = options.threads
   const runtime = await createRuntime(runtimeOptions)
   const loop = new DevLoop(runtime, manifest, print)
   const mount = runtime.express()
@@ -124,7 +120,6 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   let closing: Promise<void> | undefined
   return {
     url,
-    runtime,
     close(timeoutMs = 5000) {
       closing ??= (async () => {
         loop.close()
