@@ -1,7 +1,7 @@
 // A small Express app serving three sandboxed functions under /fn; `notes` keeps its data in the
 // embedded database (PGlite under .fnbox/, created on first use: no server needed).
 //   npm run example               serve on http://localhost:3000 until Ctrl-C
-//   npm run example -- --self-test  start, call both functions, print the answers, exit
+//   npm run example -- --self-test  start, call the three functions, print the answers, exit
 import { readFile } from 'node:fs/promises'
 import express from 'express'
 import { createRuntime } from 'fnbox'

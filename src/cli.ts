@@ -1,74 +1,106 @@
 #!/usr/bin/env node
 /**
- * The `fnbox` command line. One command so far:
+ * The `fnbox` command line: `fnbox bundle` (src/cli/bundle-command.ts) and `fnbox dev`
+ * (src/cli/dev-command.ts); `fnbox --help` lists their options and the exit codes.
  *
- *   fnbox bundle <entry.ts> [-o out.js] [--minify]
- *
- * bundles a function's entry with its npm dependencies into one ES module for the sandbox (see
- * bundle.ts), writing `out.js` and `out.js.map`, or the module to stdout without `-o`.
+ * Errors end the command with one line, `fnbox: <message>` (never a stack), and a documented
+ * exit code: 1 when the work failed, 2 when the command line is wrong.
  *
  * @module
  */
-import { writeFile } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { bundle } from './bundle/bundle.js'
+import { runBundle } from './cli/bundle-command.js'
+import { parseStorage, runDev } from './cli/dev-command.js'
+import { guardPipes, say } from './cli/output.js'
+import { EXIT, USAGE } from './cli/usage.js'
 
-const USAGE = `Usage: fnbox bundle <entry> [options]
+/** A mistake in the command line: exit code 2, with the usage. */
+class UsageError extends Error {}
 
-Bundles a function (TypeScript or JavaScript, with its npm dependencies) into one ES module
-for runtime.deploy(name, { code, sourceMap }).
+const OPTIONS = {
+  outfile: { type: 'string', short: 'o' },
+  minify: { type: 'boolean' },
+  check: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  storage: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const
 
-Options:
-  -o, --outfile <file>  write the module to <file> and its source map to <file>.map
-                        (default: the module to stdout, no map)
-      --minify          minify the output
-  -h, --help            show this help
-`
-
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      outfile: { type: 'string', short: 'o' },
-      minify: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  const [command, entry, ...rest] = positionals
-  if (values.help || command === undefined) {
-    process.stdout.write(USAGE)
-    return values.help ? 0 : 2
-  }
-  if (command !== 'bundle' || entry === undefined || rest.length > 0) {
-    process.stderr.write(
-      `fnbox: ${command !== 'bundle' ? `unknown command "${command}"` : 'one entry file expected'}\n\n${USAGE}`,
-    )
-    return 2
-  }
-  const result = await bundle(entry, { minify: values.minify === true })
-  const kb = (result.code.length / 1024).toFixed(1)
-  const summary = `${entry}: ${kb} KB from ${Object.keys(result.inputs).length} files`
-  if (values.outfile === undefined) {
-    process.stdout.write(result.code)
-    process.stderr.write(`${summary}\n`)
-    return 0
-  }
-  const mapName = `${values.outfile}.map`
-  // The comment lets other tools find the map; fnbox takes it as deploy's `sourceMap`.
-  await writeFile(values.outfile, `${result.code}//# sourceMappingURL=${basename(mapName)}\n`)
-  await writeFile(mapName, result.sourceMap)
-  process.stderr.write(`${summary} -> ${values.outfile} (+ ${basename(mapName)})\n`)
-  return 0
+/** Which command takes which option (the others are refused, not ignored). */
+const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  bundle: ['outfile', 'minify', 'check'],
+  dev: ['port', 'host', 'storage'],
 }
 
+async function main(argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const { values, positionals } = parsed
+  if (values.version) {
+    process.stdout.write(`${version()}\n`)
+    return EXIT.ok
+  }
+  const [command, ...args] = positionals
+  if (values.help) {
+    process.stdout.write(USAGE)
+    return EXIT.ok
+  }
+  if (command === undefined) {
+    process.stderr.write(USAGE)
+    return EXIT.usage
+  }
+  const allowed = COMMAND_OPTIONS[command]
+  if (allowed === undefined) throw new UsageError(`unknown command "${command}" (commands: bundle, dev)`)
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && !allowed.includes(name)) throw new UsageError(`--${name} is not an option of ${command}`)
+  }
+  if (command === 'bundle') {
+    if (args.length !== 1) throw new UsageError(`bundle takes one entry file (got ${args.length})`)
+    return runBundle({
+      entry: args[0]!,
+      outfile: values.outfile,
+      minify: values.minify === true,
+      check: values.check === true,
+    })
+  }
+  if (args.length > 1) throw new UsageError(`dev takes one folder (got ${args.length})`)
+  return runDev({
+    dir: args[0] ?? '.',
+    port: values.port === undefined ? undefined : port(values.port),
+    host: values.host,
+    storage: values.storage === undefined ? undefined : parseStorage(values.storage),
+  })
+}
+
+function port(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw new UsageError(`--port must be a port number from 0 to 65535 (got "${value}")`)
+  return n
+}
+
+/** fnbox's version, from its package.json (beside dist/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+guardPipes()
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code
   },
   (err: unknown) => {
-    process.stderr.write(`fnbox: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exitCode = 1
+    const message = err instanceof Error ? err.message : String(err)
+    say(`fnbox: ${message}`)
+    if (err instanceof UsageError) say('Run "fnbox --help" for the commands and options.')
+    process.exitCode = err instanceof UsageError ? EXIT.usage : EXIT.failed
   },
 )

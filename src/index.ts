@@ -22,6 +22,7 @@ export { DATA_LIMITS } from './host/domains/validate.js'
 export { DEFAULT_SCOPE } from './host/domains/clients.js'
 export type { CreateIndexOptions, FilesClient, KvClient, SecretsClient, VectorClient } from './host/domains/clients.js'
 export type { PostgresKvOptions, StorageOption } from './storage/backend.js'
+export type { PgPoolClientLike, PgPoolLike } from './storage/pg-pool.js'
 export type { WriteOutcome } from './host/domains/session.js'
 export type {
   FileInfo,

@@ -344,7 +344,8 @@ interface OpenCall {
   clientGone: boolean
 }
 
-const DEPLOY_KEYS = [
+/** @internal Also the keys of a function in fnbox.json (src/dev/manifest.ts). */
+export const DEPLOY_KEYS = [
   'code',
   'entry',
   'bundle',

@@ -1,12 +1,7 @@
-import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundle, createRuntime, isFnboxError, type Runtime } from 'fnbox'
 
-const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
 const fixtures = join(root, 'test/fixtures/bundle')
 
@@ -52,43 +47,7 @@ describe('bundle()', () => {
   })
 })
 
-describe('the fnbox CLI', () => {
-  let dir: string
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'fnbox-cli-'))
-  })
-  afterAll(() => rm(dir, { recursive: true, force: true }))
-
-  it('fnbox bundle -o writes the module and its map', async () => {
-    const out = join(dir, 'fn.js')
-    const { stderr } = await run(process.execPath, ['dist/cli.js', 'bundle', join(fixtures, 'entry.ts'), '-o', out], {
-      cwd: root,
-    })
-    expect(stderr).toMatch(/entry\.ts: [\d.]+ KB from \d+ files -> .*fn\.js \(\+ fn\.js\.map\)/)
-    expect(await readFile(out, 'utf8')).toMatch(/\/\/# sourceMappingURL=fn\.js\.map\n$/)
-    expect(JSON.parse(await readFile(`${out}.map`, 'utf8')).version).toBe(3)
-  })
-
-  it('prints usage and exits 2 on a wrong command; exits 1 on a failed bundle', async () => {
-    const usage = await run(process.execPath, ['dist/cli.js', 'bundel', 'x.ts'], { cwd: root }).catch((e) => e)
-    expect(usage.code).toBe(2)
-    expect(usage.stderr).toMatch(/unknown command "bundel"[\s\S]*Usage: fnbox bundle/)
-    const failed = await run(process.execPath, ['dist/cli.js', 'bundle', join(fixtures, 'uses-node.ts')], {
-      cwd: root,
-    }).catch((e) => e)
-    expect(failed.code).toBe(1)
-    expect(failed.stderr).toMatch(/fnbox: bundling .* failed: .*node:fs/)
-  })
-
-  it('is the package bin', async () => {
-    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
-      bin: Record<string, string>
-      dependencies: Record<string, string>
-    }
-    expect(pkg.bin.fnbox).toBe('./dist/cli.js')
-    expect(pkg.dependencies.esbuild).toBeDefined()
-  })
-})
+// The command line (`fnbox bundle`) is tested in cli.test.ts.
 
 describe('deploy({ entry })', () => {
   let runtime: Runtime

@@ -1,41 +1,20 @@
 /**
- * The README's promises, run for real: the example app's self-test, and the "Quick start" code
- * block itself, extracted from README.md and executed with Node.
+ * The README's promises, run for real: the example app's self-test, and the "Quick start" and
+ * "Data" code blocks themselves, extracted from README.md and executed.
  */
-import { execFile } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { createRuntime } from 'fnbox'
+import { runNode, type CliRun } from './helpers/cli.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-interface Run {
-  code: number | null
-  signal: NodeJS.Signals | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `node <args>` in the repository root; never rejects. */
-function node(args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      args,
-      { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const failure = error as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null
-        resolve({
-          code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0,
-          signal: failure?.signal ?? null,
-          stdout,
-          stderr,
-        })
-      },
-    )
-  })
+function node(args: string[], timeoutMs: number): Promise<CliRun> {
+  return runNode(args, { cwd: ROOT, timeoutMs })
 }
 
 describe('examples/express-app.mjs --self-test', () => {
@@ -92,7 +71,7 @@ await runtime.close()
     // Inside the package, so that 'fnbox' resolves to this package (self-reference via "exports").
     const file = fileURLToPath(new URL(`./.readme-quickstart-${randomUUID()}.mjs`, import.meta.url))
     await writeFile(file, source)
-    let run: Run
+    let run: CliRun
     try {
       run = await node([file], 60_000)
     } finally {
@@ -113,4 +92,36 @@ await runtime.close()
     expect(run.stdout).toContain('[hello] log: greeting world')
     expect(run.stdout).toContain('[hello] log: greeting Ada')
   }, 70_000)
+})
+
+describe('README "Data: kv, vector, files, secrets, tx"', () => {
+  it('runs its function as written, given what it reads (a granted secret, a docs index, an embedding)', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const section = readme.split(/^## Data: kv, vector, files, secrets, tx\s*$/m)[1] ?? ''
+    const code = /```js\n([\s\S]*?)```/.exec(section)?.[1]
+    expect(code, 'a ```js block under "## Data"').toBeDefined()
+    const runtime = await createRuntime({
+      threads: 1,
+      storage: 'memory',
+      secrets: { key: randomBytes(32).toString('hex') },
+    })
+    try {
+      await runtime.secrets.set('OPENAI_API_KEY', 'sk-test')
+      await runtime.vector.createIndex('docs', { dimensions: 3 })
+      await runtime.vector.upsert('docs', [{ id: 'a', values: [1, 0, 0], metadata: { lang: 'en' } }])
+      await runtime.deploy('data', { code: code!, secrets: ['OPENAI_API_KEY'] })
+      const res = await runtime.fetch(
+        new Request('http://localhost/data', { method: 'POST', body: JSON.stringify({ embedding: [1, 0, 0] }) }),
+      )
+      expect(res.status, await res.clone().text()).toBe(200)
+      const body = (await res.json()) as { visits: number; hits: { id: string }[] }
+      expect(body.visits).toBe(1)
+      expect(body.hits.map((h) => h.id)).toEqual(['a'])
+      expect(await runtime.files.read('out/report.txt')).not.toBeNull()
+      expect(await runtime.kv.get('order:1')).toEqual({ paid: true })
+      expect((await runtime.vector.get('orders', ['1'])).map((v) => v.id)).toEqual(['1'])
+    } finally {
+      await runtime.close()
+    }
+  })
 })

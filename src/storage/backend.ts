@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from 'node:path'
-import type { Pool } from 'pg'
+import type { PgPoolLike as Pool } from './pg-pool.js'
 import { FnboxError, invalidOption } from '../errors.js'
 import type { FileStore, KvStore, StorageAdapters, StorageTransaction, VectorStore } from '../host/domains/types.js'
 

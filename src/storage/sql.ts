@@ -6,14 +6,14 @@
  * @module
  */
 import { mkdir } from 'node:fs/promises'
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely'
-import type { Pool } from 'pg'
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPoolClient } from 'kysely'
 import { FnboxError, isFnboxError } from '../errors.js'
 import { startStorageCall } from './call-context.js'
 import { FolderLock } from './folder-lock.js'
 import { MIGRATIONS } from './migrations.js'
 import { PgliteDialect } from './pglite-dialect.js'
 import { PgliteThread } from './pglite-thread.js'
+import type { PgPoolClientLike, PgPoolLike as Pool } from './pg-pool.js'
 import { PgListener, checkChannel, type ListenClient, type NotificationListener } from './pg-listener.js'
 
 /** An open, migrated database. */
@@ -141,15 +141,17 @@ async function openPglite(dataDir: string): Promise<SqlDatabase> {
 }
 
 async function openPostgres(target: string | Pool, unloggedKv: boolean): Promise<SqlDatabase> {
-  const own = typeof target === 'string'
   let pool: Pool
+  let end = (): Promise<void> => Promise.resolve()
   if (typeof target === 'string') {
     const pg = await import('pg')
     const PoolCtor = pg.default?.Pool ?? pg.Pool
-    pool = new PoolCtor({ connectionString: target, max: 10 })
+    const ownPool = new PoolCtor({ connectionString: target, max: 10 })
     // An idle connection the server ends (restart, failover, pg_terminate_backend) makes the pool
     // emit 'error'; unheard, that would crash the host. The pool drops it and opens a new one.
-    pool.on('error', () => {})
+    ownPool.on('error', () => {})
+    pool = ownPool
+    end = () => ownPool.end()
   } else {
     pool = target
   }
@@ -165,10 +167,11 @@ async function openPostgres(target: string | Pool, unloggedKv: boolean): Promise
             client.release()
             throw err
           }
-          return client
+          // kysely's type also has a cursor overload of query, which fnbox never uses.
+          return client as PgPoolClientLike & PostgresPoolClient
         },
         // kysely's destroy() ends the pool it was given: never the user's own.
-        end: () => (own ? pool.end() : Promise.resolve()),
+        end,
       },
     }),
   })
