@@ -42,6 +42,8 @@ import {
   type PoolOptions,
 } from './options.js'
 import { systemClock, type Clock } from './pool/clock.js'
+import { guestClockOf } from './pool/guest-clock.js'
+import { testDispatcherOf } from './testing/hooks.js'
 import { Executor, type FunctionSource, type InstanceRef, type InvocationBudgetSpec } from './pool/executor.js'
 import { RecentWindow } from './observability/window.js'
 import type { FunctionPool } from './pool/function-pool.js'
@@ -414,6 +416,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #egress: Egress
   readonly #shedder: LoadShedder | undefined
   readonly #loadProbe: ProcessLoadProbe | undefined
+  /** Detaches the threads from a manual clock driving guest time (fnbox/testing). */
+  readonly #detachClock: (() => void) | undefined
 
   /** The key-value store of the `'default'` data scope (`.scope(name)` for others). */
   readonly kv: KvClient
@@ -437,7 +441,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.#allowedHosts = resolveHosts(opts.allowedHosts, 'options.allowedHosts')
       parseAllowedHosts(this.#allowedHosts, 'options.allowedHosts')
     }
-    this.#net = createGuardedFetch()
+    this.#net = createGuardedFetch({ dispatcher: testDispatcherOf(options) })
     this.#breaker = resolveBreaker(opts.breaker, 'options.breaker', resolveBreaker({}, 'options.breaker', undefined))
     this.#quota = resolveQuota(opts.quota, 'options.quota')
     this.#retry = resolveCallRetry(opts.retry, 'options.retry', undefined)
@@ -480,23 +484,32 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       },
       released: (pool) => this.#released(pool),
     })
+    const guestClock = guestClockOf(clock)
+    this.#detachClock = guestClock?.attach(() => this.#executors)
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
-        new Executor(i, workerUrl, this.#limits.memoryMb, this.#pools.blankTarget(i, threads), {
-          restarted: (executor, reason) => {
-            this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
-            this.emit('executor:restart', { thread: executor.index, reason })
+        new Executor(
+          i,
+          workerUrl,
+          this.#limits.memoryMb,
+          this.#pools.blankTarget(i, threads),
+          {
+            restarted: (executor, reason) => {
+              this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
+              this.emit('executor:restart', { thread: executor.index, reason })
+            },
+            snapshot: (_executor, source, snapshot) => {
+              this.emit('snapshot', {
+                function: source.name,
+                version: source.version,
+                bytes: snapshot.data.byteLength,
+                evaluateMs: snapshot.evaluateMs,
+                takeMs: snapshot.takeMs,
+              })
+            },
           },
-          snapshot: (_executor, source, snapshot) => {
-            this.emit('snapshot', {
-              function: source.name,
-              version: source.version,
-              bytes: snapshot.data.byteLength,
-              evaluateMs: snapshot.evaluateMs,
-              takeMs: snapshot.takeMs,
-            })
-          },
-        }),
+          guestClock?.buffer,
+        ),
       )
     }
   }
@@ -1116,6 +1129,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.#functions.clear()
       await this.#pools.close(timeoutMs)
       await Promise.all(this.#executors.map((e) => e.close()))
+      this.#detachClock?.()
       this.#shedder?.stop()
       this.#loadProbe?.close()
       for (const fn of versions) fn.breaker?.shutdown()

@@ -141,6 +141,13 @@ export class Executor {
   readonly #events: ExecutorEvents
   readonly #workerUrl: URL
   #closed = false
+  /** A manual clock's time the guests follow (fnbox/testing), shared with every thread it starts. */
+  readonly #guestTime: SharedArrayBuffer | undefined
+  /** For a manual clock's settling (see {@link Executor.sync}): messages received, host calls unanswered. */
+  #received = 0
+  #hostPending = 0
+  readonly #syncs = new Map<number, (next: number) => void>()
+  #nextSync = 1
 
   readonly #blankMemoryMb: number
   /** Blank engines the thread keeps ready; it refills them while no call runs. */
@@ -151,8 +158,16 @@ export class Executor {
   #eluAt = 0
   #eluValue = 0
 
-  constructor(index: number, workerUrl: URL, blankMemoryMb: number, blankTarget: number, events: ExecutorEvents) {
+  constructor(
+    index: number,
+    workerUrl: URL,
+    blankMemoryMb: number,
+    blankTarget: number,
+    events: ExecutorEvents,
+    guestTime?: SharedArrayBuffer,
+  ) {
     this.index = index
+    this.#guestTime = guestTime
     this.#blankMemoryMb = blankMemoryMb
     this.#blankTarget = blankTarget
     this.#workerUrl = workerUrl
@@ -221,6 +236,7 @@ export class Executor {
         blankMemoryMb: this.#blankMemoryMb,
         blanks: this.#blankTarget,
         guestSlot,
+        guestTime: this.#guestTime,
       } satisfies ExecutorInit,
       stdout: false,
       stderr: false,
@@ -240,6 +256,7 @@ export class Executor {
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
+      this.#received += batch.msgs.length
       for (const msg of batch.msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
     })
     worker.on('error', () => this.#restart('the executor thread failed'))
@@ -489,6 +506,7 @@ export class Executor {
     this.#worker = undefined as unknown as Worker
     old.removeAllListeners('exit')
     void old.terminate()
+    this.#endSyncs()
     this.#start()
     this.#events.restarted(this, reason)
   }
@@ -568,9 +586,40 @@ export class Executor {
       case 'snapshot':
         this.#onSnapshot(msg.key, msg.snapshot)
         break
+      case 'synced':
+        this.#syncs.get(msg.id)?.(msg.next)
+        this.#syncs.delete(msg.id)
+        break
       case 'ready':
         break
     }
+  }
+
+  /**
+   * For a manual clock: messages received from the thread so far, and whether the main thread
+   * owes it an answer (a host call, an instance being created).
+   */
+  get activity(): { received: number; busy: boolean } {
+    return { received: this.#received, busy: this.#hostPending > 0 || this.#creating.size > 0 }
+  }
+
+  /**
+   * Has the thread fire the guest timers due on the manual clock and answer once idle (after
+   * every message sent before); resolves with when its next guest timer is due (Infinity: none,
+   * or the thread is gone).
+   */
+  sync(): Promise<number> {
+    if (this.#closed) return Promise.resolve(Infinity)
+    const id = this.#nextSync++
+    return new Promise((resolve) => {
+      this.#syncs.set(id, resolve)
+      this.#post({ t: 'sync', id })
+    })
+  }
+
+  #endSyncs(): void {
+    for (const resolve of this.#syncs.values()) resolve(Infinity)
+    this.#syncs.clear()
   }
 
   #onHost(inv: number, call: number, req: HostCall): void {
@@ -580,7 +629,9 @@ export class Executor {
       answer.catch(() => undefined)
       return
     }
+    this.#hostPending++
     answer
+      .finally(() => this.#hostPending--)
       .then((value) => {
         if (!value) throw new TypeError('host call gave no answer')
         const buffer = value.op === 'bodyRead' ? value.chunk : value.op === 'data' ? value.bytes : undefined
@@ -598,6 +649,7 @@ export class Executor {
       f.reject(new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
     }
     this.#inflight.clear()
+    this.#endSyncs()
     await this.#worker.terminate()
   }
 
@@ -639,6 +691,7 @@ const GUEST_TEXT: { [T in FromExecutor['t']]: Redaction<Extract<FromExecutor, { 
   host: undefined,
   blank: undefined,
   snapshot: undefined,
+  synced: undefined,
 }
 
 /** The error's message and details redacted; its code and status are fnbox's. */

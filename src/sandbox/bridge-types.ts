@@ -86,6 +86,8 @@ export interface GuestNatives {
    * restored from a snapshot on another thread keeps comparing times it took before).
    */
   now(): number
+  /** A manual clock's time in ms since the epoch (fnbox/testing), or NaN: guest `Date` follows it. */
+  wallClock(): number
   randomBytes(length: number): ArrayBuffer
   randomUUID(): string
   /** Hex digest of `data` (`sha256`, `sha384`, `sha512`, `sha1`, `md5`); TypeError otherwise. */

@@ -14,6 +14,7 @@ import type { SerializedFnboxError } from '../errors.js'
 import { InvocationBudget, type InvocationLimits } from '../reliability/deadline.js'
 import type { GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import { enterGuest, leaveGuest } from './guest-slot.js'
+import { clearGuestTimer, setGuestTimer, type GuestTimer } from './guest-time.js'
 import { SandboxMemoryExhausted, takeExhausted, type ModuleCell } from './module-cell.js'
 import { GuestError, installNatives, type NativesHandle } from './natives.js'
 import preludeSource from './prelude/index.js?guest'
@@ -127,7 +128,7 @@ export class Instance {
   /** The entry's methods, looked up once. */
   readonly #methods = new Map<string, QuickJSHandle>()
   #natives: NativesHandle | undefined
-  #timers = new Map<number, NodeJS.Timeout>()
+  #timers = new Map<number, GuestTimer>()
   #nextTimer = 1
   /** Interrupt the guest once `Date.now()` passes this (0: no deadline). */
   #deadline = 0
@@ -604,7 +605,7 @@ export class Instance {
     clearTimeout(running.timer)
     this.#running = undefined
     this.#deadline = 0
-    for (const t of this.#timers.values()) clearTimeout(t)
+    for (const t of this.#timers.values()) clearGuestTimer(t)
     this.#timers.clear()
     if (running.promise?.alive) running.promise.dispose()
   }
@@ -662,7 +663,7 @@ export class Instance {
         const delay = Math.max(0, Math.min(Number.isFinite(ms) ? ms : 0, 2_147_483_647))
         this.#timers.set(
           id,
-          setTimeout(() => {
+          setGuestTimer(() => {
             this.#timers.delete(id)
             if (this.#disposed || !this.#running) return
             let failure: InvocationFailure | undefined
@@ -684,7 +685,7 @@ export class Instance {
       },
       clearTimer: (id) => {
         const t = this.#timers.get(id)
-        if (t) clearTimeout(t)
+        if (t) clearGuestTimer(t)
         this.#timers.delete(id)
       },
       respond: (meta, body) => {
@@ -803,7 +804,7 @@ export class Instance {
         new InvocationFailure({ code: 'ERR_EXECUTOR_LOST', message: 'the sandbox instance was discarded' }, true),
       )
     }
-    for (const t of this.#timers.values()) clearTimeout(t)
+    for (const t of this.#timers.values()) clearGuestTimer(t)
     this.#timers.clear()
   }
 }

@@ -22,6 +22,7 @@
 import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSDeferredPromise, QuickJSHandle } from 'quickjs-emscripten-core'
 import type { GuestFetchMeta, GuestNatives, GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
+import { guestClockIsManual, manualGuestTime } from './guest-time.js'
 import preludeChunks from './prelude/chunks?guest-chunks'
 import { hostRefState, setHostRefState } from './quickjs-internals.js'
 import { callIntl, IntlFailure } from './intl.js'
@@ -252,7 +253,10 @@ export function installNatives(ctx: QuickJSContext, hooks: NativeHooks, image?: 
 
   // A process-wide monotonic clock (performance.now() counts from each thread's start): a
   // snapshot's instance restored on another thread keeps comparing times it took on the first.
-  define('now', internal, () => ctx.newNumber(monotonicMs()))
+  define('now', internal, () => ctx.newNumber(guestClockIsManual() ? manualGuestTime() : monotonicMs()))
+
+  // fnbox/testing's manual clock: its time for guest Date (NaN: guests follow the system clock).
+  define('wallClock', internal, () => ctx.newNumber(manualGuestTime()))
 
   define('randomBytes', internal, ([length]) => {
     const n = num(length, 'length')

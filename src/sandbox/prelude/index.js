@@ -155,6 +155,26 @@ const shared = freeze({
 
 // ---- the globals -------------------------------------------------------------------------
 
+// Under fnbox/testing's manual clock, `Date.now()` and `new Date()` read that clock (QuickJS's own
+// read the system's): the same constructor and prototype, only "now" differs.
+if (native.wallClock() === native.wallClock()) {
+  const SystemDate = Date
+  const { construct } = Reflect
+  const wallClock = native.wallClock
+  const ManualDate = function Date(...args) {
+    if (new.target === undefined) return new SystemDate(wallClock()).toString()
+    return construct(SystemDate, args.length === 0 ? [wallClock()] : args, new.target)
+  }
+  defineProperty(ManualDate, 'length', { value: 7 })
+  for (const key of ['prototype', 'parse', 'UTC']) {
+    defineProperty(ManualDate, key, getOwnPropertyDescriptor(SystemDate, key))
+  }
+  const now = () => wallClock()
+  defineProperty(ManualDate, 'now', { value: now, writable: true, configurable: true })
+  defineProperty(SystemDate.prototype, 'constructor', { value: ManualDate, writable: true, configurable: true })
+  defineProperty(globalThis, 'Date', { value: ManualDate, writable: true, configurable: true })
+}
+
 const timeOrigin = Date.now()
 const EAGER = {
   self: globalThis,
