@@ -145,6 +145,7 @@ export class Executor {
   readonly #guestTime: SharedArrayBuffer | undefined
   /** For a manual clock's settling (see {@link Executor.sync}): messages received, host calls unanswered. */
   #received = 0
+  #sent = 0
   #hostPending = 0
   readonly #syncs = new Map<number, (next: number) => void>()
   #nextSync = 1
@@ -265,7 +266,10 @@ export class Executor {
     })
   }
 
-  readonly #post = createBatcher<ToExecutor>((batch, transfer) => this.#worker.postMessage(batch, transfer))
+  readonly #post = createBatcher<ToExecutor>((batch, transfer) => {
+    this.#sent += batch.msgs.length
+    this.#worker.postMessage(batch, transfer)
+  })
 
   #ensureLoaded(fn: FunctionSource): void {
     if (!this.#loaded.has(fn.key)) {
@@ -596,11 +600,11 @@ export class Executor {
   }
 
   /**
-   * For a manual clock: messages received from the thread so far, and whether the main thread
-   * owes it an answer (a host call, an instance being created).
+   * For a manual clock: messages received from and sent to the thread so far, and whether the
+   * main thread owes it an answer (a host call, an instance being created).
    */
-  get activity(): { received: number; busy: boolean } {
-    return { received: this.#received, busy: this.#hostPending > 0 || this.#creating.size > 0 }
+  get activity(): { received: number; sent: number; busy: boolean } {
+    return { received: this.#received, sent: this.#sent, busy: this.#hostPending > 0 || this.#creating.size > 0 }
   }
 
   /**

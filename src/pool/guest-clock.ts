@@ -14,7 +14,7 @@ export const GUEST_CLOCK: unique symbol = Symbol.for('fnbox.guestClock') as neve
 
 /** One executor thread, as a manual clock syncs it (see `Executor.sync`). */
 export interface SyncableThread {
-  readonly activity: { received: number; busy: boolean }
+  readonly activity: { received: number; sent: number; busy: boolean }
   sync(): Promise<number>
 }
 

@@ -51,6 +51,8 @@ export class ManualClock implements Clock {
   #seq = 0
   readonly #cell: Float64Array
   readonly #runtimes = new Set<() => readonly SyncableThread[]>()
+  /** The threads' message counts after the last quiet settle, and their next guest timer then. */
+  #quiet: { signature: string; next: number } | undefined
   /** @internal */
   readonly [GUEST_CLOCK]: GuestClockLink
 
@@ -145,6 +147,8 @@ export class ManualClock implements Clock {
    * Waits until every attached thread is idle: one round of syncs (each fires its due guest
    * timers and answers after everything sent before) during which no thread sent anything else
    * and no host call or instance creation was pending. Resolves with the earliest next guest timer.
+   * When no message went either way since the last quiet round and no guest timer is due, the
+   * threads are still quiet: no round trip (an advance over hours fires thousands of host ticks).
    */
   async #settle(): Promise<number> {
     let stalled = 0
@@ -154,7 +158,8 @@ export class ManualClock implements Clock {
       const threads = [...this.#runtimes].flatMap((list) => list())
       if (threads.length === 0) return Infinity
       const before = threads.map((t) => t.activity)
-      const signature = before.map((a) => `${a.received}${a.busy ? '+' : ''}`).join()
+      const signature = before.map((a) => `${a.received}/${a.sent}${a.busy ? '+' : ''}`).join()
+      if (this.#quiet && signature === this.#quiet.signature && this.#quiet.next > this.#now) return this.#quiet.next
       if (before.some((a) => a.busy) && stalled < STALLED_POLLS) {
         stalled = signature === last ? stalled + 1 : 0
         last = signature
@@ -163,11 +168,16 @@ export class ManualClock implements Clock {
       }
       const next = await Promise.all(threads.map((t) => t.sync()))
       await macrotask()
-      const quiet = threads.every((t, i) => {
-        const now = t.activity
-        return now.received === before[i]!.received + 1 && now.busy === before[i]!.busy
-      })
-      if (quiet) return Math.min(Infinity, ...next)
+      const after = threads.map((t) => t.activity)
+      const quiet = after.every((a, i) => a.received === before[i]!.received + 1 && a.busy === before[i]!.busy)
+      if (quiet) {
+        const earliest = Math.min(Infinity, ...next)
+        this.#quiet = {
+          signature: after.map((a) => `${a.received}/${a.sent}${a.busy ? '+' : ''}`).join(),
+          next: earliest,
+        }
+        return earliest
+      }
       stalled = 0
     }
   }

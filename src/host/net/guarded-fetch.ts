@@ -293,7 +293,10 @@ class Exchange {
     if (own) return own
     const code = findInCauses(err, (e) => typeof (e as { code?: unknown }).code === 'string') as
       { code: string } | undefined
-    const message = `Fetch to "${this.host}" failed${code ? ` (${code.code})` : ''}`
+    let message = `Fetch to "${this.host}" failed${code ? ` (${code.code})` : ''}`
+    // A test's MockAgent (fnbox/testing) had no route: its message names the request.
+    if (code?.code === 'UND_MOCK_ERR_MOCK_NOT_MATCHED')
+      message += `: ${String((code as { message?: unknown }).message)}`
     const details = code ? { host: this.host, code: code.code } : { host: this.host }
     return new FnboxError('ERR_FETCH_FAILED', message, { cause: err, details })
   }
