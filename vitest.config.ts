@@ -5,7 +5,7 @@ export default defineConfig({
   // Host modules import the guest bundles (`?guest`, `?guest-chunks`), built from source here.
   plugins: [guestSourceVitePlugin()],
   test: {
-    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -9,7 +9,8 @@ let t: TestRuntime
 
 // Bundled once (esbuild), deployed into a fresh runtime per test.
 beforeAll(async () => {
-  weather = await bundle(new URL('./functions/weather.ts', import.meta.url).pathname)
+  const { code, sourceMap } = await bundle(new URL('./functions/weather.ts', import.meta.url).pathname)
+  weather = { code, sourceMap }
 })
 
 beforeEach(async () => {

@@ -1,6 +1,6 @@
 /**
  * `fnbox/testing`: a runtime for unit tests of functions. Memory storage, the production limits,
- * a {@link ManualClock} that every timer and timestamp follows (host and guests), guest `fetch`
+ * a {@link TestClock} that every timer and timestamp follows (host and guests), guest `fetch`
  * answered by undici's `MockAgent` (no sockets), and the guests' logs and the runtime's events
  * captured. Works under any test runner; the examples use vitest.
  *
@@ -20,9 +20,9 @@ import { MockAgent } from 'undici'
 import type { InvokeEvent, LogEvent, RuntimeEvents } from '../events.js'
 import { createRuntime, type Runtime, type RuntimeOptions } from '../runtime.js'
 import { TEST_DISPATCHER } from './hooks.js'
-import { ManualClock } from './manual-clock.js'
+import { TestClock } from './test-clock.js'
 
-export { ManualClock } from './manual-clock.js'
+export { TestClock } from './test-clock.js'
 
 /**
  * Options of {@link createTestRuntime}: those of `createRuntime` (storage defaults to
@@ -32,7 +32,7 @@ export { ManualClock } from './manual-clock.js'
  */
 export interface TestRuntimeOptions extends Omit<RuntimeOptions, 'clock'> {
   /** The clock's first time (a `Date` or ms since the epoch), or a clock to share. Default: now. */
-  clock?: ManualClock | Date | number
+  clock?: TestClock | Date | number
 }
 
 /** One event the runtime emitted, in order. @public */
@@ -50,7 +50,7 @@ export interface CapturedEvent {
  */
 export interface TestRuntime extends Runtime {
   /** The clock of the runtime and its guests: `await t.clock.advance('10m')`. */
-  readonly clock: ManualClock
+  readonly clock: TestClock
   /**
    * undici's `MockAgent` that every guest `fetch` goes through (after the allow-list); requests
    * with no matching interceptor fail, no socket is ever opened. Declare routes with
@@ -87,7 +87,7 @@ const CAPTURED: readonly (keyof RuntimeEvents)[] = [
 
 /**
  * Creates a runtime for unit tests: memory storage, one executor thread, production limits, a
- * {@link ManualClock}, guest `fetch` through a `MockAgent`, logs and events captured.
+ * {@link TestClock}, guest `fetch` through a `MockAgent`, logs and events captured.
  * `t.close()` (or `await using t = ...`) releases it.
  *
  * @example
@@ -104,7 +104,7 @@ const CAPTURED: readonly (keyof RuntimeEvents)[] = [
  */
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const { clock: start, ...rest } = options
-  const clock = start instanceof ManualClock ? start : new ManualClock(start)
+  const clock = start instanceof TestClock ? start : new TestClock(start)
   const upstream = new MockAgent({ enableCallHistory: true })
   upstream.disableNetConnect()
   const runtimeOptions: RuntimeOptions = { threads: 1, storage: 'memory', files: 'memory', ...rest, clock }

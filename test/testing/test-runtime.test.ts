@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { isFnboxError } from 'fnbox'
-import { createTestRuntime, ManualClock, type TestRuntime } from 'fnbox/testing'
+import { createTestRuntime, TestClock, type TestRuntime } from 'fnbox/testing'
 
 const START = Date.UTC(2026, 0, 1)
 let t: TestRuntime | undefined
@@ -81,7 +81,7 @@ describe('createTestRuntime: the manual clock', () => {
   })
 
   it('reads durations as ms or unit strings and names a bad one', async () => {
-    const clock = new ManualClock(0)
+    const clock = new TestClock(0)
     await clock.advance(250)
     await clock.advance('1.5s')
     await clock.advance('2m 3s')
@@ -94,7 +94,7 @@ describe('createTestRuntime: the manual clock', () => {
   })
 
   it('fires host timers in order, each at its own time', async () => {
-    const clock = new ManualClock(0)
+    const clock = new TestClock(0)
     const seen: [string, number][] = []
     clock.setTimeout(() => seen.push(['b', clock.now()]), 200)
     clock.setTimeout(() => seen.push(['a', clock.now()]), 100)

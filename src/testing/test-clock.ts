@@ -34,18 +34,18 @@ interface HostTimer {
 }
 
 /**
- * A clock moved by hand. Pass it as `createRuntime({ clock })`, or let
- * `createTestRuntime()` make one (`t.clock`).
+ * A clock moved by hand that the guests follow too. `createTestRuntime()` makes one
+ * (`t.clock`); pass one as `createRuntime({ clock })` to drive a runtime of your own.
  *
  * @example
  * ```ts
- * const clock = new ManualClock(new Date('2026-01-01T00:00:00Z'))
+ * const clock = new TestClock(new Date('2026-01-01T00:00:00Z'))
  * const runtime = await createRuntime({ clock, storage: 'memory' })
  * await clock.advance('10m') // guest timers, KV TTLs, breakers: ten minutes later
  * ```
  * @public
  */
-export class ManualClock implements Clock {
+export class TestClock implements Clock {
   #now: number
   readonly #timers = new Set<HostTimer>()
   #seq = 0
@@ -75,8 +75,13 @@ export class ManualClock implements Clock {
     }
   }
 
-  /** The clock's time in ms since the epoch. */
+  /** The clock's time in ms since the epoch (a test clock's monotonic and wall times are one). */
   now(): number {
+    return this.#now
+  }
+
+  /** The clock's time in ms since the epoch, as dates read it. */
+  wallNow(): number {
     return this.#now
   }
 
@@ -91,7 +96,7 @@ export class ManualClock implements Clock {
     return timer
   }
 
-  /** Cancels a timer of {@link ManualClock.setTimeout}. */
+  /** Cancels a timer of {@link TestClock.setTimeout}. */
   clearTimeout(handle: unknown): void {
     this.#timers.delete(handle as HostTimer)
   }
