@@ -79,3 +79,5 @@ export type { ExpressMiddleware, ExpressRequestLike } from './triggers/http/expr
 export type { KoaContextLike, KoaMiddleware, KoaMountOptions } from './triggers/http/koa.js'
 export { bundle } from './bundle/bundle.js'
 export type { BundleOptions, BundleResult } from './bundle/bundle.js'
+export { loadFunctions } from './dev/load.js'
+export type { DeployTarget, LoadedFunction, LoadOptions, LoadProgress, LoadResult } from './dev/load.js'

@@ -22,6 +22,8 @@ describe('deploy and serve', () => {
           return Response.json({
             method: request.method,
             url: request.url,
+            originalUrl: ctx.originalUrl,
+            mountPath: ctx.mountPath,
             header: request.headers.get('x-test'),
             body: await request.text(),
             requestId: ctx.requestId,
@@ -42,7 +44,9 @@ describe('deploy and serve', () => {
     const json = (await res.json()) as Record<string, string>
     expect(json).toMatchObject({
       method: 'POST',
-      url: 'http://localhost/echo/sub/path?q=1',
+      url: 'http://localhost/sub/path?q=1',
+      originalUrl: 'http://localhost/echo/sub/path?q=1',
+      mountPath: '/echo',
       header: 'yes',
       body: 'hello',
       fn: 'echo',

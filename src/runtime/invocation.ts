@@ -90,7 +90,7 @@ export class Invocations {
     try {
       const name = functionNameOf(path)
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
-      return await this.#invokeFetch(this.#deployments.get(name), request, signal, forMount)
+      return await this.#invokeFetch(this.#deployments.get(name), request, path, signal, forMount)
     } catch (err) {
       return asFnboxError(err).toResponse()
     }
@@ -120,6 +120,7 @@ export class Invocations {
   async #invokeFetch(
     fn: FunctionVersion,
     request: Request,
+    path: string,
     signal: AbortSignal | undefined,
     forMount: boolean,
   ): Promise<Response> {
@@ -128,7 +129,7 @@ export class Invocations {
     const { requestId, ref, session } = call
     const meta = JSON.stringify({
       method: request.method,
-      url: request.url,
+      ...mountedUrl(request.url, path),
       headers: [...request.headers],
       requestId,
       functionName: fn.name,
@@ -261,6 +262,23 @@ export class Invocations {
       time: Date.now(),
     })
   }
+}
+
+/**
+ * The URL a function sees: relative to its own mount (`/fn/hello/api/x?y=1` under
+ * `app.use('/fn', ...)` is `/api/x?y=1` for `hello`), so a router written for its own origin
+ * works unchanged wherever the function is mounted; and the mount (`/fn/hello`) and the URL as
+ * the client sent it. `path` is the request path relative to the runtime's mount.
+ */
+function mountedUrl(original: string, path: string): { url: string; originalUrl: string; mountPath: string } {
+  const url = new URL(original)
+  const segment = path.split('/')[1] ?? ''
+  const rest = path.slice(segment.length + 1)
+  const pathname = url.pathname
+  // The mount ends where the function's own path begins (both as sent, dot segments resolved).
+  const mountPath = rest !== '' && pathname.endsWith(rest) ? pathname.slice(0, -rest.length) : pathname
+  url.pathname = rest === '' ? '/' : rest
+  return { url: url.href, originalUrl: original, mountPath: mountPath.replace(/\/$/, '') }
 }
 
 /** The first segment of a request path, percent-decoded; `ERR_BAD_REQUEST` when it cannot be. */

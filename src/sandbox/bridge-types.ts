@@ -33,8 +33,12 @@ export type LogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 /** Request head handed to `entry.fetch`, as JSON. */
 export interface GuestRequestMeta {
   method: string
-  /** Absolute URL as the client sent it. */
+  /** Absolute URL relative to the function's mount (`http://host/api/x` for `/fn/hello/api/x`). */
   url: string
+  /** Absolute URL as the client sent it. */
+  originalUrl: string
+  /** The path the function is mounted at (`/fn/hello`), no trailing slash. */
+  mountPath: string
   headers: [string, string][]
   /** Invocation id (also `ctx.requestId` in the guest). */
   requestId: string

@@ -127,6 +127,8 @@ export async function serve(ns, metaJson, body) {
         requestId: meta.requestId,
         functionName: meta.functionName,
         version: meta.version,
+        originalUrl: meta.originalUrl,
+        mountPath: meta.mountPath,
         waitUntil(promise) {
           pending.push(Promise.resolve(promise).then(undefined, reportError))
         },
