@@ -8,21 +8,15 @@ import { join } from 'node:path'
 import { EventEmitter } from 'eventemitter3'
 import { FnboxError, invalidOption, isFnboxError } from './errors.js'
 import type { RuntimeEvents } from './events.js'
-import {
-  checkScope,
-  DEFAULT_SCOPE,
-  FilesClientImpl,
-  KvClientImpl,
-  SecretsClientImpl,
-  VectorClientImpl,
-  type FilesClient,
-  type KvClient,
-  type SecretsClient,
-  type VectorClient,
-} from './host/domains/clients.js'
+import { checkScope, DEFAULT_SCOPE } from './host/domains/clients.js'
+import { FilesClientImpl, type FilesClient } from './host/files/client.js'
+import { KvClientImpl, type KvClient } from './host/kv/client.js'
+import { SecretsClientImpl, type SecretsClient } from './host/secrets/client.js'
+import { VectorClientImpl, type VectorClient } from './host/vector/client.js'
 import { DataSession } from './host/domains/session.js'
 import type { StorageAdapters } from './host/domains/types.js'
 import { GuestHostSession } from './host/guest-session.js'
+import { ADAPTER_KEYS } from './host/registry.js'
 import { SecretRedactor } from './host/secrets/redact.js'
 import { createGuardedFetch, parseAllowedHosts, preloadGuestFetch } from './host/net/index.js'
 import { bundle, type BundleOptions } from './bundle/bundle.js'
@@ -1283,8 +1277,8 @@ function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
   const adapters = opts.adapters ?? {}
   if (typeof adapters !== 'object' || adapters === null) throw invalidOption('options.adapters', 'an object', adapters)
   for (const k of Object.keys(adapters)) {
-    if (!['kv', 'vector', 'files', 'secrets'].includes(k)) {
-      throw invalidOption(`options.adapters.${k}`, 'one of kv, vector, files, secrets', k)
+    if (!ADAPTER_KEYS.includes(k)) {
+      throw invalidOption(`options.adapters.${k}`, `one of ${ADAPTER_KEYS.join(', ')}`, k)
     }
   }
   return () =>

@@ -11,6 +11,8 @@
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten-core'
 import type { SerializedFnboxError } from '../errors.js'
+// The host SDK's virtual module (its exports come from the prelude's `host` chunk), generated from the domain registry.
+import { HOST_MODULE_NAME, HOST_MODULE_SOURCE } from '../host/guest-module.js'
 import { InvocationBudget, type InvocationLimits } from '../reliability/deadline.js'
 import type { GuestResponseMeta, LogLevel, NativeHooks } from './bridge-types.js'
 import { enterGuest, leaveGuest } from './guest-slot.js'
@@ -108,12 +110,6 @@ function readAhead(r: Running, bodyId: number): void {
 
 /** Live timers one instance may hold: each is a host timer, so a guest loop must not pile them up. */
 export const MAX_TIMERS = 10_000
-/** The host SDK's virtual module; its exports come from the prelude's `host` chunk. */
-const HOST_MODULE_NAME = 'fnbox:host'
-const HOST_MODULE_SOURCE = `const host = globalThis[Symbol.for('fnbox.host')]
-export const { kv, vector, files, secrets, tx, utils } = host
-export default host
-`
 /** What one console line counts against maxLogBytes beyond its text: empty lines cost too. */
 const LOG_LINE_OVERHEAD = 16
 
