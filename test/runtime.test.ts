@@ -78,7 +78,7 @@ describe('deploy and serve', () => {
     expect(await runtime.call('math', 'add', 2, 3)).toBe(5)
     expect(await runtime.call('math', 'shape', { a: 1, list: [1, 2, 3] })).toEqual({ keys: ['a', 'list'], n: 3 })
     expect(await runtime.call('math', 'nothing')).toBeUndefined()
-    await expect(runtime.call('math', 'missing')).rejects.toMatchObject({ code: 'ERR_GUEST_EXCEPTION' })
+    await expect(runtime.call('math', 'missing')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
   })
 
   it('answers 404 for an unknown function, over fetch and call', async () => {

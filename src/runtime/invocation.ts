@@ -13,6 +13,7 @@ import { DataSession } from '../host/domains/session.js'
 import { GuestHostSession } from '../host/guest-session.js'
 import type { GuestRequestMeta } from '../sandbox/bridge-types.js'
 import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
+import { argsToJson } from './json-args.js'
 import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
 import { retrying } from '../reliability/backoff.js'
 import { Deadline } from '../reliability/deadline.js'
@@ -54,12 +55,7 @@ export class Invocations {
     if (typeof exportName !== 'string' || exportName.length === 0) {
       throw invalidOption('exportName', 'a non-empty string', exportName)
     }
-    let argsJson: string
-    try {
-      argsJson = JSON.stringify(args)
-    } catch (err) {
-      throw new FnboxError('ERR_INVALID_OPTION', 'call arguments must be JSON-serialisable', { cause: err })
-    }
+    const argsJson = argsToJson(args)
     if (argsJson.length > fn.limits.maxRequestBytes) {
       throw new FnboxError(
         'ERR_REQUEST_TOO_LARGE',
@@ -84,7 +80,8 @@ export class Invocations {
   /**
    * Serves a request whose `path` names the function in its first segment; always resolves to a
    * `Response` (failures as their HTTP answer). `forMount`: the caller is one of our HTTP
-   * mounts, which can take a body as bytes.
+   * mounts, which can take a body as bytes, and which gets failures before the response head
+   * as rejections, to report them to its `onError` before answering.
    */
   async serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
     try {
@@ -92,6 +89,8 @@ export class Invocations {
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
       return await this.#invokeFetch(this.#deployments.get(name), request, path, signal, forMount)
     } catch (err) {
+      // A mount answers it itself, after telling its onError (a guest exception, a timeout).
+      if (forMount) throw asFnboxError(err)
       return asFnboxError(err).toResponse()
     }
   }
@@ -233,7 +232,7 @@ export class Invocations {
     fn.pool.release(call.ref)
     const held = performance.now() - call.acquired
     fn.pool.serviceTime.observe(held)
-    call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
+    call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
     const events = this.#ctx.events
     if (events.listenerCount('invoke') === 0) return
     events.emit('invoke', {

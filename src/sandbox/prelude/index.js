@@ -255,7 +255,14 @@ const entry = {
     const args = JSON.parse(argsJson)
     if (!Array.isArray(args)) throw new TypeError('call arguments must be a JSON array')
     const fn = ns ? ns[exportName] : undefined
-    if (typeof fn !== 'function') throw new TypeError(`export ${exportName} is not a function`)
+    if (typeof fn !== 'function') {
+      // Named for the host (guestError), which answers ERR_NOT_FOUND: a caller's mistake, not a failure.
+      const found = ns ? keys(ns).filter((k) => typeof ns[k] === 'function') : []
+      const listed = found.length > 0 ? found.join(', ') : 'none'
+      const err = new TypeError(`the function has no export named ${exportName} (its function exports: ${listed})`)
+      defineProperty(err, 'name', { value: 'FnboxExportNotFound' })
+      throw err
+    }
     const result = fn(...args)
     if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
       if (typeof result.then === 'function') return settleJson(result)
