@@ -3,7 +3,7 @@
 
 /**
  * The host SDK, imported by functions:
- * `import { kv, vector, files, secrets, tx, utils } from 'fnbox:host'`.
+ * `import { kv, vector, files, secrets, tx, utils, trace } from 'fnbox:host'`.
  *
  * Data calls cross to the host, which validates them; failures reject with an `Error` whose
  * `code` is a fnbox error code (`ERR_INVALID_ARGUMENT`, `ERR_TOO_LARGE`, `ERR_DIMENSION_MISMATCH`,
@@ -162,6 +162,30 @@ declare module 'fnbox:host' {
     ): string
   }
 
+  /** A span of the host's OpenTelemetry trace, open while its function runs. */
+  export interface FnboxSpan {
+    /** Strings, numbers, booleans or arrays of one of them; up to 64 per span. */
+    setAttribute(key: string, value: string | number | boolean | string[] | number[] | boolean[]): FnboxSpan
+    setAttributes(values: Record<string, string | number | boolean | string[] | number[] | boolean[]>): FnboxSpan
+    /** A child span of this one. */
+    span<T>(name: string, fn: (span: FnboxSpan) => Promise<T> | T): Promise<T>
+  }
+
+  /** Spans in the host's trace (recorded while the host has an OpenTelemetry SDK registered). */
+  export interface FnboxTrace {
+    /**
+     * Runs `fn` inside a child span of the invocation's; the span ends when `fn` settles (as an
+     * error when it throws). Host calls and fetches made inside stay children of the invocation.
+     *
+     * @example
+     * ```ts
+     * await trace.span('embed', async (span) => { span.setAttribute('chunks', 12); return embed(chunks) })
+     * ```
+     */
+    span<T>(name: string, fn: (span: FnboxSpan) => Promise<T> | T): Promise<T>
+  }
+
+  export const trace: FnboxTrace
   export const kv: FnboxKv
   export const vector: FnboxVector
   export const files: FnboxFiles
@@ -184,6 +208,7 @@ declare module 'fnbox:host' {
     readonly secrets: FnboxSecrets
     readonly tx: typeof tx
     readonly utils: FnboxUtils
+    readonly trace: FnboxTrace
   }
   export default host
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { EventEmitter } from 'eventemitter3'
 import { FnboxError, invalidOption, isFnboxError } from './errors.js'
@@ -44,6 +44,17 @@ import {
 import { systemClock, type Clock } from './pool/clock.js'
 import { Executor, type FunctionSource, type InstanceRef, type InvocationBudgetSpec } from './pool/executor.js'
 import { RecentWindow } from './observability/window.js'
+import {
+  Observability,
+  requestIdOf,
+  type CallIds,
+  type CallTelemetry,
+  type FunctionMetrics,
+} from './observability/index.js'
+import type { LoggerLike } from './observability/logs.js'
+import type { MetricsOptions } from './observability/metrics.js'
+import type { TracingOptions } from './observability/tracing.js'
+import { checkHealth, healthRoute, type HealthReport } from './observability/health.js'
 import type { FunctionPool } from './pool/function-pool.js'
 import { PoolManager, type PoolBudgetStats } from './pool/pool-manager.js'
 import type { GuestRequestMeta, GuestResponseMeta } from './sandbox/bridge-types.js'
@@ -163,6 +174,23 @@ export interface RuntimeOptions {
   upstreams?: Record<string, UpstreamOptions>
   /** Retries of `runtime.call` for every function (opt-in: only for idempotent exports). Default off. */
   retry?: CallRetryOptions | false
+  /**
+   * Prometheus metrics (prom-client): on by default in a registry of the runtime's own; pass
+   * `{ registry }` to add them to your app's, `false` to turn them off. See {@link Runtime.metrics}.
+   */
+  metrics?: MetricsOptions | boolean
+  /**
+   * OpenTelemetry spans through `@opentelemetry/api`: recorded while an SDK is registered (the
+   * global provider, or `{ tracerProvider }`); `false` turns them off.
+   */
+  tracing?: TracingOptions | false
+  /**
+   * A pino-compatible logger (`info(obj, msg)`, ...) for guest console lines and failed
+   * invocations, with function, version, request and trace ids. Default: with no `log` (or
+   * `invoke`) listener, guest warnings and errors and failed invocations print to stderr, one
+   * line each. `false`: nothing is printed.
+   */
+  logger?: LoggerLike | false
 }
 
 /**
@@ -327,11 +355,12 @@ interface FunctionVersion {
   timeoutMs: number
   /** Maps guest stacks through the deploy's source map, when it has one. */
   stacks: StackMapper | undefined
+  /** Its metrics (labelled children looked up once); undefined when metrics are off. */
+  metrics: FunctionMetrics | undefined
 }
 
 /** One invocation between acquiring its instance and releasing it. */
-interface OpenCall {
-  requestId: string
+interface OpenCall extends CallIds {
   ref: InstanceRef
   session: GuestHostSession
   started: number
@@ -342,6 +371,8 @@ interface OpenCall {
   budget: InvocationBudgetSpec
   /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
   clientGone: boolean
+  /** Its metrics and spans; undefined when nothing observes it. */
+  telemetry: CallTelemetry | undefined
 }
 
 /** @internal Also the keys of a function in fnbox.json (src/dev/manifest.ts). */
@@ -378,6 +409,9 @@ const RUNTIME_KEYS = [
   'egress',
   'upstreams',
   'retry',
+  'metrics',
+  'tracing',
+  'logger',
 ] as const
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -414,6 +448,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #egress: Egress
   readonly #shedder: LoadShedder | undefined
   readonly #loadProbe: ProcessLoadProbe | undefined
+  readonly #obs: Observability
 
   /** The key-value store of the `'default'` data scope (`.scope(name)` for others). */
   readonly kv: KvClient
@@ -444,6 +479,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const egress = resolveEgress(opts.egress, 'options.egress')
     this.#upstreams = resolveUpstreams(opts.upstreams, 'options.upstreams', egress)
     const shedding = resolveShedding(opts.shedding, 'options.shedding')
+    const declared = new Map([...this.#upstreams.values()].map((u) => [u.origin, u.name]))
+    this.#obs = new Observability(opts, this, () => this.stats(), declared)
     this.#openBackend = resolveStorage(opts)
     const backend = (): Promise<Backend> => this.#storage()
     this.kv = new KvClientImpl(backend, DEFAULT_SCOPE)
@@ -680,9 +717,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       allowedHosts,
       acquireWaits: new RecentWindow(),
       stacks,
-      pool: this.#pools.create(source, pool, { name, version }, (ms, restored) =>
-        this.emit('instance:create', { function: name, version, ms, restored }),
-      ),
+      pool: this.#pools.create(source, pool, { name, version }, (ms, restored) => {
+        fn.metrics?.coldStarts.inc()
+        this.emit('instance:create', { function: name, version, ms, restored })
+      }),
       breakerOptions: breaker,
       breaker: undefined,
       quotaOptions: quota,
@@ -692,6 +730,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       upstreamGrants: new Set(upstreams),
       retry,
       timeoutMs: Math.min(limits.timeoutMs, breaker?.timeoutMs ?? Infinity),
+      metrics: this.#obs.metrics?.forFunction(name, version),
     }
     let coldStartMs: number
     try {
@@ -826,12 +865,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string): Promise<T> {
-    const call = await this.#begin(fn)
-    const { requestId, ref, session } = call
+    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined)
+    const { ref, session } = call
     let error: FnboxError | undefined
     try {
       const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
-        onLog: (level, message) => this.#log(fn, requestId, level, message),
+        onLog: (level, message) => this.#log(fn, call, level, message),
         onHost: (req) => session.handle(req),
       })
       const { result } = await done
@@ -864,24 +903,29 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** `forMount`: the caller is one of our HTTP mounts, which can take a body as bytes. */
   async #serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
+    const requestId = requestIdOf(request.headers)
     try {
       const name = functionNameOf(path)
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
-      return await this.#invokeFetch(this.#function(name), request, signal, forMount)
+      return await this.#invokeFetch(this.#function(name), request, path, requestId, signal, forMount)
     } catch (err) {
-      return asFnboxError(err).toResponse()
+      const response = asFnboxError(err).toResponse()
+      response.headers.set('x-request-id', requestId)
+      return response
     }
   }
 
   async #invokeFetch(
     fn: FunctionVersion,
     request: Request,
+    path: string,
+    requestId: string,
     signal: AbortSignal | undefined,
     forMount: boolean,
   ): Promise<Response> {
     const requestBody = await readBody(request, fn.limits.maxRequestBytes)
-    const call = await this.#begin(fn)
-    const { requestId, ref, session } = call
+    const call = await this.#begin(fn, 'http', requestId, path, request)
+    const { ref, session } = call
     const meta = JSON.stringify({
       method: request.method,
       url: request.url,
@@ -889,6 +933,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       requestId,
       functionName: fn.name,
       version: fn.version,
+      traceId: call.traceId,
     } satisfies GuestRequestMeta)
     let status: number | undefined
     let body: StreamedBody | undefined
@@ -901,6 +946,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, call.budget, {
         onRespond: (head, bytes) => {
           status = head.status
+          head.headers = [
+            ...head.headers.filter(([k]) => k.toLowerCase() !== 'x-request-id'),
+            ['x-request-id', requestId],
+          ]
           if (!head.stream) {
             if (forMount && bytes) {
               // Our mounts write these bytes directly: no web stream for a plain body.
@@ -916,10 +965,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           resolve(makeResponse(head, body.stream))
         },
         // Chunks still in flight when the client cancelled are dropped (see StreamedBody).
-        onChunk: (data) => body?.push(data),
+        onChunk: (data) => {
+          call.telemetry?.chunk()
+          body?.push(data)
+        },
         // The body is complete: the client's response ends now, though waitUntil work may go on.
         onEnd: () => body?.close(),
-        onLog: (level, message) => this.#log(fn, requestId, level, message),
+        onLog: (level, message) => this.#log(fn, call, level, message),
         onHost: (req) => session.handle(req),
       })
       // An already aborted signal never fires 'abort': the caller is gone before we started.
@@ -953,30 +1005,55 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
    * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
    */
-  async #begin(fn: FunctionVersion): Promise<OpenCall> {
-    const gate = admit({
-      name: fn.name,
-      priority: fn.priority,
-      quota: fn.quota,
-      breaker: fn.breaker,
-      shedder: this.#shedder,
+  async #begin(
+    fn: FunctionVersion,
+    trigger: 'http' | 'call',
+    requestId: string,
+    target: string,
+    request: Request | undefined,
+  ): Promise<OpenCall> {
+    const telemetry = this.#obs.begin(fn.metrics, {
+      function: fn.name,
+      version: fn.version,
+      trigger,
+      requestId,
+      target,
+      headers: request?.headers,
+      method: request?.method,
     })
     const started = performance.now()
+    let gate: GateTicket | undefined
     let ref: InstanceRef
     try {
+      gate = admit({
+        name: fn.name,
+        priority: fn.priority,
+        quota: fn.quota,
+        breaker: fn.breaker,
+        shedder: this.#shedder,
+      })
       ref = await fn.pool.acquire()
     } catch (err) {
-      gate.abandon()
+      gate?.abandon()
+      const ids = { requestId, traceId: telemetry?.traceId, spanId: telemetry?.spanId }
+      this.#obs.ended(fn, telemetry, fn.metrics, trigger, ids, undefined, asFnboxError(err), undefined)
       throw err
     }
     const acquired = performance.now()
+    if (telemetry) {
+      telemetry.acquiredAt = acquired
+      this.#obs.acquired(telemetry, ref, started, acquired)
+    }
     fn.acquired++
     fn.acquireWaits.record(acquired - started)
     const deadline = new Deadline(fn.timeoutMs)
     const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
     const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     return {
-      requestId: randomUUID(),
+      requestId,
+      traceId: telemetry?.traceId,
+      spanId: telemetry?.spanId,
+      telemetry,
       ref,
       session: new GuestHostSession(
         this.#egress,
@@ -988,6 +1065,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
           grants: fn.upstreamGrants,
         },
         () => new DataSession(() => this.#storage(), fn.scope),
+        telemetry,
       ),
       started,
       acquired,
@@ -1013,11 +1091,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const held = performance.now() - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
+    const trigger = kind === 'fetch' ? 'http' : 'call'
+    this.#obs.ended(fn, call.telemetry, fn.metrics, trigger, call, status, error, held / 1000)
     if (this.listenerCount('invoke') === 0) return
     this.emit('invoke', {
       function: fn.name,
       version: fn.version,
       requestId: call.requestId,
+      traceId: call.traceId,
       kind,
       target,
       status,
@@ -1030,8 +1111,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     })
   }
 
-  #log(fn: FunctionVersion, requestId: string, level: GuestLogLevel, message: string): void {
-    this.emit('log', { level, message, function: fn.name, version: fn.version, requestId, time: Date.now() })
+  #log(fn: FunctionVersion, call: CallIds, level: GuestLogLevel, message: string): void {
+    this.#obs.guestLog(fn, call, level, message, (stack) => fn.stacks?.map(stack) ?? stack)
   }
 
   /**
@@ -1045,7 +1126,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   express(options?: HttpMountOptions): ExpressMiddleware {
-    return createExpressMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal, true), options)
+    const health = healthRoute(options?.healthPath, () => this.health())
+    return createExpressMiddleware(
+      (request, ctx) => health?.(request, ctx.path) ?? this.#serve(request, ctx.path, ctx.signal, true),
+      options,
+    )
   }
 
   /**
@@ -1059,7 +1144,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   koa(options?: KoaMountOptions): KoaMiddleware {
-    return createKoaMiddleware((request, ctx) => this.#serve(request, ctx.path, ctx.signal, true), options)
+    const health = healthRoute(options?.healthPath, () => this.health())
+    return createKoaMiddleware(
+      (request, ctx) => health?.(request, ctx.path) ?? this.#serve(request, ctx.path, ctx.signal, true),
+      options,
+    )
   }
 
   /**
@@ -1105,6 +1194,42 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
+   * The Prometheus exposition text of the runtime's metrics (of the whole registry when you
+   * passed yours); `''` when metrics are off. The metrics, their labels and how their
+   * cardinality is bounded are listed in the README's Observability section.
+   *
+   * @example
+   * ```ts
+   * app.get('/metrics', async (_req, res) => res.type('text/plain').send(await runtime.metrics()))
+   * ```
+   */
+  async metrics(): Promise<string> {
+    return (await this.#obs.metrics?.text()) ?? ''
+  }
+
+  /**
+   * Readiness: `ok`, `degraded` (a breaker open, load being shed, queues filling up, a thread
+   * restarted lately) or `down` (closed, no executor thread, storage failing to open, or shedding
+   * all but critical calls), with each check's figures. The mounts serve it at `healthPath`.
+   *
+   * @example
+   * ```ts
+   * const { status, checks } = await runtime.health()
+   * if (status !== 'ok') console.warn(checks)
+   * ```
+   */
+  async health(): Promise<HealthReport> {
+    let storage: { ok: boolean; error?: string } | undefined
+    if (this.#backend && !this.#closed) {
+      storage = await this.#backend.then(
+        () => ({ ok: true }),
+        (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+      )
+    }
+    return checkHealth({ closed: this.#closed !== undefined, stats: this.stats(), storage, pool: this.#pool })
+  }
+
+  /**
    * Stops taking calls, lets queued calls and calls in flight finish (up to `timeoutMs`), then
    * stops the threads: what is still waiting or running then fails with `ERR_CLOSED`. Calls
    * after `close()` fail with `ERR_CLOSED`. Idempotent.
@@ -1121,6 +1246,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       for (const fn of versions) fn.breaker?.shutdown()
       this.#egress.close()
       this.#rotation.close()
+      this.#obs.metrics?.close()
       await this.#net.close()
       const backend = this.#backend
       this.#backend = undefined

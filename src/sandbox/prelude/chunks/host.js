@@ -143,6 +143,52 @@ async function tx(fn, options) {
 
 const utils = Object.freeze({ uuid, hash })
 
+/**
+ * A child span of the invocation's (or of `parent`, a span id) around `fn(span)`, recorded by the
+ * host's OpenTelemetry tracer; the attributes set on `span` are sent when it ends. Without a
+ * tracer registered on the host, `fn` just runs.
+ */
+async function runSpan(name, fn, parent) {
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError('trace.span takes a name (a string)')
+  if (typeof fn !== 'function') throw new TypeError('trace.span takes an async function')
+  const id = await call('trace.start', { name, parent })
+  const attributes = {}
+  const span = Object.freeze({
+    setAttribute(key, value) {
+      attributes[String(key)] = value
+      return span
+    },
+    setAttributes(values) {
+      for (const key of Object.keys(values || {})) attributes[key] = values[key]
+      return span
+    },
+    /** A child span of this one. */
+    span: (childName, childFn) => runSpan(childName, childFn, id),
+  })
+  let error
+  try {
+    return await fn(span)
+  } catch (err) {
+    error = {
+      type: String((err && err.name) || 'Error'),
+      message: String(err && err.message !== undefined ? err.message : err),
+    }
+    throw err
+  } finally {
+    if (id !== undefined) {
+      let args
+      try {
+        args = { id, attributes: JSON.parse(JSON.stringify(attributes)), error }
+      } catch {
+        args = { id, error } // attributes that are not JSON (BigInt, cycles) are dropped
+      }
+      await call('trace.end', args).catch(() => {})
+    }
+  }
+}
+
+const trace = Object.freeze({ span: (name, fn) => runSpan(name, fn, undefined) })
+
 provide('host', {
-  host: Object.freeze({ kv: makeKv(undefined), vector: makeVector(undefined), files, secrets, tx, utils }),
+  host: Object.freeze({ kv: makeKv(undefined), vector: makeVector(undefined), files, secrets, tx, utils, trace }),
 })
