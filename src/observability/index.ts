@@ -12,7 +12,15 @@ import type { Span } from '@opentelemetry/api'
 import { invalidOption, type FnboxError } from '../errors.js'
 import type { EventEmitter } from 'eventemitter3'
 import type { RuntimeEvents } from '../events.js'
-import { LOGGER_LEVEL, oneLine, parseGuestLine, resolveLogger, topFrame, type ResolvedLogger } from './logs.js'
+import {
+  LOGGER_LEVEL,
+  oneLine,
+  type LoggedError,
+  parseGuestLine,
+  resolveLogger,
+  topFrame,
+  type ResolvedLogger,
+} from './logs.js'
 import { Metrics, type FunctionMetrics, type GaugeSource, type MetricsOptions } from './metrics.js'
 import { CallTrace, endSpan, Tracing, type InvocationSpanStart, type TracingOptions } from './tracing.js'
 
@@ -144,7 +152,7 @@ export class Observability {
         traceId: ids.traceId,
         spanId: ids.spanId,
         code: error.code,
-        err: { type: error.code, message: error.message, stack },
+        err: serializedError({ type: error.code, message: error.message, stack }),
       },
       'invocation failed',
     )
@@ -190,7 +198,7 @@ export class Observability {
     logger[LOGGER_LEVEL[level]](
       {
         ...line.fields,
-        ...(line.err ? { err: line.err } : {}),
+        ...(line.err ? { err: serializedError(line.err) } : {}),
         function: fn.name,
         version: fn.version,
         requestId: ids.requestId,
@@ -200,6 +208,14 @@ export class Observability {
       line.message,
     )
   }
+}
+
+/**
+ * An error entry as it should print: without a prototype, so pino's `err` serializer keeps our
+ * `type` instead of naming the object's constructor.
+ */
+function serializedError(err: LoggedError): LoggedError {
+  return Object.assign(Object.create(null) as LoggedError, err)
 }
 
 function safeJson(value: unknown): string {
