@@ -353,10 +353,21 @@ function emit(level, text, structure) {
   native.log(level, text.includes('\0') ? text.replace(/\0/g, '\\u0000') : text)
 }
 
+/** An object literal: its fields are what JSON can carry (checked by `plainJson`). */
 function isPlainObject(v) {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
+  return Object.getPrototypeOf(v) === Object.prototype && Object.getOwnPropertySymbols(v).length === 0
+}
+
+/** JSON of values made of object literals, arrays and primitives only; throws on anything else. */
+function plainJson(value) {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'function' || typeof v === 'bigint' || typeof v === 'symbol') throw new TypeError('not JSON')
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && !isPlainObject(v)) {
+      throw new TypeError('not JSON')
+    }
+    return v
+  })
 }
 
 /**
@@ -378,9 +389,9 @@ function structured(level, args) {
   let structure
   try {
     const e = err && { type: String(err.name || 'Error'), message: String(err.message), stack: String(err.stack || '') }
-    structure = JSON.stringify({ f: fields, e })
+    structure = plainJson({ f: fields, e })
   } catch {
-    return emit(level, format(args)) // cycles, BigInt: as util.format prints them
+    return emit(level, format(args)) // cycles, Maps, class instances: as util.format prints them
   }
   let text = rest.length ? format(rest) : ''
   if (!text && err) text = `${err.name || 'Error'}: ${err.message}`
