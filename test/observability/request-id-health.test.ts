@@ -49,7 +49,12 @@ describe('request ids', () => {
   })
 
   it('make a new one when the incoming id is missing or invalid', async () => {
-    for (const headers of [{}, { 'x-request-id': 'has spaces in it' }, { 'x-request-id': 'x'.repeat(129) }]) {
+    const cases: Record<string, string>[] = [
+      {},
+      { 'x-request-id': 'has spaces in it' },
+      { 'x-request-id': 'x'.repeat(129) },
+    ]
+    for (const headers of cases) {
       const res = await runtime.fetch(new Request('http://localhost/echo', { headers }))
       const id = await res.text()
       expect(id).toMatch(/^[0-9a-f-]{36}$/)
