@@ -718,7 +718,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       acquireWaits: new RecentWindow(),
       stacks,
       pool: this.#pools.create(source, pool, { name, version }, (ms, restored) => {
-        fn.metrics?.coldStarts.inc()
+        fn.metrics?.coldStart()
         this.emit('instance:create', { function: name, version, ms, restored })
       }),
       breakerOptions: breaker,

@@ -5,10 +5,10 @@
  * (`register.metrics()`), so fnbox's series land beside the app's own in one registry, with the
  * exposition format, histogram buckets and label escaping done as Prometheus expects.
  *
- * Cost on the call path: every labelled child (`counter.labels(...)`) is looked up once and
- * kept (per function version, per trigger and outcome), so a call does one `inc` and two
- * `observe` on objects it already holds, no label hashing. Gauges (instances, queue, breakers,
- * executors) are read from `runtime.stats()` at scrape time only.
+ * Cost on the call path: the series a call updates are looked up once and kept (per function
+ * version, trigger and outcome) and are plain numbers (see `series.ts` for why not prom-client's
+ * own children there), so a call adds to objects it already holds. Gauges (instances, queue,
+ * breakers, executors) are read from `runtime.stats()` at scrape time only.
  *
  * Label cardinality is bounded: `function` by the functions deployed; `version` only on
  * `fnbox_invocations_total`, and only the last {@link MAX_VERSIONS} versions of a function keep
@@ -19,9 +19,9 @@
  * @internal
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Counter as CounterT, Histogram as HistogramT } from 'prom-client'
+import { Gauge, Registry } from 'prom-client'
 import { invalidOption } from '../errors.js'
+import { FastCounter, FastHistogram, type CounterChild, type HistogramChild } from './series.js'
 
 /** Versions of one function whose `fnbox_invocations_total` series are kept. */
 export const MAX_VERSIONS = 3
@@ -71,11 +71,12 @@ export class FunctionMetrics {
   readonly #metrics: Metrics
   readonly name: string
   readonly version: string
-  readonly #outcomes = new Map<string, CounterT.Internal>()
-  readonly #durations = new Map<string, HistogramT.Internal<string>>()
-  readonly wait: HistogramT.Internal<string>
-  readonly coldStarts: CounterT.Internal
-  readonly firstByte: HistogramT.Internal<string>
+  /** By trigger, then outcome. */
+  readonly #outcomes = new Map<string, Map<string, CounterChild>>()
+  readonly #durations = new Map<string, HistogramChild>()
+  readonly wait: HistogramChild
+  readonly coldStarts: CounterChild
+  readonly firstByte: HistogramChild
 
   constructor(metrics: Metrics, name: string, version: string) {
     this.#metrics = metrics
@@ -88,13 +89,14 @@ export class FunctionMetrics {
 
   /** One finished (or refused) invocation. `seconds` undefined: it never ran. */
   invocation(trigger: string, outcome: string, seconds: number | undefined): void {
-    const key = `${trigger}\0${outcome}`
-    let counter = this.#outcomes.get(key)
+    let byOutcome = this.#outcomes.get(trigger)
+    if (!byOutcome) this.#outcomes.set(trigger, (byOutcome = new Map()))
+    let counter = byOutcome.get(outcome)
     if (!counter) {
       counter = this.#metrics.invocations.labels({ function: this.name, version: this.version, trigger, outcome })
-      this.#outcomes.set(key, counter)
+      byOutcome.set(outcome, counter)
     }
-    counter.inc()
+    counter.value++
     if (seconds !== undefined) {
       let histogram = this.#durations.get(trigger)
       if (!histogram) {
@@ -103,15 +105,22 @@ export class FunctionMetrics {
       }
       histogram.observe(seconds)
     }
+    if (outcome === 'ok') return
     if (outcome === 'ERR_OVERLOADED') this.#metrics.shed.inc({ function: this.name })
     else if (outcome === 'ERR_RATE_LIMITED') this.#metrics.quotaRejections.inc({ function: this.name })
   }
 
+  /** An instance was created for the function. */
+  coldStart(): void {
+    this.coldStarts.value++
+  }
+
   /** Removes this version's series (see MAX_VERSIONS). */
   remove(): void {
-    for (const key of this.#outcomes.keys()) {
-      const [trigger, outcome] = key.split('\0') as [string, string]
-      this.#metrics.invocations.remove({ function: this.name, version: this.version, trigger, outcome })
+    for (const [trigger, byOutcome] of this.#outcomes) {
+      for (const outcome of byOutcome.keys()) {
+        this.#metrics.invocations.remove({ function: this.name, version: this.version, trigger, outcome })
+      }
     }
     this.#outcomes.clear()
   }
@@ -119,16 +128,16 @@ export class FunctionMetrics {
 
 export class Metrics {
   readonly registry: Registry
-  readonly invocations: CounterT<'function' | 'version' | 'trigger' | 'outcome'>
-  readonly duration: HistogramT<'function' | 'trigger'>
-  readonly poolWait: HistogramT<'function'>
-  readonly coldStarts: CounterT<'function'>
-  readonly shed: CounterT<'function'>
-  readonly quotaRejections: CounterT<'function'>
-  readonly hostCalls: HistogramT<'domain' | 'operation'>
-  readonly egress: CounterT<'upstream' | 'status'>
-  readonly firstByte: HistogramT<'function'>
-  readonly #hostChildren = new Map<string, HistogramT.Internal<string>>()
+  readonly invocations: FastCounter
+  readonly duration: FastHistogram
+  readonly poolWait: FastHistogram
+  readonly coldStarts: FastCounter
+  readonly shed: FastCounter
+  readonly quotaRejections: FastCounter
+  readonly hostCalls: FastHistogram
+  readonly egress: FastCounter
+  readonly firstByte: FastHistogram
+  readonly #hostChildren = new Map<string, HistogramChild>()
   readonly #versions = new Map<string, FunctionMetrics[]>()
   readonly #declaredOrigins: ReadonlyMap<string, string>
   readonly #hosts = new Set<string>()
@@ -152,64 +161,55 @@ export class Metrics {
     this.registry = registry
     this.#declaredOrigins = declaredOrigins
     const registers = [registry]
-    this.invocations = new Counter({
-      name: 'fnbox_invocations_total',
-      help: 'Invocations by function, version, trigger (http, call) and outcome (ok or the error code).',
-      labelNames: ['function', 'version', 'trigger', 'outcome'],
-      registers,
-    })
-    this.duration = new Histogram({
-      name: 'fnbox_invocation_duration_seconds',
-      help: 'Time from taking an instance to the end of the response (or result), in seconds.',
-      labelNames: ['function', 'trigger'],
-      buckets: DURATION_BUCKETS,
-      registers,
-    })
-    this.poolWait = new Histogram({
-      name: 'fnbox_pool_wait_seconds',
-      help: 'Time an invocation waited for a warm instance, in seconds.',
-      labelNames: ['function'],
-      buckets: WAIT_BUCKETS,
-      registers,
-    })
-    this.coldStarts = new Counter({
-      name: 'fnbox_cold_starts_total',
-      help: 'Instances created for a function (each evaluated its code or restored its snapshot).',
-      labelNames: ['function'],
-      registers,
-    })
-    this.shed = new Counter({
-      name: 'fnbox_shed_total',
-      help: 'Calls refused because the host was overloaded (ERR_OVERLOADED).',
-      labelNames: ['function'],
-      registers,
-    })
-    this.quotaRejections = new Counter({
-      name: 'fnbox_quota_rejections_total',
-      help: 'Calls refused by a quota or rate limit (ERR_RATE_LIMITED).',
-      labelNames: ['function'],
-      registers,
-    })
-    this.hostCalls = new Histogram({
-      name: 'fnbox_host_call_duration_seconds',
-      help: 'Guest calls of fnbox:host (kv, vector, files, tx, trace) by domain and operation, in seconds.',
-      labelNames: ['domain', 'operation'],
-      buckets: WAIT_BUCKETS,
-      registers,
-    })
-    this.egress = new Counter({
-      name: 'fnbox_egress_requests_total',
-      help: 'Guest fetches by upstream (declared name, else host) and status (HTTP status, or error).',
-      labelNames: ['upstream', 'status'],
-      registers,
-    })
-    this.firstByte = new Histogram({
-      name: 'fnbox_stream_first_byte_seconds',
-      help: 'Time from taking an instance to the first chunk of a streamed response, in seconds.',
-      labelNames: ['function'],
-      buckets: DURATION_BUCKETS,
-      registers,
-    })
+    this.invocations = new FastCounter(
+      registry,
+      'fnbox_invocations_total',
+      'Invocations by function, version, trigger (http, call) and outcome (ok or the error code).',
+    )
+    this.duration = new FastHistogram(
+      registry,
+      'fnbox_invocation_duration_seconds',
+      'Time from taking an instance to the end of the response (or result), in seconds.',
+      DURATION_BUCKETS,
+    )
+    this.poolWait = new FastHistogram(
+      registry,
+      'fnbox_pool_wait_seconds',
+      'Time an invocation waited for a warm instance, in seconds.',
+      WAIT_BUCKETS,
+    )
+    this.coldStarts = new FastCounter(
+      registry,
+      'fnbox_cold_starts_total',
+      'Instances created for a function (each evaluated its code or restored its snapshot).',
+    )
+    this.shed = new FastCounter(
+      registry,
+      'fnbox_shed_total',
+      'Calls refused because the host was overloaded (ERR_OVERLOADED).',
+    )
+    this.quotaRejections = new FastCounter(
+      registry,
+      'fnbox_quota_rejections_total',
+      'Calls refused by a quota or rate limit (ERR_RATE_LIMITED).',
+    )
+    this.hostCalls = new FastHistogram(
+      registry,
+      'fnbox_host_call_duration_seconds',
+      'Guest calls of fnbox:host (kv, vector, files, tx) by domain and operation, in seconds.',
+      WAIT_BUCKETS,
+    )
+    this.egress = new FastCounter(
+      registry,
+      'fnbox_egress_requests_total',
+      'Guest fetches by upstream (declared name, else host) and status (HTTP status, or error).',
+    )
+    this.firstByte = new FastHistogram(
+      registry,
+      'fnbox_stream_first_byte_seconds',
+      'Time from taking an instance to the first chunk of a streamed response, in seconds.',
+      DURATION_BUCKETS,
+    )
     this.#gauges(registers, source)
   }
 
@@ -317,7 +317,7 @@ export class Metrics {
 
   /** A guest fetch answered `status` (a number), or failed (`error`). */
   egressRequest(url: string, status: number | 'error'): void {
-    this.egress.inc({ upstream: this.#upstream(url), status })
+    this.egress.inc({ upstream: this.#upstream(url), status: String(status) })
   }
 
   #upstream(url: string): string {

@@ -119,6 +119,8 @@ describe('metrics after a scripted workload', () => {
       `fnbox_invocations_total{function="work",version="${version}",trigger="http",outcome="ok"} 3`,
     )
     expect(text).toContain('# TYPE fnbox_invocation_duration_seconds histogram')
+    expect(text).toContain('fnbox_pool_wait_seconds_bucket{function="work",le="+Inf"} 6')
+    expect(text).toContain('fnbox_pool_wait_seconds_count{function="work"} 6')
   })
 
   it('count quota rejections, and refused calls as invocations with their code', async () => {

@@ -105,6 +105,9 @@ describe('tracing with the OpenTelemetry SDK registered', () => {
     const id = invocation.spanContext().spanId
     for (const s of spans) expect(s.spanContext().traceId).toBe(INCOMING_TRACE)
 
+    // The first call on its instance: the wait gets a span of its own.
+    expect(invocation.attributes['faas.coldstart']).toBe(true)
+    expect(typeof invocation.attributes['fnbox.instance.wait_ms']).toBe('number')
     expect(parentOf(byName(spans, 'fnbox.instance.wait'))).toBe(id)
     const kvGet = byName(spans, 'kv.get')
     expect(parentOf(kvGet)).toBe(id)
@@ -160,6 +163,20 @@ describe('tracing with the OpenTelemetry SDK registered', () => {
     expect(call.kind).toBe(SpanKind.INTERNAL)
     expect(call.attributes).toMatchObject({ 'faas.trigger': 'other', 'fnbox.export': 'add' })
     expect(parentOf(call)).toBe(handler.spanContext().spanId)
+  })
+
+  it('a warm call on a used instance records its wait as an attribute, without a span of its own', async () => {
+    await runtime.deploy('warm', { code: `export const f = () => 1` })
+    await runtime.call('warm', 'f')
+    exporter.reset()
+    await runtime.call('warm', 'f')
+    const spans = await finished('warm')
+    const invocation = byName(spans, 'warm')
+    expect(invocation.attributes['faas.coldstart']).toBe(false)
+    const waitMs = invocation.attributes['fnbox.instance.wait_ms'] as number
+    // An idle instance is taken at once (a GC pause on a busy machine may stretch it past 1 ms).
+    const waitSpans = spans.filter((s) => s.name === 'fnbox.instance.wait')
+    expect(waitSpans).toHaveLength(waitMs >= 1 ? 1 : 0)
   })
 
   it('a failing invocation and a failing guest span are recorded as errors', async () => {
