@@ -1,14 +1,15 @@
 // (o) The cost of observability on the warm call path: metrics on with no tracer registered (the
 // API's no-op), and metrics on with a real OpenTelemetry SDK tracer (every span recorded and
 // handed to a batch processor whose exporter drops them), against metrics and tracing off.
-// The three runtimes stay up together and take turns in short batches (many rounds, the median
-// kept), so a busy machine's noise falls on all three alike.
+// Paired rounds: the three modes back to back in a shuffled order, each on a fresh runtime, and
+// the median of the per-round ratios kept, so a busy machine's noise falls on all three alike.
+// Also printed: the main thread's busy time per call (where all of the observability code runs).
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { createRuntime } from 'fnbox'
 
 const CONCURRENCY = 16
 const BATCH = { call: 4000, fetch: 800 }
-const ROUNDS = 15
+const ROUNDS = 9
 
 /** An exporter that accepts and drops spans: the SDK's own cost, not a collector's. */
 const dropExporter = {
@@ -17,15 +18,18 @@ const dropExporter = {
   forceFlush: async () => undefined,
 }
 
+/** Ops/s of a batch, and the main thread's busy time per op in us (where all of fnbox's observability runs). */
 async function batch(rt, invoke, total) {
   const start = performance.now()
+  const elu = performance.eventLoopUtilization()
   let left = total
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (left-- > 0) await invoke(rt)
     }),
   )
-  return total / ((performance.now() - start) / 1000)
+  const busyUs = (performance.eventLoopUtilization(elu).active * 1000) / total
+  return { rate: total / ((performance.now() - start) / 1000), busyUs }
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -44,27 +48,49 @@ export async function benchObserve({ report, PAYLOAD, ECHO }) {
     call: (rt) => rt.call('echo', 'echo', PAYLOAD),
     fetch: (rt) => rt.fetch(new Request('http://localhost/hello')).then((res) => res.arrayBuffer()),
   }
-  const runtimes = {}
-  for (const [mode, options] of Object.entries(modes)) {
-    const rt = await createRuntime({ threads: 1, pool: { max: 8 }, storage: 'memory', logger: false, ...options })
-    await rt.deploy('echo', { code: ECHO })
-    await rt.deploy('hello', { code: `export default { fetch: () => new Response('hi') }` })
-    for (const invoke of Object.values(paths)) await batch(rt, invoke, 1000) // warm
-    runtimes[mode] = rt
+  /** One runtime at a time (a second one's threads, timers and garbage would bill the first). */
+  async function measure(mode, path) {
+    const rt = await createRuntime({ threads: 1, pool: { max: 8 }, storage: 'memory', logger: false, ...modes[mode] })
+    try {
+      await rt.deploy('echo', { code: ECHO })
+      await rt.deploy('hello', { code: `export default { fetch: () => new Response('hi') }` })
+      await batch(rt, paths[path], BATCH[path] / 2) // warm
+      return await batch(rt, paths[path], BATCH[path])
+    } finally {
+      await rt.close()
+    }
   }
-  const samples = {}
+  // Each round measures the three modes back to back, in a shuffled order, and keeps each mode's
+  // ratio to "off" of that same round: pairs share the machine's load of the moment.
+  const ratios = {}
+  const rates = {}
+  const busy = {}
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [path, invoke] of Object.entries(paths)) {
-      for (const [mode, rt] of Object.entries(runtimes)) {
-        ;(samples[`${path}:${mode}`] ??= []).push(await batch(rt, invoke, BATCH[path]))
+    for (const path of Object.keys(paths)) {
+      const order = Object.keys(modes).sort(() => Math.random() - 0.5)
+      const rate = {}
+      for (const mode of order) rate[mode] = await measure(mode, path)
+      for (const mode of Object.keys(modes)) {
+        ;(rates[`${path}:${mode}`] ??= []).push(rate[mode].rate)
+        ;(ratios[`${path}:${mode}`] ??= []).push(rate[mode].rate / rate.off.rate)
+        ;(busy[`${path}:${mode}`] ??= []).push(rate[mode].busyUs)
       }
     }
   }
-  await Promise.all(Object.values(runtimes).map((rt) => rt.close()))
   await provider.shutdown()
   for (const path of Object.keys(paths)) {
-    const off = median(samples[`${path}:off`])
-    report('o', `${path}: metrics on, no-op tracer (ops/s)`, median(samples[`${path}:metrics`]), off, '>= 0.95 of off')
-    report('o', `${path}: metrics on, SDK tracer (ops/s)`, median(samples[`${path}:sdk`]), off, '>= 0.85 of off')
+    const off = median(rates[`${path}:off`])
+    for (const [mode, label, target] of [
+      ['metrics', 'metrics on, no-op tracer', '>= 0.95'],
+      ['sdk', 'metrics on, SDK tracer', '>= 0.85'],
+    ]) {
+      // value: the median rate; ratio: the median of the per-round ratios (printed as value/baseline).
+      const ratio = median(ratios[`${path}:${mode}`])
+      report('o', `${path}: ${label} (ops/s)`, off * ratio, off, `${target} of off (median of ${ROUNDS} paired rounds)`)
+    }
+    const offBusy = median(busy[`${path}:off`])
+    for (const mode of ['metrics', 'sdk']) {
+      report('o', `${path}: main-thread us per call, ${mode}`, median(busy[`${path}:${mode}`]), offBusy, 'vs off')
+    }
   }
 }
