@@ -1,0 +1,326 @@
+/**
+ * The call path: from `runtime.call` or a request to `runtime.fetch` (or a mount) to the guest
+ * and back. Each invocation passes the reliability gate (shedding, quota, breaker), takes a warm
+ * instance from its version's pool, runs under its deadline with a host session for the guest's
+ * outgoing traffic, and is reported (`invoke`, `log` events) when it ends.
+ *
+ * @internal
+ * @module
+ */
+import { FnboxError, invalidOption, isFnboxError } from '../errors.js'
+import { DataSession } from '../host/domains/session.js'
+import { GuestHostSession } from '../host/guest-session.js'
+import { requestIdOf, type CallIds, type CallTelemetry } from '../observability/index.js'
+import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
+import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
+import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
+import { retrying } from '../reliability/backoff.js'
+import { Deadline } from '../reliability/deadline.js'
+import type { RuntimeContext } from './context.js'
+import type { Deployments } from './deployments.js'
+import { GuestResponse } from './fetch-bridge.js'
+import { asFnboxError, mapStack, type FunctionVersion } from './function-version.js'
+import { readRequestBody } from './request-body.js'
+
+type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
+
+/** One invocation between acquiring its instance and releasing it. */
+interface OpenCall extends CallIds {
+  ref: InstanceRef
+  session: GuestHostSession
+  started: number
+  acquired: number
+  gate: GateTicket
+  deadline: Deadline
+  /** Its limits for the executor, counted from the deadline's start; the deadline moves when it streams. */
+  budget: InvocationBudgetSpec
+  /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
+  clientGone: boolean
+  /** Its metrics and spans; undefined when nothing observes it. */
+  telemetry: CallTelemetry | undefined
+}
+
+export class Invocations {
+  readonly #ctx: RuntimeContext
+  readonly #deployments: Deployments
+
+  constructor(ctx: RuntimeContext, deployments: Deployments) {
+    this.#ctx = ctx
+    this.#deployments = deployments
+  }
+
+  /** See `Runtime.call`. */
+  async call<T>(name: string, exportName: string, args: unknown[]): Promise<T> {
+    const fn = this.#deployments.get(name)
+    if (typeof exportName !== 'string' || exportName.length === 0) {
+      throw invalidOption('exportName', 'a non-empty string', exportName)
+    }
+    let argsJson: string
+    try {
+      argsJson = JSON.stringify(args)
+    } catch (err) {
+      throw new FnboxError('ERR_INVALID_OPTION', 'call arguments must be JSON-serialisable', { cause: err })
+    }
+    if (argsJson.length > fn.limits.maxRequestBytes) {
+      throw new FnboxError(
+        'ERR_REQUEST_TOO_LARGE',
+        `call arguments of ${argsJson.length} bytes exceed limits.maxRequestBytes (${fn.limits.maxRequestBytes})`,
+        { details: { limit: fn.limits.maxRequestBytes, value: argsJson.length } },
+      )
+    }
+    if (!fn.retry) return this.#callOnce(fn, exportName, argsJson)
+    const policy = fn.retry
+    return retrying(
+      // A redeploy between attempts: the next one runs the current version.
+      (attempt) => this.#callOnce(attempt === 1 ? fn : this.#deployments.get(name), exportName, argsJson),
+      policy,
+      {
+        retryable: (err) => isFnboxError(err) && policy.on.has(err.code),
+        retryAfterMs: (err) =>
+          isFnboxError(err) && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
+      },
+    )
+  }
+
+  /**
+   * Serves a request whose `path` names the function in its first segment; always resolves to a
+   * `Response` (failures as their HTTP answer). `forMount`: the caller is one of our HTTP
+   * mounts, which can take a body as bytes.
+   */
+  async serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
+    // The client's X-Request-Id when valid, else a new one: echoed in the answer, errors included.
+    const requestId = requestIdOf(request.headers)
+    try {
+      const name = functionNameOf(path)
+      if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
+      return await this.#invokeFetch(this.#deployments.get(name), request, path, requestId, signal, forMount)
+    } catch (err) {
+      const response = asFnboxError(err).toResponse()
+      response.headers.set('x-request-id', requestId)
+      return response
+    }
+  }
+
+  async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string): Promise<T> {
+    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined)
+    const { ref, session } = call
+    let error: FnboxError | undefined
+    try {
+      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
+        onLog: (level, message) => this.#log(fn, call, level, message),
+        onHost: (req) => session.handle(req),
+      })
+      const { result } = await done
+      return (result === undefined ? undefined : JSON.parse(result)) as T
+    } catch (err) {
+      error = mapStack(fn.stacks, asFnboxError(err))
+      // Whether its writes happened: a caller told "failed" must not assume nothing changed.
+      error = session.withWrites(error)
+      throw error
+    } finally {
+      this.#end(fn, call, 'call', exportName, undefined, error)
+    }
+  }
+
+  async #invokeFetch(
+    fn: FunctionVersion,
+    request: Request,
+    path: string,
+    requestId: string,
+    signal: AbortSignal | undefined,
+    forMount: boolean,
+  ): Promise<Response> {
+    const requestBody = await readRequestBody(request, fn.limits.maxRequestBytes)
+    const call = await this.#begin(fn, 'http', requestId, path, request)
+    const { ref, session, telemetry } = call
+    const meta = JSON.stringify({
+      method: request.method,
+      url: request.url,
+      headers: [...request.headers],
+      requestId,
+      functionName: fn.name,
+      version: fn.version,
+      traceId: call.traceId,
+    } satisfies GuestRequestMeta)
+    const executor = ref.executor
+    const cancel = (): void => {
+      call.clientGone = true
+      executor.cancel(inv, 'client')
+    }
+    const answer = new GuestResponse(forMount, { credit: () => executor.credit(inv), cancel })
+    const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, call.budget, {
+      onRespond: (head, bytes) => answer.respond(withRequestId(head, requestId), bytes),
+      onChunk: (data) => {
+        telemetry?.chunk()
+        answer.chunk(data)
+      },
+      onEnd: () => answer.end(),
+      onLog: (level, message) => this.#log(fn, call, level, message),
+      onHost: (req) => session.handle(req),
+    })
+    // An already aborted signal never fires 'abort': the caller is gone before we started.
+    if (signal?.aborted) cancel()
+    else signal?.addEventListener('abort', cancel, { once: true })
+    let error: FnboxError | undefined
+    done
+      .then(
+        () => answer.finished(),
+        (err: unknown) => {
+          error = session.withWrites(mapStack(fn.stacks, asFnboxError(err)))
+          answer.failed(error)
+        },
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        signal?.removeEventListener('abort', cancel)
+        const status = answer.status
+        this.#end(fn, call, 'fetch', request.method, error && status === undefined ? error.status : status, error)
+      })
+    return answer.response
+  }
+
+  /**
+   * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
+   * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
+   */
+  async #begin(
+    fn: FunctionVersion,
+    trigger: 'http' | 'call',
+    requestId: string,
+    target: string,
+    request: Request | undefined,
+  ): Promise<OpenCall> {
+    const ctx = this.#ctx
+    const telemetry = ctx.obs.begin(fn.metrics, {
+      function: fn.name,
+      version: fn.version,
+      trigger,
+      requestId,
+      target,
+      headers: request?.headers,
+      method: request?.method,
+    })
+    const started = performance.now()
+    let gate: GateTicket | undefined
+    let ref: InstanceRef
+    try {
+      gate = admit({
+        name: fn.name,
+        priority: fn.priority,
+        quota: fn.quota,
+        breaker: fn.breaker,
+        shedder: ctx.shedder,
+      })
+      ref = await fn.pool.acquire()
+    } catch (err) {
+      gate?.abandon()
+      // A refused call counts (its outcome the refusal's code) and ends its span.
+      const ids = { requestId, traceId: telemetry?.traceId, spanId: telemetry?.spanId }
+      ctx.obs.ended(fn, telemetry, fn.metrics, trigger, ids, undefined, asFnboxError(err), undefined)
+      throw err
+    }
+    const acquired = performance.now()
+    if (telemetry) {
+      telemetry.acquiredAt = acquired
+      ctx.obs.acquired(telemetry, ref, started, acquired)
+    }
+    fn.acquired++
+    fn.acquireWaits.record(acquired - started)
+    const deadline = new Deadline(fn.timeoutMs)
+    const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
+    const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    return {
+      requestId,
+      traceId: telemetry?.traceId,
+      spanId: telemetry?.spanId,
+      telemetry,
+      ref,
+      session: new GuestHostSession(
+        ctx.egress,
+        {
+          allowedHosts: fn.allowedHosts,
+          timeoutMs: fn.timeoutMs,
+          maxResponseBytes: fn.limits.maxResponseBytes,
+          deadline,
+          grants: fn.upstreamGrants,
+        },
+        () => new DataSession(() => ctx.storage(), fn.scope),
+        telemetry,
+      ),
+      started,
+      acquired,
+      gate,
+      deadline,
+      budget: { limits, deadline },
+      clientGone: false,
+    }
+  }
+
+  /** Closes the guest's traffic, gives the instance back, reports the invocation. */
+  #end(
+    fn: FunctionVersion,
+    call: OpenCall,
+    kind: 'call' | 'fetch',
+    target: string,
+    status: number | undefined,
+    error: FnboxError | undefined,
+  ): void {
+    call.session.close()
+    call.deadline.dispose()
+    fn.pool.release(call.ref)
+    const held = performance.now() - call.acquired
+    fn.pool.serviceTime.observe(held)
+    call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
+    this.#ctx.obs.ended(
+      fn,
+      call.telemetry,
+      fn.metrics,
+      kind === 'fetch' ? 'http' : 'call',
+      call,
+      status,
+      error,
+      held / 1000,
+    )
+    const events = this.#ctx.events
+    if (events.listenerCount('invoke') === 0) return
+    events.emit('invoke', {
+      function: fn.name,
+      version: fn.version,
+      requestId: call.requestId,
+      traceId: call.traceId,
+      kind,
+      target,
+      status,
+      error: error?.code,
+      // Guest text arrives redacted of the function's secrets (see GUEST_TEXT in pool/executor.ts).
+      errorMessage: error?.message,
+      errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
+      waitMs: call.acquired - call.started,
+      durationMs: performance.now() - call.acquired,
+    })
+  }
+
+  /** A guest console line: structured, to `log` listeners, the logger or stderr (observability/). */
+  #log(fn: FunctionVersion, call: CallIds, level: GuestLogLevel, message: string): void {
+    this.#ctx.obs.guestLog(fn, call, level, message, (stack) => fn.stacks?.map(stack) ?? stack)
+  }
+}
+
+/** The guest's response head with the invocation's `x-request-id` (replacing one the guest set). */
+function withRequestId(head: GuestResponseMeta, requestId: string): GuestResponseMeta {
+  const headers = head.headers.filter(([name]) => name.toLowerCase() !== 'x-request-id')
+  headers.push(['x-request-id', requestId])
+  return { ...head, headers }
+}
+
+/** The first segment of a request path, percent-decoded; `ERR_BAD_REQUEST` when it cannot be. */
+function functionNameOf(path: string): string {
+  const segment = path.split('/')[1] ?? ''
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new FnboxError('ERR_BAD_REQUEST', 'The function name in the path is not valid percent-encoded UTF-8', {
+      details: { segment: segment.slice(0, 64) },
+    })
+  }
+}
