@@ -6,6 +6,7 @@
  * @module
  */
 
+import { failureOf } from './failed-response.js'
 import type { IncomingMessage } from 'node:http'
 import { invalidOption } from '../../errors.js'
 import { resolveClientRateLimit, type ClientRateLimiter } from '../../reliability/client-rate-limit.js'
@@ -39,7 +40,10 @@ export function resolveMountOptions(options: unknown): ResolvedMountOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidOption('options', 'an object', options)
   }
-  const { maxRequestBytes, trustProxy, onError, rateLimit } = options as HttpMountOptions
+  const { maxRequestBytes, trustProxy, onError, rateLimit, healthPath } = options as HttpMountOptions
+  if (healthPath !== undefined && !(typeof healthPath === 'string' && /^\/[^?#]*$/.test(healthPath))) {
+    throw invalidOption('options.healthPath', "a path starting with '/'", healthPath)
+  }
   if (maxRequestBytes !== undefined && !(Number.isSafeInteger(maxRequestBytes) && maxRequestBytes >= 0)) {
     throw invalidOption('options.maxRequestBytes', 'a non-negative integer', maxRequestBytes)
   }
@@ -107,6 +111,9 @@ export async function runHandler(
       signal,
     })
     if (!isResponse(response)) throw new TypeError('The fnbox handler did not return a Response')
+    // The runtime's answer to a failed invocation: onError hears of it, and may replace it.
+    const failure = failureOf(response)
+    if (failure) return { request, response: (await reportError(failure, request, options, signal)) ?? response }
     return { request, response }
   } catch (error) {
     return { request, response: await errorAnswer(error, request, options, signal) }
