@@ -57,6 +57,8 @@ export interface SqlParts<S> {
 export interface MemoryStoreContext {
   /** The memory backend's gate: writes wait while a transaction is open. */
   readonly gate: WriteGate
+  /** Ms since the epoch, from the runtime's clock: what expiries are judged by. */
+  readonly now?: () => number
 }
 
 /** What a store kept outside the database (files) is given. */

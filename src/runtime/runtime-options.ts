@@ -195,7 +195,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
   const egress = resolveEgress(opts.egress, 'options.egress')
   const upstreams = resolveUpstreams(opts.upstreams, 'options.upstreams', egress)
   const shedding = resolveShedding(opts.shedding, 'options.shedding')
-  const open = resolveStorage(opts)
+  const open = resolveStorage(opts, wallClockOf(clock))
   return {
     threads,
     limits,
@@ -213,7 +213,16 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
   }
 }
 
-function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
+/**
+ * The epoch time of a clock that has one (`wallNow`: fnbox/testing's TestClock), for the memory
+ * stores' expiries; other clocks' `now()` is monotonic, so expiries keep `Date.now`.
+ */
+function wallClockOf(clock: Clock): (() => number) | undefined {
+  const wall = (clock as { wallNow?: unknown }).wallNow
+  return typeof wall === 'function' ? () => (wall as () => number).call(clock) : undefined
+}
+
+function resolveStorage(opts: RuntimeOptions, now: (() => number) | undefined): () => Promise<Backend> {
   const storage = resolveStorageOption(opts.storage ?? { pglite: join('.fnbox', 'pglite') })
   if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
     throw invalidOption('options.files', "a folder or 'memory'", opts.files)
@@ -238,6 +247,7 @@ function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
       files: opts.files ?? defaultFilesRoot(storage),
       secretsKey: secretsOpts.key,
       adapters,
+      now,
     })
 }
 

@@ -93,6 +93,8 @@ export interface BackendOptions {
   files: string
   secretsKey: string | Uint8Array | undefined
   adapters: StorageAdapters
+  /** Ms since the epoch for the memory stores' expiries; default `Date.now`. */
+  now?: () => number
 }
 
 /** The stores of one domain, in a backend or in a transaction, by domain name. */
@@ -139,7 +141,7 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
   const adapters = options.adapters as Readonly<Record<string, unknown>>
   const own =
     options.storage === 'memory'
-      ? memoryStores()
+      ? memoryStores(options.now)
       : await (await import('./sql-backend.js')).openSqlStores(options.storage)
 
   const stores = new Map<string, unknown>()
@@ -197,11 +199,11 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
 }
 
 /** The stores of `storage: 'memory'`: a transaction works on forks, adopted at commit. */
-function memoryStores(): BuiltInStores {
+function memoryStores(now: (() => number) | undefined): BuiltInStores {
   const gate = new WriteGate()
   const stores = new Map<string, unknown>()
   for (const domain of OPENED_DOMAINS) {
-    const store = domain.memory?.({ gate })
+    const store = domain.memory?.({ gate, now })
     if (store !== undefined) stores.set(domain.name, store)
   }
   const forkable = (name: string) => stores.get(name) as TransactionalMemoryStore<unknown>

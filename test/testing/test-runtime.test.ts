@@ -80,6 +80,22 @@ describe('createTestRuntime: the manual clock', () => {
     expect(await result).toEqual({ a: START + 1000, b: START + 1500 })
   })
 
+  it('expires kv entries when the clock passes their ttl, for guests and the host', async () => {
+    t = await createTestRuntime({ clock: START })
+    await t.deploy('cache', {
+      code: `import { kv } from 'fnbox:host'
+      export const put = () => kv.set('k', 'v', { ttl: 60 })
+      export const read = async () => (await kv.get('k')) ?? 'gone'`,
+    })
+    await t.call('cache', 'put')
+    await t.clock.advance('59s')
+    expect(await t.call('cache', 'read')).toBe('v')
+    expect(await t.kv.get('k')).toBe('v')
+    await t.clock.advance('1s')
+    expect(await t.call('cache', 'read')).toBe('gone')
+    expect(await t.kv.get('k')).toBeUndefined()
+  })
+
   it('reads durations as ms or unit strings and names a bad one', async () => {
     const clock = new TestClock(0)
     await clock.advance(250)

@@ -92,15 +92,18 @@ const live = (entry: Entry | undefined, now: number): entry is Entry =>
  */
 export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
   readonly #gate: WriteGate | undefined
+  /** Ms since the epoch that expiries are judged by: the runtime's clock (fnbox/testing moves it). */
+  readonly #now: () => number
   #scopes = new Map<string, Map<string, Entry>>()
 
-  constructor(options: { gate?: WriteGate } = {}) {
+  constructor(options: { gate?: WriteGate; now?: () => number } = {}) {
     this.#gate = options.gate
+    this.#now = options.now ?? Date.now
   }
 
   /** A copy of the current state, without the gate: a transaction's own view. */
   fork(): MemoryKvStore {
-    const copy = new MemoryKvStore()
+    const copy = new MemoryKvStore({ now: this.#now })
     for (const [scope, entries] of this.#scopes) copy.#scopes.set(scope, new Map(entries))
     return copy
   }
@@ -112,12 +115,12 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
 
   async get(scope: string, key: string): Promise<JsonValue | undefined> {
     const entry = this.#scopes.get(scope)?.get(key)
-    return live(entry, Date.now()) ? (JSON.parse(entry.json) as JsonValue) : undefined
+    return live(entry, this.#now()) ? (JSON.parse(entry.json) as JsonValue) : undefined
   }
 
   set(scope: string, key: string, value: JsonValue, options?: KvSetOptions): Promise<void> {
     return this.#write(() => {
-      this.#entries(scope).set(key, { json: JSON.stringify(value), expiresAt: expiryOf(Date.now(), options) })
+      this.#entries(scope).set(key, { json: JSON.stringify(value), expiresAt: expiryOf(this.#now(), options) })
     })
   }
 
@@ -126,7 +129,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
       const entries = this.#scopes.get(scope)
       const entry = entries?.get(key)
       entries?.delete(key)
-      return live(entry, Date.now())
+      return live(entry, this.#now())
     })
   }
 
@@ -135,7 +138,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
     const limit = listLimit(options.limit)
     const prefix = options.prefix ?? ''
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor)
-    const now = Date.now()
+    const now = this.#now()
     const keys: { key: string; expiresAt: number | null }[] = []
     for (const [key, entry] of this.#scopes.get(scope) ?? []) {
       if (key.startsWith(prefix) && (after === undefined || compareCodePoints(key, after) > 0) && live(entry, now)) {
@@ -151,7 +154,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
     return this.#write(() => {
       const entries = this.#entries(scope)
       const entry = entries.get(key)
-      const isLive = live(entry, Date.now())
+      const isLive = live(entry, this.#now())
       const current = isLive ? (JSON.parse(entry.json) as JsonValue) : 0
       if (typeof current !== 'number') throw notANumber()
       const next = current + by
@@ -169,7 +172,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
     options?: KvSetOptions,
   ): Promise<boolean> {
     return this.#write(() => {
-      const now = Date.now()
+      const now = this.#now()
       const entries = this.#entries(scope)
       const entry = entries.get(key)
       const matches = live(entry, now)
@@ -182,7 +185,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
 
   sweep(): Promise<number> {
     return this.#write(() => {
-      const now = Date.now()
+      const now = this.#now()
       let removed = 0
       for (const [scope, entries] of this.#scopes) {
         for (const [key, entry] of entries) {
