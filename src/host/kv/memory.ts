@@ -98,7 +98,8 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
 
   constructor(options: { gate?: WriteGate; now?: () => number } = {}) {
     this.#gate = options.gate
-    this.#now = options.now ?? Date.now
+    // Read at each call, so vi.useFakeTimers() moves it too.
+    this.#now = options.now ?? (() => Date.now())
   }
 
   /** A copy of the current state, without the gate: a transaction's own view. */
