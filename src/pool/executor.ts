@@ -154,6 +154,14 @@ export class Executor {
     })
     this.#worker = worker
     this.#ready = ready
+    // An idle runtime does not keep the process alive (as Node's own agents): once started, the
+    // thread is ref'd only while it has work the host waits for (see #holdWhileBusy).
+    ready.then(
+      () => {
+        if (this.#worker === worker) this.#holdWhileBusy()
+      },
+      () => undefined,
+    )
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
@@ -230,6 +238,7 @@ export class Executor {
     const { ms, restored } = await new Promise<{ ms: number; restored: boolean }>((resolve, reject) => {
       const backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS + STUCK_GRACE_MS)
       this.#creating.set(id, { key: fn.key, resolve, reject, backstop })
+      this.#holdWhileBusy()
       this.#post({ t: 'create', id, key: fn.key })
     })
     const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false }
@@ -272,6 +281,7 @@ export class Executor {
       }
       this.#armBackstop(flight, Date.now())
       this.#inflight.set(inv, flight)
+      this.#holdWhileBusy()
       const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
       this.#post({ t: 'invoke', inv, id: ref.id, limits, call }, transfer)
     })
@@ -422,6 +432,7 @@ export class Executor {
         const c = this.#creating.get(msg.id)
         if (!c) break
         this.#creating.delete(msg.id)
+        this.#holdWhileBusy()
         clearTimeout(c.backstop)
         if (msg.t === 'created') c.resolve({ ms: msg.ms, restored: msg.restored })
         else c.reject(FnboxError.fromJSON(msg.error))
@@ -472,6 +483,7 @@ export class Executor {
         const f = this.#inflight.get(msg.inv)
         if (!f) break
         this.#inflight.delete(msg.inv)
+        this.#holdWhileBusy()
         clearTimeout(f.backstop)
         if (msg.discarded) {
           f.ref.lost = true
@@ -519,6 +531,12 @@ export class Executor {
       this.#syncs.set(id, resolve)
       this.#post({ t: 'sync', id })
     })
+  }
+
+  /** Refs the thread while a call or a creation is pending, unrefs it once none is. */
+  #holdWhileBusy(): void {
+    if (this.#inflight.size > 0 || this.#creating.size > 0) this.#worker.ref()
+    else this.#worker.unref()
   }
 
   #endSyncs(): void {
