@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import { invalidOption } from '../errors.js'
 import type { StorageAdapters } from '../host/domains/types.js'
+import { ADAPTER_KEYS } from '../host/registry.js'
 import { parseAllowedHosts } from '../host/net/index.js'
 import {
   checkKeys,
@@ -199,8 +200,8 @@ function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
   const adapters = opts.adapters ?? {}
   if (typeof adapters !== 'object' || adapters === null) throw invalidOption('options.adapters', 'an object', adapters)
   for (const k of Object.keys(adapters)) {
-    if (!['kv', 'vector', 'files', 'secrets'].includes(k)) {
-      throw invalidOption(`options.adapters.${k}`, 'one of kv, vector, files, secrets', k)
+    if (!ADAPTER_KEYS.includes(k)) {
+      throw invalidOption(`options.adapters.${k}`, `one of ${ADAPTER_KEYS.join(', ')}`, k)
     }
   }
   return () =>

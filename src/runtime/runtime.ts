@@ -8,17 +8,11 @@
 import { EventEmitter } from 'eventemitter3'
 import { FnboxError } from '../errors.js'
 import type { RuntimeEvents } from '../events.js'
-import {
-  DEFAULT_SCOPE,
-  FilesClientImpl,
-  KvClientImpl,
-  SecretsClientImpl,
-  VectorClientImpl,
-  type FilesClient,
-  type KvClient,
-  type SecretsClient,
-  type VectorClient,
-} from '../host/domains/clients.js'
+import { DEFAULT_SCOPE } from '../host/domains/clients.js'
+import { FilesClientImpl, type FilesClient } from '../host/files/client.js'
+import { KvClientImpl, type KvClient } from '../host/kv/client.js'
+import { SecretsClientImpl, type SecretsClient } from '../host/secrets/client.js'
+import { VectorClientImpl, type VectorClient } from '../host/vector/client.js'
 import { createGuardedFetch } from '../host/net/index.js'
 import { Executor } from '../pool/executor.js'
 import { PoolManager } from '../pool/pool-manager.js'
