@@ -63,7 +63,7 @@ export interface EngineOptions {
  * module (~4 ms for the module plus ~1 ms per MB of snapshot), and needs no memory for a snapshot.
  */
 export const SNAPSHOT_MIN_EVALUATE_MS = 10
-/** How long a snapshot's packing waits after its instance was created: the first calls run first. */
+/** How long a snapshot's packing waits for the first calls to be answered (see `Engine.#snapshot`). */
 const SNAPSHOT_DELAY_MS = 20
 
 /**
@@ -81,6 +81,8 @@ export interface Created {
   ms: number
   /** Restored from the function's snapshot rather than evaluated. */
   restored: boolean
+  /** Its snapshot was copied from this instance, packed in a moment (see `Engine.#snapshot`). */
+  packing: boolean
 }
 
 let compiled: WebAssembly.Module | undefined
@@ -116,6 +118,8 @@ export class Engine {
   readonly #busy: () => boolean
   /** The buffer the last snapshot's memory was copied into, reused by the next one. */
   #scratch: Uint8Array | undefined
+  /** Functions whose snapshot was copied and waits to be packed. */
+  readonly #packing = new Set<LoadedFunction>()
   readonly #snapshots: NonNullable<EngineOptions['snapshots']>
   /** This build's layout facts, probed once; undefined when snapshots cannot be taken here. */
   readonly #layout: Promise<EngineLayout | undefined>
@@ -234,6 +238,7 @@ export class Engine {
     for (const [name, value] of Object.entries(secrets)) fn.secrets.set(name, value)
     fn.snapshot = undefined
     fn.pack = undefined
+    this.#packing.delete(fn)
   }
 
   /** A snapshot of `key` taken on another thread; ignored unless it was taken with the same secrets. */
@@ -242,6 +247,16 @@ export class Engine {
     if (!fn || fn.snapshot || snapshot.key !== key || snapshot.memoryMb !== fn.limits.memoryMb) return
     if (snapshot.secrets !== secretsFingerprint(fn.secrets)) return
     fn.snapshot = snapshot
+  }
+
+  /** Packs the snapshots copied and not packed yet: the thread has answered what it was running. */
+  packSnapshots(): void {
+    for (const fn of [...this.#packing]) fn.pack?.()
+  }
+
+  /** True while a snapshot waits to be packed. */
+  get packing(): boolean {
+    return this.#packing.size > 0
   }
 
   /** The snapshot new instances of `key` restore from, if any. */
@@ -256,6 +271,7 @@ export class Engine {
     if (!fn) return
     this.#functions.delete(key)
     fn.pack = undefined
+    this.#packing.delete(fn)
     for (const cell of fn.cells) for (const inst of [...cell.instances]) this.destroy(inst.id)
   }
 
@@ -278,7 +294,7 @@ export class Engine {
     if (restored) {
       restored.id = id
       this.#instances.set(id, restored)
-      return { ms: performance.now() - start, restored: true }
+      return { ms: performance.now() - start, restored: true, packing: false }
     }
     const blank = [...fn.cells].some((c) => c.hasRoom) ? undefined : this.#takeBlank(fn)
     const instance = blank ? blank.instance : await this.#newInstance(fn)
@@ -299,7 +315,7 @@ export class Engine {
     const worth = this.#snapshots === 'always' || worthSnapshot(evaluateMs, fn.code.length, polls)
     if (layout && worth) this.#snapshot(key, fn, instance, layout, evaluateMs)
     this.#instances.set(id, instance)
-    return { ms: performance.now() - start, restored: false }
+    return { ms: performance.now() - start, restored: false, packing: fn.pack !== undefined }
   }
 
   /**
@@ -334,6 +350,7 @@ export class Engine {
     const pack = (): void => {
       if (fn.pack !== pack) return // packed on demand already, or dropped (secrets changed, unloaded)
       fn.pack = undefined
+      this.#packing.delete(fn)
       if (fn.snapshot) return // one from another thread came first
       const packing = performance.now()
       try {
@@ -357,8 +374,10 @@ export class Engine {
       }
     }
     fn.pack = pack
-    // The first calls usually follow a deploy closely: they run first. A new instance of the
-    // function on this thread meanwhile packs it at once (see create).
+    this.#packing.add(fn)
+    // The first calls usually follow a deploy closely: they run first, and the thread packs it
+    // once it has answered them (see packSnapshots), or after a moment without calls. A new
+    // instance of the function on this thread meanwhile packs it at once (see create).
     setTimeout(pack, SNAPSHOT_DELAY_MS).unref()
   }
 
