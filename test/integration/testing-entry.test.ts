@@ -3,7 +3,7 @@
  * against a store of one's own. Here, a KV store written from scratch over a Map: what passes is
  * the contract, not fnbox's own implementation.
  */
-import { describe, expect, it } from 'vitest'
+import { describe } from 'vitest'
 import type { JsonValue, KvListOptions, KvListResult, KvSetOptions, KvStore } from 'fnbox'
 import { runKvStoreConformance, runSealedSecretStoreConformance } from 'fnbox/testing'
 
