@@ -16,7 +16,7 @@ export interface LogEvent {
   function: string
   version: string
   requestId: string
-  /** `Date.now()` when the host received it. */
+  /** Unix ms when the host received it, on the runtime's clock (`Date.now()` by default). */
   time: number
 }
 

@@ -29,6 +29,7 @@ import { SecretVault } from '../host/secrets/vault.js'
 import { MemoryVectorStore } from '../host/vector/memory.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
+import { systemClock, type Clock } from '../clock.js'
 import type { BuiltInStores } from './sql-backend.js'
 
 /**
@@ -105,6 +106,8 @@ export interface BackendOptions {
   files: string
   secretsKey: string | Uint8Array | undefined
   adapters: StorageAdapters
+  /** The time of KV expiries, file dates and the sweeper (the runtime's clock). Default: the system clock. */
+  clock?: Clock
 }
 
 export interface Backend {
@@ -125,20 +128,30 @@ export interface Backend {
   close(): Promise<void>
 }
 
+const SWEEP_INTERVAL_MS = 60_000
+
 export async function openBackend(options: BackendOptions): Promise<Backend> {
   const { adapters } = options
+  const clock = options.clock ?? systemClock
   const own =
     options.storage === 'memory'
-      ? memoryStores()
-      : await (await import('./sql-backend.js')).openSqlStores(options.storage)
+      ? memoryStores(clock)
+      : await (await import('./sql-backend.js')).openSqlStores(options.storage, clock)
   const { kv, vector, sealed } = own
 
   const ownStores = !adapters.kv && !adapters.vector
   const files =
-    adapters.files ?? (options.files === 'memory' ? new MemoryFileStore() : new DiskFileStore(options.files))
+    adapters.files ?? (options.files === 'memory' ? new MemoryFileStore({ clock }) : new DiskFileStore(options.files))
   let secrets: SecretStore | undefined
-  const sweeper = setInterval(() => void (adapters.kv ?? kv).sweep?.().catch(() => undefined), 60_000)
-  sweeper.unref()
+  // Expired KV entries are removed every minute, on the clock (a test moving it sweeps too).
+  let sweeper: unknown
+  const sweepLater = (): void => {
+    sweeper = clock.setTimeout(() => {
+      sweepLater()
+      void (adapters.kv ?? kv).sweep?.().catch(() => undefined)
+    }, SWEEP_INTERVAL_MS)
+  }
+  sweepLater()
 
   const startsOnConnection = new Set<string>()
   if (options.storage !== 'memory') {
@@ -173,16 +186,16 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       return (await (adapters.kv ?? kv).sweep?.()) ?? 0
     },
     async close() {
-      clearInterval(sweeper)
+      clock.clearTimeout(sweeper)
       await own.close()
     },
   }
 }
 
 /** The stores of `storage: 'memory'`: a transaction works on forks, adopted at commit. */
-function memoryStores(): BuiltInStores {
+function memoryStores(clock: Clock): BuiltInStores {
   const gate = new WriteGate()
-  const kv = new MemoryKvStore({ gate })
+  const kv = new MemoryKvStore({ gate, clock })
   const vector = new MemoryVectorStore({ gate })
   return {
     kv,

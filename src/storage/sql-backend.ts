@@ -14,6 +14,7 @@ import { PostgresSealedSecretStore } from '../host/secrets/postgres.js'
 import { PostgresVectorStore } from '../host/vector/postgres.js'
 import type { OpenTransaction } from './backend.js'
 import { openSql, type SqlConfig } from './sql.js'
+import type { Clock } from '../clock.js'
 
 /** The built-in stores of a backend, and what opens a transaction over kv and vector. */
 export interface BuiltInStores {
@@ -25,11 +26,11 @@ export interface BuiltInStores {
 }
 
 /** Opens and migrates the database of `config`, and the stores over it. */
-export async function openSqlStores(config: SqlConfig): Promise<BuiltInStores> {
+export async function openSqlStores(config: SqlConfig, clock?: Clock): Promise<BuiltInStores> {
   const database = await openSql(config)
   const db = database.db
   // The embedded database has one user, this process: hot keys may be read from memory.
-  const kvOptions = database.kind === 'pglite' ? { cache: new KvReadCache() } : {}
+  const kvOptions = database.kind === 'pglite' ? { cache: new KvReadCache({ clock }), clock } : { clock }
   return {
     kv: new PostgresKvStore(db, kvOptions),
     vector: new PostgresVectorStore(db),
