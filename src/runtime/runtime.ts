@@ -8,23 +8,19 @@
 import { EventEmitter } from 'eventemitter3'
 import { FnboxError } from '../errors.js'
 import type { RuntimeEvents } from '../events.js'
-import {
-  DEFAULT_SCOPE,
-  FilesClientImpl,
-  KvClientImpl,
-  SecretsClientImpl,
-  VectorClientImpl,
-  type FilesClient,
-  type KvClient,
-  type SecretsClient,
-  type VectorClient,
-} from '../host/domains/clients.js'
+import { DEFAULT_SCOPE } from '../host/domains/clients.js'
+import { FilesClientImpl, type FilesClient } from '../host/files/client.js'
+import { KvClientImpl, type KvClient } from '../host/kv/client.js'
+import { SecretsClientImpl, type SecretsClient } from '../host/secrets/client.js'
+import { VectorClientImpl, type VectorClient } from '../host/vector/client.js'
 import { createGuardedFetch } from '../host/net/index.js'
 import { Executor } from '../pool/executor.js'
 import { PoolManager } from '../pool/pool-manager.js'
 import { createExpressMiddleware, type ExpressMiddleware } from '../triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from '../triggers/http/koa.js'
 import type { HttpMountOptions } from '../triggers/http/node-http.js'
+import { Observability } from '../observability/index.js'
+import { checkHealth, healthRoute, type HealthReport } from '../observability/health.js'
 import type { Backend } from '../storage/backend.js'
 import { BucketRotation } from '../reliability/breaker.js'
 import { Egress } from '../reliability/egress.js'
@@ -69,6 +65,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #shedder: LoadShedder | undefined
   readonly #loadProbe: ProcessLoadProbe | undefined
   readonly #pools: PoolManager
+  readonly #obs: Observability
 
   /** The key-value store of the `'default'` data scope (`.scope(name)` for others). */
   readonly kv: KvClient
@@ -85,6 +82,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const opts = resolveRuntimeOptions(options)
     const clock = opts.clock
     this.#rotation = new BucketRotation(clock)
+    const declared = new Map([...opts.upstreams.values()].map((u) => [u.origin, u.name]))
+    this.#obs = new Observability(options, this, () => this.stats(), declared, clock)
     this.#net = createGuardedFetch()
     this.#openBackend = opts.openBackend
     const backend = (): Promise<Backend> => this.#storage()
@@ -152,6 +151,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       egress: this.#egress,
       rotation: this.#rotation,
       shedder: this.#shedder,
+      obs: this.#obs,
       storage: () => this.#storage(),
       assertOpen: () => this.#assertOpen(),
     }
@@ -249,8 +249,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   express(options?: HttpMountOptions): ExpressMiddleware {
+    const health = healthRoute(options?.healthPath, () => this.health())
     return createExpressMiddleware(
-      (request, ctx) => this.#invocations.serve(request, ctx.path, ctx.signal, true),
+      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
       options,
       this.#ctx.defaults.clock,
     )
@@ -267,8 +268,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   koa(options?: KoaMountOptions): KoaMiddleware {
+    const health = healthRoute(options?.healthPath, () => this.health())
     return createKoaMiddleware(
-      (request, ctx) => this.#invocations.serve(request, ctx.path, ctx.signal, true),
+      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
       options,
       this.#ctx.defaults.clock,
     )
@@ -289,6 +291,43 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
+   * The Prometheus exposition text of the runtime's metrics (of the whole registry when you
+   * passed yours); `''` when metrics are off. The README's Observability section lists the
+   * metrics, their labels and how their cardinality is bounded.
+   *
+   * @example
+   * ```ts
+   * app.get('/metrics', async (_req, res) => res.type('text/plain').send(await runtime.metrics()))
+   * ```
+   */
+  async metrics(): Promise<string> {
+    return (await this.#obs.metrics?.text()) ?? ''
+  }
+
+  /**
+   * Readiness: `ok`, `degraded` (a breaker open, load being shed, a queue 80% full) or `down`
+   * (closed, no executor thread, storage failing to open, or shedding all but critical calls),
+   * with each check's figures. The mounts serve it at their `healthPath`.
+   *
+   * @example
+   * ```ts
+   * const { status, checks } = await runtime.health()
+   * if (status !== 'ok') console.warn(checks)
+   * ```
+   */
+  async health(): Promise<HealthReport> {
+    let storage: { ok: boolean; error?: string } | undefined
+    if (this.#backend && !this.#closed) {
+      storage = await this.#backend.then(
+        () => ({ ok: true }),
+        (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+      )
+    }
+    const stats = this.stats()
+    return checkHealth({ closed: this.#closed !== undefined, stats, storage, pool: this.#ctx.defaults.pool })
+  }
+
+  /**
    * Stops taking calls, lets queued calls and calls in flight finish (up to `timeoutMs`), then
    * stops the threads: what is still waiting or running then fails with `ERR_CLOSED`. Calls
    * after `close()` fail with `ERR_CLOSED`. Idempotent.
@@ -304,6 +343,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       for (const fn of versions) fn.breaker?.shutdown()
       this.#egress.close()
       this.#rotation.close()
+      this.#obs.metrics?.close()
       await this.#net.close()
       const backend = this.#backend
       this.#backend = undefined

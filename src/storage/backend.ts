@@ -1,7 +1,7 @@
 /**
- * A runtime's storage: the kv, vector, files and secrets stores over one backend (memory, PGlite
- * or server Postgres), with the user's own adapters in place of any of them, and transactions
- * across kv and vector.
+ * A runtime's storage: the store of every domain in the registry over one backend (memory,
+ * PGlite or server Postgres), with the user's own adapters in place of any of them, and
+ * transactions across the transactional domains.
  *
  * @internal
  * @module
@@ -9,28 +9,16 @@
 import { join } from 'node:path'
 import type { PgPoolLike as Pool } from './pg-pool.js'
 import { FnboxError, invalidOption } from '../errors.js'
-import type { FileStore, KvStore, StorageAdapters, StorageTransaction, VectorStore } from '../host/domains/types.js'
-
-/** A transaction as the runtime holds it. */
-export interface OpenTransaction extends StorageTransaction {
-  /**
-   * Whether a failed statement has aborted it (Postgres): its commit would only roll back. Asked
-   * after a call in it fails, whatever error the store made of the failure.
-   */
-  aborted(): Promise<boolean>
-}
-import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
-// Each store from its own file, not the domains' index files: those also name the Postgres
-// stores, which must come only with `sql-backend.ts`, loaded when SQL storage is used.
-import { MemoryKvStore } from '../host/kv/memory.js'
-import { MemorySealedSecretStore } from '../host/secrets/memory.js'
+import type { TransactionalMemoryStore } from '../host/domain.js'
+import type { StorageAdapters } from '../host/domains/types.js'
+import { OPENED_DOMAINS, TRANSACTIONAL_DOMAINS } from '../host/registry.js'
+import { secretsDomain } from '../host/secrets/descriptor.js'
 import { SecretStore } from '../host/secrets/store.js'
+import type { SealedSecretStore } from '../host/secrets/types.js'
 import { SecretVault } from '../host/secrets/vault.js'
-import { MemoryVectorStore } from '../host/vector/memory.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
 import { systemClock, type Clock } from '../clock.js'
-import type { BuiltInStores } from './sql-backend.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
@@ -110,10 +98,24 @@ export interface BackendOptions {
   clock?: Clock
 }
 
+/** The stores of one domain, in a backend or in a transaction, by domain name. */
+export type Stores = ReadonlyMap<string, unknown>
+
+/** A transaction as the runtime holds it: the stores of the transactional domains over it. */
+export interface OpenTransaction {
+  readonly stores: Stores
+  commit(): Promise<void>
+  rollback(): Promise<void>
+  /**
+   * Whether a failed statement has aborted it (Postgres): its commit would only roll back. Asked
+   * after a call in it fails, whatever error the store made of the failure.
+   */
+  aborted(): Promise<boolean>
+}
+
 export interface Backend {
-  readonly kv: KvStore
-  readonly vector: VectorStore
-  readonly files: FileStore
+  /** Every opened domain's store (the user's adapter, or the built-in one), by domain name. */
+  readonly stores: Stores
   /** The secrets store; fails with `ERR_INVALID_OPTION` when no key is configured. */
   secrets(): SecretStore
   /**
@@ -121,70 +123,86 @@ export interface Backend {
    * drivers mark the current `StorageCall`); calls of the other stores start when made.
    */
   readonly startsOnConnection: ReadonlySet<string>
-  /** Opens a (serializable) transaction over kv and vector. */
+  /** Opens a (serializable) transaction over the transactional domains (kv and vector). */
   transaction(): Promise<OpenTransaction>
-  /** Removes expired KV entries; resolves with how many. */
+  /** Runs every domain's upkeep (expired KV entries); resolves with how many items it removed. */
   sweep(): Promise<number>
+  close(): Promise<void>
+}
+
+/** The built-in stores of a backend, and what opens a transaction over the transactional ones. */
+export interface BuiltInStores {
+  /** By domain name; a domain kept outside the database (files) has none here. */
+  readonly stores: Stores
+  transaction(): Promise<OpenTransaction>
   close(): Promise<void>
 }
 
 const SWEEP_INTERVAL_MS = 60_000
 
 export async function openBackend(options: BackendOptions): Promise<Backend> {
-  const { adapters } = options
+  const adapters = options.adapters as Readonly<Record<string, unknown>>
   const clock = options.clock ?? systemClock
   const own =
     options.storage === 'memory'
       ? memoryStores(clock)
       : await (await import('./sql-backend.js')).openSqlStores(options.storage, clock)
-  const { kv, vector, sealed } = own
 
-  const ownStores = !adapters.kv && !adapters.vector
-  const files =
-    adapters.files ?? (options.files === 'memory' ? new MemoryFileStore({ clock }) : new DiskFileStore(options.files))
-  let secrets: SecretStore | undefined
-  // Expired KV entries are removed every minute, on the clock (a test moving it sweeps too).
+  const stores = new Map<string, unknown>()
+  const startsOnConnection = new Set<string>()
+  for (const domain of OPENED_DOMAINS) {
+    const store =
+      adapters[domain.name] ?? own.stores.get(domain.name) ?? domain.standalone?.({ files: options.files, clock })
+    if (store === undefined) throw new Error(`the ${domain.name} domain has no store on this backend`)
+    stores.set(domain.name, store)
+    if (adapters[domain.name] === undefined && own.stores.has(domain.name) && options.storage !== 'memory') {
+      startsOnConnection.add(domain.name)
+    }
+  }
+  // A transaction spans the built-in stores of every transactional domain.
+  const replaced = TRANSACTIONAL_DOMAINS.filter((d) => adapters[d.name] !== undefined).map((d) => d.name)
+  if (replaced.length === 0 && options.storage !== 'memory') startsOnConnection.add('tx')
+
+  const sweep = async (): Promise<number> => {
+    let removed = 0
+    for (const domain of OPENED_DOMAINS) {
+      if (domain.sweep) removed += await domain.sweep(stores.get(domain.name))
+    }
+    return removed
+  }
+  // Every minute, on the clock (a test moving it sweeps too).
   let sweeper: unknown
   const sweepLater = (): void => {
     sweeper = clock.setTimeout(() => {
       sweepLater()
-      void (adapters.kv ?? kv).sweep?.().catch(() => undefined)
+      void sweep().catch(() => undefined)
     }, SWEEP_INTERVAL_MS)
   }
   sweepLater()
-
-  const startsOnConnection = new Set<string>()
-  if (options.storage !== 'memory') {
-    if (!adapters.kv) startsOnConnection.add('kv')
-    if (!adapters.vector) startsOnConnection.add('vector')
-    if (ownStores) startsOnConnection.add('tx')
-  }
+  let secrets: SecretStore | undefined
   return {
-    kv: adapters.kv ?? kv,
-    vector: adapters.vector ?? vector,
-    files,
+    stores,
     startsOnConnection,
     secrets() {
       secrets ??= new SecretStore(
         SecretVault.fromKey(options.secretsKey, 'options.secrets.key'),
-        adapters.secrets ?? sealed,
+        stores.get(secretsDomain.name) as SealedSecretStore,
       )
       return secrets
     },
     transaction() {
-      if (!ownStores) {
+      if (replaced.length > 0) {
+        const built = TRANSACTIONAL_DOMAINS.map((d) => d.name).join(' and ')
         return Promise.reject(
           new FnboxError(
             'ERR_INVALID_OPTION',
-            'tx needs the built-in kv and vector stores (options.adapters replaces them)',
+            `tx needs the built-in ${built} stores (options.adapters replaces them)`,
           ),
         )
       }
       return own.transaction()
     },
-    async sweep() {
-      return (await (adapters.kv ?? kv).sweep?.()) ?? 0
-    },
+    sweep,
     async close() {
       clock.clearTimeout(sweeper)
       await own.close()
@@ -195,28 +213,32 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
 /** The stores of `storage: 'memory'`: a transaction works on forks, adopted at commit. */
 function memoryStores(clock: Clock): BuiltInStores {
   const gate = new WriteGate()
-  const kv = new MemoryKvStore({ gate, clock })
-  const vector = new MemoryVectorStore({ gate })
+  const stores = new Map<string, unknown>()
+  for (const domain of OPENED_DOMAINS) {
+    const store = domain.memory?.({ gate, clock })
+    if (store !== undefined) stores.set(domain.name, store)
+  }
+  const forkable = (name: string) => stores.get(name) as TransactionalMemoryStore<unknown>
   return {
-    kv,
-    vector,
-    sealed: new MemorySealedSecretStore(),
+    stores,
     async transaction() {
       const release = await gate.exclusive()
-      const t = { kv: kv.fork(), vector: vector.fork() }
+      const forks = new Map(TRANSACTIONAL_DOMAINS.map((d) => [d.name, forkable(d.name).fork()]))
       let open = true
       const finish = (commit: boolean): Promise<void> => {
         if (!open) return Promise.resolve()
         open = false
-        if (commit) {
-          kv.adopt(t.kv)
-          vector.adopt(t.vector)
-        }
+        if (commit) for (const [name, fork] of forks) forkable(name).adopt(fork)
         release()
         return Promise.resolve()
       }
       // Exclusive: serializable by construction, and no failure aborts it.
-      return { ...t, commit: () => finish(true), rollback: () => finish(false), aborted: () => Promise.resolve(false) }
+      return {
+        stores: forks,
+        commit: () => finish(true),
+        rollback: () => finish(false),
+        aborted: () => Promise.resolve(false),
+      }
     },
     close: () => Promise.resolve(),
   }
