@@ -199,6 +199,7 @@ export class Invocations {
       target,
       headers: request?.headers,
       method: request?.method,
+      redact: fn.source.redactor.empty ? undefined : (text) => fn.source.redactor.redact(text),
     })
     const started = performance.now()
     let gate: GateTicket | undefined
