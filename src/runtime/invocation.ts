@@ -200,6 +200,7 @@ export class Invocations {
       target,
       headers: request?.headers,
       method: request?.method,
+      redact: fn.source.redactor.empty ? undefined : (text) => fn.source.redactor.redact(text),
     })
     // Waits and durations in real time: instances are made and guests run on real threads.
     const started = performance.now()
