@@ -4,7 +4,7 @@
 
 /**
  * The host SDK, imported by functions:
- * `import { kv, vector, files, secrets, tx, utils } from 'fnbox:host'`.
+ * `import { kv, vector, files, secrets, tx, utils, trace } from 'fnbox:host'`.
  *
  * Data calls cross to the host, which validates them; failures reject with an `Error` whose
  * `code` is a fnbox error code (`ERR_INVALID_ARGUMENT`, `ERR_TOO_LARGE`, `ERR_DIMENSION_MISMATCH`,
@@ -163,6 +163,33 @@ declare module 'fnbox:host' {
     ): string
   }
 
+  /** A value a span attribute takes. */
+  export type FnboxAttributeValue = string | number | boolean | string[] | number[] | boolean[]
+
+  /** A span of the host's OpenTelemetry trace, open while its function runs. */
+  export interface FnboxSpan {
+    /** Sent when the span ends; up to 64 per span. */
+    setAttribute(key: string, value: FnboxAttributeValue): FnboxSpan
+    setAttributes(values: Record<string, FnboxAttributeValue>): FnboxSpan
+    /** A child span of this one. */
+    span<T>(name: string, fn: (span: FnboxSpan) => Promise<T> | T): Promise<T>
+  }
+
+  /** Spans in the host's trace, recorded while the host has an OpenTelemetry SDK registered. */
+  export interface FnboxTrace {
+    /**
+     * Runs `fn` inside a child span of the invocation's span; the span ends when `fn` settles (as
+     * an error when it throws). Host calls and fetches made inside stay children of the invocation.
+     * Without a tracer on the host, `fn` just runs.
+     *
+     * @example
+     * ```ts
+     * await trace.span('embed', async (span) => { span.setAttribute('chunks', 12) })
+     * ```
+     */
+    span<T>(name: string, fn: (span: FnboxSpan) => Promise<T> | T): Promise<T>
+  }
+
   export const kv: FnboxKv
   export const vector: FnboxVector
   export const files: FnboxFiles
@@ -178,6 +205,7 @@ declare module 'fnbox:host' {
    */
   export function tx<T>(fn: (t: FnboxTransaction) => Promise<T>, options?: { attempts?: number }): Promise<T>
   export const utils: FnboxUtils
+  export const trace: FnboxTrace
   const host: {
     readonly kv: FnboxKv
     readonly vector: FnboxVector
@@ -185,6 +213,7 @@ declare module 'fnbox:host' {
     readonly secrets: FnboxSecrets
     readonly tx: typeof tx
     readonly utils: FnboxUtils
+    readonly trace: FnboxTrace
   }
   export default host
 }

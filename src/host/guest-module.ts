@@ -10,10 +10,18 @@
 export const HOST_MODULE_NAME = 'fnbox:host'
 
 /** The names `fnbox:host` exports (the default export aside). */
-export const GUEST_EXPORTS: readonly string[] = Object.freeze(['kv', 'vector', 'files', 'secrets', 'tx', 'utils'])
+export const GUEST_EXPORTS: readonly string[] = Object.freeze([
+  'kv',
+  'vector',
+  'files',
+  'secrets',
+  'tx',
+  'utils',
+  'trace',
+])
 
 /** The module's source. */
 export const HOST_MODULE_SOURCE = `const host = globalThis[Symbol.for('fnbox.host')]
-export const { kv, vector, files, secrets, tx, utils } = host
+export const { kv, vector, files, secrets, tx, utils, trace } = host
 export default host
 `

@@ -127,9 +127,10 @@ export class Deployments {
       allowedHosts,
       acquireWaits: new RecentWindow(),
       stacks,
-      pool: ctx.pools.create(source, pool, { name, version }, (ms, restored) =>
-        ctx.events.emit('instance:create', { function: name, version, ms, restored }),
-      ),
+      pool: ctx.pools.create(source, pool, { name, version }, (ms, restored) => {
+        fn.metrics?.coldStart()
+        ctx.events.emit('instance:create', { function: name, version, ms, restored })
+      }),
       breakerOptions: d.breaker,
       breaker: undefined,
       quotaOptions: d.quota,
@@ -139,6 +140,7 @@ export class Deployments {
       upstreamGrants: new Set(d.upstreams),
       retry: d.retry,
       timeoutMs: Math.min(limits.timeoutMs, d.breaker?.timeoutMs ?? Infinity),
+      metrics: ctx.obs.metrics?.forFunction(name, version),
     }
     let coldStartMs: number
     try {
@@ -226,12 +228,13 @@ export class Deployments {
       const events = this.#ctx.events
       fn.breaker = new CircuitBreaker(`function ${name}`, fn.breakerOptions, {
         rotation: this.#ctx.rotation,
+        clock: this.#ctx.defaults.clock,
         onState: (state, stats) => emitBreakerEvent(events, state, { target: 'function', name, version, stats }),
       })
     }
     let counters = this.#quotas.get(fn.name)
     if (counters) counters.configure(fn.quotaOptions)
-    else this.#quotas.set(fn.name, (counters = new FunctionQuota(fn.name, fn.quotaOptions)))
+    else this.#quotas.set(fn.name, (counters = new FunctionQuota(fn.name, fn.quotaOptions, this.#ctx.defaults.clock)))
     fn.quota = counters
   }
 

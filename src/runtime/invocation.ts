@@ -7,11 +7,11 @@
  * @internal
  * @module
  */
-import { randomUUID } from 'node:crypto'
 import { FnboxError, invalidOption, isFnboxError } from '../errors.js'
 import { DataSession } from '../host/domains/session.js'
 import { GuestHostSession } from '../host/guest-session.js'
-import type { GuestRequestMeta } from '../sandbox/bridge-types.js'
+import { requestIdOf, type CallIds, type CallTelemetry } from '../observability/index.js'
+import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
 import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
 import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
 import { retrying } from '../reliability/backoff.js'
@@ -25,8 +25,7 @@ import { readRequestBody } from './request-body.js'
 type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 
 /** One invocation between acquiring its instance and releasing it. */
-interface OpenCall {
-  requestId: string
+interface OpenCall extends CallIds {
   ref: InstanceRef
   session: GuestHostSession
   started: number
@@ -37,6 +36,8 @@ interface OpenCall {
   budget: InvocationBudgetSpec
   /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
   clientGone: boolean
+  /** Its metrics and spans; undefined when nothing observes it. */
+  telemetry: CallTelemetry | undefined
 }
 
 export class Invocations {
@@ -74,6 +75,7 @@ export class Invocations {
       (attempt) => this.#callOnce(attempt === 1 ? fn : this.#deployments.get(name), exportName, argsJson),
       policy,
       {
+        clock: this.#ctx.defaults.clock,
         retryable: (err) => isFnboxError(err) && policy.on.has(err.code),
         retryAfterMs: (err) =>
           isFnboxError(err) && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
@@ -87,22 +89,26 @@ export class Invocations {
    * mounts, which can take a body as bytes.
    */
   async serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
+    // The client's X-Request-Id when valid, else a new one: echoed in the answer, errors included.
+    const requestId = requestIdOf(request.headers)
     try {
       const name = functionNameOf(path)
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
-      return await this.#invokeFetch(this.#deployments.get(name), request, signal, forMount)
+      return await this.#invokeFetch(this.#deployments.get(name), request, path, requestId, signal, forMount)
     } catch (err) {
-      return asFnboxError(err).toResponse()
+      const response = asFnboxError(err).toResponse()
+      response.headers.set('x-request-id', requestId)
+      return response
     }
   }
 
   async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string): Promise<T> {
-    const call = await this.#begin(fn)
-    const { requestId, ref, session } = call
+    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined)
+    const { ref, session } = call
     let error: FnboxError | undefined
     try {
       const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
-        onLog: (level, message) => this.#log(fn, requestId, level, message),
+        onLog: (level, message) => this.#log(fn, call, level, message),
         onHost: (req) => session.handle(req),
       })
       const { result } = await done
@@ -120,12 +126,14 @@ export class Invocations {
   async #invokeFetch(
     fn: FunctionVersion,
     request: Request,
+    path: string,
+    requestId: string,
     signal: AbortSignal | undefined,
     forMount: boolean,
   ): Promise<Response> {
     const requestBody = await readRequestBody(request, fn.limits.maxRequestBytes)
-    const call = await this.#begin(fn)
-    const { requestId, ref, session } = call
+    const call = await this.#begin(fn, 'http', requestId, path, request)
+    const { ref, session, telemetry } = call
     const meta = JSON.stringify({
       method: request.method,
       url: request.url,
@@ -133,6 +141,7 @@ export class Invocations {
       requestId,
       functionName: fn.name,
       version: fn.version,
+      traceId: call.traceId,
     } satisfies GuestRequestMeta)
     const executor = ref.executor
     const cancel = (): void => {
@@ -141,10 +150,13 @@ export class Invocations {
     }
     const answer = new GuestResponse(forMount, { credit: () => executor.credit(inv), cancel })
     const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, call.budget, {
-      onRespond: (head, bytes) => answer.respond(head, bytes),
-      onChunk: (data) => answer.chunk(data),
+      onRespond: (head, bytes) => answer.respond(withRequestId(head, requestId), bytes),
+      onChunk: (data) => {
+        telemetry?.chunk()
+        answer.chunk(data)
+      },
       onEnd: () => answer.end(),
-      onLog: (level, message) => this.#log(fn, requestId, level, message),
+      onLog: (level, message) => this.#log(fn, call, level, message),
       onHost: (req) => session.handle(req),
     })
     // An already aborted signal never fires 'abort': the caller is gone before we started.
@@ -172,31 +184,61 @@ export class Invocations {
    * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
    * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
    */
-  async #begin(fn: FunctionVersion): Promise<OpenCall> {
+  async #begin(
+    fn: FunctionVersion,
+    trigger: 'http' | 'call',
+    requestId: string,
+    target: string,
+    request: Request | undefined,
+  ): Promise<OpenCall> {
     const ctx = this.#ctx
-    const gate = admit({
-      name: fn.name,
-      priority: fn.priority,
-      quota: fn.quota,
-      breaker: fn.breaker,
-      shedder: ctx.shedder,
+    const telemetry = ctx.obs.begin(fn.metrics, {
+      function: fn.name,
+      version: fn.version,
+      trigger,
+      requestId,
+      target,
+      headers: request?.headers,
+      method: request?.method,
+      redact: fn.source.redactor.empty ? undefined : (text) => fn.source.redactor.redact(text),
     })
+    // Waits and durations in real time: instances are made and guests run on real threads.
     const started = performance.now()
+    let gate: GateTicket | undefined
     let ref: InstanceRef
     try {
+      gate = admit({
+        name: fn.name,
+        priority: fn.priority,
+        quota: fn.quota,
+        breaker: fn.breaker,
+        shedder: ctx.shedder,
+      })
       ref = await fn.pool.acquire()
     } catch (err) {
-      gate.abandon()
+      gate?.abandon()
+      // A refused call counts (its outcome the refusal's code) and ends its span.
+      const ids = { requestId, traceId: telemetry?.traceId, spanId: telemetry?.spanId }
+      ctx.obs.ended(fn, telemetry, fn.metrics, trigger, ids, undefined, asFnboxError(err), undefined)
       throw err
     }
     const acquired = performance.now()
+    if (telemetry) {
+      telemetry.acquiredAt = acquired
+      ctx.obs.acquired(telemetry, ref, started, acquired)
+    }
     fn.acquired++
     fn.acquireWaits.record(acquired - started)
+    // On the system clock, not the runtime's: the executor thread enforces the same limits with
+    // the real clock, and both sides must agree on when the invocation ends.
     const deadline = new Deadline(fn.timeoutMs)
     const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
     const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     return {
-      requestId: randomUUID(),
+      requestId,
+      traceId: telemetry?.traceId,
+      spanId: telemetry?.spanId,
+      telemetry,
       ref,
       session: new GuestHostSession(
         ctx.egress,
@@ -208,6 +250,7 @@ export class Invocations {
           grants: fn.upstreamGrants,
         },
         () => new DataSession(() => ctx.storage(), fn.scope),
+        telemetry,
       ),
       started,
       acquired,
@@ -230,15 +273,27 @@ export class Invocations {
     call.session.close()
     call.deadline.dispose()
     fn.pool.release(call.ref)
-    const held = performance.now() - call.acquired
+    const now = performance.now()
+    const held = now - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
+    this.#ctx.obs.ended(
+      fn,
+      call.telemetry,
+      fn.metrics,
+      kind === 'fetch' ? 'http' : 'call',
+      call,
+      status,
+      error,
+      held / 1000,
+    )
     const events = this.#ctx.events
     if (events.listenerCount('invoke') === 0) return
     events.emit('invoke', {
       function: fn.name,
       version: fn.version,
       requestId: call.requestId,
+      traceId: call.traceId,
       kind,
       target,
       status,
@@ -247,20 +302,21 @@ export class Invocations {
       errorMessage: error?.message,
       errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
       waitMs: call.acquired - call.started,
-      durationMs: performance.now() - call.acquired,
+      durationMs: now - call.acquired,
     })
   }
 
-  #log(fn: FunctionVersion, requestId: string, level: GuestLogLevel, message: string): void {
-    this.#ctx.events.emit('log', {
-      level,
-      message,
-      function: fn.name,
-      version: fn.version,
-      requestId,
-      time: Date.now(),
-    })
+  /** A guest console line: structured, to `log` listeners, the logger or stderr (observability/). */
+  #log(fn: FunctionVersion, call: CallIds, level: GuestLogLevel, message: string): void {
+    this.#ctx.obs.guestLog(fn, call, level, message, (stack) => fn.stacks?.map(stack) ?? stack)
   }
+}
+
+/** The guest's response head with the invocation's `x-request-id` (replacing one the guest set). */
+function withRequestId(head: GuestResponseMeta, requestId: string): GuestResponseMeta {
+  const headers = head.headers.filter(([name]) => name.toLowerCase() !== 'x-request-id')
+  headers.push(['x-request-id', requestId])
+  return { ...head, headers }
 }
 
 /** The first segment of a request path, percent-decoded; `ERR_BAD_REQUEST` when it cannot be. */

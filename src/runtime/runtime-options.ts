@@ -4,6 +4,9 @@
  *
  * @module
  */
+import type { LoggerLike } from '../observability/logs.js'
+import type { MetricsOptions } from '../observability/metrics.js'
+import type { TracingOptions } from '../observability/tracing.js'
 import { join } from 'node:path'
 import { invalidOption } from '../errors.js'
 import type { StorageAdapters } from '../host/domains/types.js'
@@ -20,7 +23,7 @@ import {
   type PoolBudgetOptions,
   type PoolOptions,
 } from '../options.js'
-import { systemClock, type Clock } from '../pool/clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import {
   defaultFilesRoot,
   openBackend,
@@ -57,8 +60,11 @@ export interface RuntimeOptions {
    */
   pool?: Partial<PoolOptions & PoolBudgetOptions>
   /**
-   * The time source of the pools (call wait timeouts, idle timeouts, the autoscaler's ticks).
-   * Default: the system clock. Tests pass one they move by hand.
+   * The host's time source: pools (call waits, idle timeouts, the autoscaler), breakers,
+   * quotas and rate limits, retries' backoff, the memory KV's expiries and the sweeper, log
+   * times. Default: the system clock. Tests pass a {@link ManualClock} and move time by hand.
+   * The guest's own limits are enforced on the executor threads by the real clock (see
+   * {@link Clock}).
    */
   clock?: Clock
   /**
@@ -107,6 +113,23 @@ export interface RuntimeOptions {
   upstreams?: Record<string, UpstreamOptions>
   /** Retries of `runtime.call` for every function (opt-in: only for idempotent exports). Default off. */
   retry?: CallRetryOptions | false
+  /**
+   * Prometheus metrics (prom-client): on by default in a registry of the runtime's own; pass
+   * `{ registry }` to add them to your app's, `false` to turn them off. See {@link Runtime.metrics}.
+   */
+  metrics?: MetricsOptions | boolean
+  /**
+   * OpenTelemetry spans through `@opentelemetry/api`: recorded while an SDK is registered (the
+   * global provider, or `{ tracerProvider }`); `false` turns them off.
+   */
+  tracing?: TracingOptions | false
+  /**
+   * A pino-compatible logger (`info(obj, msg)`, ...) for guest console lines and failed
+   * invocations, with function, version, request and trace ids. Default: with no `log` (or
+   * `invoke`) listener, guest warnings and errors and failed invocations print to stderr, one
+   * line each. `false`: nothing is printed.
+   */
+  logger?: LoggerLike | false
 }
 
 const RUNTIME_KEYS = [
@@ -125,6 +148,9 @@ const RUNTIME_KEYS = [
   'egress',
   'upstreams',
   'retry',
+  'metrics',
+  'tracing',
+  'logger',
 ] as const
 
 /** The runtime's options, checked and filled: what its parts start from. @internal */
@@ -171,7 +197,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
   const egress = resolveEgress(opts.egress, 'options.egress')
   const upstreams = resolveUpstreams(opts.upstreams, 'options.upstreams', egress)
   const shedding = resolveShedding(opts.shedding, 'options.shedding')
-  const open = resolveStorage(opts)
+  const open = resolveStorage(opts, clock)
   return {
     threads,
     limits,
@@ -189,7 +215,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
   }
 }
 
-function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
+function resolveStorage(opts: RuntimeOptions, clock: Clock): () => Promise<Backend> {
   const storage = resolveStorageOption(opts.storage ?? { pglite: join('.fnbox', 'pglite') })
   if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
     throw invalidOption('options.files', "a folder or 'memory'", opts.files)
@@ -210,6 +236,7 @@ function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
       files: opts.files ?? defaultFilesRoot(storage),
       secretsKey: secretsOpts.key,
       adapters,
+      clock,
     })
 }
 
@@ -220,10 +247,11 @@ function resolveClock(value: unknown): Clock {
     typeof clock !== 'object' ||
     clock === null ||
     typeof clock.now !== 'function' ||
+    typeof clock.wallNow !== 'function' ||
     typeof clock.setTimeout !== 'function' ||
     typeof clock.clearTimeout !== 'function'
   ) {
-    throw invalidOption('options.clock', 'an object with now(), setTimeout() and clearTimeout()', value)
+    throw invalidOption('options.clock', 'an object with now(), wallNow(), setTimeout() and clearTimeout()', value)
   }
   return clock as Clock
 }

@@ -19,6 +19,8 @@ import { PoolManager } from '../pool/pool-manager.js'
 import { createExpressMiddleware, type ExpressMiddleware } from '../triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from '../triggers/http/koa.js'
 import type { HttpMountOptions } from '../triggers/http/node-http.js'
+import { Observability } from '../observability/index.js'
+import { checkHealth, healthRoute, type HealthReport } from '../observability/health.js'
 import type { Backend } from '../storage/backend.js'
 import { BucketRotation } from '../reliability/breaker.js'
 import { Egress } from '../reliability/egress.js'
@@ -58,11 +60,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #closed: Promise<void> | undefined
   readonly #openBackend: () => Promise<Backend>
   #backend: Promise<Backend> | undefined
-  readonly #rotation = new BucketRotation()
+  readonly #rotation: BucketRotation
   readonly #egress: Egress
   readonly #shedder: LoadShedder | undefined
   readonly #loadProbe: ProcessLoadProbe | undefined
   readonly #pools: PoolManager
+  readonly #obs: Observability
 
   /** The key-value store of the `'default'` data scope (`.scope(name)` for others). */
   readonly kv: KvClient
@@ -77,6 +80,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   constructor(options: RuntimeOptions = {}, workerUrl: URL) {
     super()
     const opts = resolveRuntimeOptions(options)
+    const clock = opts.clock
+    this.#rotation = new BucketRotation(clock)
+    const declared = new Map([...opts.upstreams.values()].map((u) => [u.origin, u.name]))
+    this.#obs = new Observability(options, this, () => this.stats(), declared, clock)
     this.#net = createGuardedFetch()
     this.#openBackend = opts.openBackend
     const backend = (): Promise<Backend> => this.#storage()
@@ -90,6 +97,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       upstreams: opts.upstreams,
       readSecret: async (name) => (await this.#storage()).secrets().get(name),
       rotation: this.#rotation,
+      clock,
       onBreaker: (upstream, state, stats) =>
         emitBreakerEvent(this, state, { target: 'upstream', name: upstream, version: undefined, stats }),
       onCredential: (event) => this.emit('upstream:credential', event),
@@ -103,22 +111,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.#loadProbe = probe
       this.#shedder = new LoadShedder(opts.shedding, {
         sample: () => probe.sample(),
+        clock,
         onLevel: (event) => this.emit('load:level', event),
       })
     }
     const { limits, threads } = opts
-    this.#pools = new PoolManager(
-      { ...opts.budget, clock: opts.clock, blankMemoryMb: limits.memoryMb },
-      () => this.#executors,
-      {
-        scaled: ({ pool, from, to, reason }) => {
-          if (this.listenerCount('pool:scale') === 0) return
-          const target = pool.stats().target
-          this.emit('pool:scale', { function: pool.name, version: pool.version, from, to, reason, target })
-        },
-        released: (pool) => this.#deployments.released(pool),
+    this.#pools = new PoolManager({ ...opts.budget, clock, blankMemoryMb: limits.memoryMb }, () => this.#executors, {
+      scaled: ({ pool, from, to, reason }) => {
+        if (this.listenerCount('pool:scale') === 0) return
+        const target = pool.stats().target
+        this.emit('pool:scale', { function: pool.name, version: pool.version, from, to, reason, target })
       },
-    )
+      released: (pool) => this.#deployments.released(pool),
+    })
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
         new Executor(i, workerUrl, limits.memoryMb, this.#pools.blankTarget(i, threads), {
@@ -146,6 +151,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       egress: this.#egress,
       rotation: this.#rotation,
       shedder: this.#shedder,
+      obs: this.#obs,
       storage: () => this.#storage(),
       assertOpen: () => this.#assertOpen(),
     }
@@ -243,9 +249,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   express(options?: HttpMountOptions): ExpressMiddleware {
+    const health = healthRoute(options?.healthPath, () => this.health())
     return createExpressMiddleware(
-      (request, ctx) => this.#invocations.serve(request, ctx.path, ctx.signal, true),
+      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
       options,
+      this.#ctx.defaults.clock,
     )
   }
 
@@ -260,7 +268,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   koa(options?: KoaMountOptions): KoaMiddleware {
-    return createKoaMiddleware((request, ctx) => this.#invocations.serve(request, ctx.path, ctx.signal, true), options)
+    const health = healthRoute(options?.healthPath, () => this.health())
+    return createKoaMiddleware(
+      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
+      options,
+      this.#ctx.defaults.clock,
+    )
   }
 
   /**
@@ -275,6 +288,43 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   stats(): RuntimeStats {
     return collectStats(this.#ctx, this.#deployments, this.#restarts)
+  }
+
+  /**
+   * The Prometheus exposition text of the runtime's metrics (of the whole registry when you
+   * passed yours); `''` when metrics are off. The README's Observability section lists the
+   * metrics, their labels and how their cardinality is bounded.
+   *
+   * @example
+   * ```ts
+   * app.get('/metrics', async (_req, res) => res.type('text/plain').send(await runtime.metrics()))
+   * ```
+   */
+  async metrics(): Promise<string> {
+    return (await this.#obs.metrics?.text()) ?? ''
+  }
+
+  /**
+   * Readiness: `ok`, `degraded` (a breaker open, load being shed, a queue 80% full) or `down`
+   * (closed, no executor thread, storage failing to open, or shedding all but critical calls),
+   * with each check's figures. The mounts serve it at their `healthPath`.
+   *
+   * @example
+   * ```ts
+   * const { status, checks } = await runtime.health()
+   * if (status !== 'ok') console.warn(checks)
+   * ```
+   */
+  async health(): Promise<HealthReport> {
+    let storage: { ok: boolean; error?: string } | undefined
+    if (this.#backend && !this.#closed) {
+      storage = await this.#backend.then(
+        () => ({ ok: true }),
+        (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+      )
+    }
+    const stats = this.stats()
+    return checkHealth({ closed: this.#closed !== undefined, stats, storage, pool: this.#ctx.defaults.pool })
   }
 
   /**
@@ -293,6 +343,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       for (const fn of versions) fn.breaker?.shutdown()
       this.#egress.close()
       this.#rotation.close()
+      this.#obs.metrics?.close()
       await this.#net.close()
       const backend = this.#backend
       this.#backend = undefined

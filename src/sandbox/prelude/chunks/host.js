@@ -1,6 +1,6 @@
 // Chunk "host": the guest side of the `fnbox:host` virtual module (see instance.ts' module
-// loader): each domain's guest client (src/host/<domain>/guest.js, listed by the registry), tx
-// and utils. Every data call crosses to the host as one JSON object (`native.hostData`), where it
+// loader): each domain's guest client (src/host/<domain>/guest.js, listed by the registry), tx,
+// utils and trace (spans in the host's OpenTelemetry trace: observability/tracing.ts). Every data call crosses to the host as one JSON object (`native.hostData`), where it
 // is validated before any store sees it; failures come back as errors with a `code` (ERR_INVALID_ARGUMENT, ERR_TOO_LARGE, ...) and `details`.
 import { GUEST_DOMAINS } from '../../../host/guest-clients.js'
 import { toBuffer } from '../../../host/guest-support.js'
@@ -102,6 +102,52 @@ async function tx(fn, options) {
 
 const utils = Object.freeze({ uuid, hash })
 
+/**
+ * A child span of the invocation's (or of `parent`, a span id) around `fn(span)`, recorded by the
+ * host's OpenTelemetry tracer; the attributes set on `span` are sent when it ends. Without a
+ * tracer registered on the host, `fn` just runs.
+ */
+async function runSpan(name, fn, parent) {
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError('trace.span takes a name (a string)')
+  if (typeof fn !== 'function') throw new TypeError('trace.span takes an async function')
+  const id = await call('trace.start', { name, parent })
+  const attributes = {}
+  const span = Object.freeze({
+    setAttribute(key, value) {
+      attributes[String(key)] = value
+      return span
+    },
+    setAttributes(values) {
+      for (const key of Object.keys(values || {})) attributes[key] = values[key]
+      return span
+    },
+    /** A child span of this one. */
+    span: (childName, childFn) => runSpan(childName, childFn, id),
+  })
+  let error
+  try {
+    return await fn(span)
+  } catch (err) {
+    error = {
+      type: String((err && err.name) || 'Error'),
+      message: String(err && err.message !== undefined ? err.message : err),
+    }
+    throw err
+  } finally {
+    if (id !== undefined) {
+      let args
+      try {
+        args = { id, attributes: JSON.parse(JSON.stringify(attributes)), error }
+      } catch {
+        args = { id, error } // attributes that are not JSON (BigInt, cycles) are dropped
+      }
+      await call('trace.end', args).catch(() => {})
+    }
+  }
+}
+
+const trace = Object.freeze({ span: (name, fn) => runSpan(name, fn, undefined) })
+
 provide('host', {
-  host: Object.freeze({ ...domainClients(undefined), tx, utils }),
+  host: Object.freeze({ ...domainClients(undefined), tx, utils, trace }),
 })
