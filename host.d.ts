@@ -3,7 +3,7 @@
 
 /**
  * The host SDK, imported by functions:
- * `import { kv, vector, files, secrets, tx, utils } from 'fnbox:host'`.
+ * `import { kv, vector, jobs, files, secrets, tx, utils } from 'fnbox:host'`.
  *
  * Data calls cross to the host, which validates them; failures reject with an `Error` whose
  * `code` is a fnbox error code (`ERR_INVALID_ARGUMENT`, `ERR_TOO_LARGE`, `ERR_DIMENSION_MISMATCH`,
@@ -142,10 +142,41 @@ declare module 'fnbox:host' {
     get(name: string): string | undefined
   }
 
-  /** What a transaction callback gets: kv and vector inside the transaction. */
+  /** Options of `jobs.enqueue`. */
+  export interface FnboxEnqueueOptions {
+    /** When to run at the earliest (by the database's clock). Not with `delayMs`. */
+    runAt?: Date | string | number
+    /** Run at the earliest this many ms from now. */
+    delayMs?: number
+    /** Dedupe key: while a job with this key is queued, enqueue answers that job's id. */
+    key?: string
+    /** -1000 to 1000, default 0: a larger number runs earlier. */
+    priority?: number
+    /** Attempts before the job is dead (1 to 1000, default 5). */
+    maxAttempts?: number
+    /** Time limit of one attempt, in ms (default: the handling function's `limits.jobTimeoutMs`). */
+    timeoutMs?: number
+  }
+
+  /** Durable background jobs, run by the function deployed with `jobs: { [task]: export }`. */
+  export interface FnboxJobs {
+    /**
+     * Stores a job of `task` (its payload at most 256 KiB of JSON): resolves once it is durable.
+     * `deduplicated`: a queued job with the same `key` was found, and its id is answered.
+     */
+    enqueue(
+      task: string,
+      payload?: unknown,
+      options?: FnboxEnqueueOptions,
+    ): Promise<{ id: string; deduplicated: boolean }>
+  }
+
+  /** What a transaction callback gets: kv, vector and jobs inside the transaction. */
   export interface FnboxTransaction {
     readonly kv: FnboxKv
     readonly vector: FnboxVector
+    /** Enqueues that commit with the transaction, or not at all. */
+    readonly jobs: FnboxJobs
   }
 
   /** Small helpers computed by the host. */
@@ -164,6 +195,7 @@ declare module 'fnbox:host' {
 
   export const kv: FnboxKv
   export const vector: FnboxVector
+  export const jobs: FnboxJobs
   export const files: FnboxFiles
   export const secrets: FnboxSecrets
   /**
@@ -180,6 +212,7 @@ declare module 'fnbox:host' {
   const host: {
     readonly kv: FnboxKv
     readonly vector: FnboxVector
+    readonly jobs: FnboxJobs
     readonly files: FnboxFiles
     readonly secrets: FnboxSecrets
     readonly tx: typeof tx

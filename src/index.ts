@@ -69,6 +69,9 @@ export type {
   ExecutorRestartEvent,
   InstanceEvent,
   InvokeEvent,
+  JobEndEvent,
+  JobsErrorEvent,
+  JobStartEvent,
   LogEvent,
   PoolScaleEvent,
   RuntimeEvents,
@@ -78,4 +81,36 @@ export type { HttpErrorHandler, HttpMountOptions, NodeRequestLike } from './trig
 export type { ExpressMiddleware, ExpressRequestLike } from './triggers/http/express.js'
 export type { KoaContextLike, KoaMiddleware, KoaMountOptions } from './triggers/http/koa.js'
 export { bundle } from './bundle/bundle.js'
+export { DEFAULT_JOB_RETENTION, DEFAULT_JOB_RETRY, JOB_DEFAULTS, JOB_LIMITS, JOB_STATES } from './host/jobs/jobs.js'
+export type {
+  ClaimedJob,
+  ClaimRequest,
+  CompleteOptions,
+  CronFiring,
+  EnqueueOptions,
+  EnqueueResult,
+  Job,
+  JobEnqueuer,
+  JobFailure,
+  JobLease,
+  JobListOptions,
+  JobListResult,
+  JobRequest,
+  JobRetention,
+  JobRetryPolicy,
+  JobState,
+  JobStore,
+  VersionGonePolicy,
+  WorkerRegistration,
+} from './host/jobs/jobs.js'
+export type {
+  CronOptions,
+  HooksClient,
+  JobContext,
+  JobHandlerOptions,
+  JobsClient,
+  JobsOptions,
+} from './triggers/jobs/runtime-jobs.js'
+export type { TableEvents } from './triggers/hooks/table-hooks.js'
+export type { CronCatchUp } from './triggers/cron/scheduler.js'
 export type { BundleOptions, BundleResult } from './bundle/bundle.js'

@@ -52,6 +52,18 @@ import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from '.
 import { responseBytes, type HttpMountOptions } from './triggers/http/node-http.js'
 import { StreamedBody } from './triggers/http/streamed-body.js'
 import {
+  Background,
+  resolveBackgroundSpec,
+  resolveJobsOption,
+  specForHash,
+  type CronOptions,
+  type HooksClient,
+  type JobHandlerOptions,
+  type JobsClient,
+  type JobsOptions,
+} from './triggers/jobs/runtime-jobs.js'
+import { announceSecretChange, listenSecretChanges } from './host/secrets/notify.js'
+import {
   defaultFilesRoot,
   openBackend,
   resolveStorageOption,
@@ -163,6 +175,12 @@ export interface RuntimeOptions {
   upstreams?: Record<string, UpstreamOptions>
   /** Retries of `runtime.call` for every function (opt-in: only for idempotent exports). Default off. */
   retry?: CallRetryOptions | false
+  /**
+   * The job worker: this host runs the jobs of the tasks its functions handle (`deploy({ jobs })`,
+   * their cron slots and hooks), `concurrency` at once. `false`: this host only enqueues (and
+   * fires cron slots); other hosts run the jobs.
+   */
+  jobs?: JobsOptions | false
 }
 
 /**
@@ -224,6 +242,16 @@ export interface DeployOptions {
   upstreams?: string[]
   /** Retries of `runtime.call` of this function (its exports must be idempotent), or `false`. */
   retry?: CallRetryOptions | false
+  /**
+   * Tasks this function runs: `{ resize: 'resize' }` runs each job of task `resize` as
+   * `resize(payload, ctx)` (`ctx.job`: id, task, attempt, maxAttempts, scheduledTime), under
+   * `limits.jobTimeoutMs`. One function per task name.
+   */
+  jobs?: Record<string, string | JobHandlerOptions>
+  /** Cron schedules: each slot runs `export({ scheduledTime })` once across every host of the database. */
+  cron?: CronOptions[]
+  /** Events this function subscribes to (`runtime.hooks`): `{ 'order.created': 'onOrder' }`. */
+  hooks?: Record<string, string>
 }
 
 /** What {@link Runtime.deploy} returns. @public */
@@ -361,6 +389,9 @@ export const DEPLOY_KEYS = [
   'priority',
   'upstreams',
   'retry',
+  'jobs',
+  'cron',
+  'hooks',
 ] as const
 const RUNTIME_KEYS = [
   'threads',
@@ -378,6 +409,7 @@ const RUNTIME_KEYS = [
   'egress',
   'upstreams',
   'retry',
+  'jobs',
 ] as const
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -423,6 +455,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly files: FilesClient
   /** Secrets: set, delete and list names; functions read those granted to them. */
   readonly secrets: SecretsClient
+  /** Durable jobs: enqueue, get, cancel, list. */
+  readonly jobs: JobsClient
+  /** App and database hooks: run, emit, watchTable. */
+  readonly hooks: HooksClient
+  readonly #background: Background
 
   /** @internal Use {@link createRuntime}. */
   constructor(options: RuntimeOptions = {}, workerUrl: URL) {
@@ -449,7 +486,31 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.kv = new KvClientImpl(backend, DEFAULT_SCOPE)
     this.vector = new VectorClientImpl(backend, DEFAULT_SCOPE)
     this.files = new FilesClientImpl(backend, DEFAULT_SCOPE)
-    this.secrets = new SecretsClientImpl(backend, (name) => this.#secretChanged(name))
+    this.secrets = new SecretsClientImpl(backend, async (name) => {
+      await announceSecretChange(await this.#storage(), name)
+      await this.#secretChanged(name)
+    })
+    this.#background = new Background(
+      {
+        storage: backend,
+        run: (name, exportName, args, run) => this.#runBackground(name, exportName, args, run),
+        onJobStart: (job, fn) =>
+          this.emit('job:start', { id: job.id, task: job.task, attempt: job.attempt, function: fn }),
+        onJobEnd: (job, fn, end) =>
+          this.emit('job:end', {
+            id: job.id,
+            task: job.task,
+            attempt: job.attempt,
+            function: fn,
+            outcome: end.kind,
+            error: 'error' in end ? end.error : undefined,
+          }),
+        onError: (error, during) => this.emit('jobs:error', { error, during }),
+      },
+      resolveJobsOption(opts.jobs),
+    )
+    this.jobs = this.#background.jobs
+    this.hooks = this.#background.hooks
     this.#egress = new Egress({
       net: this.#net,
       defaults: egress,
@@ -509,16 +570,33 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The storage backend, opened on first use (PGlite takes seconds to start: only if needed). */
   #storage(): Promise<Backend> {
     if (this.#closed) return Promise.reject(new FnboxError('ERR_CLOSED', 'the runtime is closed'))
-    this.#backend ??= this.#openBackend().catch((err: unknown) => {
-      this.#backend = undefined // a later call may retry (the database may come up)
-      throw err
-    })
+    this.#backend ??= this.#openBackend().then(
+      (b) => {
+        // Hosts sharing a server: a secret set on another reaches this one's functions.
+        void listenSecretChanges(
+          b,
+          (name) => this.#secretChanged(name),
+          () => this.#grantedNames(),
+        ).catch(() => undefined)
+        return b
+      },
+      (err: unknown) => {
+        this.#backend = undefined // a later call may retry (the database may come up)
+        throw err
+      },
+    )
     return this.#backend
   }
 
   #breakerEvent(state: BreakerState, event: Parameters<RuntimeEvents['breaker:open']>[0]): void {
     const name = state === 'open' ? 'breaker:open' : state === 'halfOpen' ? 'breaker:halfOpen' : 'breaker:close'
     this.emit(name, event)
+  }
+
+  /** Names of the secrets some loaded version is granted. */
+  #grantedNames(): string[] {
+    const versions = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((set) => [...set])]
+    return [...new Set(versions.flatMap((fn) => fn.grants))]
   }
 
   /** Sends a secret's new value to every loaded version granted it. */
@@ -608,6 +686,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const priority = resolvePriority(opts.priority, 'options.priority', 'normal')
     const upstreams = resolveUpstreamGrants(opts.upstreams, this.#upstreams)
     const retry = resolveCallRetry(opts.retry, 'options.retry', this.#retry)
+    const background = resolveBackgroundSpec(opts)
+    this.#background.check(name, background)
     // A granted upstream's origin is vouched for by the host: reachable, even when private.
     const vouched = upstreams.map((u) => this.#upstreams.get(u)!.hostPort)
     // A function given destinations will fetch: its first fetch should not wait for undici to load.
@@ -625,18 +705,32 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const version = createHash('sha256')
       .update(code)
       .update('\0')
-      .update(JSON.stringify({ limits, pool, hosts, vouched, filename, scope, grants, ...policies }))
+      .update(
+        JSON.stringify({
+          limits,
+          pool,
+          hosts,
+          vouched,
+          filename,
+          scope,
+          grants,
+          ...policies,
+          background: specForHash(background),
+        }),
+      )
       .digest('hex')
       .slice(0, 16)
     const current = this.#functions.get(name)
     if (current?.version === version) return { name, version }
     // A version deployed before and still held (draining or retired with a warm instance).
     const held = [...(this.#draining.get(name) ?? [])].find((v) => v.version === version)
+    if (held) this.#background.check(name, background)
     if (held && this.#pools.revive(held.pool)) {
       this.#unhold(held)
       this.#attachPolicies(held)
       this.#functions.set(name, held)
       if (current) void this.#retire(current)
+      await this.#background.set(name, version, background)
       this.emit('deploy', { name, version, coldStartMs: 0 })
       return { name, version }
     }
@@ -704,11 +798,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       fn.pool.dispose()
       this.#assertOpen()
     }
+    try {
+      // Again, synchronously with the switch: a concurrent deploy may have claimed a task.
+      this.#background.check(name, background)
+    } catch (err) {
+      fn.pool.dispose()
+      throw err
+    }
     this.#attachPolicies(fn)
     const previous = this.#functions.get(name)
     this.#functions.set(name, fn)
     this.#pools.activate(fn.pool)
     if (previous) void this.#retire(previous)
+    await this.#background.set(name, version, background)
     this.emit('deploy', { name, version, coldStartMs })
     return { name, version }
   }
@@ -719,6 +821,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (!fn) return false
     this.#functions.delete(name)
     this.#quotas.delete(name)
+    await this.#background.remove(name).catch(() => undefined)
     this.emit('undeploy', { name, version: fn.version })
     await this.#retire(fn)
     return true
@@ -825,16 +928,38 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     )
   }
 
-  async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string): Promise<T> {
-    const call = await this.#begin(fn)
+  /** A job's run, a cron slot or a hook: `exportName(...args)` under the job time limit. */
+  #runBackground(
+    name: string,
+    exportName: string,
+    args: unknown[],
+    run: { signal?: AbortSignal; timeoutMs?: number; job: boolean },
+  ): Promise<unknown> {
+    const fn = this.#function(name)
+    const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
+    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal })
+  }
+
+  async #callOnce<T>(
+    fn: FunctionVersion,
+    exportName: string,
+    argsJson: string,
+    run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    const call = await this.#begin(fn, run.timeoutMs)
     const { requestId, ref, session } = call
     let error: FnboxError | undefined
+    const cancel = (): void => ref.executor.cancel(inv, 'client')
+    let inv = -1
     try {
-      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
+      const invocation = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
         onLog: (level, message) => this.#log(fn, requestId, level, message),
         onHost: (req) => session.handle(req),
       })
-      const { result } = await done
+      inv = invocation.inv
+      if (run.signal?.aborted) cancel()
+      else run.signal?.addEventListener('abort', cancel, { once: true })
+      const { result } = await invocation.done
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
       error = mapStack(fn.stacks, asFnboxError(err))
@@ -842,6 +967,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       error = session.withWrites(error)
       throw error
     } finally {
+      run.signal?.removeEventListener('abort', cancel)
       this.#end(fn, call, 'call', exportName, undefined, error)
     }
   }
@@ -953,7 +1079,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
    * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
    */
-  async #begin(fn: FunctionVersion): Promise<OpenCall> {
+  async #begin(fn: FunctionVersion, timeoutMs: number = fn.timeoutMs): Promise<OpenCall> {
     const gate = admit({
       name: fn.name,
       priority: fn.priority,
@@ -972,9 +1098,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const acquired = performance.now()
     fn.acquired++
     fn.acquireWaits.record(acquired - started)
-    const deadline = new Deadline(fn.timeoutMs)
-    const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
-    const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    const deadline = new Deadline(timeoutMs)
+    const { streamIdleMs, streamTotalMs } = fn.limits
+    // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
+    const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
+    const limits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     return {
       requestId: randomUUID(),
       ref,
@@ -982,12 +1110,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
         this.#egress,
         {
           allowedHosts: fn.allowedHosts,
-          timeoutMs: fn.timeoutMs,
+          timeoutMs,
           maxResponseBytes: fn.limits.maxResponseBytes,
           deadline,
           grants: fn.upstreamGrants,
         },
-        () => new DataSession(() => this.#storage(), fn.scope),
+        () =>
+          new DataSession(
+            () => this.#storage(),
+            fn.scope,
+            (t, p, o) => this.#background.request(t, p, o),
+          ),
       ),
       started,
       acquired,
@@ -1112,6 +1245,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   close(options: CloseOptions = {}): Promise<void> {
     this.#closed ??= (async () => {
       const timeoutMs = options.timeoutMs ?? 10_000
+      // Running jobs finish (or go back to the queue) while the pools still serve them.
+      await this.#background.close(timeoutMs).catch(() => undefined)
       const versions = [...this.#functions.values(), ...[...this.#draining.values()].flatMap((set) => [...set])]
       this.#functions.clear()
       await this.#pools.close(timeoutMs)
@@ -1283,8 +1418,8 @@ function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
   const adapters = opts.adapters ?? {}
   if (typeof adapters !== 'object' || adapters === null) throw invalidOption('options.adapters', 'an object', adapters)
   for (const k of Object.keys(adapters)) {
-    if (!['kv', 'vector', 'files', 'secrets'].includes(k)) {
-      throw invalidOption(`options.adapters.${k}`, 'one of kv, vector, files, secrets', k)
+    if (!['kv', 'vector', 'files', 'secrets', 'jobs'].includes(k)) {
+      throw invalidOption(`options.adapters.${k}`, 'one of kv, vector, files, secrets, jobs', k)
     }
   }
   return () =>

@@ -111,7 +111,7 @@ export const MAX_TIMERS = 10_000
 /** The host SDK's virtual module; its exports come from the prelude's `host` chunk. */
 const HOST_MODULE_NAME = 'fnbox:host'
 const HOST_MODULE_SOURCE = `const host = globalThis[Symbol.for('fnbox.host')]
-export const { kv, vector, files, secrets, tx, utils } = host
+export const { kv, vector, jobs, files, secrets, tx, utils } = host
 export default host
 `
 /** What one console line counts against maxLogBytes beyond its text: empty lines cost too. */

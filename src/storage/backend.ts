@@ -18,6 +18,8 @@ export interface OpenTransaction extends StorageTransaction {
    * after a call in it fails, whatever error the store made of the failure.
    */
   aborted(): Promise<boolean>
+  /** Enqueues that commit with the transaction (absent when `adapters.jobs` replaces the store). */
+  jobs?: JobEnqueuer
 }
 import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
 // Each store from its own file, not the domains' index files: those also name the Postgres
@@ -30,6 +32,9 @@ import { MemoryVectorStore } from '../host/vector/memory.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
 import type { BuiltInStores } from './sql-backend.js'
+import type { SqlDatabase } from './sql.js'
+import type { JobEnqueuer, JobStore } from '../host/jobs/jobs.js'
+import { MemoryJobStore } from '../host/jobs/memory-jobs.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
@@ -118,7 +123,13 @@ export interface Backend {
    * drivers mark the current `StorageCall`); calls of the other stores start when made.
    */
   readonly startsOnConnection: ReadonlySet<string>
-  /** Opens a (serializable) transaction over kv and vector. */
+  /** The job queue: fnbox's (memory or Postgres) or `adapters.jobs`. */
+  readonly jobs: JobStore
+  /** Whether `jobs` is fnbox's own store (not `adapters.jobs`): table hooks write to it. */
+  readonly ownJobs: boolean
+  /** The SQL database (PGlite or server Postgres); absent in memory. */
+  readonly sql: SqlDatabase | undefined
+  /** Opens a (serializable) transaction over kv, vector and (fnbox's own) jobs. */
   transaction(): Promise<OpenTransaction>
   /** Removes expired KV entries; resolves with how many. */
   sweep(): Promise<number>
@@ -144,11 +155,15 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
   if (options.storage !== 'memory') {
     if (!adapters.kv) startsOnConnection.add('kv')
     if (!adapters.vector) startsOnConnection.add('vector')
+    if (!adapters.jobs) startsOnConnection.add('jobs')
     if (ownStores) startsOnConnection.add('tx')
   }
   return {
     kv: adapters.kv ?? kv,
     vector: adapters.vector ?? vector,
+    jobs: adapters.jobs ?? own.jobs,
+    ownJobs: !adapters.jobs,
+    sql: own.sql,
     files,
     startsOnConnection,
     secrets() {
@@ -167,7 +182,9 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
           ),
         )
       }
-      return own.transaction()
+      if (!adapters.jobs) return own.transaction()
+      // A user's queue cannot join fnbox's transaction: `tx` enqueues are refused (as for kv).
+      return own.transaction().then((t) => ({ ...t, jobs: undefined }))
     },
     async sweep() {
       return (await (adapters.kv ?? kv).sweep?.()) ?? 0
@@ -184,13 +201,15 @@ function memoryStores(): BuiltInStores {
   const gate = new WriteGate()
   const kv = new MemoryKvStore({ gate })
   const vector = new MemoryVectorStore({ gate })
+  const jobs = new MemoryJobStore({ gate })
   return {
     kv,
     vector,
+    jobs,
     sealed: new MemorySealedSecretStore(),
     async transaction() {
       const release = await gate.exclusive()
-      const t = { kv: kv.fork(), vector: vector.fork() }
+      const t = { kv: kv.fork(), vector: vector.fork(), jobs: jobs.fork() }
       let open = true
       const finish = (commit: boolean): Promise<void> => {
         if (!open) return Promise.resolve()
@@ -198,6 +217,7 @@ function memoryStores(): BuiltInStores {
         if (commit) {
           kv.adopt(t.kv)
           vector.adopt(t.vector)
+          jobs.adopt(t.jobs)
         }
         release()
         return Promise.resolve()

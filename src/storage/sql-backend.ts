@@ -12,14 +12,19 @@ import { PostgresKvStore } from '../host/kv/postgres.js'
 import { KvReadCache } from '../host/kv/read-cache.js'
 import { PostgresSealedSecretStore } from '../host/secrets/postgres.js'
 import { PostgresVectorStore } from '../host/vector/postgres.js'
+import { PostgresJobStore } from '../host/jobs/postgres-jobs.js'
+import type { JobStore } from '../host/jobs/jobs.js'
 import type { OpenTransaction } from './backend.js'
-import { openSql, type SqlConfig } from './sql.js'
+import { openSql, type SqlConfig, type SqlDatabase } from './sql.js'
 
 /** The built-in stores of a backend, and what opens a transaction over kv and vector. */
 export interface BuiltInStores {
   readonly kv: KvStore
   readonly vector: VectorStore
   readonly sealed: SealedSecretStore
+  readonly jobs: JobStore
+  /** The database, for what needs SQL itself (table hooks, LISTEN/NOTIFY); absent in memory. */
+  readonly sql?: SqlDatabase
   transaction(): Promise<OpenTransaction>
   close(): Promise<void>
 }
@@ -30,7 +35,11 @@ export async function openSqlStores(config: SqlConfig): Promise<BuiltInStores> {
   const db = database.db
   // The embedded database has one user, this process: hot keys may be read from memory.
   const kvOptions = database.kind === 'pglite' ? { cache: new KvReadCache() } : {}
+  // PGlite has no autovacuum: the jobs table is vacuumed after each sweep.
+  const jobs = new PostgresJobStore(db, { notifications: database, vacuum: database.kind === 'pglite' })
   return {
+    jobs,
+    sql: database,
     kv: new PostgresKvStore(db, kvOptions),
     vector: new PostgresVectorStore(db),
     sealed: new PostgresSealedSecretStore(db),
@@ -49,6 +58,7 @@ export async function openSqlStores(config: SqlConfig): Promise<BuiltInStores> {
       return {
         kv: new PostgresKvStore(trx, kvOptions),
         vector: new PostgresVectorStore(trx),
+        jobs: jobs.using(trx),
         commit: () => finish(true),
         rollback: () => finish(false),
         // In an aborted transaction every statement fails (SQLSTATE 25P02) until it ends.

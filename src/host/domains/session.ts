@@ -18,6 +18,10 @@ import type { Backend, OpenTransaction } from '../../storage/backend.js'
 import { runStorageCall, StorageCall } from '../../storage/call-context.js'
 import { OPERATIONS, storageCall, transactional, type DataStores } from './operations.js'
 import { invalid } from './validate.js'
+import type { JobRequest } from '../jobs/jobs.js'
+
+/** Makes a guest's `jobs.enqueue(task, payload, options)` a store's request (checked, versioned). */
+export type GuestJobRequest = (task: unknown, payload: unknown, options: unknown) => JobRequest
 
 /** What guests may call (the host API has more: index management). */
 const GUEST_METHODS: ReadonlySet<string> = new Set([
@@ -48,6 +52,7 @@ const WRITE_METHODS: ReadonlySet<string> = new Set([
   'vector.delete',
   'files.write',
   'files.delete',
+  'jobs.enqueue',
 ])
 
 /**
@@ -89,9 +94,12 @@ export class DataSession {
   /** The invocation's writes: those running, and how many were applied or left in doubt. */
   readonly #writes = { running: new Set<StorageCall>(), attempted: 0, applied: 0, inDoubt: 0 }
 
-  constructor(backend: () => Promise<Backend>, scope: string) {
+  readonly #jobRequest: GuestJobRequest | undefined
+
+  constructor(backend: () => Promise<Backend>, scope: string, jobRequest?: GuestJobRequest) {
     this.#backend = backend
     this.#scope = scope
+    this.#jobRequest = jobRequest
   }
 
   /**
@@ -197,6 +205,7 @@ export class DataSession {
         return isFnboxError(open.failed, 'ERR_CONFLICT')
       }
     }
+    if (method === 'jobs.enqueue') return this.#enqueue(args)
     const op = GUEST_METHODS.has(method) ? OPERATIONS[method] : undefined
     if (!op) throw invalid('method', `${JSON.stringify(method)} is not a fnbox:host operation`)
     if (args.tx !== undefined) {
@@ -208,6 +217,26 @@ export class DataSession {
     }
     const stores: DataStores = await this.#backend()
     return storageCall(() => op(stores, this.#scope, args, bytes))
+  }
+
+  /** `jobs.enqueue`: in the open transaction (commits with it, or not at all) or on its own. */
+  async #enqueue(args: Record<string, unknown>): Promise<unknown> {
+    if (!this.#jobRequest) throw invalid('method', 'jobs are not available here')
+    const request = this.#jobRequest(args.task, args.payload, args.options)
+    if (args.tx !== undefined) {
+      const open = this.#open(args.tx)
+      if (open.failed) throw open.failed
+      const jobs = open.t.jobs
+      if (!jobs) {
+        throw new FnboxError(
+          'ERR_INVALID_OPTION',
+          'jobs.enqueue inside tx needs the built-in job store (options.adapters.jobs replaces it)',
+        )
+      }
+      return this.#inTx(open, () => jobs.enqueue(request))
+    }
+    const backend = await this.#backend()
+    return storageCall(() => backend.jobs.enqueue(request))
   }
 
   /** Runs a call of an open transaction; a database failure dooms the transaction. */

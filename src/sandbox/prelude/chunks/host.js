@@ -1,5 +1,5 @@
 // Chunk "host": the guest side of the `fnbox:host` virtual module (see instance.ts' module
-// loader): kv, vector, files, secrets, tx and utils. Every data call crosses to the host as one
+// loader): kv, vector, jobs, files, secrets, tx and utils. Every data call crosses to the host as one
 // JSON object (`native.hostData`), where it is validated before any store sees it; failures come
 // back as errors with a `code` (ERR_INVALID_ARGUMENT, ERR_TOO_LARGE, ...) and `details`.
 import { native, provide } from '../shared.js'
@@ -76,6 +76,20 @@ function makeVector(tx) {
   })
 }
 
+/**
+ * Durable background jobs: `enqueue(task, payload, { runAt, delayMs, key, priority, maxAttempts,
+ * timeoutMs })` resolves with `{ id, deduplicated }` once the job is stored (inside `tx`: it
+ * commits with the transaction, or not at all).
+ */
+function makeJobs(tx) {
+  return Object.freeze({
+    enqueue: (task, payload, options) => {
+      const opts = options?.runAt instanceof Date ? { ...options, runAt: options.runAt.toISOString() } : options
+      return call('jobs.enqueue', { task, payload: payload === undefined ? null : payload, options: opts, tx })
+    },
+  })
+}
+
 const files = Object.freeze({
   /** The file's bytes as an ArrayBuffer, or null when there is no such file. */
   read: (path) => call('files.read', { path }).then((v) => (v === undefined ? null : v)),
@@ -119,7 +133,7 @@ async function tx(fn, options) {
   for (let attempt = 1; ; attempt++) {
     // The host checks `attempts` (an integer from 1 to 100) and names it in its errors.
     const id = await call('tx.begin', { attempt, attempts })
-    const t = Object.freeze({ kv: makeKv(id), vector: makeVector(id) })
+    const t = Object.freeze({ kv: makeKv(id), vector: makeVector(id), jobs: makeJobs(id) })
     let result
     try {
       result = await fn(t)
@@ -144,5 +158,13 @@ async function tx(fn, options) {
 const utils = Object.freeze({ uuid, hash })
 
 provide('host', {
-  host: Object.freeze({ kv: makeKv(undefined), vector: makeVector(undefined), files, secrets, tx, utils }),
+  host: Object.freeze({
+    kv: makeKv(undefined),
+    vector: makeVector(undefined),
+    jobs: makeJobs(undefined),
+    files,
+    secrets,
+    tx,
+    utils,
+  }),
 })
