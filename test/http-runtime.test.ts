@@ -3,11 +3,12 @@
  * Express (`app.use('/fn', runtime.express())`) and on Koa (`app.use(runtime.koa({ prefix: '/fn' }))`),
  * each served on 127.0.0.1:0 and driven with the global fetch.
  */
+import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import Koa from 'koa'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createRuntime, type LogEvent, type Runtime } from 'fnbox'
 import { sleep, waitFor } from './helpers/wait.js'
 
@@ -39,6 +40,15 @@ beforeAll(async () => {
       code: `export function GET(request) { return new Response('GET ' + new URL(request.url).pathname) }
              export async function POST(request) { return new Response('POST ' + await request.text()) }
              export function helper() { return 'not HTTP' }`,
+    }),
+    runtime.deploy('digest', {
+      code: `export default {
+        async fetch(request) {
+          const bytes = await request.arrayBuffer()
+          const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+          return Response.json({ size: bytes.byteLength, sha256: [...hash].map((b) => b.toString(16).padStart(2, '0')).join('') })
+        },
+      }`,
     }),
     runtime.deploy('small', {
       code: `export default { fetch: async (r) => new Response(String((await r.arrayBuffer()).byteLength)) }`,
@@ -216,6 +226,33 @@ describe.each(mounts)('$name mount over real HTTP', (mount) => {
     expect(res.status).toBe(404)
     expect(res.headers.get('content-type')).toContain('application/json')
     expect(((await res.json()) as ErrorBody).error.code).toBe('ERR_NOT_FOUND')
+  })
+
+  it("reads a request body once: the runtime takes the mount's bytes, never the Request's stream", async () => {
+    // 300 KB sent chunked: many socket reads, gathered by the mount into one buffer.
+    const payload = randomBytes(300 * 1024)
+    const reads = vi.spyOn(Request.prototype, 'body', 'get')
+    try {
+      const res = await fetch(`${base}/fn/digest`, {
+        method: 'POST',
+        body: new ReadableStream({
+          start(controller) {
+            for (let i = 0; i < payload.length; i += 16 * 1024) controller.enqueue(payload.subarray(i, i + 16 * 1024))
+            controller.close()
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({
+        size: payload.length,
+        sha256: createHash('sha256').update(payload).digest('hex'),
+      })
+      // The host never opened the request's body stream: no second buffering of the body.
+      expect(reads).not.toHaveBeenCalled()
+    } finally {
+      reads.mockRestore()
+    }
   })
 
   it("answers 413 for a body over the function's limits.maxRequestBytes", async () => {

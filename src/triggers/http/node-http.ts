@@ -207,13 +207,34 @@ export async function toWebRequest(req: NodeRequestLike, options: ToWebRequestOp
 
   try {
     // Our bytes always sit on a plain ArrayBuffer; TS 5.9 cannot know that of a Uint8Array.
-    return new Request(url, { method, headers, body: body as RequestInit['body'], signal })
+    const request = new Request(url, { method, headers, body: body as RequestInit['body'], signal })
+    if (body !== null) requestBytes.set(request, body.buffer as ArrayBuffer)
+    return request
   } catch (error) {
     // Whatever the Fetch API refuses here came from the client: its request, not our bug.
     throw new FnboxError('ERR_BAD_REQUEST', 'The request cannot be represented as a Fetch Request', {
       cause: error,
     })
   }
+}
+
+/**
+ * The body bytes of each `Request` that {@link toWebRequest} made, in a buffer of their own
+ * (exactly the body, no other reference): the runtime takes them instead of reading the
+ * request's stream, which would buffer the body a second time.
+ */
+const requestBytes = new WeakMap<Request, ArrayBuffer>()
+
+/**
+ * The body `toWebRequest` read for `request`, once: the caller owns the buffer (it may transfer
+ * it). `undefined` for any other request, or when taken already; its stream is still unread.
+ *
+ * @internal
+ */
+export function takeRequestBytes(request: Request): ArrayBuffer | undefined {
+  const bytes = requestBytes.get(request)
+  if (bytes !== undefined) requestBytes.delete(request)
+  return bytes
 }
 
 /** Methods the Fetch API refuses to carry (a `Request` cannot have them). */
@@ -506,7 +527,8 @@ async function readBody(
     const parsed = options.parsedBody !== undefined ? options.parsedBody : req.body
     const bytes = rebuildBody(parsed, headers)
     if (bytes.byteLength > limit) throw tooLarge(limit, bytes.byteLength, 'body')
-    return bytes
+    // A copy of our own: the parser's buffer stays the framework's (ours may be transferred).
+    return bytes.byteLength === 0 ? EMPTY : new Uint8Array(bytes)
   }
 
   const declared = req.headers['content-length']
@@ -557,7 +579,15 @@ function collect(req: IncomingMessage, limit: number, signal: AbortSignal): Prom
     }
     const onEnd = (): void => {
       cleanup()
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
+      // One buffer of exactly the body, owned by no one else: the socket's chunks are views of
+      // larger buffers (Buffer.concat's too, from its pool), which cannot be transferred.
+      const body = new Uint8Array(size)
+      let offset = 0
+      for (const chunk of chunks) {
+        body.set(chunk, offset)
+        offset += chunk.byteLength
+      }
+      resolve(body)
     }
     // A body the server could not parse (bad chunk framing, a reset mid-body): the client's doing.
     const onError = (error: unknown): void =>

@@ -40,6 +40,7 @@ import {
   type TableEvents,
 } from '../hooks/table-hooks.js'
 import { JobWorker, type JobOutcome, type JobRunEnd } from './worker.js'
+import type { BackgroundRun } from '../../runtime/invocation.js'
 
 /** The task of table hook jobs (see `table-hooks.ts`). */
 const TABLE_HOOK_TASK = 'fnbox.hook'
@@ -206,12 +207,7 @@ export interface BackgroundHost {
    * Runs `exportName` of function `name` with `args` under the function's `limits.jobTimeoutMs`
    * (or `timeoutMs`), as a call; `signal` aborts it. Rejects as `runtime.call` does.
    */
-  run(
-    name: string,
-    exportName: string,
-    args: unknown[],
-    options: { signal?: AbortSignal; timeoutMs?: number; job: boolean },
-  ): Promise<unknown>
+  run(name: string, exportName: string, args: unknown[], options: BackgroundRun): Promise<unknown>
   onJobStart?(job: ClaimedJob, fn: string | undefined): void
   onJobEnd?(job: ClaimedJob, fn: string | undefined, end: JobRunEnd): void
   onError?(error: unknown, during: string): void

@@ -1,0 +1,308 @@
+/**
+ * The call path: from `runtime.call` or a request to `runtime.fetch` (or a mount) to the guest
+ * and back. Each invocation passes the reliability gate (shedding, quota, breaker), takes a warm
+ * instance from its version's pool, runs under its deadline with a host session for the guest's
+ * outgoing traffic, and is reported (`invoke`, `log` events) when it ends.
+ *
+ * @internal
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { FnboxError, invalidOption, isFnboxError } from '../errors.js'
+import { DataSession } from '../host/domains/session.js'
+import { GuestHostSession } from '../host/guest-session.js'
+import type { GuestRequestMeta } from '../sandbox/bridge-types.js'
+import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
+import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
+import { retrying } from '../reliability/backoff.js'
+import { Deadline } from '../reliability/deadline.js'
+import type { RuntimeContext } from './context.js'
+import type { Deployments } from './deployments.js'
+import { GuestResponse } from './fetch-bridge.js'
+import { asFnboxError, mapStack, type FunctionVersion } from './function-version.js'
+import { readRequestBody } from './request-body.js'
+import type { GuestJobRequest } from '../host/domains/session.js'
+
+/** A background run (a job, a cron slot, a hook): its deadline and what aborts it. */
+export interface BackgroundRun {
+  signal?: AbortSignal | undefined
+  /** A job's run: `timeoutMs`, else the function's `limits.jobTimeoutMs`; a hook's: its call limit. */
+  job: boolean
+  timeoutMs?: number | undefined
+}
+
+type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
+
+/** One invocation between acquiring its instance and releasing it. */
+interface OpenCall {
+  requestId: string
+  ref: InstanceRef
+  session: GuestHostSession
+  started: number
+  acquired: number
+  gate: GateTicket
+  deadline: Deadline
+  /** Its limits for the executor, counted from the deadline's start; the deadline moves when it streams. */
+  budget: InvocationBudgetSpec
+  /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
+  clientGone: boolean
+}
+
+export class Invocations {
+  readonly #ctx: RuntimeContext
+  readonly #deployments: Deployments
+
+  readonly #jobRequest: GuestJobRequest | undefined
+
+  constructor(ctx: RuntimeContext, deployments: Deployments, jobRequest?: GuestJobRequest) {
+    this.#ctx = ctx
+    this.#deployments = deployments
+    this.#jobRequest = jobRequest
+  }
+
+  /** A job's run, a cron slot or a hook: `exportName(...args)` of the current version. */
+  background(name: string, exportName: string, args: unknown[], run: BackgroundRun): Promise<unknown> {
+    const fn = this.#deployments.get(name)
+    const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
+    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal })
+  }
+
+  /** See `Runtime.call`. */
+  async call<T>(name: string, exportName: string, args: unknown[]): Promise<T> {
+    const fn = this.#deployments.get(name)
+    if (typeof exportName !== 'string' || exportName.length === 0) {
+      throw invalidOption('exportName', 'a non-empty string', exportName)
+    }
+    let argsJson: string
+    try {
+      argsJson = JSON.stringify(args)
+    } catch (err) {
+      throw new FnboxError('ERR_INVALID_OPTION', 'call arguments must be JSON-serialisable', { cause: err })
+    }
+    if (argsJson.length > fn.limits.maxRequestBytes) {
+      throw new FnboxError(
+        'ERR_REQUEST_TOO_LARGE',
+        `call arguments of ${argsJson.length} bytes exceed limits.maxRequestBytes (${fn.limits.maxRequestBytes})`,
+        { details: { limit: fn.limits.maxRequestBytes, value: argsJson.length } },
+      )
+    }
+    if (!fn.retry) return this.#callOnce(fn, exportName, argsJson)
+    const policy = fn.retry
+    return retrying(
+      // A redeploy between attempts: the next one runs the current version.
+      (attempt) => this.#callOnce(attempt === 1 ? fn : this.#deployments.get(name), exportName, argsJson),
+      policy,
+      {
+        retryable: (err) => isFnboxError(err) && policy.on.has(err.code),
+        retryAfterMs: (err) =>
+          isFnboxError(err) && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
+      },
+    )
+  }
+
+  /**
+   * Serves a request whose `path` names the function in its first segment; always resolves to a
+   * `Response` (failures as their HTTP answer). `forMount`: the caller is one of our HTTP
+   * mounts, which can take a body as bytes.
+   */
+  async serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
+    try {
+      const name = functionNameOf(path)
+      if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
+      return await this.#invokeFetch(this.#deployments.get(name), request, signal, forMount)
+    } catch (err) {
+      return asFnboxError(err).toResponse()
+    }
+  }
+
+  async #callOnce<T>(
+    fn: FunctionVersion,
+    exportName: string,
+    argsJson: string,
+    run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    const call = await this.#begin(fn, run.timeoutMs)
+    const { requestId, ref, session } = call
+    let error: FnboxError | undefined
+    let inv = -1
+    const cancel = (): void => ref.executor.cancel(inv, 'client')
+    try {
+      const invocation = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
+        onLog: (level, message) => this.#log(fn, requestId, level, message),
+        onHost: (req) => session.handle(req),
+      })
+      inv = invocation.inv
+      if (run.signal?.aborted) cancel()
+      else run.signal?.addEventListener('abort', cancel, { once: true })
+      const { result } = await invocation.done
+      return (result === undefined ? undefined : JSON.parse(result)) as T
+    } catch (err) {
+      error = mapStack(fn.stacks, asFnboxError(err))
+      // Whether its writes happened: a caller told "failed" must not assume nothing changed.
+      error = session.withWrites(error)
+      throw error
+    } finally {
+      run.signal?.removeEventListener('abort', cancel)
+      this.#end(fn, call, 'call', exportName, undefined, error)
+    }
+  }
+
+  async #invokeFetch(
+    fn: FunctionVersion,
+    request: Request,
+    signal: AbortSignal | undefined,
+    forMount: boolean,
+  ): Promise<Response> {
+    const requestBody = await readRequestBody(request, fn.limits.maxRequestBytes)
+    const call = await this.#begin(fn)
+    const { requestId, ref, session } = call
+    const meta = JSON.stringify({
+      method: request.method,
+      url: request.url,
+      headers: [...request.headers],
+      requestId,
+      functionName: fn.name,
+      version: fn.version,
+    } satisfies GuestRequestMeta)
+    const executor = ref.executor
+    const cancel = (): void => {
+      call.clientGone = true
+      executor.cancel(inv, 'client')
+    }
+    const answer = new GuestResponse(forMount, { credit: () => executor.credit(inv), cancel })
+    const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, call.budget, {
+      onRespond: (head, bytes) => answer.respond(head, bytes),
+      onChunk: (data) => answer.chunk(data),
+      onEnd: () => answer.end(),
+      onLog: (level, message) => this.#log(fn, requestId, level, message),
+      onHost: (req) => session.handle(req),
+    })
+    // An already aborted signal never fires 'abort': the caller is gone before we started.
+    if (signal?.aborted) cancel()
+    else signal?.addEventListener('abort', cancel, { once: true })
+    let error: FnboxError | undefined
+    done
+      .then(
+        () => answer.finished(),
+        (err: unknown) => {
+          error = session.withWrites(mapStack(fn.stacks, asFnboxError(err)))
+          answer.failed(error)
+        },
+      )
+      .catch(() => undefined)
+      .finally(() => {
+        signal?.removeEventListener('abort', cancel)
+        const status = answer.status
+        this.#end(fn, call, 'fetch', request.method, error && status === undefined ? error.status : status, error)
+      })
+    return answer.response
+  }
+
+  /**
+   * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
+   * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
+   */
+  async #begin(fn: FunctionVersion, timeoutMs: number = fn.timeoutMs): Promise<OpenCall> {
+    const ctx = this.#ctx
+    const gate = admit({
+      name: fn.name,
+      priority: fn.priority,
+      quota: fn.quota,
+      breaker: fn.breaker,
+      shedder: ctx.shedder,
+    })
+    const started = performance.now()
+    let ref: InstanceRef
+    try {
+      ref = await fn.pool.acquire()
+    } catch (err) {
+      gate.abandon()
+      throw err
+    }
+    const acquired = performance.now()
+    fn.acquired++
+    fn.acquireWaits.record(acquired - started)
+    const deadline = new Deadline(timeoutMs)
+    const { streamIdleMs, streamTotalMs } = fn.limits
+    // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
+    const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
+    const limits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    return {
+      requestId: randomUUID(),
+      ref,
+      session: new GuestHostSession(
+        ctx.egress,
+        {
+          allowedHosts: fn.allowedHosts,
+          timeoutMs,
+          maxResponseBytes: fn.limits.maxResponseBytes,
+          deadline,
+          grants: fn.upstreamGrants,
+        },
+        () => new DataSession(() => ctx.storage(), fn.scope, this.#jobRequest),
+      ),
+      started,
+      acquired,
+      gate,
+      deadline,
+      budget: { limits, deadline },
+      clientGone: false,
+    }
+  }
+
+  /** Closes the guest's traffic, gives the instance back, reports the invocation. */
+  #end(
+    fn: FunctionVersion,
+    call: OpenCall,
+    kind: 'call' | 'fetch',
+    target: string,
+    status: number | undefined,
+    error: FnboxError | undefined,
+  ): void {
+    call.session.close()
+    call.deadline.dispose()
+    fn.pool.release(call.ref)
+    const held = performance.now() - call.acquired
+    fn.pool.serviceTime.observe(held)
+    call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
+    const events = this.#ctx.events
+    if (events.listenerCount('invoke') === 0) return
+    events.emit('invoke', {
+      function: fn.name,
+      version: fn.version,
+      requestId: call.requestId,
+      kind,
+      target,
+      status,
+      error: error?.code,
+      // Guest text arrives redacted of the function's secrets (see GUEST_TEXT in pool/executor.ts).
+      errorMessage: error?.message,
+      errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
+      waitMs: call.acquired - call.started,
+      durationMs: performance.now() - call.acquired,
+    })
+  }
+
+  #log(fn: FunctionVersion, requestId: string, level: GuestLogLevel, message: string): void {
+    this.#ctx.events.emit('log', {
+      level,
+      message,
+      function: fn.name,
+      version: fn.version,
+      requestId,
+      time: Date.now(),
+    })
+  }
+}
+
+/** The first segment of a request path, percent-decoded; `ERR_BAD_REQUEST` when it cannot be. */
+function functionNameOf(path: string): string {
+  const segment = path.split('/')[1] ?? ''
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new FnboxError('ERR_BAD_REQUEST', 'The function name in the path is not valid percent-encoded UTF-8', {
+      details: { segment: segment.slice(0, 64) },
+    })
+  }
+}
