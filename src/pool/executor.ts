@@ -7,29 +7,24 @@
  * @module
  */
 import type { EventLoopUtilization } from 'node:perf_hooks'
-import { Worker } from 'node:worker_threads'
-import { FnboxError, type SerializedFnboxError } from '../errors.js'
-import type { SecretRedactor } from '../host/secrets/redact.js'
-import {
-  afterPendingMessages,
-  InvocationBudget,
-  type BudgetLimit,
-  type InvocationLimits,
-} from '../reliability/deadline.js'
+import type { Worker } from 'node:worker_threads'
+import { FnboxError } from '../errors.js'
+import { afterPendingMessages, InvocationBudget, type BudgetLimit } from '../reliability/deadline.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
 import { GUEST_SLOT_BYTES, readGuestSlot } from '../sandbox/guest-slot.js'
-import type { GuestResponseMeta, LogLevel } from '../sandbox/bridge-types.js'
-import {
-  INIT_TIMEOUT_MS,
-  type ExecutorInit,
-  type FromExecutor,
-  type HostCall,
-  type HostCallError,
-  type HostReplyValue,
-  type SandboxLimits,
-  type ToExecutor,
-} from '../sandbox/protocol.js'
+import { INIT_TIMEOUT_MS, type FromExecutor, type HostCall, type ToExecutor } from '../sandbox/protocol.js'
 import { secretsFingerprint, type Snapshot } from '../sandbox/snapshot.js'
+import { GUEST_TEXT, hostCallError, spawnExecutorThread, withReason, type Redaction } from './executor-thread.js'
+import type {
+  Creating,
+  ExecutorEvents,
+  FunctionSource,
+  Inflight,
+  InstanceRef,
+  InvocationBudgetSpec,
+  InvocationHandlers,
+  InvocationResult,
+} from './executor-types.js'
 
 /** How long past an invocation's deadline a thread may stay silent before it is terminated. */
 export const STUCK_GRACE_MS = 50
@@ -39,89 +34,15 @@ export const STUCK_GRACE_MS = 50
  */
 const CPU_WATCH_MS = 1000
 
-/** A warm instance living in an executor thread. */
-export interface InstanceRef {
-  readonly executor: Executor
-  readonly id: number
-  readonly key: string
-  /** Set when the instance died on its own or with its thread. */
-  lost: boolean
-}
-
-export interface InvocationHandlers {
-  onRespond?(meta: GuestResponseMeta, body: ArrayBuffer | undefined): void
-  onChunk?(data: ArrayBuffer): void
-  onEnd?(): void
-  onLog(level: LogLevel, message: string): void
-  onHost(req: HostCall): Promise<HostReplyValue | undefined>
-}
-
-export interface InvocationResult {
-  result: string | undefined
-  /** The instance was discarded by the thread and must not be reused. */
-  discarded: boolean
-}
-
-/** The host-call deadline of an invocation, moved later when its response streams. */
-export interface ExtendableDeadline {
-  extendTo(at: number): void
-}
-
-/** The limits of one invocation, and its host-call deadline (moved later when its response streams). */
-export interface InvocationBudgetSpec {
-  limits: InvocationLimits
-  deadline?: ExtendableDeadline
-}
-
-interface Inflight {
-  inv: number
-  ref: InstanceRef
-  /** The same budget the thread enforces, kept from its messages (head, chunks, end). */
-  budget: InvocationBudget
-  deadline: ExtendableDeadline | undefined
-  handlers: InvocationHandlers
-  resolve: (r: InvocationResult) => void
-  reject: (e: FnboxError) => void
-  backstop: NodeJS.Timeout
-  /** The caller was answered at the deadline; the thread still has to report the end. */
-  abandoned: boolean
-}
-
-interface Creating {
-  /** The function version, whose secrets its errors are redacted of. */
-  key: string
-  resolve: (created: { ms: number; restored: boolean }) => void
-  reject: (e: FnboxError) => void
-  backstop: NodeJS.Timeout
-}
-
-export interface FunctionSource {
-  key: string
-  /** The function's name and version, for events. */
-  name: string
-  version: string
-  code: string
-  filename: string
-  limits: SandboxLimits
-  /** Granted secrets by name, current values (replaced on update, see {@link Executor.updateSecrets}). */
-  secrets: Record<string, string>
-  /**
-   * Every value of its granted secrets since the deploy (a value replaced by a rotation stays
-   * secret): what the function's errors and logs are redacted of as they leave the thread.
-   */
-  redactor: SecretRedactor
-  /**
-   * The snapshot a thread took of this version: every thread's later instances restore from it
-   * (the same shared memory). Dropped when the secrets change.
-   */
-  snapshot?: Snapshot
-}
-
-export interface ExecutorEvents {
-  restarted(executor: Executor, reason: string): void
-  /** A thread took the snapshot of `source`. */
-  snapshot?(executor: Executor, source: FunctionSource, snapshot: Snapshot): void
-}
+export type {
+  ExecutorEvents,
+  ExtendableDeadline,
+  FunctionSource,
+  InstanceRef,
+  InvocationBudgetSpec,
+  InvocationHandlers,
+  InvocationResult,
+} from './executor-types.js'
 
 let nextInv = 1
 let nextInstance = 1
@@ -208,35 +129,14 @@ export class Executor {
     this.#eluAt = 0
     const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
     this.#guestSlot = guestSlot
-    const worker = new Worker(this.#workerUrl, {
-      // QuickJS's stack check counts its shadow stack; wasm frames use about twice as much native
-      // stack, so 8 MB leaves room for limits.maxStackKb up to 1024 (see options.ts).
-      // The thread's JS mostly carries messages (guests live in wasm memory): what it allocates dies
-      // young. V8's default new space grows to 32 MB under traffic and stays resident; a young
-      // generation of 4 MB keeps ~25-35 MB less RSS per thread at the end of bench (k), with the same
-      // throughput in (a), (b) and (k) and CPU per call (measured: 1, 2, 4, 8, 16 MB, the default).
-      resourceLimits: { stackSizeMb: 8, maxYoungGenerationSizeMb: 4 },
-      workerData: {
-        threadId: this.index,
-        blankMemoryMb: this.#blankMemoryMb,
-        blanks: this.#blankTarget,
-        guestSlot,
-      } satisfies ExecutorInit,
-      stdout: false,
-      stderr: false,
+    const { worker, ready } = spawnExecutorThread(this.#workerUrl, {
+      threadId: this.index,
+      blankMemoryMb: this.#blankMemoryMb,
+      blanks: this.#blankTarget,
+      guestSlot,
     })
     this.#worker = worker
-    this.#ready = new Promise<void>((resolve, reject) => {
-      const onMessage = (batch: Batch<FromExecutor>): void => {
-        if (batch.msgs[0]?.t === 'ready') {
-          worker.off('error', onError)
-          resolve()
-        }
-      }
-      const onError = (err: Error): void => reject(err)
-      worker.once('message', onMessage)
-      worker.once('error', onError)
-    })
+    this.#ready = ready
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
@@ -612,72 +512,4 @@ export class Executor {
     const redact = GUEST_TEXT[msg.t] as Redaction<FromExecutor> | undefined
     return redactor && !redactor.empty && redact ? redact(msg, redactor) : msg
   }
-}
-
-type Redaction<M> = (msg: M, redactor: SecretRedactor) => M
-
-/**
- * Where each message from an executor thread carries text the function wrote (its exceptions:
- * message, name, stack, every field of details; its console output), and how it is redacted of
- * the function's secrets: here, as it enters the host, so no path that shows it later (errors
- * thrown to callers, `invoke` and `log` events, HTTP answers, deploy errors, source-mapped
- * stacks) can forget to. `undefined`: the message carries the function's deliberate output (a
- * response, a call's result, the requests of its host calls: passed as is) or only what fnbox
- * wrote. A new message type must be placed here to compile.
- */
-const GUEST_TEXT: { [T in FromExecutor['t']]: Redaction<Extract<FromExecutor, { t: T }>> | undefined } = {
-  failed: (msg, redactor) => ({ ...msg, error: redactError(msg.error, redactor) }),
-  'create-failed': (msg, redactor) => ({ ...msg, error: redactError(msg.error, redactor) }),
-  log: (msg, redactor) => ({ ...msg, message: redactor.redact(msg.message) }),
-  ready: undefined,
-  created: undefined,
-  lost: undefined,
-  respond: undefined,
-  chunk: undefined,
-  end: undefined,
-  done: undefined,
-  host: undefined,
-  blank: undefined,
-  snapshot: undefined,
-}
-
-/** The error's message and details redacted; its code and status are fnbox's. */
-function redactError(error: SerializedFnboxError, redactor: SecretRedactor): SerializedFnboxError {
-  return { ...error, message: redactor.redact(error.message), details: redactor.redactDeep(error.details) }
-}
-
-function withReason(error: SerializedFnboxError, reason: string): SerializedFnboxError {
-  return { ...error, message: `${error.message}; its thread was terminated`, details: { ...error.details, reason } }
-}
-
-/** Facts of a FnboxError that may reach the guest: written by fnbox, never host internals. */
-const GUEST_DETAILS = ['limit', 'value', 'argument', 'expected', 'attempts', 'outcome'] as const
-/** The same for a fetch: the host and why it was refused, never the address it resolved to. */
-const FETCH_DETAILS = ['limit', 'value', 'host', 'reason', 'policy'] as const
-
-/** A host call's failure for the guest. Only messages fnbox wrote cross; other errors stay here. */
-function hostCallError(req: HostCall, err: unknown): HostCallError {
-  if (err instanceof DOMException && err.name === 'AbortError') {
-    return { name: 'AbortError', message: 'The operation was aborted' }
-  }
-  if (!(err instanceof FnboxError)) {
-    return {
-      name: req.op === 'fetchStart' ? 'TypeError' : 'Error',
-      message: req.op === 'fetchStart' ? 'fetch failed' : 'host call failed',
-    }
-  }
-  const details: Record<string, string | number> = {}
-  for (const k of req.op === 'data' ? GUEST_DETAILS : FETCH_DETAILS) {
-    const v = err.details[k]
-    if (typeof v === 'string' || typeof v === 'number') details[k] = v
-  }
-  // A failed fetch is a TypeError, as in browsers, with the code to tell why (ERR_HOST_FORBIDDEN, ...).
-  if (req.op !== 'data') return { name: 'TypeError', message: err.message, code: err.code, details }
-  const name =
-    err.code === 'ERR_INVALID_ARGUMENT' || err.code === 'ERR_DIMENSION_MISMATCH'
-      ? 'TypeError'
-      : err.code === 'ERR_TOO_LARGE'
-        ? 'RangeError'
-        : 'Error'
-  return { name, message: err.message, code: err.code, details }
 }
