@@ -171,6 +171,22 @@ declare module 'fnbox:host' {
     ): Promise<{ id: string; deduplicated: boolean }>
   }
 
+  /**
+   * The second argument of an export run as a job (`deploy({ jobs: { task: 'export' } })`, a
+   * cron slot, a hook's job): `export async function resize(payload, ctx: FnboxJobContext)`.
+   */
+  export interface FnboxJobContext {
+    job: {
+      id: string
+      task: string
+      /** This attempt, from 1: an export may run more than once (at-least-once). */
+      attempt: number
+      maxAttempts: number
+      /** When the job was due (ISO 8601): its runAt, a cron slot's time. */
+      scheduledTime: string
+    }
+  }
+
   /** What a transaction callback gets: kv, vector and jobs inside the transaction. */
   export interface FnboxTransaction {
     readonly kv: FnboxKv

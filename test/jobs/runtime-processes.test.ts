@@ -89,6 +89,23 @@ describe.skipIf(server.skip)('runtime processes on server Postgres', () => {
     expect(rescuer.ends).toEqual([expect.objectContaining({ attempt: 2, kind: 'completed' })])
   }, 60_000)
 
+  it('a stale host paused past its lease cannot complete: it learns it lost the job and records nothing', async () => {
+    const stale = await start({ leaseMs: 600, pollIntervalMs: 100 })
+    await sql`insert into fnbox_jobs (task, payload) values ('hang', '{}')`.execute(database.db)
+    await stale.until((m) => m.type === 'started')
+    stale.child.kill('SIGSTOP') // no heartbeats: its lease runs out
+    const rescuer = await start({ leaseMs: 600, pollIntervalMs: 100 })
+    await expect.poll(() => count(`task = 'hang' and state = 'completed'`), { timeout: 20_000 }).toBe(1)
+    stale.child.kill('SIGCONT') // its next heartbeat finds the lease gone: the run is stopped
+    await stale.until((m) => m.type === 'ends' && m.ends.length > 0)
+    expect(stale.ends).toEqual([expect.objectContaining({ attempt: 1, kind: 'lost' })])
+    const { rows } = await sql<{ attempts: number; token: number }>`select attempts, token from fnbox_jobs`.execute(
+      database.db,
+    )
+    expect(rows).toEqual([{ attempts: 2, token: 2 }])
+    await Promise.all([stale.close(), rescuer.close()])
+  }, 60_000)
+
   it('2 hosts x 20 concurrency x 10,000 jobs in sandboxes: every job runs once, none twice at once, nothing left locked', async () => {
     const a = await start({ concurrency: 20 })
     const b = await start({ concurrency: 20 })
