@@ -21,7 +21,7 @@ export default tseslint.config(
   },
   {
     // Guest code runs inside QuickJS: plain JavaScript with web globals only.
-    files: ['src/sandbox/prelude/**/*.js', 'examples/functions/**/*.js'],
+    files: ['src/sandbox/prelude/**/*.js', 'src/host/**/*.js', 'examples/functions/**/*.js'],
     languageOptions: {
       sourceType: 'module',
       globals: { globalThis: 'readonly' },

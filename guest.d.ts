@@ -24,8 +24,14 @@
 
 /** The second argument of every HTTP handler. */
 export interface FnboxContext {
-  /** Unique id of this invocation; also on every `log` event the host receives. */
+  /**
+   * Id of this invocation: the client's `X-Request-Id` when it sent a valid one (1-128 visible
+   * ASCII characters), else a new UUID; echoed in the response's `x-request-id`, and on every
+   * log entry and span of the invocation.
+   */
   readonly requestId: string
+  /** The trace id of the invocation's span; undefined while the host records no traces. */
+  readonly traceId: string | undefined
   /** The function's deployed name. */
   readonly functionName: string
   /** The deployed version (content hash). */

@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall)
+//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall, observe)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -11,6 +11,7 @@ import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
 import { runFaultScenario } from './faults.mjs'
 import { benchJobs } from './jobs.mjs'
+import { benchObserve } from './observe.mjs'
 
 const require = createRequire(import.meta.url)
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
@@ -1342,4 +1343,5 @@ if (run('zipf')) await benchZipf()
 if (run('webapis')) await benchWebApis()
 if (run('jobs')) await benchJobs({ report, fmt })
 if (run('stall')) await benchStall()
+if (run('observe')) await benchObserve({ report, PAYLOAD, ECHO })
 if (process.argv.includes('--json')) console.log(JSON.stringify(results, null, 2))

@@ -4,18 +4,34 @@
  * @module
  */
 import type { FnboxErrorCode } from './errors.js'
+import type { LoggedError } from './observability/logs.js'
 import type { BreakerStats } from './reliability/breaker.js'
 import type { CredentialEvent } from './reliability/credentials.js'
 import type { LoadLevelEvent } from './reliability/shedding.js'
 
-/** Console output of a guest. @public */
+/**
+ * Console output of a guest. `console.log('Processing', { userId: 1 })` arrives as `message`
+ * `'Processing'` with `fields` `{ userId: 1 }`; an Error argument as `err` (its stack mapped
+ * through the deploy's source map); a line with a format string (`'%s'`) as util.format prints it.
+ *
+ * @public
+ */
 export interface LogEvent {
   level: 'debug' | 'info' | 'log' | 'warn' | 'error'
-  /** The line, with the function's granted secrets replaced by `[redacted]`. */
+  /** The line's text, with the function's granted secrets replaced by `[redacted]`. */
   message: string
+  /** The plain objects the guest logged, merged (redacted like `message`). */
+  fields?: Record<string, unknown> | undefined
+  /** The first Error the guest logged. */
+  err?: LoggedError | undefined
   function: string
   version: string
+  /** The invocation's request id (an adopted `X-Request-Id`, or a new UUID). */
   requestId: string
+  /** The invocation span's trace id, while an OpenTelemetry SDK is registered. */
+  traceId?: string | undefined
+  /** The invocation span's id, while an OpenTelemetry SDK is registered. */
+  spanId?: string | undefined
   /** `Date.now()` when the host received it. */
   time: number
 }
@@ -25,6 +41,8 @@ export interface InvokeEvent {
   function: string
   version: string
   requestId: string
+  /** The invocation span's trace id, while an OpenTelemetry SDK is registered. */
+  traceId?: string | undefined
   kind: 'fetch' | 'call'
   /** The export called (`call`) or the HTTP method (`fetch`). */
   target: string

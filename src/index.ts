@@ -20,24 +20,18 @@ export type { FnboxErrorCode, FnboxErrorOptions, SerializedFnboxError } from './
 export { DEFAULT_LIMITS, DEFAULT_POOL } from './options.js'
 export { DATA_LIMITS } from './host/domains/validate.js'
 export { DEFAULT_SCOPE } from './host/domains/clients.js'
-export type { CreateIndexOptions, FilesClient, KvClient, SecretsClient, VectorClient } from './host/domains/clients.js'
+export type { FilesClient } from './host/files/client.js'
+export type { KvClient } from './host/kv/client.js'
+export type { SecretsClient } from './host/secrets/client.js'
+export type { CreateIndexOptions, VectorClient } from './host/vector/client.js'
 export type { PostgresKvOptions, StorageOption } from './storage/backend.js'
 export type { PgPoolClientLike, PgPoolLike } from './storage/pg-pool.js'
 export type { WriteOutcome } from './host/domains/session.js'
+export type { FileInfo, FileListOptions, FileListResult, FileStore } from './host/files/types.js'
+export type { JsonValue, StorageAdapters, StorageTransaction } from './host/domains/types.js'
+export type { KvListKey, KvListOptions, KvListResult, KvSetOptions, KvStore } from './host/kv/types.js'
+export type { SealedSecretStore } from './host/secrets/types.js'
 export type {
-  FileInfo,
-  FileListOptions,
-  FileListResult,
-  FileStore,
-  JsonValue,
-  KvListKey,
-  KvListOptions,
-  KvListResult,
-  KvSetOptions,
-  KvStore,
-  SealedSecretStore,
-  StorageAdapters,
-  StorageTransaction,
   VectorFilter,
   VectorFilterOps,
   VectorFilterValue,
@@ -47,7 +41,7 @@ export type {
   VectorMetric,
   VectorQuery,
   VectorStore,
-} from './host/domains/types.js'
+} from './host/vector/types.js'
 export type { Limits, PoolBudgetOptions, PoolOptions } from './options.js'
 export type { Clock } from './pool/clock.js'
 export type { PoolBudgetStats } from './pool/pool-manager.js'
@@ -80,6 +74,10 @@ export type {
 export type { HttpErrorHandler, HttpMountOptions, NodeRequestLike } from './triggers/http/node-http.js'
 export type { ExpressMiddleware, ExpressRequestLike } from './triggers/http/express.js'
 export type { KoaContextLike, KoaMiddleware, KoaMountOptions } from './triggers/http/koa.js'
+export type { MetricsOptions } from './observability/metrics.js'
+export type { TracingOptions } from './observability/tracing.js'
+export type { LoggedError, LoggerLike } from './observability/logs.js'
+export type { HealthCheck, HealthReport, HealthStatus } from './observability/health.js'
 export { bundle } from './bundle/bundle.js'
 export { DEFAULT_JOB_RETENTION, DEFAULT_JOB_RETRY, JOB_DEFAULTS, JOB_LIMITS, JOB_STATES } from './host/jobs/jobs.js'
 export type {

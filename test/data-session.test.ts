@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { isFnboxError } from '../src/errors.js'
-import type { KvStore } from '../src/host/domains/types.js'
+import type { KvStore } from '../src/host/kv/types.js'
 import { DataSession } from '../src/host/domains/session.js'
 import { MemoryKvStore } from '../src/host/kv/memory.js'
 import { Deadline } from '../src/reliability/deadline.js'
@@ -25,6 +25,9 @@ async function backend(storage: StorageOption, kv?: KvStore): Promise<Backend> {
   open.push(b)
   return b
 }
+
+/** The kv store of a backend (the user's adapter, or the built-in one). */
+const kvOf = (backend: Backend) => backend.stores.get('kv') as KvStore
 
 const json = (value: unknown) => JSON.stringify(value)
 const failure = (promise: Promise<unknown>) =>
@@ -51,7 +54,7 @@ describe('DataSession: writes cut short by the deadline', () => {
     const store = await backend('memory')
     ready(store) // the first start is over, after the caller gave up
     await settle()
-    expect(await store.kv.get('s', 'n')).toBeUndefined()
+    expect(await kvOf(store).get('s', 'n')).toBeUndefined()
     expect(session.endWrites()).toBe('none')
   })
 
@@ -66,7 +69,7 @@ describe('DataSession: writes cut short by the deadline', () => {
     expect(await write).toMatchObject({ code: 'ERR_TIMEOUT', details: { outcome: 'not-started' } })
     await holder.rollback() // the session is free: the queued write would run now
     await settle()
-    expect(await store.kv.get('s', 'k')).toBeUndefined()
+    expect(await kvOf(store).get('s', 'k')).toBeUndefined()
     expect(session.endWrites()).toBe('none')
   })
 
@@ -75,7 +78,7 @@ describe('DataSession: writes cut short by the deadline', () => {
     async () => {
       const clock = new ManualClock()
       const store = await backend({ postgres: await server.url() })
-      await store.kv.get('s', 'warm') // migrated
+      await kvOf(store).get('s', 'warm') // migrated
       // Every connection of the pool (10) busy in a transaction: the write waits for one.
       const busy = await Promise.all(Array.from({ length: 10 }, () => store.transaction()))
       const session = new DataSession(() => Promise.resolve(store), 's')
@@ -85,7 +88,7 @@ describe('DataSession: writes cut short by the deadline', () => {
       expect(await write).toMatchObject({ code: 'ERR_TIMEOUT', details: { outcome: 'not-started' } })
       await Promise.all(busy.map((t) => t.rollback()))
       await settle()
-      expect(await store.kv.get('s', 'k')).toBeUndefined()
+      expect(await kvOf(store).get('s', 'k')).toBeUndefined()
       expect(session.endWrites()).toBe('none')
     },
   )
@@ -105,7 +108,7 @@ describe('DataSession: writes cut short by the deadline', () => {
     expect(session.endWrites()).toBe('unknown')
     land()
     await settle()
-    expect(await store.kv.get('s', 'k')).toBe(1)
+    expect(await kvOf(store).get('s', 'k')).toBe(1)
     expect(session.endWrites()).toBe('applied')
   })
 

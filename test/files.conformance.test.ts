@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isFnboxError } from '../src/errors.js'
 import { compareCodePoints } from '../src/host/domains/code-points.js'
-import type { FileInfo, FileStore } from '../src/host/domains/types.js'
+import type { FileInfo, FileStore } from '../src/host/files/types.js'
 import { DiskFileStore, MemoryFileStore, normalizeFilePath, normalizeFilePrefix } from '../src/host/files/index.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)

@@ -247,11 +247,13 @@ describe('deploy and serve', () => {
     await runtime.call('logger', 'run')
     runtime.off('log', listener)
     expect(logs.map((l) => [l.level, l.message])).toEqual([
-      ['log', 'hello { a: 1 }'],
+      ['log', 'hello'],
       ['error', 'bad 7'],
       ['warn', 'w'],
     ])
-    expect(logs[0]).toMatchObject({ function: 'logger', version })
+    // Plain objects logged keep their structure as the line's fields.
+    expect(logs[0]).toMatchObject({ function: 'logger', version, fields: { a: 1 } })
+    expect(logs[1]!.fields).toBeUndefined()
     expect(logs[0]!.requestId).toBe(logs[1]!.requestId)
   })
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { isFnboxError } from '../src/errors.js'
-import type { SealedSecretStore } from '../src/host/domains/types.js'
+import type { SealedSecretStore } from '../src/host/secrets/types.js'
 import {
   MAX_SECRET_BYTES,
   MemorySealedSecretStore,

@@ -6,15 +6,15 @@ import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isFnboxError } from '../src/errors.js'
+import type { JsonValue } from '../src/host/domains/types.js'
 import type {
-  JsonValue,
   VectorFilter,
   VectorFilterValue,
   VectorItem,
   VectorMatch,
   VectorMetric,
   VectorStore,
-} from '../src/host/domains/types.js'
+} from '../src/host/vector/types.js'
 import { MemoryVectorStore, PostgresVectorStore } from '../src/host/vector/index.js'
 import { WriteGate } from '../src/storage/memory-gate.js'
 import { PgliteDialect } from '../src/storage/pglite-dialect.js'

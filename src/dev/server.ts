@@ -78,7 +78,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const port = typeof address === 'object' && address !== null ? address.port : options.port
     url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 
-    runtime.on('log', (e) => print(`[${e.function}] ${e.level === 'log' ? '' : `${e.level}: `}${e.message}`))
+    runtime.on('log', (e) => {
+      // Structured lines (fields, an Error) print as the console would: fields' JSON, the mapped stack.
+      const fields = e.fields ? ` ${JSON.stringify(e.fields)}` : ''
+      const stack = e.err?.stack ? `\n${e.err.stack.replace(/\n$/, '')}` : ''
+      print(`[${e.function}] ${e.level === 'log' ? '' : `${e.level}: `}${e.message}${fields}${stack}`)
+    })
     runtime.on('invoke', (e) => {
       const what = e.kind === 'fetch' ? `${e.target} ${e.status ?? ''}` : `call ${e.target}`
       const took = `${Math.round(e.durationMs)} ms`

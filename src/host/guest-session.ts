@@ -10,6 +10,7 @@ import { FnboxError } from '../errors.js'
 import type { Deadline } from '../reliability/deadline.js'
 import type { Egress } from '../reliability/egress.js'
 import { transferable, type HostCall, type HostReplyValue } from '../sandbox/protocol.js'
+import type { SessionTelemetry } from '../observability/index.js'
 import type { DataSession } from './domains/session.js'
 import type { AllowedHosts } from './net/index.js'
 
@@ -46,11 +47,14 @@ export class GuestHostSession {
   readonly #openData: () => DataSession
   /** Opened on the first data call (kv, vector, files, tx). */
   #data: DataSession | undefined
+  /** Metrics and spans of the invocation; undefined when nothing observes it. */
+  readonly #telemetry: SessionTelemetry | undefined
 
-  constructor(net: Net, policy: SessionPolicy, openData: () => DataSession) {
+  constructor(net: Net, policy: SessionPolicy, openData: () => DataSession, telemetry?: SessionTelemetry) {
     this.#net = net
     this.#policy = policy
     this.#openData = openData
+    this.#telemetry = telemetry
   }
 
   async handle(req: HostCall): Promise<HostReplyValue | undefined> {
@@ -68,18 +72,17 @@ export class GuestHostSession {
         const abort = new AbortController()
         this.#aborts.set(req.meta.fetchId, abort)
         try {
-          const res = await this.#net.fetch(
-            req.meta.url,
-            {
-              method: req.meta.method,
-              headers: req.meta.headers,
-              body: req.body ? new Uint8Array(req.body) : undefined,
-              redirect: req.meta.redirect,
-              signal: AbortSignal.any([abort.signal, this.#closed.signal]),
-            },
-            this.#policy,
-            this.#policy,
-          )
+          const { url, method, headers } = req.meta
+          const signal = AbortSignal.any([abort.signal, this.#closed.signal])
+          const body = req.body ? new Uint8Array(req.body) : undefined
+          const send = () =>
+            this.#net.fetch(
+              url,
+              { method, headers, body, redirect: req.meta.redirect, signal },
+              this.#policy,
+              this.#policy,
+            )
+          const res = this.#telemetry ? await this.#telemetry.fetch(method, url, headers, send) : await send()
           let bodyId: number | null = null
           if (res.body) {
             bodyId = this.#nextBody++
@@ -123,10 +126,15 @@ export class GuestHostSession {
       }
       case 'data': {
         if (this.#ended) throw new FnboxError('ERR_CLOSED', 'the invocation has ended')
+        // A guest `trace.span` (observability/tracing.ts), not a data call.
+        if (req.method === 'trace.start' || req.method === 'trace.end') {
+          return { op: 'data', json: this.#telemetry?.guestTrace(req.method, req.args), bytes: undefined }
+        }
         const data = (this.#data ??= this.#openData())
         const bytes = req.bytes ? new Uint8Array(req.bytes) : undefined
         // Cut short at the invocation's deadline (a write that has not started never does).
-        const reply = await data.handle(req.method, req.args, bytes, this.#policy.deadline)
+        const run = () => data.handle(req.method, req.args, bytes, this.#policy.deadline)
+        const reply = this.#telemetry ? await this.#telemetry.hostCall(req.method, run) : await run()
         return { op: 'data', json: reply.json, bytes: reply.bytes ? transferable(reply.bytes) : undefined }
       }
     }

@@ -7,6 +7,7 @@
  */
 import type { EventEmitter } from 'eventemitter3'
 import type { RuntimeEvents } from '../events.js'
+import type { Observability } from '../observability/index.js'
 import type { Executor } from '../pool/executor.js'
 import type { PoolManager } from '../pool/pool-manager.js'
 import type { BreakerState, BucketRotation } from '../reliability/breaker.js'
@@ -27,6 +28,8 @@ export interface RuntimeContext {
   readonly rotation: BucketRotation
   /** Undefined when shedding is off. */
   readonly shedder: LoadShedder | undefined
+  /** Metrics, spans, structured logs. */
+  readonly obs: Observability
   /** The storage backend, opened on first use; rejects with `ERR_CLOSED` once closed. */
   storage(): Promise<Backend>
   /** Throws `ERR_CLOSED` once `close()` has begun. */

@@ -143,9 +143,10 @@ export class Deployments {
       allowedHosts,
       acquireWaits: new RecentWindow(),
       stacks,
-      pool: ctx.pools.create(source, pool, { name, version }, (ms, restored) =>
-        ctx.events.emit('instance:create', { function: name, version, ms, restored }),
-      ),
+      pool: ctx.pools.create(source, pool, { name, version }, (ms, restored) => {
+        fn.metrics?.coldStart()
+        ctx.events.emit('instance:create', { function: name, version, ms, restored })
+      }),
       breakerOptions: d.breaker,
       breaker: undefined,
       quotaOptions: d.quota,
@@ -155,6 +156,7 @@ export class Deployments {
       upstreamGrants: new Set(d.upstreams),
       retry: d.retry,
       timeoutMs: Math.min(limits.timeoutMs, d.breaker?.timeoutMs ?? Infinity),
+      metrics: ctx.obs.metrics?.forFunction(name, version),
     }
     let coldStartMs: number
     try {

@@ -11,6 +11,7 @@ import type { StackMapper } from '../bundle/source-map.js'
 import type { Limits } from '../options.js'
 import type { FunctionSource } from '../pool/executor.js'
 import type { FunctionPool } from '../pool/function-pool.js'
+import type { FunctionMetrics } from '../observability/index.js'
 import type { RecentWindow } from '../observability/window.js'
 import type { ResolvedCallRetry } from '../reliability/backoff.js'
 import type { CircuitBreaker, ResolvedBreakerOptions } from '../reliability/breaker.js'
@@ -49,6 +50,8 @@ export interface FunctionVersion {
   timeoutMs: number
   /** Maps guest stacks through the deploy's source map, when it has one. */
   stacks: StackMapper | undefined
+  /** Its metrics (series looked up once); undefined when metrics are off. */
+  metrics: FunctionMetrics | undefined
 }
 
 /** A failure to load a function, as `deploy` reports it (`ERR_DEPLOY_FAILED` naming it). */

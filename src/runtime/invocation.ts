@@ -7,11 +7,11 @@
  * @internal
  * @module
  */
-import { randomUUID } from 'node:crypto'
 import { FnboxError, invalidOption, isFnboxError } from '../errors.js'
 import { DataSession } from '../host/domains/session.js'
 import { GuestHostSession } from '../host/guest-session.js'
-import type { GuestRequestMeta } from '../sandbox/bridge-types.js'
+import { requestIdOf, type CallIds, type CallTelemetry } from '../observability/index.js'
+import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
 import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
 import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
 import { retrying } from '../reliability/backoff.js'
@@ -21,7 +21,7 @@ import type { Deployments } from './deployments.js'
 import { GuestResponse } from './fetch-bridge.js'
 import { asFnboxError, mapStack, type FunctionVersion } from './function-version.js'
 import { readRequestBody } from './request-body.js'
-import type { GuestJobRequest } from '../host/domains/session.js'
+import type { AnnotateCall } from '../host/domains/session.js'
 
 /** A background run (a job, a cron slot, a hook): its deadline and what aborts it. */
 export interface BackgroundRun {
@@ -34,8 +34,7 @@ export interface BackgroundRun {
 type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 
 /** One invocation between acquiring its instance and releasing it. */
-interface OpenCall {
-  requestId: string
+interface OpenCall extends CallIds {
   ref: InstanceRef
   session: GuestHostSession
   started: number
@@ -46,18 +45,20 @@ interface OpenCall {
   budget: InvocationBudgetSpec
   /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
   clientGone: boolean
+  /** Its metrics and spans; undefined when nothing observes it. */
+  telemetry: CallTelemetry | undefined
 }
 
 export class Invocations {
   readonly #ctx: RuntimeContext
   readonly #deployments: Deployments
 
-  readonly #jobRequest: GuestJobRequest | undefined
+  readonly #annotate: AnnotateCall | undefined
 
-  constructor(ctx: RuntimeContext, deployments: Deployments, jobRequest?: GuestJobRequest) {
+  constructor(ctx: RuntimeContext, deployments: Deployments, annotate?: AnnotateCall) {
     this.#ctx = ctx
     this.#deployments = deployments
-    this.#jobRequest = jobRequest
+    this.#annotate = annotate
   }
 
   /** A job's run, a cron slot or a hook: `exportName(...args)` of the current version. */
@@ -106,12 +107,16 @@ export class Invocations {
    * mounts, which can take a body as bytes.
    */
   async serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
+    // The client's X-Request-Id when valid, else a new one: echoed in the answer, errors included.
+    const requestId = requestIdOf(request.headers)
     try {
       const name = functionNameOf(path)
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
-      return await this.#invokeFetch(this.#deployments.get(name), request, signal, forMount)
+      return await this.#invokeFetch(this.#deployments.get(name), request, path, requestId, signal, forMount)
     } catch (err) {
-      return asFnboxError(err).toResponse()
+      const response = asFnboxError(err).toResponse()
+      response.headers.set('x-request-id', requestId)
+      return response
     }
   }
 
@@ -121,14 +126,14 @@ export class Invocations {
     argsJson: string,
     run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
   ): Promise<T> {
-    const call = await this.#begin(fn, run.timeoutMs)
-    const { requestId, ref, session } = call
+    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined, run.timeoutMs)
+    const { ref, session } = call
     let error: FnboxError | undefined
     let inv = -1
     const cancel = (): void => ref.executor.cancel(inv, 'client')
     try {
       const invocation = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
-        onLog: (level, message) => this.#log(fn, requestId, level, message),
+        onLog: (level, message) => this.#log(fn, call, level, message),
         onHost: (req) => session.handle(req),
       })
       inv = invocation.inv
@@ -150,12 +155,14 @@ export class Invocations {
   async #invokeFetch(
     fn: FunctionVersion,
     request: Request,
+    path: string,
+    requestId: string,
     signal: AbortSignal | undefined,
     forMount: boolean,
   ): Promise<Response> {
     const requestBody = await readRequestBody(request, fn.limits.maxRequestBytes)
-    const call = await this.#begin(fn)
-    const { requestId, ref, session } = call
+    const call = await this.#begin(fn, 'http', requestId, path, request)
+    const { ref, session, telemetry } = call
     const meta = JSON.stringify({
       method: request.method,
       url: request.url,
@@ -163,6 +170,7 @@ export class Invocations {
       requestId,
       functionName: fn.name,
       version: fn.version,
+      traceId: call.traceId,
     } satisfies GuestRequestMeta)
     const executor = ref.executor
     const cancel = (): void => {
@@ -171,10 +179,13 @@ export class Invocations {
     }
     const answer = new GuestResponse(forMount, { credit: () => executor.credit(inv), cancel })
     const { inv, done } = executor.invoke(ref, { kind: 'fetch', meta, body: requestBody }, call.budget, {
-      onRespond: (head, bytes) => answer.respond(head, bytes),
-      onChunk: (data) => answer.chunk(data),
+      onRespond: (head, bytes) => answer.respond(withRequestId(head, requestId), bytes),
+      onChunk: (data) => {
+        telemetry?.chunk()
+        answer.chunk(data)
+      },
       onEnd: () => answer.end(),
-      onLog: (level, message) => this.#log(fn, requestId, level, message),
+      onLog: (level, message) => this.#log(fn, call, level, message),
       onHost: (req) => session.handle(req),
     })
     // An already aborted signal never fires 'abort': the caller is gone before we started.
@@ -202,24 +213,48 @@ export class Invocations {
    * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
    * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
    */
-  async #begin(fn: FunctionVersion, timeoutMs: number = fn.timeoutMs): Promise<OpenCall> {
+  async #begin(
+    fn: FunctionVersion,
+    trigger: 'http' | 'call',
+    requestId: string,
+    target: string,
+    request: Request | undefined,
+    timeoutMs: number = fn.timeoutMs,
+  ): Promise<OpenCall> {
     const ctx = this.#ctx
-    const gate = admit({
-      name: fn.name,
-      priority: fn.priority,
-      quota: fn.quota,
-      breaker: fn.breaker,
-      shedder: ctx.shedder,
+    const telemetry = ctx.obs.begin(fn.metrics, {
+      function: fn.name,
+      version: fn.version,
+      trigger,
+      requestId,
+      target,
+      headers: request?.headers,
+      method: request?.method,
     })
     const started = performance.now()
+    let gate: GateTicket | undefined
     let ref: InstanceRef
     try {
+      gate = admit({
+        name: fn.name,
+        priority: fn.priority,
+        quota: fn.quota,
+        breaker: fn.breaker,
+        shedder: ctx.shedder,
+      })
       ref = await fn.pool.acquire()
     } catch (err) {
-      gate.abandon()
+      gate?.abandon()
+      // A refused call counts (its outcome the refusal's code) and ends its span.
+      const ids = { requestId, traceId: telemetry?.traceId, spanId: telemetry?.spanId }
+      ctx.obs.ended(fn, telemetry, fn.metrics, trigger, ids, undefined, asFnboxError(err), undefined)
       throw err
     }
     const acquired = performance.now()
+    if (telemetry) {
+      telemetry.acquiredAt = acquired
+      ctx.obs.acquired(telemetry, ref, started, acquired)
+    }
     fn.acquired++
     fn.acquireWaits.record(acquired - started)
     const deadline = new Deadline(timeoutMs)
@@ -228,7 +263,10 @@ export class Invocations {
     const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
     const limits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     return {
-      requestId: randomUUID(),
+      requestId,
+      traceId: telemetry?.traceId,
+      spanId: telemetry?.spanId,
+      telemetry,
       ref,
       session: new GuestHostSession(
         ctx.egress,
@@ -239,7 +277,8 @@ export class Invocations {
           deadline,
           grants: fn.upstreamGrants,
         },
-        () => new DataSession(() => ctx.storage(), fn.scope, this.#jobRequest),
+        () => new DataSession(() => ctx.storage(), fn.scope, this.#annotate),
+        telemetry,
       ),
       started,
       acquired,
@@ -265,12 +304,23 @@ export class Invocations {
     const held = performance.now() - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
+    this.#ctx.obs.ended(
+      fn,
+      call.telemetry,
+      fn.metrics,
+      kind === 'fetch' ? 'http' : 'call',
+      call,
+      status,
+      error,
+      held / 1000,
+    )
     const events = this.#ctx.events
     if (events.listenerCount('invoke') === 0) return
     events.emit('invoke', {
       function: fn.name,
       version: fn.version,
       requestId: call.requestId,
+      traceId: call.traceId,
       kind,
       target,
       status,
@@ -283,16 +333,17 @@ export class Invocations {
     })
   }
 
-  #log(fn: FunctionVersion, requestId: string, level: GuestLogLevel, message: string): void {
-    this.#ctx.events.emit('log', {
-      level,
-      message,
-      function: fn.name,
-      version: fn.version,
-      requestId,
-      time: Date.now(),
-    })
+  /** A guest console line: structured, to `log` listeners, the logger or stderr (observability/). */
+  #log(fn: FunctionVersion, call: CallIds, level: GuestLogLevel, message: string): void {
+    this.#ctx.obs.guestLog(fn, call, level, message, (stack) => fn.stacks?.map(stack) ?? stack)
   }
+}
+
+/** The guest's response head with the invocation's `x-request-id` (replacing one the guest set). */
+function withRequestId(head: GuestResponseMeta, requestId: string): GuestResponseMeta {
+  const headers = head.headers.filter(([name]) => name.toLowerCase() !== 'x-request-id')
+  headers.push(['x-request-id', requestId])
+  return { ...head, headers }
 }
 
 /** The first segment of a request path, percent-decoded; `ERR_BAD_REQUEST` when it cannot be. */

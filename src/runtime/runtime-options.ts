@@ -5,9 +5,13 @@
  * @module
  */
 import { resolveJobsOption, type JobsOptions } from '../triggers/jobs/runtime-jobs.js'
+import type { LoggerLike } from '../observability/logs.js'
+import type { MetricsOptions } from '../observability/metrics.js'
+import type { TracingOptions } from '../observability/tracing.js'
 import { join } from 'node:path'
 import { invalidOption } from '../errors.js'
 import type { StorageAdapters } from '../host/domains/types.js'
+import { ADAPTER_KEYS } from '../host/registry.js'
 import { parseAllowedHosts } from '../host/net/index.js'
 import {
   checkKeys,
@@ -113,6 +117,23 @@ export interface RuntimeOptions {
    * fires cron slots); other hosts run the jobs.
    */
   jobs?: JobsOptions | false
+  /**
+   * Prometheus metrics (prom-client): on by default in a registry of the runtime's own; pass
+   * `{ registry }` to add them to your app's, `false` to turn them off. See {@link Runtime.metrics}.
+   */
+  metrics?: MetricsOptions | boolean
+  /**
+   * OpenTelemetry spans through `@opentelemetry/api`: recorded while an SDK is registered (the
+   * global provider, or `{ tracerProvider }`); `false` turns them off.
+   */
+  tracing?: TracingOptions | false
+  /**
+   * A pino-compatible logger (`info(obj, msg)`, ...) for guest console lines and failed
+   * invocations, with function, version, request and trace ids. Default: with no `log` (or
+   * `invoke`) listener, guest warnings and errors and failed invocations print to stderr, one
+   * line each. `false`: nothing is printed.
+   */
+  logger?: LoggerLike | false
 }
 
 const RUNTIME_KEYS = [
@@ -132,6 +153,9 @@ const RUNTIME_KEYS = [
   'upstreams',
   'retry',
   'jobs',
+  'metrics',
+  'tracing',
+  'logger',
 ] as const
 
 /** The runtime's options, checked and filled: what its parts start from. @internal */
@@ -210,8 +234,8 @@ function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
   const adapters = opts.adapters ?? {}
   if (typeof adapters !== 'object' || adapters === null) throw invalidOption('options.adapters', 'an object', adapters)
   for (const k of Object.keys(adapters)) {
-    if (!['kv', 'vector', 'files', 'secrets', 'jobs'].includes(k)) {
-      throw invalidOption(`options.adapters.${k}`, 'one of kv, vector, files, secrets, jobs', k)
+    if (!ADAPTER_KEYS.includes(k)) {
+      throw invalidOption(`options.adapters.${k}`, `one of ${ADAPTER_KEYS.join(', ')}`, k)
     }
   }
   return () =>

@@ -8,23 +8,19 @@
 import { EventEmitter } from 'eventemitter3'
 import { FnboxError } from '../errors.js'
 import type { RuntimeEvents } from '../events.js'
-import {
-  DEFAULT_SCOPE,
-  FilesClientImpl,
-  KvClientImpl,
-  SecretsClientImpl,
-  VectorClientImpl,
-  type FilesClient,
-  type KvClient,
-  type SecretsClient,
-  type VectorClient,
-} from '../host/domains/clients.js'
+import { DEFAULT_SCOPE } from '../host/domains/clients.js'
+import { FilesClientImpl, type FilesClient } from '../host/files/client.js'
+import { KvClientImpl, type KvClient } from '../host/kv/client.js'
+import { SecretsClientImpl, type SecretsClient } from '../host/secrets/client.js'
+import { VectorClientImpl, type VectorClient } from '../host/vector/client.js'
 import { createGuardedFetch } from '../host/net/index.js'
 import { Executor } from '../pool/executor.js'
 import { PoolManager } from '../pool/pool-manager.js'
 import { createExpressMiddleware, type ExpressMiddleware } from '../triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from '../triggers/http/koa.js'
 import type { HttpMountOptions } from '../triggers/http/node-http.js'
+import { Observability } from '../observability/index.js'
+import { checkHealth, healthRoute, type HealthReport } from '../observability/health.js'
 import type { Backend } from '../storage/backend.js'
 import { BucketRotation } from '../reliability/breaker.js'
 import { Egress } from '../reliability/egress.js'
@@ -71,6 +67,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #shedder: LoadShedder | undefined
   readonly #loadProbe: ProcessLoadProbe | undefined
   readonly #pools: PoolManager
+  readonly #obs: Observability
 
   /** The key-value store of the `'default'` data scope (`.scope(name)` for others). */
   readonly kv: KvClient
@@ -90,6 +87,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   constructor(options: RuntimeOptions = {}, workerUrl: URL) {
     super()
     const opts = resolveRuntimeOptions(options)
+    const declared = new Map([...opts.upstreams.values()].map((u) => [u.origin, u.name]))
+    this.#obs = new Observability(options, this, () => this.stats(), declared)
     this.#net = createGuardedFetch()
     this.#openBackend = opts.openBackend
     const backend = (): Promise<Backend> => this.#storage()
@@ -184,13 +183,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       egress: this.#egress,
       rotation: this.#rotation,
       shedder: this.#shedder,
+      obs: this.#obs,
       storage: () => this.#storage(),
       assertOpen: () => this.#assertOpen(),
     }
     this.#deployments = new Deployments(this.#ctx, this.#background)
-    this.#invocations = new Invocations(this.#ctx, this.#deployments, (task, payload, options) =>
-      this.#background.request(task, payload, options),
-    )
+    this.#invocations = new Invocations(this.#ctx, this.#deployments, (method, args) => {
+      if (method === 'jobs.enqueue') args.context = this.#background.context(args.task)
+    })
   }
 
   /** @internal */
@@ -291,8 +291,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   express(options?: HttpMountOptions): ExpressMiddleware {
+    const health = healthRoute(options?.healthPath, () => this.health())
     return createExpressMiddleware(
-      (request, ctx) => this.#invocations.serve(request, ctx.path, ctx.signal, true),
+      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
       options,
     )
   }
@@ -308,7 +309,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   koa(options?: KoaMountOptions): KoaMiddleware {
-    return createKoaMiddleware((request, ctx) => this.#invocations.serve(request, ctx.path, ctx.signal, true), options)
+    const health = healthRoute(options?.healthPath, () => this.health())
+    return createKoaMiddleware(
+      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
+      options,
+    )
   }
 
   /**
@@ -323,6 +328,43 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   stats(): RuntimeStats {
     return collectStats(this.#ctx, this.#deployments, this.#restarts)
+  }
+
+  /**
+   * The Prometheus exposition text of the runtime's metrics (of the whole registry when you
+   * passed yours); `''` when metrics are off. The README's Observability section lists the
+   * metrics, their labels and how their cardinality is bounded.
+   *
+   * @example
+   * ```ts
+   * app.get('/metrics', async (_req, res) => res.type('text/plain').send(await runtime.metrics()))
+   * ```
+   */
+  async metrics(): Promise<string> {
+    return (await this.#obs.metrics?.text()) ?? ''
+  }
+
+  /**
+   * Readiness: `ok`, `degraded` (a breaker open, load being shed, a queue 80% full) or `down`
+   * (closed, no executor thread, storage failing to open, or shedding all but critical calls),
+   * with each check's figures. The mounts serve it at their `healthPath`.
+   *
+   * @example
+   * ```ts
+   * const { status, checks } = await runtime.health()
+   * if (status !== 'ok') console.warn(checks)
+   * ```
+   */
+  async health(): Promise<HealthReport> {
+    let storage: { ok: boolean; error?: string } | undefined
+    if (this.#backend && !this.#closed) {
+      storage = await this.#backend.then(
+        () => ({ ok: true }),
+        (err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+      )
+    }
+    const stats = this.stats()
+    return checkHealth({ closed: this.#closed !== undefined, stats, storage, pool: this.#ctx.defaults.pool })
   }
 
   /**
@@ -343,6 +385,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       for (const fn of versions) fn.breaker?.shutdown()
       this.#egress.close()
       this.#rotation.close()
+      this.#obs.metrics?.close()
       await this.#net.close()
       const backend = this.#backend
       this.#backend = undefined

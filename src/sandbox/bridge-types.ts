@@ -40,6 +40,8 @@ export interface GuestRequestMeta {
   requestId: string
   functionName: string
   version: string
+  /** The invocation span's trace id (`ctx.traceId`); absent while no tracer is registered. */
+  traceId?: string | undefined
 }
 
 /** Response head passed by the guest to `native.respond`, as JSON. */

@@ -6,6 +6,8 @@
  * @internal
  * @module
  */
+// The host SDK's virtual module (its exports come from the prelude's `host` chunk), generated from the domain registry.
+import { HOST_MODULE_NAME, HOST_MODULE_SOURCE } from '../host/guest-module.js'
 import type { NativeHooks } from './bridge-types.js'
 import type { ModuleCell } from './module-cell.js'
 import { GuestError } from './natives.js'
@@ -190,13 +192,6 @@ export function instanceHooks(inst: HookedInstance): NativeHooks {
     pump: () => inst.pump(),
   }
 }
-
-/** The host SDK's virtual module; its exports come from the prelude's `host` chunk. */
-const HOST_MODULE_NAME = 'fnbox:host'
-const HOST_MODULE_SOURCE = `const host = globalThis[Symbol.for('fnbox.host')]
-export const { kv, vector, jobs, files, secrets, tx, utils } = host
-export default host
-`
 
 /** The runtime's module loader: functions import only the host SDK. */
 export function loadModule(name: string): string | { error: Error } {

@@ -1,7 +1,7 @@
 /**
- * A runtime's storage: the kv, vector, files and secrets stores over one backend (memory, PGlite
- * or server Postgres), with the user's own adapters in place of any of them, and transactions
- * across kv and vector.
+ * A runtime's storage: the store of every domain in the registry over one backend (memory,
+ * PGlite or server Postgres), with the user's own adapters in place of any of them, and
+ * transactions across the transactional domains.
  *
  * @internal
  * @module
@@ -9,32 +9,16 @@
 import { join } from 'node:path'
 import type { PgPoolLike as Pool } from './pg-pool.js'
 import { FnboxError, invalidOption } from '../errors.js'
-import type { FileStore, KvStore, StorageAdapters, StorageTransaction, VectorStore } from '../host/domains/types.js'
-
-/** A transaction as the runtime holds it. */
-export interface OpenTransaction extends StorageTransaction {
-  /**
-   * Whether a failed statement has aborted it (Postgres): its commit would only roll back. Asked
-   * after a call in it fails, whatever error the store made of the failure.
-   */
-  aborted(): Promise<boolean>
-  /** Enqueues that commit with the transaction (absent when `adapters.jobs` replaces the store). */
-  jobs?: JobEnqueuer
-}
-import { DiskFileStore, MemoryFileStore } from '../host/files/index.js'
-// Each store from its own file, not the domains' index files: those also name the Postgres
-// stores, which must come only with `sql-backend.ts`, loaded when SQL storage is used.
-import { MemoryKvStore } from '../host/kv/memory.js'
-import { MemorySealedSecretStore } from '../host/secrets/memory.js'
+import type { TransactionalMemoryStore } from '../host/domain.js'
+import type { StorageAdapters } from '../host/domains/types.js'
+import { OPENED_DOMAINS, TRANSACTIONAL_DOMAINS } from '../host/registry.js'
+import { secretsDomain } from '../host/secrets/descriptor.js'
 import { SecretStore } from '../host/secrets/store.js'
+import type { SealedSecretStore } from '../host/secrets/types.js'
 import { SecretVault } from '../host/secrets/vault.js'
-import { MemoryVectorStore } from '../host/vector/memory.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
-import type { BuiltInStores } from './sql-backend.js'
 import type { SqlDatabase } from './sql.js'
-import type { JobEnqueuer, JobStore } from '../host/jobs/jobs.js'
-import { MemoryJobStore } from '../host/jobs/memory-jobs.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
@@ -112,10 +96,28 @@ export interface BackendOptions {
   adapters: StorageAdapters
 }
 
+/** The stores of one domain, in a backend or in a transaction, by domain name. */
+export type Stores = ReadonlyMap<string, unknown>
+
+/** A transaction as the runtime holds it: the stores of the transactional domains over it. */
+export interface OpenTransaction {
+  readonly stores: Stores
+  commit(): Promise<void>
+  rollback(): Promise<void>
+  /**
+   * Whether a failed statement has aborted it (Postgres): its commit would only roll back. Asked
+   * after a call in it fails, whatever error the store made of the failure.
+   */
+  aborted(): Promise<boolean>
+}
+
 export interface Backend {
-  readonly kv: KvStore
-  readonly vector: VectorStore
-  readonly files: FileStore
+  /** Every opened domain's store (the user's adapter, or the built-in one), by domain name. */
+  readonly stores: Stores
+  /** Domains whose store is the user's (`options.adapters`). */
+  readonly adapted: ReadonlySet<string>
+  /** The SQL database (PGlite or server Postgres), for what needs SQL itself; absent in memory. */
+  readonly sql: SqlDatabase | undefined
   /** The secrets store; fails with `ERR_INVALID_OPTION` when no key is configured. */
   secrets(): SecretStore
   /**
@@ -123,72 +125,79 @@ export interface Backend {
    * drivers mark the current `StorageCall`); calls of the other stores start when made.
    */
   readonly startsOnConnection: ReadonlySet<string>
-  /** The job queue: fnbox's (memory or Postgres) or `adapters.jobs`. */
-  readonly jobs: JobStore
-  /** Whether `jobs` is fnbox's own store (not `adapters.jobs`): table hooks write to it. */
-  readonly ownJobs: boolean
-  /** The SQL database (PGlite or server Postgres); absent in memory. */
-  readonly sql: SqlDatabase | undefined
-  /** Opens a (serializable) transaction over kv, vector and (fnbox's own) jobs. */
+  /** Opens a (serializable) transaction over the transactional domains (kv and vector). */
   transaction(): Promise<OpenTransaction>
-  /** Removes expired KV entries; resolves with how many. */
+  /** Runs every domain's upkeep (expired KV entries); resolves with how many items it removed. */
   sweep(): Promise<number>
   close(): Promise<void>
 }
 
+/** The built-in stores of a backend, and what opens a transaction over the transactional ones. */
+export interface BuiltInStores {
+  /** By domain name; a domain kept outside the database (files) has none here. */
+  readonly stores: Stores
+  /** The SQL database (PGlite or server Postgres); absent in memory. */
+  readonly sql?: SqlDatabase
+  transaction(): Promise<OpenTransaction>
+  close(): Promise<void>
+}
+
 export async function openBackend(options: BackendOptions): Promise<Backend> {
-  const { adapters } = options
+  const adapters = options.adapters as Readonly<Record<string, unknown>>
   const own =
     options.storage === 'memory'
       ? memoryStores()
       : await (await import('./sql-backend.js')).openSqlStores(options.storage)
-  const { kv, vector, sealed } = own
 
-  const ownStores = !adapters.kv && !adapters.vector
-  const files =
-    adapters.files ?? (options.files === 'memory' ? new MemoryFileStore() : new DiskFileStore(options.files))
-  let secrets: SecretStore | undefined
-  const sweeper = setInterval(() => void (adapters.kv ?? kv).sweep?.().catch(() => undefined), 60_000)
-  sweeper.unref()
-
+  const stores = new Map<string, unknown>()
   const startsOnConnection = new Set<string>()
-  if (options.storage !== 'memory') {
-    if (!adapters.kv) startsOnConnection.add('kv')
-    if (!adapters.vector) startsOnConnection.add('vector')
-    if (!adapters.jobs) startsOnConnection.add('jobs')
-    if (ownStores) startsOnConnection.add('tx')
+  for (const domain of OPENED_DOMAINS) {
+    const store = adapters[domain.name] ?? own.stores.get(domain.name) ?? domain.standalone?.({ files: options.files })
+    if (store === undefined) throw new Error(`the ${domain.name} domain has no store on this backend`)
+    stores.set(domain.name, store)
+    if (adapters[domain.name] === undefined && own.stores.has(domain.name) && options.storage !== 'memory') {
+      startsOnConnection.add(domain.name)
+    }
   }
+  // A transaction spans the built-in stores of every transactional domain.
+  const replaced = TRANSACTIONAL_DOMAINS.filter((d) => adapters[d.name] !== undefined).map((d) => d.name)
+  if (replaced.length === 0 && options.storage !== 'memory') startsOnConnection.add('tx')
+
+  const sweep = async (): Promise<number> => {
+    let removed = 0
+    for (const domain of OPENED_DOMAINS) {
+      if (domain.sweep) removed += await domain.sweep(stores.get(domain.name))
+    }
+    return removed
+  }
+  const sweeper = setInterval(() => void sweep().catch(() => undefined), 60_000)
+  sweeper.unref()
+  let secrets: SecretStore | undefined
   return {
-    kv: adapters.kv ?? kv,
-    vector: adapters.vector ?? vector,
-    jobs: adapters.jobs ?? own.jobs,
-    ownJobs: !adapters.jobs,
+    stores,
+    adapted: new Set(Object.keys(adapters).filter((name) => adapters[name] !== undefined)),
     sql: own.sql,
-    files,
     startsOnConnection,
     secrets() {
       secrets ??= new SecretStore(
         SecretVault.fromKey(options.secretsKey, 'options.secrets.key'),
-        adapters.secrets ?? sealed,
+        stores.get(secretsDomain.name) as SealedSecretStore,
       )
       return secrets
     },
     transaction() {
-      if (!ownStores) {
+      if (replaced.length > 0) {
+        const built = TRANSACTIONAL_DOMAINS.map((d) => d.name).join(' and ')
         return Promise.reject(
           new FnboxError(
             'ERR_INVALID_OPTION',
-            'tx needs the built-in kv and vector stores (options.adapters replaces them)',
+            `tx needs the built-in ${built} stores (options.adapters replaces them)`,
           ),
         )
       }
-      if (!adapters.jobs) return own.transaction()
-      // A user's queue cannot join fnbox's transaction: `tx` enqueues are refused (as for kv).
-      return own.transaction().then((t) => ({ ...t, jobs: undefined }))
+      return own.transaction()
     },
-    async sweep() {
-      return (await (adapters.kv ?? kv).sweep?.()) ?? 0
-    },
+    sweep,
     async close() {
       clearInterval(sweeper)
       await own.close()
@@ -199,31 +208,32 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
 /** The stores of `storage: 'memory'`: a transaction works on forks, adopted at commit. */
 function memoryStores(): BuiltInStores {
   const gate = new WriteGate()
-  const kv = new MemoryKvStore({ gate })
-  const vector = new MemoryVectorStore({ gate })
-  const jobs = new MemoryJobStore({ gate })
+  const stores = new Map<string, unknown>()
+  for (const domain of OPENED_DOMAINS) {
+    const store = domain.memory?.({ gate })
+    if (store !== undefined) stores.set(domain.name, store)
+  }
+  const forkable = (name: string) => stores.get(name) as TransactionalMemoryStore<unknown>
   return {
-    kv,
-    vector,
-    jobs,
-    sealed: new MemorySealedSecretStore(),
+    stores,
     async transaction() {
       const release = await gate.exclusive()
-      const t = { kv: kv.fork(), vector: vector.fork(), jobs: jobs.fork() }
+      const forks = new Map(TRANSACTIONAL_DOMAINS.map((d) => [d.name, forkable(d.name).fork()]))
       let open = true
       const finish = (commit: boolean): Promise<void> => {
         if (!open) return Promise.resolve()
         open = false
-        if (commit) {
-          kv.adopt(t.kv)
-          vector.adopt(t.vector)
-          jobs.adopt(t.jobs)
-        }
+        if (commit) for (const [name, fork] of forks) forkable(name).adopt(fork)
         release()
         return Promise.resolve()
       }
       // Exclusive: serializable by construction, and no failure aborts it.
-      return { ...t, commit: () => finish(true), rollback: () => finish(false), aborted: () => Promise.resolve(false) }
+      return {
+        stores: forks,
+        commit: () => finish(true),
+        rollback: () => finish(false),
+        aborted: () => Promise.resolve(false),
+      }
     },
     close: () => Promise.resolve(),
   }

@@ -1,49 +1,41 @@
 /**
- * The stores of a SQL backend (PGlite or server Postgres) over one migrated database. Loaded by
- * `backend.ts` at the first use of such storage: this module and kysely, which it and the
- * Postgres stores import, cost a host that keeps its data in memory (or never touches it) nothing.
+ * The stores of a SQL backend (PGlite or server Postgres) over one migrated database: each
+ * domain's SQL part, loaded here from the registry. Loaded by `backend.ts` at the first use of
+ * such storage: this module and kysely, which it and the Postgres stores import, cost a host that
+ * keeps its data in memory (or never touches it) nothing.
  *
  * @internal
  * @module
  */
-import { sql } from 'kysely'
-import type { KvStore, SealedSecretStore, VectorStore } from '../host/domains/types.js'
-import { PostgresKvStore } from '../host/kv/postgres.js'
-import { KvReadCache } from '../host/kv/read-cache.js'
-import { PostgresSealedSecretStore } from '../host/secrets/postgres.js'
-import { PostgresVectorStore } from '../host/vector/postgres.js'
-import { PostgresJobStore } from '../host/jobs/postgres-jobs.js'
-import type { JobStore } from '../host/jobs/jobs.js'
-import type { OpenTransaction } from './backend.js'
-import { openSql, type SqlConfig, type SqlDatabase } from './sql.js'
-
-/** The built-in stores of a backend, and what opens a transaction over kv and vector. */
-export interface BuiltInStores {
-  readonly kv: KvStore
-  readonly vector: VectorStore
-  readonly sealed: SealedSecretStore
-  readonly jobs: JobStore
-  /** The database, for what needs SQL itself (table hooks, LISTEN/NOTIFY); absent in memory. */
-  readonly sql?: SqlDatabase
-  transaction(): Promise<OpenTransaction>
-  close(): Promise<void>
-}
+import { sql, type Kysely } from 'kysely'
+import type { SqlParts, SqlStoreContext } from '../host/domain.js'
+import { OPENED_DOMAINS, TRANSACTIONAL_DOMAINS } from '../host/registry.js'
+import type { BuiltInStores, OpenTransaction } from './backend.js'
+import { openSql, type SqlConfig } from './sql.js'
 
 /** Opens and migrates the database of `config`, and the stores over it. */
 export async function openSqlStores(config: SqlConfig): Promise<BuiltInStores> {
   const database = await openSql(config)
   const db = database.db
-  // The embedded database has one user, this process: hot keys may be read from memory.
-  const kvOptions = database.kind === 'pglite' ? { cache: new KvReadCache() } : {}
-  // PGlite has no autovacuum: the jobs table is vacuumed after each sweep.
-  const jobs = new PostgresJobStore(db, { notifications: database, vacuum: database.kind === 'pglite' })
+  // Each domain's SQL store, and how to make it over a transaction (sharing what it shares).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const makers = new Map<string, (over: Kysely<any>) => unknown>()
+  for (const domain of OPENED_DOMAINS) {
+    const parts: SqlParts<unknown> | undefined = await domain.sql?.()
+    if (!parts?.store) continue
+    const context: SqlStoreContext = {
+      kind: database.kind,
+      shared: parts.shared?.(database.kind),
+      listen: (channel, listener) => database.listen(channel, listener),
+    }
+    const store = parts.store
+    makers.set(domain.name, (over) => store(over, context))
+  }
+  const stores = new Map([...makers].map(([name, make]) => [name, make(db)]))
   return {
-    jobs,
+    stores,
     sql: database,
-    kv: new PostgresKvStore(db, kvOptions),
-    vector: new PostgresVectorStore(db),
-    sealed: new PostgresSealedSecretStore(db),
-    async transaction() {
+    async transaction(): Promise<OpenTransaction> {
       // SERIALIZABLE: a read-modify-write in `tx` never loses an update to a concurrent one (on
       // server Postgres, READ COMMITTED let 100 concurrent increments end at 8 to 18). A
       // conflict fails with SQLSTATE 40001, which the guest's `tx` retries. PGlite runs one
@@ -56,9 +48,7 @@ export async function openSqlStores(config: SqlConfig): Promise<BuiltInStores> {
         await (commit ? trx.commit() : trx.rollback()).execute()
       }
       return {
-        kv: new PostgresKvStore(trx, kvOptions),
-        vector: new PostgresVectorStore(trx),
-        jobs: jobs.using(trx),
+        stores: new Map(TRANSACTIONAL_DOMAINS.map((d) => [d.name, makers.get(d.name)!(trx)])),
         commit: () => finish(true),
         rollback: () => finish(false),
         // In an aborted transaction every statement fails (SQLSTATE 25P02) until it ends.

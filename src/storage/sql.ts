@@ -6,11 +6,19 @@
  * @module
  */
 import { mkdir } from 'node:fs/promises'
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider, type PostgresPoolClient } from 'kysely'
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  sql,
+  type Migration,
+  type MigrationProvider,
+  type PostgresPoolClient,
+} from 'kysely'
 import { FnboxError, isFnboxError } from '../errors.js'
 import { startStorageCall } from './call-context.js'
 import { FolderLock } from './folder-lock.js'
-import { MIGRATIONS } from './migrations.js'
+import { loadMigrations } from '../host/registry.js'
 import { PgliteDialect } from './pglite-dialect.js'
 import { PgliteThread } from './pglite-thread.js'
 import type { PgPoolClientLike, PgPoolLike as Pool } from './pg-pool.js'
@@ -46,7 +54,10 @@ export interface PostgresConfig {
 
 export type SqlConfig = PgliteConfig | PostgresConfig
 
-const provider: MigrationProvider = { getMigrations: () => Promise.resolve(MIGRATIONS) }
+/** Every domain's migrations (see the registry), loaded once. */
+let migrations: Promise<Record<string, Migration>> | undefined
+const allMigrations = () => (migrations ??= loadMigrations())
+const provider: MigrationProvider = { getMigrations: allMigrations }
 
 /** Applies pending migrations; safe to run from several hosts at once (advisory lock). */
 export async function migrate(db: Kysely<unknown>): Promise<void> {
@@ -70,7 +81,7 @@ export async function migrate(db: Kysely<unknown>): Promise<void> {
  * migration, one this version does not know) goes to the migrator.
  */
 async function upToDate(db: Kysely<unknown>): Promise<boolean> {
-  const known = Object.keys(MIGRATIONS)
+  const known = Object.keys(await allMigrations())
   try {
     const { rows } = await sql<{ name: string }>`select name from fnbox_migrations`.execute(db)
     const applied = new Set(rows.map((row) => row.name))

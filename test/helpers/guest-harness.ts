@@ -15,12 +15,19 @@ import {
 import { bundleGuest } from '../../build/guest-source.js'
 import type { GuestFetchMeta, GuestResponseMeta, LogLevel, NativeHooks } from '../../src/sandbox/bridge-types.js'
 import { installNatives, type NativesHandle } from '../../src/sandbox/natives.js'
+import { parseGuestLine } from '../../src/observability/logs.js'
 
 // Typed as the module namespace under NodeNext; at runtime the default export is the variant.
 const variant = releaseSync as unknown as QuickJSSyncVariant
 
 let prelude: Promise<string> | undefined
 let wasm: Promise<QuickJSWASMModule> | undefined
+
+/** The host's view of a guest console line (observability/logs.ts), flattened to one string. */
+function renderGuestLine(raw: string): string {
+  const { message, fields, err } = parseGuestLine(raw)
+  return `${message}${fields ? ` ${JSON.stringify(fields)}` : ''}${err?.stack ? `\n${err.stack.replace(/\n$/, '')}` : ''}`
+}
 
 export function preludeSource(): Promise<string> {
   return (prelude ??= bundleGuest('src/sandbox/prelude/index.js'))
@@ -99,7 +106,8 @@ export class GuestHarness {
     this.ctx = this.runtime.newContext()
     const hooks: NativeHooks = {
       maxTransferBytes: options.maxTransferBytes ?? 8 * 1024 * 1024,
-      log: (level, message) => void this.logs.push({ level, message }),
+      // A line as the host renders it: its text, its fields' JSON, an Error's stack below.
+      log: (level, message) => void this.logs.push({ level, message: renderGuestLine(message) }),
       setTimer: (ms) => {
         const id = this.#nextTimer++
         this.#timers.set(

@@ -1,11 +1,12 @@
 // Versioned migrations on a fresh server database, applied by two hosts at once.
 import { type Kysely, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { MIGRATIONS } from '../../src/storage/migrations.js'
+import { loadMigrations } from '../../src/host/registry.js'
 import { openSql } from '../../src/storage/sql.js'
 import { testPostgres } from '../helpers/postgres.js'
 
 const server = await testPostgres('migrations')
+const MIGRATIONS = await loadMigrations()
 
 describe.skipIf(server.skip)('migrations', () => {
   it('two hosts migrating a fresh database at once apply each migration exactly once', async () => {

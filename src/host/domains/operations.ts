@@ -1,101 +1,33 @@
 /**
- * The data operations behind `fnbox:host` and the host API (`runtime.kv`, ...), by method name:
- * each validates its arguments, then calls the adapter. Guest calls arrive as JSON objects; the
- * host API passes the same objects, so both get the same checks and the same typed errors.
+ * Running the data operations behind `fnbox:host` and the host API (`runtime.kv`, ...): each
+ * domain's `operations.ts` validates the arguments, then calls the adapter (the registry lists
+ * them by method name). Guest calls arrive as JSON objects; the host API passes the same objects,
+ * so both get the same checks and the same typed errors. Adapter failures become typed here.
  *
  * @internal
  * @module
  */
 import { FnboxError, isFnboxError } from '../../errors.js'
-import { normalizeFilePath, normalizeFilePrefix } from '../files/path.js'
-import type { FileStore, KvStore, VectorStore } from './types.js'
-import * as v from './validate.js'
+import type { Stores } from '../../storage/backend.js'
+import { OPERATIONS, type RegisteredOperation } from '../registry.js'
+import { invalid } from './validate.js'
 
-/** The stores an operation works on: the backend's own, or those of an open transaction. */
-export interface DataStores {
-  kv: KvStore
-  vector: VectorStore
-  files: FileStore
+/** The operation of a method (`vector.query`), or `ERR_INVALID_ARGUMENT` naming it. */
+export function operationOf(method: string): RegisteredOperation {
+  const found = OPERATIONS.get(method)
+  if (!found) throw invalid('method', `${JSON.stringify(method)} is not a fnbox:host operation`)
+  return found
 }
 
-type Args = Record<string, unknown>
-/** A result is JSON data, or bytes (files.read). */
-export type DataResult = unknown
-
-type Operation = (stores: DataStores, scope: string, a: Args, bytes: Uint8Array | undefined) => Promise<DataResult>
-
-const setOptions = (a: Args) => {
-  const ttl = v.ttl(v.object(a.options, 'options').ttl)
-  return ttl === undefined ? undefined : { ttl }
-}
-
-export const OPERATIONS: Readonly<Record<string, Operation>> = {
-  'kv.get': (s, scope, a) => s.kv.get(scope, v.key(a.key)),
-  'kv.set': (s, scope, a) =>
-    s.kv.set(scope, v.key(a.key), v.jsonValue(a.value, 'value', v.DATA_LIMITS.maxValueBytes), setOptions(a)),
-  'kv.delete': (s, scope, a) => s.kv.delete(scope, v.key(a.key)),
-  'kv.list': (s, scope, a) => {
-    const o = v.object(a.options, 'options')
-    return s.kv.list(scope, {
-      prefix: v.optionalText(o.prefix, 'options.prefix', v.DATA_LIMITS.maxKeyBytes),
-      limit: v.limit(o.limit),
-      cursor: v.optionalText(o.cursor, 'options.cursor', 4 * v.DATA_LIMITS.maxKeyBytes),
-    })
-  },
-  'kv.incr': (s, scope, a) => s.kv.incr(scope, v.key(a.key), a.by === undefined ? 1 : v.finite(a.by, 'by')),
-  'kv.compareAndSet': (s, scope, a) =>
-    s.kv.compareAndSet(
-      scope,
-      v.key(a.key),
-      a.expected === undefined ? undefined : v.jsonValue(a.expected, 'expected', v.DATA_LIMITS.maxValueBytes),
-      v.jsonValue(a.value, 'value', v.DATA_LIMITS.maxValueBytes),
-      setOptions(a),
-    ),
-
-  'vector.upsert': (s, scope, a) => s.vector.upsert(scope, v.indexName(a.index), v.vectorItems(a.items)),
-  'vector.query': (s, scope, a) => {
-    const q = v.object(a.query, 'query')
-    return s.vector.query(scope, v.indexName(a.index), {
-      vector: v.vector(q.vector, 'query.vector'),
-      topK: v.topK(q.topK, 'query.topK'),
-      filter: v.filter(q.filter, 'query.filter'),
-      namespace: v.optionalText(q.namespace, 'query.namespace', v.DATA_LIMITS.maxNameBytes),
-      includeMetadata: v.bool(q.includeMetadata, 'query.includeMetadata'),
-      includeValues: v.bool(q.includeValues, 'query.includeValues'),
-    })
-  },
-  'vector.get': (s, scope, a) => s.vector.get(scope, v.indexName(a.index), v.ids(a.ids)),
-  'vector.delete': (s, scope, a) => s.vector.delete(scope, v.indexName(a.index), v.ids(a.ids)),
-  'vector.createIndex': async (s, scope, a) => {
-    const o = v.object(a.options, 'options')
-    const name = v.indexName(a.index)
-    await s.vector.createIndex(scope, { name, dimensions: v.dimensions(o.dimensions), metric: v.metric(o.metric) })
-  },
-  'vector.describeIndex': (s, scope, a) => s.vector.describeIndex(scope, v.indexName(a.index)),
-  'vector.deleteIndex': (s, scope, a) => s.vector.deleteIndex(scope, v.indexName(a.index)),
-  'vector.listIndexes': (s, scope) => s.vector.listIndexes(scope),
-
-  'files.read': (s, scope, a) => s.files.read(scope, normalizeFilePath(a.path)),
-  'files.write': (s, scope, a, bytes) => s.files.write(scope, normalizeFilePath(a.path), v.fileBytes(bytes)),
-  'files.stat': (s, scope, a) => s.files.stat(scope, normalizeFilePath(a.path)),
-  'files.delete': (s, scope, a) => s.files.delete(scope, normalizeFilePath(a.path)),
-  'files.list': (s, scope, a) => {
-    const o = v.object(a.options, 'options')
-    return s.files.list(scope, {
-      prefix: o.prefix === undefined || o.prefix === null ? undefined : normalizeFilePrefix(o.prefix, 'options.prefix'),
-      limit: v.limit(o.limit),
-      cursor: v.optionalText(o.cursor, 'options.cursor', 4096),
-    })
-  },
-}
-
-/** Methods allowed inside a transaction (`tx(async (t) => ...)`): kv and vector writes and reads. */
-export function transactional(method: string): boolean {
-  return (
-    (method.startsWith('kv.') || method.startsWith('vector.')) &&
-    !method.endsWith('Index') &&
-    method !== 'vector.listIndexes'
-  )
+/** Runs an operation on its domain's store among `stores` (a backend's, or a transaction's). */
+export function runOperation(
+  { domain, operation }: RegisteredOperation,
+  stores: Stores,
+  scope: string,
+  args: Record<string, unknown>,
+  bytes: Uint8Array | undefined,
+): Promise<unknown> {
+  return operation.run(stores.get(domain.name), scope, args, bytes)
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The data side of one invocation: the guest's `fnbox:host` calls (kv, vector, files, tx) in the
- * function's scope. A transaction the guest leaves open (it threw past `tx`, or timed out) is
+ * The data side of one invocation: the guest's `fnbox:host` calls (the registry's operations that
+ * guests may call, and `tx`) in the function's scope. A transaction the guest leaves open (it threw past `tx`, or timed out) is
  * rolled back when the invocation ends.
  *
  * Transactions are serializable. One that conflicts with a concurrent one (`ERR_CONFLICT`) is
@@ -16,44 +16,9 @@ import { FnboxError, isFnboxError } from '../../errors.js'
 import type { Deadline } from '../../reliability/deadline.js'
 import type { Backend, OpenTransaction } from '../../storage/backend.js'
 import { runStorageCall, StorageCall } from '../../storage/call-context.js'
-import { OPERATIONS, storageCall, transactional, type DataStores } from './operations.js'
+import { operationOf, runOperation, storageCall } from './operations.js'
+import { OPERATIONS } from '../registry.js'
 import { invalid } from './validate.js'
-import type { JobRequest } from '../jobs/jobs.js'
-
-/** Makes a guest's `jobs.enqueue(task, payload, options)` a store's request (checked, versioned). */
-export type GuestJobRequest = (task: unknown, payload: unknown, options: unknown) => JobRequest
-
-/** What guests may call (the host API has more: index management). */
-const GUEST_METHODS: ReadonlySet<string> = new Set([
-  'kv.get',
-  'kv.set',
-  'kv.delete',
-  'kv.list',
-  'kv.incr',
-  'kv.compareAndSet',
-  'vector.upsert',
-  'vector.query',
-  'vector.get',
-  'vector.delete',
-  'files.read',
-  'files.write',
-  'files.stat',
-  'files.delete',
-  'files.list',
-])
-
-/** Data calls that change something (inside a transaction only its commit does). */
-const WRITE_METHODS: ReadonlySet<string> = new Set([
-  'kv.set',
-  'kv.delete',
-  'kv.incr',
-  'kv.compareAndSet',
-  'vector.upsert',
-  'vector.delete',
-  'files.write',
-  'files.delete',
-  'jobs.enqueue',
-])
 
 /**
  * What a failed invocation's data writes did, in `details.writes` of its error: `'none'` (no
@@ -81,6 +46,12 @@ interface OpenTx {
   failed?: FnboxError
 }
 
+/**
+ * Adds what the host knows to a guest call's arguments before it runs, as `args.context` (the
+ * runtime: the version that handles the task of a `jobs.enqueue`).
+ */
+export type AnnotateCall = (method: string, args: Record<string, unknown>) => void
+
 /** Most tries a guest's `tx` may make (`tx(fn, { attempts })`; 50 unless set). */
 const MAX_TX_ATTEMPTS = 100
 
@@ -94,12 +65,12 @@ export class DataSession {
   /** The invocation's writes: those running, and how many were applied or left in doubt. */
   readonly #writes = { running: new Set<StorageCall>(), attempted: 0, applied: 0, inDoubt: 0 }
 
-  readonly #jobRequest: GuestJobRequest | undefined
+  readonly #annotate: AnnotateCall | undefined
 
-  constructor(backend: () => Promise<Backend>, scope: string, jobRequest?: GuestJobRequest) {
+  constructor(backend: () => Promise<Backend>, scope: string, annotate?: AnnotateCall) {
     this.#backend = backend
     this.#scope = scope
-    this.#jobRequest = jobRequest
+    this.#annotate = annotate
   }
 
   /**
@@ -122,7 +93,7 @@ export class DataSession {
     } catch {
       throw invalid('arguments', 'must be a JSON object')
     }
-    const write = method === 'tx.commit' || (args.tx === undefined && WRITE_METHODS.has(method))
+    const write = method === 'tx.commit' || (args.tx === undefined && OPERATIONS.get(method)?.operation.write === true)
     // Writes, and the begin of a transaction (which waits for the connection), can be cancelled.
     const call = write || method === 'tx.begin' ? new StorageCall(deadline.signal, write) : undefined
     if (call) this.#writes.running.add(call)
@@ -205,38 +176,19 @@ export class DataSession {
         return isFnboxError(open.failed, 'ERR_CONFLICT')
       }
     }
-    if (method === 'jobs.enqueue') return this.#enqueue(args)
-    const op = GUEST_METHODS.has(method) ? OPERATIONS[method] : undefined
-    if (!op) throw invalid('method', `${JSON.stringify(method)} is not a fnbox:host operation`)
+    const op = operationOf(method)
+    if (!op.operation.guest) throw invalid('method', `${JSON.stringify(method)} is not a fnbox:host operation`)
+    // What the host adds to a call (a job's enqueuing version): never what the guest sent.
+    delete args.context
+    this.#annotate?.(method, args)
     if (args.tx !== undefined) {
-      if (!transactional(method)) throw invalid('method', `${method} cannot run inside a transaction`)
+      if (!op.operation.transaction) throw invalid('method', `${method} cannot run inside a transaction`)
       const open = this.#open(args.tx)
       if (open.failed) throw open.failed
-      const stores = { kv: open.t.kv, vector: open.t.vector, files: (await this.#backend()).files }
-      return this.#inTx(open, () => op(stores, this.#scope, args, bytes))
+      return this.#inTx(open, () => runOperation(op, open.t.stores, this.#scope, args, bytes))
     }
-    const stores: DataStores = await this.#backend()
-    return storageCall(() => op(stores, this.#scope, args, bytes))
-  }
-
-  /** `jobs.enqueue`: in the open transaction (commits with it, or not at all) or on its own. */
-  async #enqueue(args: Record<string, unknown>): Promise<unknown> {
-    if (!this.#jobRequest) throw invalid('method', 'jobs are not available here')
-    const request = this.#jobRequest(args.task, args.payload, args.options)
-    if (args.tx !== undefined) {
-      const open = this.#open(args.tx)
-      if (open.failed) throw open.failed
-      const jobs = open.t.jobs
-      if (!jobs) {
-        throw new FnboxError(
-          'ERR_INVALID_OPTION',
-          'jobs.enqueue inside tx needs the built-in job store (options.adapters.jobs replaces it)',
-        )
-      }
-      return this.#inTx(open, () => jobs.enqueue(request))
-    }
-    const backend = await this.#backend()
-    return storageCall(() => backend.jobs.enqueue(request))
+    const { stores } = await this.#backend()
+    return storageCall(() => runOperation(op, stores, this.#scope, args, bytes))
   }
 
   /** Runs a call of an open transaction; a database failure dooms the transaction. */

@@ -1,5 +1,5 @@
 /**
- * Validation of data-domain arguments, before they reach an adapter: types, shapes and sizes,
+ * Validation shared by the data domains' arguments (each domain's `operations.ts` adds its own), before they reach an adapter: types, shapes and sizes,
  * with typed errors naming the argument, the limit and the value. Guest calls and the host API
  * (`runtime.kv`, ...) go through the same checks, so every adapter gets clean input.
  *
@@ -7,9 +7,7 @@
  * @module
  */
 import { FnboxError } from '../../errors.js'
-import { checkFilter } from '../vector/filter.js'
-import { checkVector } from '../vector/rules.js'
-import type { JsonValue, VectorFilter, VectorItem, VectorMetric } from './types.js'
+import type { JsonValue } from './types.js'
 
 /**
  * Size limits of the data domains.
@@ -41,7 +39,7 @@ export function invalid(argument: string, message: string, extra?: Record<string
   return new FnboxError('ERR_INVALID_ARGUMENT', `${argument} ${message}`, { details: { argument, ...extra } })
 }
 
-function tooLarge(argument: string, limit: number, value: number, unit = 'bytes'): FnboxError {
+export function tooLarge(argument: string, limit: number, value: number, unit = 'bytes'): FnboxError {
   return new FnboxError('ERR_TOO_LARGE', `${argument} is ${value} ${unit}; the limit is ${limit}`, {
     details: { argument, limit, value },
   })
@@ -136,92 +134,7 @@ export function bool(v: unknown, argument: string): boolean {
   return v
 }
 
-// ---- vector -------------------------------------------------------------------------------
-
-const INDEX_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-
-export function indexName(v: unknown, argument = 'index'): string {
-  if (typeof v !== 'string' || !INDEX_NAME.test(v)) {
-    throw invalid(argument, 'must be 1-64 letters, digits, _ . or - (starting with a letter or digit)')
-  }
-  return v
-}
-
-export function metric(v: unknown, argument = 'options.metric'): VectorMetric {
-  if (v === undefined) return 'cosine'
-  if (v !== 'cosine' && v !== 'l2' && v !== 'inner-product') {
-    throw invalid(argument, `must be 'cosine', 'l2' or 'inner-product' (got ${String(v)})`)
-  }
-  return v
-}
-
-export function dimensions(v: unknown, argument = 'options.dimensions'): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > DATA_LIMITS.maxDimensions) {
-    throw invalid(argument, `must be an integer from 1 to ${DATA_LIMITS.maxDimensions} (got ${String(v)})`, {
-      limit: DATA_LIMITS.maxDimensions,
-    })
-  }
-  return v
-}
-
-/** A vector of finite float32 numbers (the vector stores' own rule: NaN, Infinity, 1e39 refused). */
-export function vector(v: unknown, argument: string): number[] {
-  return checkVector(v, argument)
-}
-
-export function ids(v: unknown, argument = 'ids'): string[] {
-  if (!Array.isArray(v)) throw invalid(argument, `must be an array of strings (got ${kind(v)})`)
-  if (v.length > DATA_LIMITS.maxVectorBatch) throw tooLarge(argument, DATA_LIMITS.maxVectorBatch, v.length, 'ids')
-  return v.map((id, i) => text(id, `${argument}[${i}]`, DATA_LIMITS.maxNameBytes))
-}
-
-export function vectorItems(v: unknown, argument = 'items'): VectorItem[] {
-  if (!Array.isArray(v)) throw invalid(argument, `must be an array (got ${kind(v)})`)
-  if (v.length > DATA_LIMITS.maxVectorBatch) throw tooLarge(argument, DATA_LIMITS.maxVectorBatch, v.length, 'items')
-  return v.map((raw, i) => {
-    const at = `${argument}[${i}]`
-    const item = object(raw, at)
-    const out: VectorItem = {
-      id: text(item.id, `${at}.id`, DATA_LIMITS.maxNameBytes),
-      values: vector(item.values, `${at}.values`),
-    }
-    if (item.metadata !== undefined && item.metadata !== null) {
-      const meta = object(item.metadata, `${at}.metadata`)
-      out.metadata = jsonValue(meta, `${at}.metadata`, DATA_LIMITS.maxMetadataBytes) as Record<string, JsonValue>
-    }
-    const ns = optionalText(item.namespace, `${at}.namespace`, DATA_LIMITS.maxNameBytes)
-    if (ns !== undefined) out.namespace = ns
-    return out
-  })
-}
-
-export function topK(v: unknown, argument = 'topK'): number {
-  if (v === undefined || v === null) return 10
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > DATA_LIMITS.maxTopK) {
-    throw invalid(argument, `must be an integer from 1 to ${DATA_LIMITS.maxTopK} (got ${String(v)})`, {
-      limit: DATA_LIMITS.maxTopK,
-    })
-  }
-  return v
-}
-
-/** A metadata filter, checked by the vector stores' own rules (operators, types, caps). */
-export function filter(v: unknown, argument = 'filter'): VectorFilter | undefined {
-  if (v === undefined || v === null) return undefined
-  const f = object(v, argument)
-  checkFilter(f, argument)
-  return f as VectorFilter
-}
-
-// ---- files --------------------------------------------------------------------------------
-
-export function fileBytes(v: Uint8Array | undefined, argument = 'data'): Uint8Array {
-  if (!v) throw invalid(argument, 'must be an ArrayBuffer, a typed array or a string')
-  if (v.byteLength > DATA_LIMITS.maxFileBytes) throw tooLarge(argument, DATA_LIMITS.maxFileBytes, v.byteLength)
-  return v
-}
-
-function kind(v: unknown): string {
+export function kind(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
   return typeof v

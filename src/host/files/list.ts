@@ -7,7 +7,7 @@
  */
 import { FnboxError } from '../../errors.js'
 import { compareCodePoints } from '../domains/code-points.js'
-import type { FileInfo, FileListOptions, FileListResult } from '../domains/types.js'
+import type { FileInfo, FileListOptions, FileListResult } from './types.js'
 import { normalizeFilePath, normalizeFilePrefix } from './path.js'
 
 /** Files per page when `limit` is unset. */

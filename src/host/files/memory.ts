@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { FileInfo, FileListOptions, FileListResult, FileStore } from '../domains/types.js'
+import type { FileInfo, FileListOptions, FileListResult, FileStore } from './types.js'
 import { compareCodePoints } from '../domains/code-points.js'
 import { fileListPage, fileListQuery, matchesFileQuery } from './list.js'
 import { normalizeFilePath, writeConflict } from './path.js'

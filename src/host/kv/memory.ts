@@ -6,7 +6,8 @@
  * @module
  */
 import { FnboxError } from '../../errors.js'
-import type { JsonValue, KvListOptions, KvListResult, KvSetOptions, KvStore } from '../domains/types.js'
+import type { JsonValue } from '../domains/types.js'
+import type { KvListOptions, KvListResult, KvSetOptions, KvStore } from './types.js'
 import type { Forkable, WriteGate } from '../../storage/memory-gate.js'
 import { compareCodePoints } from '../domains/code-points.js'
 

@@ -6,7 +6,8 @@
  */
 import { CompiledQuery, type Kysely } from 'kysely'
 import { FnboxError } from '../../errors.js'
-import type { JsonValue, KvListOptions, KvListResult, KvSetOptions, KvStore } from '../domains/types.js'
+import type { JsonValue } from '../domains/types.js'
+import type { KvListOptions, KvListResult, KvSetOptions, KvStore } from './types.js'
 import { decodeCursor, encodeCursor, expiryOf, incrOverflow, listLimit, notANumber } from './memory.js'
 import type { KvReadCache, ReadTicket } from './read-cache.js'
 

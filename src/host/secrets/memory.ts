@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { SealedSecretStore } from '../domains/types.js'
+import type { SealedSecretStore } from './types.js'
 
 /**
  * A {@link SealedSecretStore} in a `Map`. Blobs are copied in and out, so no caller can alter a

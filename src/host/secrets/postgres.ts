@@ -5,7 +5,7 @@
  */
 import { type Kysely, sql } from 'kysely'
 import { FnboxError } from '../../errors.js'
-import type { SealedSecretStore } from '../domains/types.js'
+import type { SealedSecretStore } from './types.js'
 
 /**
  * A {@link SealedSecretStore} over kysely: one row per secret, the blob in a `bytea`, names in

@@ -5,7 +5,7 @@
  * @module
  */
 import { FnboxError, isFnboxError } from '../../errors.js'
-import type { SealedSecretStore } from '../domains/types.js'
+import type { SealedSecretStore } from './types.js'
 import type { SecretVault } from './vault.js'
 
 /** What a secret's name must look like: an environment-variable-style identifier. */

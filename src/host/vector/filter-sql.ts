@@ -6,7 +6,8 @@
  * @module
  */
 import { sql, type RawBuilder } from 'kysely'
-import type { JsonValue, VectorFilterValue } from '../domains/types.js'
+import type { JsonValue } from '../domains/types.js'
+import type { VectorFilterValue } from './types.js'
 import type { RangeOperator, VectorCondition } from './filter.js'
 
 const RANGE_SQL: Record<RangeOperator, string> = { $lt: '<', $lte: '<=', $gt: '>', $gte: '>=' }

@@ -14,7 +14,8 @@
  * @internal
  * @module
  */
-import type { JsonValue, VectorFilterValue } from '../domains/types.js'
+import type { JsonValue } from '../domains/types.js'
+import type { VectorFilterValue } from './types.js'
 import { compareCodePoints } from '../domains/code-points.js'
 import { invalidArgument } from './rules.js'
 

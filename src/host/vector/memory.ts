@@ -11,15 +11,8 @@
  */
 import { FnboxError } from '../../errors.js'
 import type { Forkable, WriteGate } from '../../storage/memory-gate.js'
-import type {
-  JsonValue,
-  VectorIndexInfo,
-  VectorItem,
-  VectorMatch,
-  VectorMetric,
-  VectorQuery,
-  VectorStore,
-} from '../domains/types.js'
+import type { JsonValue } from '../domains/types.js'
+import type { VectorIndexInfo, VectorItem, VectorMatch, VectorMetric, VectorQuery, VectorStore } from './types.js'
 import { checkForIndex, checkIndexInfo, checkSameShape, checkTopK, checkVector, scoreOf } from './rules.js'
 import { checkFilter, matches } from './filter.js'
 import { compareCodePoints } from '../domains/code-points.js'

@@ -22,15 +22,8 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import { FnboxError, isFnboxError } from '../../errors.js'
-import type {
-  JsonValue,
-  VectorIndexInfo,
-  VectorItem,
-  VectorMatch,
-  VectorMetric,
-  VectorQuery,
-  VectorStore,
-} from '../domains/types.js'
+import type { JsonValue } from '../domains/types.js'
+import type { VectorIndexInfo, VectorItem, VectorMatch, VectorMetric, VectorQuery, VectorStore } from './types.js'
 import { checkFilter } from './filter.js'
 import { filterSql } from './filter-sql.js'
 import { checkForIndex, checkIndexInfo, checkSameShape, checkTopK, checkVector, scoreOf } from './rules.js'

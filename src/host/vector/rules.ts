@@ -9,7 +9,7 @@
  * @module
  */
 import { FnboxError } from '../../errors.js'
-import type { VectorIndexInfo, VectorMetric } from '../domains/types.js'
+import type { VectorIndexInfo, VectorMetric } from './types.js'
 
 /** Dimensions of an index: pgvector's HNSW index takes at most 2,000. */
 export const MAX_DIMENSIONS = 2000

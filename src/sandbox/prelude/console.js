@@ -345,10 +345,57 @@ let indent = ''
 const counts = new Map()
 const timers = new Map()
 
-function emit(level, text) {
+function emit(level, text, structure) {
   if (indent) text = indent + text.replace(/\n/g, '\n' + indent)
+  // The fields' JSON follows U+001E (observability/logs.ts takes the line apart).
+  if (structure) text += '\u001e' + structure
   // Strings cross to the host NUL-terminated.
   native.log(level, text.includes('\0') ? text.replace(/\0/g, '\\u0000') : text)
+}
+
+/** An object literal: its fields are what JSON can carry (checked by `plainJson`). */
+function isPlainObject(v) {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  return Object.getPrototypeOf(v) === Object.prototype && Object.getOwnPropertySymbols(v).length === 0
+}
+
+/** JSON of values made of object literals, arrays and primitives only; throws on anything else. */
+function plainJson(value) {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'function' || typeof v === 'bigint' || typeof v === 'symbol') throw new TypeError('not JSON')
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && !isPlainObject(v)) {
+      throw new TypeError('not JSON')
+    }
+    return v
+  })
+}
+
+/**
+ * console.log and friends keep their arguments' structure: plain objects become the line's
+ * `fields` (merged, later wins), the first Error its `err` (type, message, stack), the rest its
+ * text. A format string (`'%s'`) keeps the line as util.format makes it.
+ */
+function structured(level, args) {
+  if (typeof args[0] === 'string' && args[0].includes('%')) return emit(level, format(args))
+  let fields
+  let err
+  const rest = []
+  for (const arg of args) {
+    if (isPlainObject(arg)) fields = Object.assign(fields || {}, arg)
+    else if (err === undefined && arg instanceof Error) err = arg
+    else rest.push(arg)
+  }
+  if (fields === undefined && err === undefined) return emit(level, format(args))
+  let structure
+  try {
+    const e = err && { type: String(err.name || 'Error'), message: String(err.message), stack: String(err.stack || '') }
+    structure = plainJson({ f: fields, e })
+  } catch {
+    return emit(level, format(args)) // cycles, Maps, class instances: as util.format prints them
+  }
+  let text = rest.length ? format(rest) : ''
+  if (!text && err) text = `${err.name || 'Error'}: ${err.message}`
+  emit(level, text, structure)
 }
 
 /** Reports an error nobody caught (timer callbacks, listeners, waitUntil) as console.error. */
@@ -361,11 +408,11 @@ function now() {
 }
 
 export const console = {
-  log: (...args) => emit('log', format(args)),
-  info: (...args) => emit('info', format(args)),
-  debug: (...args) => emit('debug', format(args)),
-  warn: (...args) => emit('warn', format(args)),
-  error: (...args) => emit('error', format(args)),
+  log: (...args) => structured('log', args),
+  info: (...args) => structured('info', args),
+  debug: (...args) => structured('debug', args),
+  warn: (...args) => structured('warn', args),
+  error: (...args) => structured('error', args),
   trace: (...args) => {
     const stack = (new Error().stack || '').split('\n').slice(1).join('\n').replace(/\n+$/, '')
     emit('log', `Trace${args.length ? ': ' + format(args) : ''}${stack ? '\n' + stack : ''}`)

@@ -125,6 +125,7 @@ export async function serve(ns, metaJson, body) {
       const request = incomingRequest(meta, body, () => signalOf(invocation)) // drops a GET/HEAD body
       const ctx = {
         requestId: meta.requestId,
+        traceId: meta.traceId,
         functionName: meta.functionName,
         version: meta.version,
         waitUntil(promise) {

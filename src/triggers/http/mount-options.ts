@@ -39,7 +39,10 @@ export function resolveMountOptions(options: unknown): ResolvedMountOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidOption('options', 'an object', options)
   }
-  const { maxRequestBytes, trustProxy, onError, rateLimit } = options as HttpMountOptions
+  const { maxRequestBytes, trustProxy, onError, rateLimit, healthPath } = options as HttpMountOptions
+  if (healthPath !== undefined && !(typeof healthPath === 'string' && /^\/[^?#]*$/.test(healthPath))) {
+    throw invalidOption('options.healthPath', "a path starting with '/'", healthPath)
+  }
   if (maxRequestBytes !== undefined && !(Number.isSafeInteger(maxRequestBytes) && maxRequestBytes >= 0)) {
     throw invalidOption('options.maxRequestBytes', 'a non-negative integer', maxRequestBytes)
   }

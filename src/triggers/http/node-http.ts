@@ -136,6 +136,12 @@ export interface HttpMountOptions {
    * Default: no limit.
    */
   rateLimit?: ClientRateLimitOptions
+  /**
+   * Serves `runtime.health()` as JSON at this path of the mount (`'/_health'` answers
+   * `/fn/_health` when mounted at `/fn`): 200 when `ok` or `degraded`, 503 when `down`. It shadows
+   * a function of that name. Default: not served.
+   */
+  healthPath?: string
 }
 
 /** Default of {@link HttpMountOptions.maxRequestBytes}: 1 MiB. @public */

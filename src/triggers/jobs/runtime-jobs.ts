@@ -22,12 +22,13 @@ import {
   type EnqueueResult,
   type Job,
   type JobListOptions,
+  type JobEnqueuer,
   type JobListResult,
   type JobRequest,
   type JobStore,
   type VersionGonePolicy,
 } from '../../host/jobs/jobs.js'
-import { jobId, listOptions, taskName, toJobRequest } from '../../host/jobs/validate.js'
+import { jobId, listOptions, taskName, toJobRequest, type EnqueueContext } from '../../host/jobs/validate.js'
 import { checkKeys } from '../../options.js'
 import type { Backend } from '../../storage/backend.js'
 import { CronScheduler, parseSchedule, type CronCatchUp, type CronSchedule } from '../cron/scheduler.js'
@@ -41,6 +42,9 @@ import {
 } from '../hooks/table-hooks.js'
 import { JobWorker, type JobOutcome, type JobRunEnd } from './worker.js'
 import type { BackgroundRun } from '../../runtime/invocation.js'
+
+/** The backend's job store (fnbox's, or `adapters.jobs`). */
+const jobStore = (backend: Backend): JobStore => backend.stores.get('jobs') as JobStore
 
 /** The task of table hook jobs (see `table-hooks.ts`). */
 const TABLE_HOOK_TASK = 'fnbox.hook'
@@ -307,7 +311,7 @@ export class Background {
   constructor(host: BackgroundHost, options: JobsOptions | false) {
     this.#host = host
     this.#options = options
-    const store = async (): Promise<JobStore> => (await this.#host.storage()).jobs
+    const store = async (): Promise<JobStore> => jobStore(await this.#host.storage())
     this.jobs = {
       enqueue: async (task, payload, options) => {
         const request = this.request(task, payload, options)
@@ -333,18 +337,22 @@ export class Background {
 
   /** An enqueue's request: checked, with the version of the function that handles the task here. */
   request(task: unknown, payload: unknown, options: unknown): JobRequest {
-    const route = typeof task === 'string' ? this.#routes.get(task) : undefined
+    return toJobRequest(task, payload, options, this.context(task))
+  }
+
+  /**
+   * What the runtime adds to an enqueue of `task`: the version of the function that handles it
+   * on this host (none if no function here does), and that task's `onVersionGone`. Refuses the
+   * reserved `fnbox.` tasks.
+   */
+  context(task: unknown): EnqueueContext {
     if (typeof task === 'string' && task.startsWith('fnbox.')) {
       throw new FnboxError('ERR_INVALID_ARGUMENT', 'task names starting with "fnbox." are reserved', {
         details: { argument: 'task', value: task },
       })
     }
-    return toJobRequest(
-      task,
-      payload,
-      options,
-      route ? { version: route.version, onVersionGone: route.onVersionGone } : {},
-    )
+    const route = typeof task === 'string' ? this.#routes.get(task) : undefined
+    return route ? { version: route.version, onVersionGone: route.onVersionGone } : {}
   }
 
   /**
@@ -454,7 +462,7 @@ export class Background {
       const backend = await this.#host.storage()
       const options = this.#options || {}
       const worker = new JobWorker({
-        store: backend.jobs,
+        store: jobStore(backend),
         handler: (job, signal) => this.#handle(job, signal),
         tasks: [],
         concurrency: options.concurrency,
@@ -481,7 +489,7 @@ export class Background {
     this.#cron ??= (async () => {
       const backend = await this.#host.storage()
       return new CronScheduler({
-        store: backend.jobs,
+        store: jobStore(backend),
         onError: (err) => this.#host.onError?.(err, 'cron'),
       })
     })().catch((err: unknown) => {
@@ -520,18 +528,19 @@ export class Background {
     const requests = hookJobs(value as JsonValue, this.#hooks.get(event as string) ?? [])
     if (requests.length === 0) return { ids: [] }
     const backend = await this.#host.storage()
-    if (requests.length === 1) return { ids: [(await backend.jobs.enqueue(requests[0]!)).id] }
-    const t = await backend.transaction().catch(() => undefined)
-    if (!t?.jobs) {
-      await t?.rollback()
-      // A user's queue: one enqueue each (a failure midway leaves the first ones enqueued).
+    const store = jobStore(backend)
+    if (requests.length === 1) return { ids: [(await store.enqueue(requests[0]!)).id] }
+    if (backend.adapted.size > 0) {
+      // An adapter (jobs, or a store tx needs): one enqueue each (a failure midway leaves the first ones).
       const ids: string[] = []
-      for (const request of requests) ids.push((await backend.jobs.enqueue(request)).id)
+      for (const request of requests) ids.push((await store.enqueue(request)).id)
       return { ids }
     }
+    const t = await backend.transaction()
+    const inTx = t.stores.get('jobs') as JobEnqueuer
     try {
       const ids: string[] = []
-      for (const request of requests) ids.push((await t.jobs.enqueue(request)).id)
+      for (const request of requests) ids.push((await inTx.enqueue(request)).id)
       await t.commit()
       return { ids }
     } catch (err) {
@@ -547,7 +556,7 @@ export class Background {
         details: { option: 'options.storage' },
       })
     }
-    if (!backend.ownJobs) {
+    if (backend.adapted.has('jobs')) {
       throw new FnboxError(
         'ERR_INVALID_OPTION',
         `hooks.${method} needs fnbox's job store (options.adapters.jobs replaces it)`,

@@ -1,7 +1,9 @@
 // Chunk "host": the guest side of the `fnbox:host` virtual module (see instance.ts' module
-// loader): kv, vector, jobs, files, secrets, tx and utils. Every data call crosses to the host as one
-// JSON object (`native.hostData`), where it is validated before any store sees it; failures come
-// back as errors with a `code` (ERR_INVALID_ARGUMENT, ERR_TOO_LARGE, ...) and `details`.
+// loader): each domain's guest client (src/host/<domain>/guest.js, listed by the registry), tx,
+// utils and trace (spans in the host's OpenTelemetry trace: observability/tracing.ts). Every data call crosses to the host as one JSON object (`native.hostData`), where it
+// is validated before any store sees it; failures come back as errors with a `code` (ERR_INVALID_ARGUMENT, ERR_TOO_LARGE, ...) and `details`.
+import { GUEST_DOMAINS } from '../../../host/guest-clients.js'
+import { toBuffer } from '../../../host/guest-support.js'
 import { native, provide } from '../shared.js'
 
 const HEX = '0123456789abcdef'
@@ -25,14 +27,6 @@ function uuid() {
   return out
 }
 
-/** Bytes of a string (UTF-8), ArrayBuffer or view, as a fresh ArrayBuffer the host may take. */
-function toBuffer(data, what) {
-  if (typeof data === 'string') return new TextEncoder().encode(data).buffer
-  if (data instanceof ArrayBuffer) return data.slice(0)
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice().buffer
-  throw new TypeError(`${what} takes a string, an ArrayBuffer or a typed array`)
-}
-
 /** Hex digest of a string (UTF-8) or bytes; `algorithm`: sha256 (default), sha384, sha512, sha1, md5. */
 function hash(data, algorithm = 'sha256') {
   return native.hash(String(algorithm), toBuffer(data, 'utils.hash'))
@@ -45,68 +39,19 @@ function call(method, args, bytes) {
     .then((res) => (typeof res === 'string' ? JSON.parse(res) : res))
 }
 
-/** A JSON value, or a TypeError naming what is wrong (undefined, functions, symbols, BigInt). */
-function jsonArg(value, what) {
-  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
-    throw new TypeError(`${what} must be a JSON value (got ${typeof value})`)
-  }
-  return value
-}
-
-function makeKv(tx) {
-  return Object.freeze({
-    /** The value, or null when the key is absent or expired. */
-    get: (key) => call('kv.get', { key, tx }).then((v) => (v === undefined ? null : v)),
-    set: (key, value, options) => call('kv.set', { key, value: jsonArg(value, 'kv.set value'), options, tx }),
-    delete: (key) => call('kv.delete', { key, tx }),
-    list: (options) => call('kv.list', { options, tx }),
-    incr: (key, by) => call('kv.incr', { key, by, tx }),
-    /** `expected` undefined or null-ish absent: use `undefined` for "the key must not exist". */
-    compareAndSet: (key, expected, value, options) =>
-      call('kv.compareAndSet', { key, expected, value: jsonArg(value, 'kv.compareAndSet value'), options, tx }),
-  })
-}
-
-function makeVector(tx) {
-  return Object.freeze({
-    upsert: (index, items) => call('vector.upsert', { index, items, tx }),
-    query: (index, query) => call('vector.query', { index, query, tx }),
-    get: (index, ids) => call('vector.get', { index, ids, tx }),
-    delete: (index, ids) => call('vector.delete', { index, ids, tx }),
-  })
-}
-
 /**
- * Durable background jobs: `enqueue(task, payload, { runAt, delayMs, key, priority, maxAttempts,
- * timeoutMs })` resolves with `{ id, deduplicated }` once the job is stored (inside `tx`: it
- * commits with the transaction, or not at all).
+ * The domains' exports (see the registry, src/host/registry.ts): all of them for the module, or
+ * only those that join transactions, inside transaction `tx`. Indexed loops: guest code may have
+ * replaced the iterator protocol before this chunk loads.
  */
-function makeJobs(tx) {
-  return Object.freeze({
-    enqueue: (task, payload, options) => {
-      const opts = options?.runAt instanceof Date ? { ...options, runAt: options.runAt.toISOString() } : options
-      return call('jobs.enqueue', { task, payload: payload === undefined ? null : payload, options: opts, tx })
-    },
-  })
+function domainClients(tx) {
+  const clients = {}
+  for (let i = 0; i < GUEST_DOMAINS.length; i++) {
+    const domain = GUEST_DOMAINS[i]
+    if (tx === undefined || domain.transactional) clients[domain.name] = domain.client({ call, native, tx })
+  }
+  return clients
 }
-
-const files = Object.freeze({
-  /** The file's bytes as an ArrayBuffer, or null when there is no such file. */
-  read: (path) => call('files.read', { path }).then((v) => (v === undefined ? null : v)),
-  /** Creates or replaces a file; a string is written as UTF-8. Resolves with its FileInfo. */
-  write: (path, data) => call('files.write', { path }, toBuffer(data, 'files.write')),
-  stat: (path) => call('files.stat', { path }).then((v) => (v === undefined ? null : v)),
-  delete: (path) => call('files.delete', { path }),
-  list: (options) => call('files.list', { options }),
-})
-
-const secrets = Object.freeze({
-  /** The secret's value if it was granted to this function (deploy option `secrets`), else undefined. */
-  get: (name) => {
-    if (typeof name !== 'string') throw new TypeError('secrets.get takes a secret name')
-    return native.secretGet(name)
-  },
-})
 
 /**
  * Tries of a transaction that keeps conflicting with concurrent ones, before `ERR_CONFLICT`. On
@@ -121,7 +66,7 @@ function txBackoff(attempt) {
 }
 
 /**
- * Runs `fn(t)` in one serializable database transaction: `t.kv` and `t.vector` writes commit
+ * Runs `fn(t)` in one serializable database transaction: writes through `t`'s domains commit
  * together when `fn` resolves, and roll back when it throws (or the invocation times out). When it
  * conflicts with a concurrent transaction, it is rolled back and `fn` runs again (so effects of
  * `fn` outside `t`, a fetch or a log line, may happen more than once), up to `attempts` times
@@ -133,7 +78,7 @@ async function tx(fn, options) {
   for (let attempt = 1; ; attempt++) {
     // The host checks `attempts` (an integer from 1 to 100) and names it in its errors.
     const id = await call('tx.begin', { attempt, attempts })
-    const t = Object.freeze({ kv: makeKv(id), vector: makeVector(id), jobs: makeJobs(id) })
+    const t = Object.freeze(domainClients(id))
     let result
     try {
       result = await fn(t)
@@ -157,14 +102,52 @@ async function tx(fn, options) {
 
 const utils = Object.freeze({ uuid, hash })
 
+/**
+ * A child span of the invocation's (or of `parent`, a span id) around `fn(span)`, recorded by the
+ * host's OpenTelemetry tracer; the attributes set on `span` are sent when it ends. Without a
+ * tracer registered on the host, `fn` just runs.
+ */
+async function runSpan(name, fn, parent) {
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError('trace.span takes a name (a string)')
+  if (typeof fn !== 'function') throw new TypeError('trace.span takes an async function')
+  const id = await call('trace.start', { name, parent })
+  const attributes = {}
+  const span = Object.freeze({
+    setAttribute(key, value) {
+      attributes[String(key)] = value
+      return span
+    },
+    setAttributes(values) {
+      for (const key of Object.keys(values || {})) attributes[key] = values[key]
+      return span
+    },
+    /** A child span of this one. */
+    span: (childName, childFn) => runSpan(childName, childFn, id),
+  })
+  let error
+  try {
+    return await fn(span)
+  } catch (err) {
+    error = {
+      type: String((err && err.name) || 'Error'),
+      message: String(err && err.message !== undefined ? err.message : err),
+    }
+    throw err
+  } finally {
+    if (id !== undefined) {
+      let args
+      try {
+        args = { id, attributes: JSON.parse(JSON.stringify(attributes)), error }
+      } catch {
+        args = { id, error } // attributes that are not JSON (BigInt, cycles) are dropped
+      }
+      await call('trace.end', args).catch(() => {})
+    }
+  }
+}
+
+const trace = Object.freeze({ span: (name, fn) => runSpan(name, fn, undefined) })
+
 provide('host', {
-  host: Object.freeze({
-    kv: makeKv(undefined),
-    vector: makeVector(undefined),
-    jobs: makeJobs(undefined),
-    files,
-    secrets,
-    tx,
-    utils,
-  }),
+  host: Object.freeze({ ...domainClients(undefined), tx, utils, trace }),
 })
