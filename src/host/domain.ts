@@ -117,8 +117,8 @@ export interface DomainDescriptor<S = unknown> {
   /** Its `fnbox:host` export, if guests use it. */
   readonly guest?: GuestExport
   /**
-   * Whether storage opens its store. A domain described but not wired yet (jobs: its engine is
-   * wired by the runtime) still gets its migrations.
+   * Whether storage opens its store (default true). A domain described but not wired yet still
+   * gets its migrations.
    */
   readonly opened?: boolean
 }
