@@ -14,6 +14,7 @@ import { compareCodePoints } from '../../src/host/domains/code-points.js'
 import { filesDomain } from '../../src/host/files/descriptor.js'
 import { DiskFileStore, normalizeFilePath, normalizeFilePrefix } from '../../src/host/files/index.js'
 import { byUtf8, bytes, listAll, runFileStoreConformance } from '../../src/testing/conformance/files.js'
+import { systemClock } from '../../src/clock.js'
 
 const invalidPath = (argument = 'path') => ({ code: 'ERR_INVALID_ARGUMENT', details: { argument } })
 
@@ -114,9 +115,9 @@ describe('compareCodePoints', () => {
 for (const root of ['memory', 'a folder']) {
   describe(`the ${root} file store`, () => {
     runFileStoreConformance(async () => {
-      if (root === 'memory') return filesDomain.standalone!({ files: 'memory' })
+      if (root === 'memory') return filesDomain.standalone!({ files: 'memory', clock: systemClock })
       const dir = await mkdtemp(join(tmpdir(), 'fnbox-files-'))
-      const store = filesDomain.standalone!({ files: join(dir, 'root') })
+      const store = filesDomain.standalone!({ files: join(dir, 'root'), clock: systemClock })
       return { store, close: () => rm(dir, { recursive: true, force: true }) }
     })
   })
