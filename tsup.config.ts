@@ -2,8 +2,9 @@ import { defineConfig } from 'tsup'
 import { guestSourcePlugin } from './build/guest-source.js'
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', testing: 'src/testing/index.ts', worker: 'src/sandbox/worker.ts', cli: 'src/cli.ts' },
+  entry: { index: 'src/index.ts', worker: 'src/sandbox/worker.ts', cli: 'src/cli.ts', testing: 'src/testing/index.ts' },
   format: ['esm', 'cjs'],
+  // vitest stays external (a peer dependency): only `fnbox/testing` imports it.
   dts: { entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' } },
   target: 'node20',
   platform: 'node',

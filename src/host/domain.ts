@@ -16,6 +16,7 @@
  */
 import type { Kysely, Migration } from 'kysely'
 import type { WriteGate } from '../storage/memory-gate.js'
+import type { Clock } from '../clock.js'
 
 /** The arguments of a data call, as the guest or the host API sent them (a JSON object). */
 export type OperationArgs = Record<string, unknown>
@@ -40,6 +41,10 @@ export interface SqlStoreContext {
   readonly kind: 'pglite' | 'pg'
   /** What the domain's `shared` factory made for this database (one per database, e.g. a cache). */
   readonly shared: unknown
+  /** The runtime's clock (expiries are dates on its `wallNow()`). */
+  readonly clock: Clock
+  /** LISTEN on the database (a connection of its own on a server), for stores woken by NOTIFY. */
+  readonly listen?: (channel: string, listener: (payload: string | undefined) => void) => Promise<() => void>
 }
 
 /** The SQL part of a domain, loaded (with kysely) only when SQL storage is used. */
@@ -47,7 +52,7 @@ export interface SqlParts<S> {
   /** Migrations by name; names sort in the order they apply, across every domain (`0002_vector`). */
   readonly migrations: Readonly<Record<string, Migration>>
   /** State shared by every store over one database (its own and its transactions'). */
-  shared?(kind: 'pglite' | 'pg'): unknown
+  shared?(kind: 'pglite' | 'pg', clock: Clock): unknown
   /** The store over the database, or over an open transaction of it. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   store?(db: Kysely<any>, context: SqlStoreContext): S
@@ -57,14 +62,16 @@ export interface SqlParts<S> {
 export interface MemoryStoreContext {
   /** The memory backend's gate: writes wait while a transaction is open. */
   readonly gate: WriteGate
-  /** Ms since the epoch, from the runtime's clock: what expiries are judged by. */
-  readonly now?: () => number
+  /** The runtime's clock. */
+  readonly clock: Clock
 }
 
 /** What a store kept outside the database (files) is given. */
 export interface StandaloneStoreContext {
   /** `options.files`: a root folder, or `'memory'`. */
   readonly files: string
+  /** The runtime's clock. */
+  readonly clock: Clock
 }
 
 /** A memory store that takes part in transactions (see `memory-gate.ts`). */
@@ -117,8 +124,8 @@ export interface DomainDescriptor<S = unknown> {
   /** Its `fnbox:host` export, if guests use it. */
   readonly guest?: GuestExport
   /**
-   * Whether storage opens its store. A domain described but not wired yet (jobs: its engine is
-   * wired by the runtime) still gets its migrations.
+   * Whether storage opens its store (default true). A domain described but not wired yet still
+   * gets its migrations.
    */
   readonly opened?: boolean
 }

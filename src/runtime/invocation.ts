@@ -23,6 +23,15 @@ import type { Deployments } from './deployments.js'
 import { GuestResponse } from './fetch-bridge.js'
 import { asFnboxError, mapStack, type FunctionVersion } from './function-version.js'
 import { readRequestBody } from './request-body.js'
+import type { AnnotateCall } from '../host/domains/session.js'
+
+/** A background run (a job, a cron slot, a hook): its deadline and what aborts it. */
+export interface BackgroundRun {
+  signal?: AbortSignal | undefined
+  /** A job's run: `timeoutMs`, else the function's `limits.jobTimeoutMs`; a hook's: its call limit. */
+  job: boolean
+  timeoutMs?: number | undefined
+}
 
 type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 
@@ -46,9 +55,19 @@ export class Invocations {
   readonly #ctx: RuntimeContext
   readonly #deployments: Deployments
 
-  constructor(ctx: RuntimeContext, deployments: Deployments) {
+  readonly #annotate: AnnotateCall | undefined
+
+  constructor(ctx: RuntimeContext, deployments: Deployments, annotate?: AnnotateCall) {
     this.#ctx = ctx
     this.#deployments = deployments
+    this.#annotate = annotate
+  }
+
+  /** A job's run, a cron slot or a hook: `exportName(...args)` of the current version. */
+  background(name: string, exportName: string, args: unknown[], run: BackgroundRun): Promise<unknown> {
+    const fn = this.#deployments.get(name)
+    const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
+    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal })
   }
 
   /** See `Runtime.call`. */
@@ -72,6 +91,7 @@ export class Invocations {
       (attempt) => this.#callOnce(attempt === 1 ? fn : this.#deployments.get(name), exportName, argsJson),
       policy,
       {
+        clock: this.#ctx.defaults.clock,
         retryable: (err) => isFnboxError(err) && policy.on.has(err.code),
         retryAfterMs: (err) =>
           isFnboxError(err) && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
@@ -102,16 +122,26 @@ export class Invocations {
     }
   }
 
-  async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string): Promise<T> {
-    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined)
+  async #callOnce<T>(
+    fn: FunctionVersion,
+    exportName: string,
+    argsJson: string,
+    run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined, run.timeoutMs)
     const { ref, session } = call
     let error: FnboxError | undefined
+    let inv = -1
+    const cancel = (): void => ref.executor.cancel(inv, 'client')
     try {
-      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
+      const invocation = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
         onLog: (level, message) => this.#log(fn, call, level, message),
         onHost: (req) => session.handle(req),
       })
-      const { result } = await done
+      inv = invocation.inv
+      if (run.signal?.aborted) cancel()
+      else run.signal?.addEventListener('abort', cancel, { once: true })
+      const { result } = await invocation.done
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
       error = mapStack(fn.stacks, asFnboxError(err))
@@ -119,6 +149,7 @@ export class Invocations {
       error = session.withWrites(error)
       throw error
     } finally {
+      run.signal?.removeEventListener('abort', cancel)
       this.#end(fn, call, 'call', exportName, undefined, error)
     }
   }
@@ -190,6 +221,7 @@ export class Invocations {
     requestId: string,
     target: string,
     request: Request | undefined,
+    timeoutMs: number = fn.timeoutMs,
   ): Promise<OpenCall> {
     const ctx = this.#ctx
     const telemetry = ctx.obs.begin(fn.metrics, {
@@ -200,7 +232,9 @@ export class Invocations {
       target,
       headers: request?.headers,
       method: request?.method,
+      redact: fn.source.redactor.empty ? undefined : (text) => fn.source.redactor.redact(text),
     })
+    // Waits and durations in real time: instances are made and guests run on real threads.
     const started = performance.now()
     let gate: GateTicket | undefined
     let ref: InstanceRef
@@ -227,9 +261,13 @@ export class Invocations {
     }
     fn.acquired++
     fn.acquireWaits.record(acquired - started)
-    const deadline = new Deadline(fn.timeoutMs)
-    const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
-    const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    // On the system clock, not the runtime's: the executor thread enforces the same limits with
+    // the real clock, and both sides must agree on when the invocation ends.
+    const deadline = new Deadline(timeoutMs)
+    const { streamIdleMs, streamTotalMs } = fn.limits
+    // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
+    const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
+    const limits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     return {
       requestId,
       traceId: telemetry?.traceId,
@@ -240,12 +278,12 @@ export class Invocations {
         ctx.egress,
         {
           allowedHosts: fn.allowedHosts,
-          timeoutMs: fn.timeoutMs,
+          timeoutMs,
           maxResponseBytes: fn.limits.maxResponseBytes,
           deadline,
           grants: fn.upstreamGrants,
         },
-        () => new DataSession(() => ctx.storage(), fn.scope),
+        () => new DataSession(() => ctx.storage(), fn.scope, this.#annotate),
         telemetry,
       ),
       started,
@@ -269,7 +307,8 @@ export class Invocations {
     call.session.close()
     call.deadline.dispose()
     fn.pool.release(call.ref)
-    const held = performance.now() - call.acquired
+    const now = performance.now()
+    const held = now - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
     this.#ctx.obs.ended(
@@ -297,7 +336,7 @@ export class Invocations {
       errorMessage: error?.message,
       errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
       waitMs: call.acquired - call.started,
-      durationMs: performance.now() - call.acquired,
+      durationMs: now - call.acquired,
     })
   }
 

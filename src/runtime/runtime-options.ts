@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { resolveJobsOption, type JobsOptions } from '../triggers/jobs/runtime-jobs.js'
 import type { LoggerLike } from '../observability/logs.js'
 import type { MetricsOptions } from '../observability/metrics.js'
 import type { TracingOptions } from '../observability/tracing.js'
@@ -24,7 +25,7 @@ import {
   type PoolBudgetOptions,
   type PoolOptions,
 } from '../options.js'
-import { systemClock, type Clock } from '../pool/clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import {
   defaultFilesRoot,
   openBackend,
@@ -61,8 +62,11 @@ export interface RuntimeOptions {
    */
   pool?: Partial<PoolOptions & PoolBudgetOptions>
   /**
-   * The time source of the pools (call wait timeouts, idle timeouts, the autoscaler's ticks).
-   * Default: the system clock. Tests pass one they move by hand.
+   * The host's time source: pools (call waits, idle timeouts, the autoscaler), breakers,
+   * quotas and rate limits, retries' backoff, the memory KV's expiries and the sweeper, log
+   * times. Default: the system clock. Tests pass a {@link ManualClock} and move time by hand.
+   * The guest's own limits are enforced on the executor threads by the real clock (see
+   * {@link Clock}).
    */
   clock?: Clock
   /**
@@ -112,6 +116,12 @@ export interface RuntimeOptions {
   /** Retries of `runtime.call` for every function (opt-in: only for idempotent exports). Default off. */
   retry?: CallRetryOptions | false
   /**
+   * The job worker: this host runs the jobs of the tasks its functions handle (`deploy({ jobs })`,
+   * their cron slots and hooks), `concurrency` at once. `false`: this host only enqueues (and
+   * fires cron slots); other hosts run the jobs.
+   */
+  jobs?: JobsOptions | false
+  /**
    * Prometheus metrics (prom-client): on by default in a registry of the runtime's own; pass
    * `{ registry }` to add them to your app's, `false` to turn them off. See {@link Runtime.metrics}.
    */
@@ -146,6 +156,7 @@ const RUNTIME_KEYS = [
   'egress',
   'upstreams',
   'retry',
+  'jobs',
   'metrics',
   'tracing',
   'logger',
@@ -170,6 +181,8 @@ export interface ResolvedRuntimeOptions {
   shedding: ReturnType<typeof resolveShedding>
   /** Opens the storage backend (the runtime does so on first use). */
   openBackend: () => Promise<Backend>
+  /** The job worker's options; false: none. */
+  jobs: JobsOptions | false
 }
 
 /**
@@ -195,7 +208,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
   const egress = resolveEgress(opts.egress, 'options.egress')
   const upstreams = resolveUpstreams(opts.upstreams, 'options.upstreams', egress)
   const shedding = resolveShedding(opts.shedding, 'options.shedding')
-  const open = resolveStorage(opts, wallClockOf(clock))
+  const open = resolveStorage(opts, clock)
   return {
     threads,
     limits,
@@ -210,19 +223,11 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
     upstreams,
     shedding,
     openBackend: open,
+    jobs: resolveJobsOption(opts.jobs),
   }
 }
 
-/**
- * The epoch time of a clock that has one (`wallNow`: fnbox/testing's TestClock), for the memory
- * stores' expiries; other clocks' `now()` is monotonic, so expiries keep `Date.now`.
- */
-function wallClockOf(clock: Clock): (() => number) | undefined {
-  const wall = (clock as { wallNow?: unknown }).wallNow
-  return typeof wall === 'function' ? () => (wall as () => number).call(clock) : undefined
-}
-
-function resolveStorage(opts: RuntimeOptions, now: (() => number) | undefined): () => Promise<Backend> {
+function resolveStorage(opts: RuntimeOptions, clock: Clock): () => Promise<Backend> {
   const storage = resolveStorageOption(opts.storage ?? { pglite: join('.fnbox', 'pglite') })
   if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
     throw invalidOption('options.files', "a folder or 'memory'", opts.files)
@@ -247,7 +252,7 @@ function resolveStorage(opts: RuntimeOptions, now: (() => number) | undefined): 
       files: opts.files ?? defaultFilesRoot(storage),
       secretsKey: secretsOpts.key,
       adapters,
-      now,
+      clock,
     })
 }
 
@@ -258,10 +263,11 @@ function resolveClock(value: unknown): Clock {
     typeof clock !== 'object' ||
     clock === null ||
     typeof clock.now !== 'function' ||
+    typeof clock.wallNow !== 'function' ||
     typeof clock.setTimeout !== 'function' ||
     typeof clock.clearTimeout !== 'function'
   ) {
-    throw invalidOption('options.clock', 'an object with now(), setTimeout() and clearTimeout()', value)
+    throw invalidOption('options.clock', 'an object with now(), wallNow(), setTimeout() and clearTimeout()', value)
   }
   return clock as Clock
 }

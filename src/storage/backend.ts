@@ -18,6 +18,8 @@ import type { SealedSecretStore } from '../host/secrets/types.js'
 import { SecretVault } from '../host/secrets/vault.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
+import { systemClock, type Clock } from '../clock.js'
+import type { SqlDatabase } from './sql.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
@@ -93,8 +95,8 @@ export interface BackendOptions {
   files: string
   secretsKey: string | Uint8Array | undefined
   adapters: StorageAdapters
-  /** Ms since the epoch for the memory stores' expiries; default `Date.now`. */
-  now?: () => number
+  /** The time of KV expiries, file dates and the sweeper (the runtime's clock). Default: the system clock. */
+  clock?: Clock
 }
 
 /** The stores of one domain, in a backend or in a transaction, by domain name. */
@@ -115,6 +117,10 @@ export interface OpenTransaction {
 export interface Backend {
   /** Every opened domain's store (the user's adapter, or the built-in one), by domain name. */
   readonly stores: Stores
+  /** Domains whose store is the user's (`options.adapters`). */
+  readonly adapted: ReadonlySet<string>
+  /** The SQL database (PGlite or server Postgres), for what needs SQL itself; absent in memory. */
+  readonly sql: SqlDatabase | undefined
   /** The secrets store; fails with `ERR_INVALID_OPTION` when no key is configured. */
   secrets(): SecretStore
   /**
@@ -133,21 +139,27 @@ export interface Backend {
 export interface BuiltInStores {
   /** By domain name; a domain kept outside the database (files) has none here. */
   readonly stores: Stores
+  /** The SQL database (PGlite or server Postgres); absent in memory. */
+  readonly sql?: SqlDatabase
   transaction(): Promise<OpenTransaction>
   close(): Promise<void>
 }
 
+const SWEEP_INTERVAL_MS = 60_000
+
 export async function openBackend(options: BackendOptions): Promise<Backend> {
   const adapters = options.adapters as Readonly<Record<string, unknown>>
+  const clock = options.clock ?? systemClock
   const own =
     options.storage === 'memory'
-      ? memoryStores(options.now)
-      : await (await import('./sql-backend.js')).openSqlStores(options.storage)
+      ? memoryStores(clock)
+      : await (await import('./sql-backend.js')).openSqlStores(options.storage, clock)
 
   const stores = new Map<string, unknown>()
   const startsOnConnection = new Set<string>()
   for (const domain of OPENED_DOMAINS) {
-    const store = adapters[domain.name] ?? own.stores.get(domain.name) ?? domain.standalone?.({ files: options.files })
+    const store =
+      adapters[domain.name] ?? own.stores.get(domain.name) ?? domain.standalone?.({ files: options.files, clock })
     if (store === undefined) throw new Error(`the ${domain.name} domain has no store on this backend`)
     stores.set(domain.name, store)
     if (adapters[domain.name] === undefined && own.stores.has(domain.name) && options.storage !== 'memory') {
@@ -165,11 +177,20 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     }
     return removed
   }
-  const sweeper = setInterval(() => void sweep().catch(() => undefined), 60_000)
-  sweeper.unref()
+  // Every minute, on the clock (a test moving it sweeps too).
+  let sweeper: unknown
+  const sweepLater = (): void => {
+    sweeper = clock.setTimeout(() => {
+      sweepLater()
+      void sweep().catch(() => undefined)
+    }, SWEEP_INTERVAL_MS)
+  }
+  sweepLater()
   let secrets: SecretStore | undefined
   return {
     stores,
+    adapted: new Set(Object.keys(adapters).filter((name) => adapters[name] !== undefined)),
+    sql: own.sql,
     startsOnConnection,
     secrets() {
       secrets ??= new SecretStore(
@@ -192,18 +213,18 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     },
     sweep,
     async close() {
-      clearInterval(sweeper)
+      clock.clearTimeout(sweeper)
       await own.close()
     },
   }
 }
 
 /** The stores of `storage: 'memory'`: a transaction works on forks, adopted at commit. */
-function memoryStores(now: (() => number) | undefined): BuiltInStores {
+function memoryStores(clock: Clock): BuiltInStores {
   const gate = new WriteGate()
   const stores = new Map<string, unknown>()
   for (const domain of OPENED_DOMAINS) {
-    const store = domain.memory?.({ gate, now })
+    const store = domain.memory?.({ gate, clock })
     if (store !== undefined) stores.set(domain.name, store)
   }
   const forkable = (name: string) => stores.get(name) as TransactionalMemoryStore<unknown>

@@ -14,7 +14,7 @@
  */
 import { setImmediate as macrotask, setTimeout as sleep } from 'node:timers/promises'
 import { FnboxError, invalidOption } from '../errors.js'
-import type { Clock } from '../pool/clock.js'
+import type { Clock } from '../clock.js'
 import { GUEST_CLOCK, type GuestClockLink, type SyncableThread } from '../pool/guest-clock.js'
 import { GUEST_TIME_BYTES } from '../sandbox/guest-time.js'
 import { parseDuration } from './duration.js'

@@ -8,6 +8,7 @@
 
 import { failureOf } from './failed-response.js'
 import type { IncomingMessage } from 'node:http'
+import type { Clock } from '../../clock.js'
 import { invalidOption } from '../../errors.js'
 import { resolveClientRateLimit, type ClientRateLimiter } from '../../reliability/client-rate-limit.js'
 import {
@@ -35,7 +36,7 @@ export interface ResolvedMountOptions {
  *
  * @internal
  */
-export function resolveMountOptions(options: unknown): ResolvedMountOptions {
+export function resolveMountOptions(options: unknown, clock?: Clock): ResolvedMountOptions {
   if (options === undefined) options = {}
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidOption('options', 'an object', options)
@@ -57,7 +58,7 @@ export function resolveMountOptions(options: unknown): ResolvedMountOptions {
     maxRequestBytes: maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
     trustProxy: trustProxy ?? false,
     onError,
-    rateLimit: resolveClientRateLimit(rateLimit, 'options.rateLimit'),
+    rateLimit: resolveClientRateLimit(rateLimit, 'options.rateLimit', clock),
   }
 }
 
