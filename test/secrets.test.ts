@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Kysely, PostgresDialect, sql } from 'kysely'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { isFnboxError } from '../src/errors.js'
 import type { SealedSecretStore } from '../src/host/secrets/types.js'
 import {
@@ -11,8 +11,9 @@ import {
   SecretStore,
   SecretVault,
 } from '../src/host/secrets/index.js'
-import { type SqlDatabase, openSql } from '../src/storage/sql.js'
-import { testPostgres } from './helpers/postgres.js'
+import { secretsDomain } from '../src/host/secrets/descriptor.js'
+import { runSealedSecretStoreConformance } from '../src/testing/conformance/secrets.js'
+import { testBackends } from './helpers/backends.js'
 
 // A key whose base64 has both `+` and `/` (so base64url differs): fb efbe → "++++", ff ffff → "////".
 const KEY = Buffer.from('fbefbe'.repeat(5) + 'ffffff'.repeat(5) + 'abcd', 'hex')
@@ -170,109 +171,33 @@ describe('SecretVault seal and open', () => {
   })
 })
 
-interface Backend {
-  store: SealedSecretStore
-  db?: SqlDatabase
+for (const backend of await testBackends('secrets')) {
+  describe.skipIf(backend.skip)(backend.name, () => {
+    runSealedSecretStoreConformance(async () => {
+      const opened = await backend.open()
+      return { store: await opened.store(secretsDomain), close: () => opened.close() }
+    })
+
+    it.runIf(backend.name !== 'memory')('keeps only sealed bytes in fnbox_secrets', async () => {
+      const opened = await backend.open()
+      try {
+        const secrets = new SecretStore(SecretVault.fromKey(randomBytes(32)), await opened.store(secretsDomain))
+        const name = `T${randomBytes(6).toString('hex')}_PASSWORD`
+        const value = 'hunter2-is-my-password-' + 'ü'.repeat(20)
+        await secrets.set(name, value)
+        const { rows } = await sql<{
+          sealed: Uint8Array
+        }>`select sealed from fnbox_secrets where name = ${name}`.execute(opened.sql!.db)
+        const raw = Buffer.from(rows[0]!.sealed)
+        expect(raw.byteLength).toBe(29 + Buffer.byteLength(value))
+        expect(raw.includes(Buffer.from('hunter2'))).toBe(false)
+        await secrets.delete(name)
+      } finally {
+        await opened.close()
+      }
+    })
+  })
 }
-
-// A database of this file's own on the server, dropped after the suite.
-const server = await testPostgres('secrets')
-
-const backends: [string, () => Promise<Backend>][] = [
-  ['memory', async () => ({ store: new MemorySealedSecretStore() })],
-  [
-    'PGlite',
-    async () => {
-      const db = await openSql({ pglite: 'memory://' })
-      return { store: new PostgresSealedSecretStore(db.db), db }
-    },
-  ],
-  [
-    'server Postgres',
-    async () => {
-      const db = await openSql({ postgres: await server.url() })
-      return { store: new PostgresSealedSecretStore(db.db), db }
-    },
-  ],
-]
-
-describe.each(backends)('%s sealed secret store', (backendName, make) => {
-  if (backendName === 'server Postgres' && server.skip) {
-    it.skip(`needs server Postgres (${server.skip})`, () => {})
-    return
-  }
-  let backend: Backend
-  let store: SealedSecretStore
-  // The tests of this file share each store: every name of this suite starts with this.
-  const run = `T${randomBytes(6).toString('hex')}_`
-  const used = new Set<string>()
-  const name = (suffix: string) => {
-    used.add(run + suffix)
-    return run + suffix
-  }
-  const ours = async () => (await store.list()).filter((listed) => listed.startsWith(run))
-
-  beforeAll(async () => {
-    backend = await make()
-    store = backend.store
-  })
-  afterEach(async () => {
-    for (const each of used) await store.delete(each)
-    used.clear()
-  })
-  afterAll(() => backend.db?.close())
-
-  it('stores, replaces and deletes a blob', async () => {
-    const blob = new Uint8Array([0, 1, 0xff, 0, 0x80, 0x7f])
-    await store.set(name('A'), blob)
-    blob.fill(9)
-    const got = await store.get(name('A'))
-    expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype)
-    expect(got).toEqual(new Uint8Array([0, 1, 0xff, 0, 0x80, 0x7f]))
-
-    await store.set(name('A'), new Uint8Array([42]))
-    expect(await store.get(name('A'))).toEqual(new Uint8Array([42]))
-    expect(await store.delete(name('A'))).toBe(true)
-    expect(await store.delete(name('A'))).toBe(false)
-    expect(await store.get(name('A'))).toBeUndefined()
-  })
-
-  it('stores a blob given as a view into a larger buffer, and an empty one', async () => {
-    const big = new Uint8Array([1, 2, 3, 4, 5, 6])
-    await store.set(name('VIEW'), big.subarray(2, 4))
-    await store.set(name('EMPTY'), new Uint8Array())
-    expect(await store.get(name('VIEW'))).toEqual(new Uint8Array([3, 4]))
-    expect(await store.get(name('EMPTY'))).toEqual(new Uint8Array())
-  })
-
-  it('lists names in code-point order', async () => {
-    const suffixes = ['b', 'B', 'a', '_', 'é', '𝒳', '\uffff', 'a0', 'a_']
-    for (const suffix of suffixes) await store.set(name(suffix), new Uint8Array([1]))
-    const expected = suffixes
-      .map((suffix) => run + suffix)
-      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
-    expect(await ours()).toEqual(expected)
-  })
-
-  it('keeps secrets encrypted at rest and lists names only', async () => {
-    const secrets = new SecretStore(SecretVault.fromKey(randomBytes(32)), store)
-    const value = 'hunter2-is-my-password-' + 'ü'.repeat(20)
-    await secrets.set(name('PASSWORD'), value)
-    expect(await secrets.get(name('PASSWORD'))).toBe(value)
-    expect((await secrets.list()).filter((listed) => listed.startsWith(run))).toEqual([name('PASSWORD')])
-
-    const raw = backend.db
-      ? ((
-          await sql<{ sealed: Uint8Array }>`select sealed from fnbox_secrets where name = ${name('PASSWORD')}`.execute(
-            backend.db.db,
-          )
-        ).rows[0]?.sealed as Uint8Array)
-      : ((await store.get(name('PASSWORD'))) as Uint8Array)
-    const rawBytes = Buffer.from(raw)
-    expect(rawBytes.byteLength).toBe(29 + Buffer.byteLength(value))
-    for (const piece of [value, 'hunter2', 'ü'.repeat(4)]) expect(rawBytes.includes(Buffer.from(piece))).toBe(false)
-  })
-})
 
 describe('PostgresSealedSecretStore', () => {
   it('reports a database failure as ERR_STORAGE, keeping the cause', async () => {

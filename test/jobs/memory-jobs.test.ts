@@ -2,7 +2,7 @@
 import { MemoryJobStore } from '../../src/host/jobs/memory-jobs.js'
 import { WriteGate } from '../../src/storage/memory-gate.js'
 import { ManualClock } from '../helpers/manual-clock.js'
-import { runJobStoreConformance } from './job-store-conformance.js'
+import { runJobStoreConformance } from '../../src/testing/conformance/jobs.js'
 
 runJobStoreConformance('memory', async () => {
   const clock = new ManualClock(Date.UTC(2030, 0, 1))

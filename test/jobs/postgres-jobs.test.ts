@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
 import { ManualClock } from '../helpers/manual-clock.js'
-import { runJobStoreConformance } from './job-store-conformance.js'
+import { runJobStoreConformance } from '../../src/testing/conformance/jobs.js'
 import { testPostgres } from '../helpers/postgres.js'
 
 const server = await testPostgres('jobs')

@@ -1,8 +1,9 @@
 /**
  * The contract of a `JobStore`, as one suite any store runs: `runJobStoreConformance(name, open)`.
  * `open` gives a fresh, empty store whose "now" is the harness' manual clock, so leases, backoff
- * and `runAt` are tested without sleeping. (Written to move to `fnbox/testing` for adapter
- * authors: it needs nothing of fnbox but the store's interface.)
+ * and `runAt` are tested without sleeping. It needs nothing of fnbox but the store's interface.
+ *
+ * @module
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
@@ -15,14 +16,21 @@ import {
   type JobEnqueuer,
   type JobRequest,
   type JobStore,
-} from '../../src/host/jobs/jobs.js'
-import { toJobRequest } from '../../src/host/jobs/validate.js'
-import type { ManualClock } from '../helpers/manual-clock.js'
+} from '../../host/jobs/jobs.js'
+import { toJobRequest } from '../../host/jobs/validate.js'
 
+/** A clock the suite moves by hand (fnbox/testing's manual clock is one). @public */
+export interface JobStoreClock {
+  now(): number
+  /** Moves time forward by `ms`. */
+  advance(ms: number): void
+}
+
+/** What `open` gives {@link runJobStoreConformance}. @public */
 export interface JobStoreHarness {
   store: JobStore
   /** The store's clock (retry policy and retention: the defaults). */
-  clock: ManualClock
+  clock: JobStoreClock
   /** Opens a transaction whose enqueues commit with it, if the store supports them. */
   transaction?(): Promise<{ jobs: JobEnqueuer; commit(): Promise<void>; rollback(): Promise<void> }>
   close(): Promise<void>
@@ -34,11 +42,16 @@ const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 const request = (task: string, payload: unknown = {}, options?: unknown, context = {}): JobRequest =>
   toJobRequest(task, payload, options, context)
 
+/**
+ * Runs the JobStore contract against fresh stores `open` gives (one per test).
+ *
+ * @public
+ */
 export function runJobStoreConformance(name: string, open: () => Promise<JobStoreHarness>): void {
   describe(`JobStore conformance: ${name}`, () => {
     let h: JobStoreHarness
     let store: JobStore
-    let clock: ManualClock
+    let clock: JobStoreClock
     beforeEach(async () => {
       h = await open()
       store = h.store
