@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall, observe)
+//   npm run bench -- call cold     only those sections (call, peers, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall, observe)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -12,6 +12,7 @@ import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
 import { runFaultScenario } from './faults.mjs'
 import { benchJobs } from './jobs.mjs'
 import { benchObserve } from './observe.mjs'
+import { benchPeers } from './peers.mjs'
 
 const require = createRequire(import.meta.url)
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
@@ -1327,6 +1328,7 @@ if (zipfChildMode) {
 
 console.log(`fnbox bench — node ${process.version}, ${(await import('node:os')).availableParallelism()} cores`)
 if (run('call')) await benchCall()
+if (run('peers')) await benchPeers({ report, rawModule, cannon })
 if (run('http')) await benchHttp()
 if (run('cold')) await benchCold()
 if (run('rss')) await benchRss()

@@ -52,6 +52,18 @@ function harness(snapshots: 'always' | 'auto' | 'never' = 'always'): Harness {
 
 let nextInv = 1
 
+/** The next snapshot the engine packs by itself: it waits for a quiet moment after the create. */
+function nextSnapshot(h: Harness): Promise<Snapshot> {
+  const seen = h.snapshots.length
+  return new Promise((resolve) => {
+    const poll = (): void => {
+      if (h.snapshots.length > seen) resolve(h.snapshots[seen]!)
+      else setImmediate(poll)
+    }
+    poll()
+  })
+}
+
 function sink(h: Harness): InvocationSink {
   return {
     respond: () => undefined,
@@ -114,6 +126,10 @@ describe('snapshots', () => {
     h.engine.load('f', STATEFUL, 'f.js', LIMITS, { API_KEY: 'k1' })
     const first = await h.engine.create(1, 'f')
     expect(first.restored).toBe(false)
+    // Off the response path: copied now, packed once the thread is free (or when it is needed).
+    expect(h.snapshots).toHaveLength(0)
+    const packed = await nextSnapshot(h)
+    expect(h.engine.snapshotOf('f')).toBe(packed)
     expect(h.snapshots).toHaveLength(1)
     const second = await h.engine.create(2, 'f')
     expect(second.restored).toBe(true)
@@ -137,7 +153,7 @@ describe('snapshots', () => {
     const h = harness()
     h.engine.load('f', STATEFUL, 'f.js', LIMITS, {})
     await h.engine.create(1, 'f')
-    const snapshot = h.snapshots[0]!
+    const snapshot = h.engine.snapshotOf('f')!
     const cell = await ModuleCell.restore(
       compiledModule(),
       LIMITS,
@@ -162,7 +178,7 @@ describe('snapshots', () => {
       {},
     )
     await h.engine.create(1, 'f')
-    expect(h.snapshots[0]!.data.byteLength).toBeLessThan(2 << 20)
+    expect(h.engine.snapshotOf('f')!.data.byteLength).toBeLessThan(2 << 20)
     expect((await h.engine.create(2, 'f')).restored).toBe(true)
     expect(await call(h, 2, 'get')).toBe(128)
   })
@@ -258,7 +274,7 @@ describe('snapshots', () => {
     const h = harness()
     h.engine.load('f', STATEFUL, 'f.js', LIMITS, { API_KEY: 'old' })
     await h.engine.create(1, 'f')
-    const snapshot = h.snapshots[0]!
+    const snapshot = h.engine.snapshotOf('f')!
     h.engine.setSecrets('f', { API_KEY: 'new' })
     expect(h.engine.snapshotOf('f')).toBeUndefined()
     // A snapshot taken with the old values is refused.
@@ -300,6 +316,12 @@ describe('snapshots in a runtime', () => {
   let port = 0
   const snapshots: SnapshotEvent[] = []
   const creates: InstanceEvent[] = []
+  /** Resolves once `n` snapshots of `name` came: they are packed after its instance answered. */
+  const snapshotted = async (name: string, n = 1): Promise<void> => {
+    while (snapshots.filter((s) => s.function === name).length < n) {
+      await new Promise((resolve) => runtime.once('snapshot', resolve))
+    }
+  }
 
   beforeAll(async () => {
     server = createServer((_req, res) => res.end('upstream says hi'))
@@ -322,6 +344,7 @@ describe('snapshots in a runtime', () => {
       allowedHosts: [`127.0.0.1:${port}`],
       pool: { max: 4 },
     })
+    await snapshotted('heavy')
     expect(snapshots.filter((s) => s.function === 'heavy')).toHaveLength(1)
     expect(snapshots[0]!.bytes).toBeGreaterThan(0)
     // Four concurrent calls: the deploy's instance and three new ones, restored on both threads.
@@ -354,6 +377,7 @@ describe('snapshots in a runtime', () => {
   it('counts a module per restored instance in the pool budget', async () => {
     const before = runtime.stats().pool.memoryMb
     await runtime.deploy('budgeted', { code: HEAVY, limits: { memoryMb: 32 }, pool: { max: 4 } })
+    await snapshotted('budgeted')
     await Promise.all([1, 2, 3, 4].map(() => runtime.call('budgeted', 'hold', 300)))
     expect(runtime.stats().functions.budgeted!.instances).toBe(4)
     // The deploy's instance (in the module its snapshot was taken of) and three restored ones.
@@ -364,6 +388,7 @@ describe('snapshots in a runtime', () => {
   it('hands new instances the changed secrets, not those the snapshot was taken with', async () => {
     await runtime.secrets.set('API_KEY', 'first')
     await runtime.deploy('secretive', { code: HEAVY, secrets: ['API_KEY'], pool: { max: 1 } })
+    await snapshotted('secretive')
     expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'first', now: 'first' })
     await runtime.secrets.set('API_KEY', 'second')
     expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'first', now: 'second' })
@@ -372,6 +397,7 @@ describe('snapshots in a runtime', () => {
     expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'second', now: 'second' })
     expect(creates.filter((c) => c.function === 'secretive').map((c) => c.restored)).toEqual([false])
     // ... and is snapshotted in turn, with the new value.
+    await snapshotted('secretive', 2)
     expect(snapshots.filter((s) => s.function === 'secretive')).toHaveLength(2)
     await expect(runtime.call('secretive', 'hog')).rejects.toMatchObject({ code: 'ERR_MEMORY_LIMIT' })
     expect(await runtime.call('secretive', 'state')).toMatchObject({ key: 'second', now: 'second' })
@@ -380,6 +406,7 @@ describe('snapshots in a runtime', () => {
 
   it('fails a restored instance out of memory cleanly, and restores the next one', async () => {
     await runtime.deploy('hog', { code: HEAVY, limits: { memoryMb: 32 }, pool: { max: 2 } })
+    await snapshotted('hog')
     await Promise.all([1, 2].map(() => runtime.call('hog', 'hold', 100)))
     for (let i = 0; i < 3; i++) {
       await expect(runtime.call('hog', 'hog')).rejects.toMatchObject({ code: 'ERR_MEMORY_LIMIT' })
@@ -395,7 +422,9 @@ describe('snapshots in a runtime', () => {
     const made: InstanceEvent[] = []
     rt.on('instance:create', (e) => made.push(e))
     try {
+      const snapshotted = new Promise((resolve) => rt.once('snapshot', resolve))
       await rt.deploy('heavy', { code: HEAVY })
+      await snapshotted
       await rt.deploy('wedge', {
         // Builds its data, waits (interruptibly) until just before its deadline, then enters one
         // JSON.stringify of ~450 ms: a builtin that ignores the interrupt, so the thread must go.

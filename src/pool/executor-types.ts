@@ -92,7 +92,7 @@ export interface Inflight {
 export interface Creating {
   /** The function version, whose secrets its errors are redacted of. */
   key: string
-  resolve: (created: { ms: number; restored: boolean }) => void
+  resolve: (created: { ms: number; restored: boolean; packing: boolean }) => void
   reject: (e: FnboxError) => void
   backstop: NodeJS.Timeout
 }

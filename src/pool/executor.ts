@@ -14,6 +14,7 @@ import { createBatcher, type Batch } from '../sandbox/batch.js'
 import { GUEST_SLOT_BYTES, readGuestSlot } from '../sandbox/guest-slot.js'
 import { INIT_TIMEOUT_MS, type FromExecutor, type HostCall, type ToExecutor } from '../sandbox/protocol.js'
 import { secretsFingerprint, type Snapshot } from '../sandbox/snapshot.js'
+import { expectSnapshot, snapshotsComing } from './snapshot-handoff.js'
 import { GUEST_TEXT, hostCallError, spawnExecutorThread, withReason, type Redaction } from './executor-thread.js'
 import type {
   Creating,
@@ -187,6 +188,7 @@ export class Executor {
     if (snapshot.secrets !== secretsFingerprint(Object.entries(source.secrets))) return
     source.snapshot = snapshot
     this.#snapshots.set(key, snapshot)
+    snapshotsComing.get(source)?.done()
     this.#events.snapshot?.(this, source, snapshot)
   }
 
@@ -204,16 +206,19 @@ export class Executor {
   async create(fn: FunctionSource): Promise<{ ref: InstanceRef; ms: number; restored: boolean }> {
     if (this.#closed) throw new FnboxError('ERR_CLOSED', 'the runtime is closed')
     await this.#ready
+    const coming = snapshotsComing.get(fn)
+    if (coming && coming.from !== this && !fn.snapshot) await coming.arrived
     this.#ensureLoaded(fn)
     const id = nextInstance++
-    const { ms, restored } = await new Promise<{ ms: number; restored: boolean }>((resolve, reject) => {
+    const created = await new Promise<{ ms: number; restored: boolean; packing: boolean }>((resolve, reject) => {
       const backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS + STUCK_GRACE_MS)
       this.#creating.set(id, { key: fn.key, resolve, reject, backstop })
       this.#post({ t: 'create', id, key: fn.key })
     })
+    if (created.packing && !fn.snapshot) expectSnapshot(fn, this)
     const ref: InstanceRef = { executor: this, id, key: fn.key, lost: false }
     this.#instances.set(id, ref)
-    return { ref, ms, restored }
+    return { ref, ms: created.ms, restored: created.restored }
   }
 
   destroy(ref: InstanceRef): void {
@@ -401,7 +406,7 @@ export class Executor {
         if (!c) break
         this.#creating.delete(msg.id)
         clearTimeout(c.backstop)
-        if (msg.t === 'created') c.resolve({ ms: msg.ms, restored: msg.restored })
+        if (msg.t === 'created') c.resolve({ ms: msg.ms, restored: msg.restored, packing: msg.packing })
         else c.reject(FnboxError.fromJSON(msg.error))
         break
       }

@@ -12,11 +12,13 @@ import { asFailure, Instance } from './instance.js'
 import { instantiate, MIN_MODULE_MB, ModuleCell, type CondemnHandler, type EmptyHandler } from './module-cell.js'
 import type { SandboxLimits } from './protocol.js'
 import {
+  copyMemory,
   discoverLayout,
+  packMemory,
   scrubFreeMemory,
   secretsFingerprint,
-  takeMemory,
   type EngineLayout,
+  type InstanceImage,
   type Snapshot,
 } from './snapshot.js'
 
@@ -34,6 +36,8 @@ interface LoadedFunction {
   snapshot: Snapshot | undefined
   /** Its top-level code cannot be snapshotted (randomness, timers, host I/O): not tried again. */
   unsnapshottable: boolean
+  /** Packs its snapshot, copied and waiting to be packed (see `Engine.#snapshot`). */
+  pack: (() => void) | undefined
 }
 
 export interface EngineEvents {
@@ -59,6 +63,8 @@ export interface EngineOptions {
  * module (~4 ms for the module plus ~1 ms per MB of snapshot), and needs no memory for a snapshot.
  */
 export const SNAPSHOT_MIN_EVALUATE_MS = 10
+/** How long a snapshot's packing waits for the first calls to be answered (see `Engine.#snapshot`). */
+const SNAPSHOT_DELAY_MS = 20
 
 /**
  * Whether a function is slow enough to evaluate for a snapshot to pay: it took
@@ -75,6 +81,8 @@ export interface Created {
   ms: number
   /** Restored from the function's snapshot rather than evaluated. */
   restored: boolean
+  /** Its snapshot was copied from this instance, packed in a moment (see `Engine.#snapshot`). */
+  packing: boolean
 }
 
 let compiled: WebAssembly.Module | undefined
@@ -108,6 +116,10 @@ export class Engine {
 
   /** True while guests of this thread have work in flight: refills wait for a quiet moment. */
   readonly #busy: () => boolean
+  /** The buffer the last snapshot's memory was copied into, reused by the next one. */
+  #scratch: Uint8Array | undefined
+  /** Functions whose snapshot was copied and waits to be packed. */
+  readonly #packing = new Set<LoadedFunction>()
   readonly #snapshots: NonNullable<EngineOptions['snapshots']>
   /** This build's layout facts, probed once; undefined when snapshots cannot be taken here. */
   readonly #layout: Promise<EngineLayout | undefined>
@@ -211,6 +223,7 @@ export class Engine {
       pendingCell: undefined,
       snapshot: undefined,
       unsnapshottable: false,
+      pack: undefined,
     })
   }
 
@@ -224,6 +237,8 @@ export class Engine {
     fn.secrets.clear()
     for (const [name, value] of Object.entries(secrets)) fn.secrets.set(name, value)
     fn.snapshot = undefined
+    fn.pack = undefined
+    this.#packing.delete(fn)
   }
 
   /** A snapshot of `key` taken on another thread; ignored unless it was taken with the same secrets. */
@@ -234,15 +249,29 @@ export class Engine {
     fn.snapshot = snapshot
   }
 
+  /** Packs the snapshots copied and not packed yet: the thread has answered what it was running. */
+  packSnapshots(): void {
+    for (const fn of [...this.#packing]) fn.pack?.()
+  }
+
+  /** True while a snapshot waits to be packed. */
+  get packing(): boolean {
+    return this.#packing.size > 0
+  }
+
   /** The snapshot new instances of `key` restore from, if any. */
   snapshotOf(key: string): Snapshot | undefined {
-    return this.#functions.get(key)?.snapshot
+    const fn = this.#functions.get(key)
+    fn?.pack?.()
+    return fn?.snapshot
   }
 
   unload(key: string): void {
     const fn = this.#functions.get(key)
     if (!fn) return
     this.#functions.delete(key)
+    fn.pack = undefined
+    this.#packing.delete(fn)
     for (const cell of fn.cells) for (const inst of [...cell.instances]) this.destroy(inst.id)
   }
 
@@ -260,11 +289,12 @@ export class Engine {
     const fn = this.#functions.get(key)
     if (!fn) throw new FnboxError('ERR_NOT_FOUND', `function version ${key} is not loaded on this thread`)
     const layout = await this.#layout
+    fn.pack?.() // a snapshot copied and not packed yet serves this instance
     const restored = fn.snapshot ? await this.#restore(fn, fn.snapshot) : undefined
     if (restored) {
       restored.id = id
       this.#instances.set(id, restored)
-      return { ms: performance.now() - start, restored: true }
+      return { ms: performance.now() - start, restored: true, packing: false }
     }
     const blank = [...fn.cells].some((c) => c.hasRoom) ? undefined : this.#takeBlank(fn)
     const instance = blank ? blank.instance : await this.#newInstance(fn)
@@ -285,40 +315,70 @@ export class Engine {
     const worth = this.#snapshots === 'always' || worthSnapshot(evaluateMs, fn.code.length, polls)
     if (layout && worth) this.#snapshot(key, fn, instance, layout, evaluateMs)
     this.#instances.set(id, instance)
-    return { ms: performance.now() - start, restored: false }
+    return { ms: performance.now() - start, restored: false, packing: fn.pack !== undefined }
   }
 
   /**
    * Takes the snapshot of a function version from its instance just evaluated, if its cell holds
    * nothing else (so no other instance's data, freed or not, goes into it) and its top-level code
-   * left nothing behind that a copy of the memory cannot carry.
+   * left nothing behind that a copy of the memory cannot carry. Off the response path: here only a
+   * plain copy of the memory into a reused buffer (the instance may run as soon as it is
+   * answered); finding its pages and packing them into shared memory waits for a quiet moment.
    */
   #snapshot(key: string, fn: LoadedFunction, instance: Instance, layout: EngineLayout, evaluateMs: number): void {
-    if (fn.snapshot || fn.unsnapshottable || !instance.cell.pristine) return
+    if (fn.snapshot || fn.unsnapshottable || fn.pack || !instance.cell.pristine) return
     const started = performance.now()
+    let copy: { bytes: Uint8Array; end: number }
+    let image: InstanceImage
+    const secrets = secretsFingerprint(fn.secrets)
     try {
-      const image = instance.capture(layout)
-      if (typeof image === 'string') {
+      const captured = instance.capture(layout)
+      if (typeof captured === 'string') {
         fn.unsnapshottable = true
         return
       }
+      image = captured
       scrubFreeMemory(instance.cell.module, instance.cell.memory, layout)
-      const { runs, data } = takeMemory(instance.cell.memory, layout)
-      fn.snapshot = {
-        key,
-        memoryMb: instance.cell.memoryMb,
-        layout,
-        runs,
-        data,
-        instance: image,
-        secrets: secretsFingerprint(fn.secrets),
-        evaluateMs,
-        takeMs: performance.now() - started,
-      }
-      this.#events.snapshot?.(key, fn.snapshot)
+      const scratch = this.#scratch
+      this.#scratch = undefined // a second snapshot meanwhile copies into a buffer of its own
+      copy = copyMemory(instance.cell.memory, layout, scratch)
     } catch {
       fn.unsnapshottable = true
+      return
     }
+    const copyMs = performance.now() - started
+    const pack = (): void => {
+      if (fn.pack !== pack) return // packed on demand already, or dropped (secrets changed, unloaded)
+      fn.pack = undefined
+      this.#packing.delete(fn)
+      if (fn.snapshot) return // one from another thread came first
+      const packing = performance.now()
+      try {
+        const { runs, data } = packMemory(copy.bytes, copy.end)
+        fn.snapshot = {
+          key,
+          memoryMb: instance.cell.memoryMb,
+          layout,
+          runs,
+          data,
+          instance: image,
+          secrets,
+          evaluateMs,
+          takeMs: copyMs + (performance.now() - packing),
+        }
+        this.#events.snapshot?.(key, fn.snapshot)
+      } catch {
+        fn.unsnapshottable = true
+      } finally {
+        if (!this.#scratch || this.#scratch.byteLength < copy.bytes.byteLength) this.#scratch = copy.bytes
+      }
+    }
+    fn.pack = pack
+    this.#packing.add(fn)
+    // The first calls usually follow a deploy closely: they run first, and the thread packs it
+    // once it has answered them (see packSnapshots), or after a moment without calls. A new
+    // instance of the function on this thread meanwhile packs it at once (see create).
+    setTimeout(pack, SNAPSHOT_DELAY_MS).unref()
   }
 
   /**

@@ -111,7 +111,8 @@ export type HostCall =
 export type FromExecutor =
   | { t: 'ready' }
   /** `restored`: from the function's snapshot, not by evaluating its code. */
-  | { t: 'created'; id: number; ms: number; restored: boolean }
+  /** `packing`: a snapshot of the function was copied and follows in a moment (a `snapshot` message). */
+  | { t: 'created'; id: number; ms: number; restored: boolean; packing: boolean }
   | { t: 'create-failed'; id: number; error: SerializedFnboxError }
   /** An instance died on its own (its module was discarded); the pool must forget it. */
   | { t: 'lost'; id: number; reason: string }

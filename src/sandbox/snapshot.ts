@@ -89,10 +89,9 @@ export interface Probe {
   memory: WebAssembly.Memory
 }
 
-/** Non-zero pages of `[0, end)` as `[address, bytes]` runs. */
-function dirtyRuns(memory: WebAssembly.Memory, end: number): number[] {
-  const bytes = new Uint8Array(memory.buffer)
-  const buf = Buffer.from(bytes.buffer, 0, bytes.byteLength)
+/** Non-zero pages of `bytes`' `[0, end)` as `[address, bytes]` runs. */
+function dirtyRuns(bytes: Uint8Array, end: number): number[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const runs: number[] = []
   let start = -1
   const last = Math.ceil(end / PAGE) * PAGE
@@ -128,7 +127,7 @@ export async function discoverLayout(newProbe: () => Promise<Probe>): Promise<En
   const { module, memory } = await newProbe()
   const size = memory.buffer.byteLength
   // What a fresh module has written: the whole memory, once.
-  const written = dirtyRuns(memory, size)
+  const written = dirtyRuns(new Uint8Array(memory.buffer), size)
 
   // The break pointer: the one word of static data that follows two large allocations exactly.
   const em = emscriptenModule(module)
@@ -212,17 +211,44 @@ export function takeMemory(
   memory: WebAssembly.Memory,
   layout: EngineLayout,
 ): { runs: number[]; data: SharedArrayBuffer } {
+  const brk = programBreak(memory, layout)
+  return packMemory(new Uint8Array(memory.buffer), brk)
+}
+
+/** The module's program break: its memory holds nothing of the program's above it. */
+function programBreak(memory: WebAssembly.Memory, layout: EngineLayout): number {
   const brk = u32(memory, layout.brkAddress)
   if (brk < layout.freshBrk || brk > memory.buffer.byteLength) throw new Error(`implausible break ${brk}`)
-  const runs = dirtyRuns(memory, brk)
+  return brk
+}
+
+/**
+ * The first half of {@link takeMemory}, the one that must run while the memory is as the snapshot
+ * wants it: a plain copy of its program state into `scratch` (reused when big enough, else a new
+ * buffer). {@link packMemory} does the rest from the copy later, when the thread is idle.
+ */
+export function copyMemory(
+  memory: WebAssembly.Memory,
+  layout: EngineLayout,
+  scratch: Uint8Array | undefined,
+): { bytes: Uint8Array; end: number } {
+  const end = programBreak(memory, layout)
+  const last = Math.min(Math.ceil(end / PAGE) * PAGE, memory.buffer.byteLength)
+  const bytes = scratch && scratch.byteLength >= last ? scratch : new Uint8Array(last)
+  bytes.set(new Uint8Array(memory.buffer, 0, last))
+  return { bytes, end }
+}
+
+/** The non-zero pages of `bytes`' `[0, end)`, packed into shared memory with their addresses. */
+export function packMemory(bytes: Uint8Array, end: number): { runs: number[]; data: SharedArrayBuffer } {
+  const runs = dirtyRuns(bytes, end)
   let total = 0
   for (let i = 1; i < runs.length; i += 2) total += runs[i]!
   const data = new SharedArrayBuffer(total)
   const out = new Uint8Array(data)
-  const src = new Uint8Array(memory.buffer)
   let at = 0
   for (let i = 0; i < runs.length; i += 2) {
-    out.set(src.subarray(runs[i], runs[i]! + runs[i + 1]!), at)
+    out.set(bytes.subarray(runs[i], runs[i]! + runs[i + 1]!), at)
     at += runs[i + 1]!
   }
   return { runs, data }

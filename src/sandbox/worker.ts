@@ -137,10 +137,16 @@ async function invoke(msg: Extract<ToExecutor, { t: 'invoke' }>): Promise<void> 
     send({ t: 'failed', inv: msg.inv, error: serialize(err), discarded })
   } finally {
     running.delete(msg.inv)
+    // Answered (the batch goes out in a microtask): a snapshot waiting to be packed goes next.
+    if (running.size === 0 && engine.packing) setImmediate(packWhenIdle)
     const w = windows.get(msg.inv)
     windows.delete(msg.inv)
     for (const wake of w?.waiters ?? []) wake()
   }
+}
+
+function packWhenIdle(): void {
+  if (running.size === 0) engine.packSnapshots()
 }
 
 port.on('message', (batch: Batch<ToExecutor>) => {
@@ -163,7 +169,7 @@ function receive(msg: ToExecutor): void {
       break
     case 'create':
       engine.create(msg.id, msg.key).then(
-        ({ ms, restored }) => send({ t: 'created', id: msg.id, ms, restored }),
+        ({ ms, restored, packing }) => send({ t: 'created', id: msg.id, ms, restored, packing }),
         (err: unknown) => send({ t: 'create-failed', id: msg.id, error: serialize(err) }),
       )
       break
