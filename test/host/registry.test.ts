@@ -15,9 +15,9 @@ describe('the domain registry', () => {
     expect(await generate(root, true)).toEqual([])
   })
 
-  it('fnbox:host exports each guest domain of the registry, then tx and utils', () => {
+  it('fnbox:host exports each guest domain of the registry, then tx, utils and trace', () => {
     const guests = DOMAINS.filter((d) => d.guest && d.opened !== false).map((d) => d.guest!.name)
-    expect(GUEST_EXPORTS).toEqual([...guests, 'tx', 'utils'])
+    expect(GUEST_EXPORTS).toEqual([...guests, 'tx', 'utils', 'trace'])
     expect(HOST_MODULE_SOURCE).toContain(`export const { ${GUEST_EXPORTS.join(', ')} } = host`)
   })
 
@@ -36,8 +36,17 @@ describe('the domain registry', () => {
     expect(files['host.d.ts']).toContain('  export const echo: FnboxEcho')
     expect(files['host.d.ts']).toContain('    readonly echo: FnboxEcho')
     expect(files['src/host/guest-clients.js']).toContain("import echoClient from './echo/guest.js'")
-    expect(files['src/host/guest-module.ts']).toContain('secrets, echo, tx, utils } = host')
-    expect(guestExports([...DOMAINS, echo])).toEqual(['kv', 'vector', 'files', 'secrets', 'echo', 'tx', 'utils'])
+    expect(files['src/host/guest-module.ts']).toContain('secrets, echo, tx, utils, trace } = host')
+    expect(guestExports([...DOMAINS, echo])).toEqual([
+      'kv',
+      'vector',
+      'files',
+      'secrets',
+      'echo',
+      'tx',
+      'utils',
+      'trace',
+    ])
   })
 
   it('derives the method list with the flags each domain gives its operations', () => {
