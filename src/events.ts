@@ -32,7 +32,7 @@ export interface LogEvent {
   traceId?: string | undefined
   /** The invocation span's id, while an OpenTelemetry SDK is registered. */
   spanId?: string | undefined
-  /** `Date.now()` when the host received it. */
+  /** Unix ms when the host received it, on the runtime's clock (`Date.now()` by default). */
   time: number
 }
 

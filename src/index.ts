@@ -43,7 +43,8 @@ export type {
   VectorStore,
 } from './host/vector/types.js'
 export type { Limits, PoolBudgetOptions, PoolOptions } from './options.js'
-export type { Clock } from './pool/clock.js'
+export { ManualClock } from './clock.js'
+export type { Clock } from './clock.js'
 export type { PoolBudgetStats } from './pool/pool-manager.js'
 export { DEFAULT_BREAKER } from './reliability/breaker.js'
 export type { BreakerOptions, BreakerState, BreakerStats } from './reliability/breaker.js'

@@ -7,6 +7,7 @@ import {
   retrying,
   type ResolvedRetry,
 } from '../src/reliability/backoff.js'
+import { ManualClock } from './helpers/manual-clock.js'
 
 class Retryable extends Error {
   constructor(readonly retryAfterMs?: number) {
@@ -44,6 +45,36 @@ async function run(
   await vi.runAllTimersAsync()
   return { ...(await done), starts }
 }
+
+describe('retrying on an injected clock', () => {
+  it('waits its backoff on the clock it is given, not on the global timers', async () => {
+    const clock = new ManualClock()
+    const attempts: number[] = []
+    const done = retrying(
+      async (n) => {
+        attempts.push(clock.now())
+        if (n < 3) throw new Retryable()
+        return n
+      },
+      { ...POLICY, jitter: false },
+      { retryable: (e) => e instanceof Retryable, clock },
+    )
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 10; i++) await Promise.resolve()
+    }
+    await settle()
+    expect(attempts).toEqual([0])
+    clock.advance(99)
+    await settle()
+    expect(attempts).toEqual([0])
+    clock.advance(1)
+    await settle()
+    expect(attempts).toEqual([0, 100])
+    clock.advance(200)
+    expect(await done).toBe(3)
+    expect(attempts).toEqual([0, 100, 300])
+  })
+})
 
 describe('retrying (p-retry with fnbox backoff)', () => {
   beforeEach(() => vi.useFakeTimers())

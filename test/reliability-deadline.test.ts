@@ -2,6 +2,25 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isFnboxError } from 'fnbox'
 import { Deadline, InvocationBudget, withTimeout } from '../src/reliability/deadline.js'
 import { processWarnings } from './helpers/warnings.js'
+import { ManualClock } from './helpers/manual-clock.js'
+
+describe('Deadline on an injected clock', () => {
+  it('counts its time and aborts its signal on the clock it is given', () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1))
+    const d = new Deadline(1_000, clock)
+    const signal = d.signal
+    clock.advance(600)
+    expect(d.remaining()).toBe(400)
+    clock.advance(400 + 49) // due, but host calls get DEADLINE_GRACE_MS (50) more
+    expect(signal.aborted).toBe(false)
+    clock.advance(1) // the timer fires, and runs its check after pending messages (a 0 ms timer)
+    clock.advance(0)
+    expect(signal.aborted).toBe(true)
+    expect(isFnboxError(signal.reason, 'ERR_TIMEOUT')).toBe(true)
+    d.dispose()
+    expect(clock.pending).toBe(0)
+  })
+})
 
 describe('Deadline', () => {
   beforeEach(() => vi.useFakeTimers())

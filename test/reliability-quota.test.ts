@@ -97,7 +97,7 @@ describe('client rate limits', () => {
     let now = 0
     const limiter = new ClientRateLimiter(
       { requestsPerSecond: 1, burst: 2, maxClients: 2 },
-      { now: () => now, setTimeout: () => 0, clearTimeout: () => undefined },
+      { now: () => now, wallNow: () => now, setTimeout: () => 0, clearTimeout: () => undefined },
     )
     expect(limiter.check('1.1.1.1')).toBeUndefined()
     expect(limiter.check('1.1.1.1')).toBeUndefined()

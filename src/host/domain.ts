@@ -16,6 +16,7 @@
  */
 import type { Kysely, Migration } from 'kysely'
 import type { WriteGate } from '../storage/memory-gate.js'
+import type { Clock } from '../clock.js'
 
 /** The arguments of a data call, as the guest or the host API sent them (a JSON object). */
 export type OperationArgs = Record<string, unknown>
@@ -40,6 +41,8 @@ export interface SqlStoreContext {
   readonly kind: 'pglite' | 'pg'
   /** What the domain's `shared` factory made for this database (one per database, e.g. a cache). */
   readonly shared: unknown
+  /** The runtime's clock (expiries are dates on its `wallNow()`). */
+  readonly clock: Clock
 }
 
 /** The SQL part of a domain, loaded (with kysely) only when SQL storage is used. */
@@ -47,7 +50,7 @@ export interface SqlParts<S> {
   /** Migrations by name; names sort in the order they apply, across every domain (`0002_vector`). */
   readonly migrations: Readonly<Record<string, Migration>>
   /** State shared by every store over one database (its own and its transactions'). */
-  shared?(kind: 'pglite' | 'pg'): unknown
+  shared?(kind: 'pglite' | 'pg', clock: Clock): unknown
   /** The store over the database, or over an open transaction of it. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   store?(db: Kysely<any>, context: SqlStoreContext): S
@@ -57,12 +60,16 @@ export interface SqlParts<S> {
 export interface MemoryStoreContext {
   /** The memory backend's gate: writes wait while a transaction is open. */
   readonly gate: WriteGate
+  /** The runtime's clock. */
+  readonly clock: Clock
 }
 
 /** What a store kept outside the database (files) is given. */
 export interface StandaloneStoreContext {
   /** `options.files`: a root folder, or `'memory'`. */
   readonly files: string
+  /** The runtime's clock. */
+  readonly clock: Clock
 }
 
 /** A memory store that takes part in transactions (see `memory-gate.ts`). */

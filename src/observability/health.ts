@@ -12,6 +12,7 @@ export type HealthStatus = 'ok' | 'degraded' | 'down'
 
 /** One check of {@link HealthReport}. @public */
 export interface HealthCheck {
+  /** This check's verdict. */
   status: HealthStatus
   /** What the status was judged on. */
   [figure: string]: unknown
@@ -23,7 +24,9 @@ export interface HealthCheck {
  * @public
  */
 export interface HealthReport {
+  /** The worst of the checks' statuses. */
   status: HealthStatus
+  /** Each check with the figures it was judged on. */
   checks: {
     /** Threads running guests (`down` with none), and their restarts since start. */
     executors: HealthCheck & { threads: number; restarts: number }

@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Span } from '@opentelemetry/api'
+import { systemClock, type Clock } from '../clock.js'
 import { invalidOption, type FnboxError } from '../errors.js'
 import type { EventEmitter } from 'eventemitter3'
 import type { RuntimeEvents } from '../events.js'
@@ -82,6 +83,8 @@ export class Observability {
   readonly #tracing: Tracing | undefined
   readonly logger: ResolvedLogger
   readonly #events: Emitter
+  /** Dates log events (the runtime's clock). */
+  readonly #clock: Clock
   /** Instances that served a call already (the first call on one is its cold start). */
   readonly #used = new WeakSet<object>()
 
@@ -90,8 +93,10 @@ export class Observability {
     events: Emitter,
     gauges: () => GaugeSource,
     declaredOrigins: ReadonlyMap<string, string>,
+    clock: Clock = systemClock,
   ) {
     this.#events = events
+    this.#clock = clock
     const { metrics, tracing, logger } = options
     if (metrics !== undefined && typeof metrics !== 'boolean' && (typeof metrics !== 'object' || metrics === null)) {
       throw invalidOption('options.metrics', 'true, false or { registry }', metrics)
@@ -182,7 +187,7 @@ export class Observability {
         requestId: ids.requestId,
         traceId: ids.traceId,
         spanId: ids.spanId,
-        time: Date.now(),
+        time: this.#clock.wallNow(),
       })
     }
     if (logger === false) return

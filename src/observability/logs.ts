@@ -21,15 +21,21 @@ import { invalidOption } from '../errors.js'
  * @public
  */
 export interface LoggerLike {
+  /** Guest `console.debug`. */
   debug(obj: object, msg?: string): void
+  /** Guest `console.log` and `console.info`. */
   info(obj: object, msg?: string): void
+  /** Guest `console.warn`. */
   warn(obj: object, msg?: string): void
+  /** Guest `console.error`, and failed invocations (`msg` 'invocation failed', with `code` and `err`). */
   error(obj: object, msg?: string): void
 }
 
 /** An Error a guest logged, as pino's standard serializer shapes one. @public */
 export interface LoggedError {
+  /** The error's name (`TypeError`), or the fnbox error code of a failed invocation. */
   type: string
+  /** Its message, redacted of the function's secrets. */
   message: string
   /** Mapped through the deploy's source map when it has one. */
   stack?: string

@@ -113,6 +113,8 @@ export interface InvocationSpanStart {
   method?: string | undefined
   /** Export called (`call`) or the URL path (HTTP). */
   target: string
+  /** Replaces the function's granted secrets in guest text (fetch URLs, guest span names and attributes). */
+  redact?: ((text: string) => string) | undefined
 }
 
 interface GuestSpan {
@@ -123,6 +125,7 @@ interface GuestSpan {
 /** The spans of one invocation. */
 export class CallTrace {
   readonly #tracer: Tracer
+  readonly #redact: (text: string) => string
   readonly span: Span
   readonly context: Context
   readonly #guest = new Map<number, GuestSpan>()
@@ -131,6 +134,7 @@ export class CallTrace {
 
   constructor(tracer: Tracer, start: InvocationSpanStart) {
     this.#tracer = tracer
+    this.#redact = start.redact ?? ((text) => text)
     const active = otelContext.active()
     const parent = start.headers ? propagation.extract(active, start.headers, headersGetter) : active
     const attributes: Attributes = {
@@ -195,7 +199,8 @@ export class CallTrace {
    * propagator writes) is set on `headers` to continue the trace upstream.
    */
   fetch(method: string, url: string, headers: [string, string][]): Span {
-    const attributes: Attributes = { 'http.request.method': method, 'url.full': url }
+    // The guest built the URL: a granted secret in its query must not reach the trace backend.
+    const attributes: Attributes = { 'http.request.method': method, 'url.full': this.#redact(url) }
     try {
       const parsed = new URL(url)
       attributes['server.address'] = parsed.hostname
@@ -221,7 +226,7 @@ export class CallTrace {
     if (typeof name !== 'string' || name.length === 0) return undefined
     const parentSpan = typeof parent === 'number' ? this.#guest.get(parent) : undefined
     const parentContext = parentSpan?.context ?? this.context
-    const span = this.#tracer.startSpan(name.slice(0, MAX_NAME), {}, parentContext)
+    const span = this.#tracer.startSpan(this.#redact(name.slice(0, MAX_NAME)), {}, parentContext)
     const id = ++this.#guestCount
     this.#guest.set(id, { span, context: trace.setSpan(parentContext, span) })
     return id
@@ -236,13 +241,14 @@ export class CallTrace {
       let n = 0
       for (const [key, value] of Object.entries(attributes)) {
         if (n++ >= MAX_GUEST_ATTRIBUTES) break
-        const checked = attributeValue(value)
-        if (checked !== undefined) entry.span.setAttribute(key.slice(0, MAX_NAME), checked)
+        const checked = attributeValue(value, this.#redact)
+        if (checked !== undefined) entry.span.setAttribute(this.#redact(key.slice(0, MAX_NAME)), checked)
       }
     }
     if (error && typeof error === 'object') {
       const { type, message } = error as { type?: unknown; message?: unknown }
-      entry.span.setStatus({ code: SpanStatusCode.ERROR, message: typeof message === 'string' ? message : undefined })
+      const text = typeof message === 'string' ? this.#redact(message) : undefined
+      entry.span.setStatus({ code: SpanStatusCode.ERROR, message: text })
       if (typeof type === 'string') entry.span.setAttribute('error.type', type.slice(0, MAX_NAME))
     }
     entry.span.end()
@@ -273,11 +279,12 @@ export function endSpan(span: Span, error: unknown, status?: number): void {
   span.end()
 }
 
-function attributeValue(value: unknown): AttributeValue | undefined {
-  if (typeof value === 'string') return value.slice(0, MAX_ATTRIBUTE_CHARS)
+function attributeValue(value: unknown, redact: (text: string) => string): AttributeValue | undefined {
+  if (typeof value === 'string') return redact(value.slice(0, MAX_ATTRIBUTE_CHARS))
   if (typeof value === 'number' || typeof value === 'boolean') return value
   if (Array.isArray(value) && value.length <= 128) {
-    if (value.every((v) => typeof v === 'string')) return value.map((v: string) => v.slice(0, MAX_ATTRIBUTE_CHARS))
+    if (value.every((v) => typeof v === 'string'))
+      return value.map((v: string) => redact(v.slice(0, MAX_ATTRIBUTE_CHARS)))
     if (value.every((v) => typeof v === 'number')) return value as number[]
     if (value.every((v) => typeof v === 'boolean')) return value as boolean[]
   }

@@ -12,7 +12,7 @@
  * @internal
  * @module
  */
-import type { Clock } from './clock.js'
+import type { Clock } from '../clock.js'
 import type { Forecast } from './forecast.js'
 
 /** Forecast values below this are noise left by the smoothing, not traffic. */

@@ -25,7 +25,7 @@ import type { PoolOptions } from '../options.js'
 import { ServiceTime } from '../reliability/retry-after.js'
 import { planScale, type Scalable } from './autoscaler.js'
 import type { BudgetOwner } from './budget.js'
-import type { Clock } from './clock.js'
+import type { Clock } from '../clock.js'
 import type { FunctionSource, InstanceRef } from './executor.js'
 import { Forecast } from './forecast.js'
 

@@ -27,7 +27,7 @@ import { FnboxError, invalidOption } from '../errors.js'
 import type { PoolOptions } from '../options.js'
 import { Autoscaler } from './autoscaler.js'
 import { Budget, type Freed } from './budget.js'
-import type { Clock } from './clock.js'
+import type { Clock } from '../clock.js'
 import {
   FunctionPool,
   type IdleInstance,

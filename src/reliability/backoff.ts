@@ -9,7 +9,7 @@
  */
 import pRetry from 'p-retry'
 import { invalidOption, type FnboxErrorCode } from '../errors.js'
-import { sleep, systemClock, type Clock } from './clock.js'
+import { sleep, systemClock, type Clock } from '../clock.js'
 import { MAX_TIMER_MS, booleanOption, numberOption, optionObject } from './validate.js'
 
 /**
@@ -70,6 +70,12 @@ export function minimumDelayMs(policy: ResolvedRetry, n: number): number {
   return Math.min(policy.maxDelayMs, Math.round(policy.minDelayMs * policy.factor ** n))
 }
 
+/** The delay before retry `n` (from 0): `minDelayMs × factor^n`, times 1-2 with jitter, at most `maxDelayMs`. */
+export function backoffDelayMs(policy: ResolvedRetry, n: number): number {
+  const random = policy.jitter ? Math.random() + 1 : 1
+  return Math.min(policy.maxDelayMs, Math.round(random * policy.minDelayMs * policy.factor ** n))
+}
+
 /** The longest delay before retry `n`: twice the minimum with jitter (at most `maxDelayMs`). */
 export function maximumDelayMs(policy: ResolvedRetry, n: number): number {
   const base = policy.minDelayMs * policy.factor ** n
@@ -123,10 +129,10 @@ export function retrying<T>(
   return pRetry(attempt, {
     // p-retry counts failovers against `retries` unless they are free; our own counters decide.
     retries: policy.retries + maxFailovers,
-    minTimeout: policy.minDelayMs,
-    maxTimeout: policy.maxDelayMs,
-    factor: policy.factor,
-    randomize: policy.jitter,
+    // p-retry would wait on the global timers: its delays are 0, and the backoff is slept on
+    // the clock below (the same exponential delay with jitter p-retry computes).
+    minTimeout: 0,
+    maxTimeout: 0,
     signal: hooks.signal,
     onFailedAttempt: async ({ error }) => {
       const marks = error as { [RETRY]?: boolean; [FAILOVER]?: boolean }
@@ -142,8 +148,9 @@ export function retrying<T>(
       marks[RETRY] = next.retry
       if (!next.retry) return
       hooks.onRetry?.(error, retries, false)
+      const delayMs = backoffDelayMs(policy, retries)
       retries++
-      await sleep(clock, next.extraMs, hooks.signal)
+      await sleep(clock, delayMs + next.extraMs, hooks.signal)
     },
     shouldConsumeRetry: ({ error }) => (error as { [FAILOVER]?: boolean })[FAILOVER] !== true,
     shouldRetry: ({ error }) => {

@@ -1,8 +1,8 @@
 /**
  * Circuit breakers on opossum: one per function version (invocations) and one per upstream
- * (guest `fetch`). opossum keeps the rolling window, the thresholds, the open → half-open →
- * closed machine and its reset timer; fnbox decides what a call is allowed to do and what its
- * outcome counts as, because opossum's own `fire()` gets three things wrong for us:
+ * (guest `fetch`). opossum keeps the rolling window, the thresholds and the decision to open;
+ * fnbox decides what a call is allowed to do and what its outcome counts as, because opossum's
+ * own `fire()` gets three things wrong for us:
  *
  * - A call's admission and its outcome are far apart (an instance is acquired in between, and a
  *   streamed response ends long after its head), and some outcomes say nothing about the
@@ -18,13 +18,18 @@
  *   shared by every call. {@link CircuitBreaker.execute} gives each call its own signal, aborted
  *   when that call times out.
  *
+ * And one thing opossum cannot do: its reset timer (open → half-open) is a global `setTimeout`,
+ * which the runtime's clock cannot reach. So opossum's is set never to fire, and the half-open
+ * state is fnbox's: a timer on the injected clock enters it, and the probe's outcome closes
+ * opossum's breaker (`close()`) or starts another open period.
+ *
  * @internal
  * @module
  */
 import { EventEmitter } from 'node:events'
 import CircuitBreakerImpl from 'opossum'
 import { FnboxError, invalidOption } from '../errors.js'
-import { systemClock, type Clock, type TimerHandle } from './clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { withTimeout } from './deadline.js'
 import { MAX_TIMER_MS, numberOption, optionObject, optionalNumber } from './validate.js'
 
@@ -284,6 +289,10 @@ export class CircuitBreaker implements Breaker {
   /** Bumped on every state change; outcomes of calls admitted before it are dropped. */
   #generation = 0
   #probing = false
+  /** fnbox's half-open state (opossum's breaker stays open meanwhile). */
+  #halfOpen = false
+  /** Ends the open period, on the clock. */
+  #resetTimer: TimerHandle | undefined
   #openedAt = 0
   #rejected = 0
   #timeouts = 0
@@ -305,7 +314,8 @@ export class CircuitBreaker implements Breaker {
         timeout: false,
         errorThresholdPercentage: options.errorThresholdPercentage,
         volumeThreshold: options.volumeThreshold,
-        resetTimeout: options.resetTimeoutMs,
+        // Never fires: the half-open state runs on the injected clock (see the module header).
+        resetTimeout: MAX_TIMER_MS,
         rollingCountTimeout: options.rollingWindowMs,
         rollingCountBuckets: BUCKETS,
         rollingPercentilesEnabled: false,
@@ -313,13 +323,22 @@ export class CircuitBreaker implements Breaker {
         rotateBucketController: deps.rotation.controller(options.rollingWindowMs),
       },
     )
-    this.#cb.on('open', () => {
-      this.#openedAt = this.#clock.now()
-      this.#opens++
-      this.#changed('open')
-    })
-    this.#cb.on('halfOpen', () => this.#changed('halfOpen'))
+    this.#cb.on('open', () => this.#opened())
     this.#cb.on('close', () => this.#changed('closed'))
+  }
+
+  /** An open period starts: refused calls until the clock lets one probe through. */
+  #opened(): void {
+    this.#halfOpen = false
+    this.#openedAt = this.#clock.wallNow()
+    this.#opens++
+    if (this.#resetTimer !== undefined) this.#clock.clearTimeout(this.#resetTimer)
+    this.#resetTimer = this.#clock.setTimeout(() => {
+      this.#resetTimer = undefined
+      this.#halfOpen = true
+      this.#changed('halfOpen')
+    }, this.options.resetTimeoutMs)
+    this.#changed('open')
   }
 
   #changed(state: BreakerState): void {
@@ -329,7 +348,7 @@ export class CircuitBreaker implements Breaker {
   }
 
   get state(): BreakerState {
-    return this.#cb.opened ? 'open' : this.#cb.halfOpen ? 'halfOpen' : 'closed'
+    return this.#halfOpen ? 'halfOpen' : this.#cb.opened ? 'open' : 'closed'
   }
 
   /**
@@ -337,19 +356,18 @@ export class CircuitBreaker implements Breaker {
    * open; while half-open, all but the one probe.
    */
   admit(): BreakerTicket {
-    if (this.#cb.opened) throw this.#refusal(this.#retryAfterMs())
-    if (this.#cb.halfOpen) {
-      if (this.#probing || !this.#cb.pendingClose) throw this.#refusal(1000)
+    if (this.#halfOpen) {
+      if (this.#probing) throw this.#refusal(1000)
       this.#probing = true
       return { generation: this.#generation, probe: true, settled: false }
     }
+    if (this.#cb.opened) throw this.#refusal(this.#retryAfterMs())
     return { generation: this.#generation, probe: false, settled: false }
   }
 
   /**
-   * Reports how an admitted call ended. Idempotent per ticket. Counted at once, except the
-   * success of a half-open probe, which closes the breaker within the current tick's microtasks
-   * (opossum settles it on a promise).
+   * Reports how an admitted call ended. Idempotent per ticket. Counted at once; a half-open
+   * probe's outcome closes the breaker or opens it again at once.
    */
   settle(ticket: BreakerTicket, outcome: Outcome): void {
     if (ticket.settled) return
@@ -358,6 +376,19 @@ export class CircuitBreaker implements Breaker {
     if (ticket.generation !== this.#generation) return // admitted under an earlier state
     if (ticket.probe) this.#probing = false
     if (outcome === 'neutral') return // a neutral probe: the next call probes instead
+    if (ticket.probe) {
+      // Counted in the window like any call; then the probe decides: closed, or open again.
+      this.#cb.emit('fire', [])
+      if (outcome === 'success') {
+        this.#cb.emit('success', undefined, 0)
+        this.#halfOpen = false
+        this.#cb.close()
+      } else {
+        this.#cb.emit('failure', COUNTED_FAILURE, 0)
+        this.#opened()
+      }
+      return
+    }
     if (outcome === 'success' && !ticket.probe && this.#cb.closed) {
       // All a success does to a closed breaker is count: opossum counts on its own 'fire' and
       // 'success' events. Emitting them costs ~0.4 us; fire() ~7-10 us (promises, semaphore).
@@ -373,7 +404,7 @@ export class CircuitBreaker implements Breaker {
   }
 
   #retryAfterMs(): number {
-    return Math.max(0, this.#openedAt + this.options.resetTimeoutMs - this.#clock.now())
+    return Math.max(0, this.#openedAt + this.options.resetTimeoutMs - this.#clock.wallNow())
   }
 
   #refusal(retryAfterMs: number): FnboxError {
@@ -403,6 +434,8 @@ export class CircuitBreaker implements Breaker {
 
   /** Stops its timers; the breaker is not used again. */
   shutdown(): void {
+    if (this.#resetTimer !== undefined) this.#clock.clearTimeout(this.#resetTimer)
+    this.#resetTimer = undefined
     this.#cb.shutdown()
   }
 }

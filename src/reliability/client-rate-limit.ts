@@ -8,7 +8,7 @@
  */
 import ipaddr from 'ipaddr.js'
 import { FnboxError } from '../errors.js'
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import { TokenBucket } from './token-bucket.js'
 import { numberOption, optionObject } from './validate.js'
 
@@ -51,7 +51,7 @@ export class ClientRateLimiter {
   check(address: string | undefined): FnboxError | undefined {
     if (address === undefined) return undefined // the socket is already gone
     const key = clientKey(address)
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     let bucket = this.#clients.get(key)
     if (bucket) this.#clients.delete(key)
     else {

@@ -7,7 +7,7 @@
  * @internal
  * @module
  */
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '../clock.js'
 
 /** Why a key was benched. @public */
 export type CredentialFailure = 'rateLimited' | 'serverError' | 'timeout' | 'network'
@@ -124,7 +124,7 @@ export class CredentialPool {
    */
   async pick(tried: ReadonlySet<string>): Promise<Credential | undefined> {
     await this.#load()
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     const n = this.#keys.length
     let fallback: KeyState | undefined
     for (let i = 0; i < n; i++) {
@@ -146,7 +146,7 @@ export class CredentialPool {
 
   /** True when a healthy key not in `tried` is there to fail over to. */
   canFailOver(tried: ReadonlySet<string>): boolean {
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     return this.#keys.some((k) => k.value !== undefined && !tried.has(k.secret) && k.benchedUntil <= now)
   }
 
@@ -166,12 +166,12 @@ export class CredentialPool {
     if (!key) return
     key.failures++
     const cooldownMs = Math.max(this.settings.cooldownMs, retryAfterMs ?? 0)
-    key.benchedUntil = Math.max(key.benchedUntil, this.#clock.now() + cooldownMs)
+    key.benchedUntil = Math.max(key.benchedUntil, this.#clock.wallNow() + cooldownMs)
     this.#deps.onBenched?.({ upstream: this.upstream, secret, reason, status, cooldownMs })
   }
 
   stats(): CredentialStats[] {
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     return this.#keys.map((k) => ({
       secret: k.secret,
       present: this.#loaded ? k.value !== undefined : undefined,

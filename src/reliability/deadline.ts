@@ -9,7 +9,7 @@
  */
 import { FnboxError, type SerializedFnboxError } from '../errors.js'
 import { onAbort } from './abort.js'
-import { systemClock, type Clock, type TimerHandle } from './clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 
 /**
  * How long after the deadline host calls are cut: the invocation's own time limit (enforced in
@@ -35,7 +35,7 @@ export class Deadline {
   constructor(budgetMs: number, clock: Clock = systemClock) {
     this.#clock = clock
     this.#budgetMs = budgetMs
-    this.startedAt = clock.now()
+    this.startedAt = clock.wallNow()
     this.#at = this.startedAt + budgetMs
   }
 
@@ -72,13 +72,13 @@ export class Deadline {
    */
   #expire(timer: TimerHandle): void {
     if (this.#disposed || timer !== this.#timer || this.#controller!.signal.aborted) return
-    if (this.#clock.now() < this.#at + DEADLINE_GRACE_MS) this.#arm()
+    if (this.#clock.wallNow() < this.#at + DEADLINE_GRACE_MS) this.#arm()
     else this.#controller!.abort(this.error('the invocation'))
   }
 
   /** Milliseconds left, never below 0. */
   remaining(): number {
-    return Math.max(0, this.#at - this.#clock.now())
+    return Math.max(0, this.#at - this.#clock.wallNow())
   }
 
   get expired(): boolean {

@@ -22,7 +22,7 @@ import {
   type BucketRotation,
   type Outcome,
 } from './breaker.js'
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import {
   CredentialPool,
   type Credential,
@@ -265,7 +265,7 @@ export class Egress {
         tried.add(credential.secret)
       }
       const sent = credential ? [...headers, [credential.header[0], credential.header[1]] as [string, string]] : headers
-      const started = this.#clock.now()
+      const started = this.#clock.wallNow()
       let response: GuardedResponse
       try {
         response = await target.breaker.execute(
@@ -309,12 +309,12 @@ export class Egress {
           credentials!.failed(credential.secret, outcome === 'timeout' ? 'timeout' : 'network', undefined, undefined)
         throw new FailedAttempt(err, mayRepeat || (replayable && notSent(err)))
       }
-      target.health.record(!failedStatus(response.status), this.#clock.now() - started)
+      target.health.record(!failedStatus(response.status), this.#clock.wallNow() - started)
       if (!failedStatus(response.status)) {
         if (credential) credentials!.succeeded(credential.secret)
         return response
       }
-      const retryAfterMs = parseRetryAfter(headerOf(response, 'retry-after'), this.#clock.now())
+      const retryAfterMs = parseRetryAfter(headerOf(response, 'retry-after'), this.#clock.wallNow())
       if (credential) {
         const reason: CredentialFailure = response.status === 429 ? 'rateLimited' : 'serverError'
         credentials!.failed(credential.secret, reason, response.status, retryAfterMs)

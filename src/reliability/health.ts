@@ -7,7 +7,7 @@
  * @module
  */
 import { RecentWindow } from '../observability/window.js'
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '../clock.js'
 
 const BUCKET_MS = 10_000
 const BUCKETS = 6
@@ -32,11 +32,11 @@ export class PassiveHealth {
 
   constructor(clock: Clock = systemClock) {
     this.#clock = clock
-    this.#bucketStart = clock.now()
+    this.#bucketStart = clock.wallNow()
   }
 
   #advance(): void {
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     const steps = Math.floor((now - this.#bucketStart) / BUCKET_MS)
     if (steps <= 0) return
     for (let i = 0; i < Math.min(steps, BUCKETS); i++) {

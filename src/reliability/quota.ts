@@ -7,7 +7,7 @@
  * @module
  */
 import { FnboxError } from '../errors.js'
-import { systemClock, type Clock } from './clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import { TokenBucket } from './token-bucket.js'
 import { optionObject, optionalNumber } from './validate.js'
 
@@ -117,7 +117,7 @@ export class FunctionQuota {
     this.#bucket =
       rps === undefined
         ? undefined
-        : new TokenBucket(rps, options.burst ?? Math.max(1, Math.ceil(rps)), this.#clock.now())
+        : new TokenBucket(rps, options.burst ?? Math.max(1, Math.ceil(rps)), this.#clock.wallNow())
   }
 
   get limited(): boolean {
@@ -143,7 +143,7 @@ export class FunctionQuota {
   admit(): QuotaTicket {
     if (!this.limited) return NO_TICKET
     const o = this.#options
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     this.#rollDay(now)
     const untilTomorrow = (this.#day + 1) * DAY_MS - now
     if (o.dailyExecutions !== undefined && this.#executions >= o.dailyExecutions) {
@@ -191,7 +191,7 @@ export class FunctionQuota {
   }
 
   stats(): QuotaStats {
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     this.#rollDay(now)
     return {
       inflight: this.#inflight,

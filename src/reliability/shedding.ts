@@ -13,7 +13,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { getHeapStatistics } from 'node:v8'
 import { FnboxError, invalidOption } from '../errors.js'
-import { systemClock, type Clock, type TimerHandle } from './clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { MAX_TIMER_MS, numberOption, optionObject } from './validate.js'
 
 /**

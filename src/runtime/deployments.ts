@@ -228,12 +228,13 @@ export class Deployments {
       const events = this.#ctx.events
       fn.breaker = new CircuitBreaker(`function ${name}`, fn.breakerOptions, {
         rotation: this.#ctx.rotation,
+        clock: this.#ctx.defaults.clock,
         onState: (state, stats) => emitBreakerEvent(events, state, { target: 'function', name, version, stats }),
       })
     }
     let counters = this.#quotas.get(fn.name)
     if (counters) counters.configure(fn.quotaOptions)
-    else this.#quotas.set(fn.name, (counters = new FunctionQuota(fn.name, fn.quotaOptions)))
+    else this.#quotas.set(fn.name, (counters = new FunctionQuota(fn.name, fn.quotaOptions, this.#ctx.defaults.clock)))
     fn.quota = counters
   }
 

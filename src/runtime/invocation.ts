@@ -75,6 +75,7 @@ export class Invocations {
       (attempt) => this.#callOnce(attempt === 1 ? fn : this.#deployments.get(name), exportName, argsJson),
       policy,
       {
+        clock: this.#ctx.defaults.clock,
         retryable: (err) => isFnboxError(err) && policy.on.has(err.code),
         retryAfterMs: (err) =>
           isFnboxError(err) && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,
@@ -199,7 +200,9 @@ export class Invocations {
       target,
       headers: request?.headers,
       method: request?.method,
+      redact: fn.source.redactor.empty ? undefined : (text) => fn.source.redactor.redact(text),
     })
+    // Waits and durations in real time: instances are made and guests run on real threads.
     const started = performance.now()
     let gate: GateTicket | undefined
     let ref: InstanceRef
@@ -226,6 +229,8 @@ export class Invocations {
     }
     fn.acquired++
     fn.acquireWaits.record(acquired - started)
+    // On the system clock, not the runtime's: the executor thread enforces the same limits with
+    // the real clock, and both sides must agree on when the invocation ends.
     const deadline = new Deadline(fn.timeoutMs)
     const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
     const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
@@ -268,7 +273,8 @@ export class Invocations {
     call.session.close()
     call.deadline.dispose()
     fn.pool.release(call.ref)
-    const held = performance.now() - call.acquired
+    const now = performance.now()
+    const held = now - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
     this.#ctx.obs.ended(
@@ -296,7 +302,7 @@ export class Invocations {
       errorMessage: error?.message,
       errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
       waitMs: call.acquired - call.started,
-      durationMs: performance.now() - call.acquired,
+      durationMs: now - call.acquired,
     })
   }
 

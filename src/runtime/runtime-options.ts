@@ -23,7 +23,7 @@ import {
   type PoolBudgetOptions,
   type PoolOptions,
 } from '../options.js'
-import { systemClock, type Clock } from '../pool/clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import {
   defaultFilesRoot,
   openBackend,
@@ -60,8 +60,11 @@ export interface RuntimeOptions {
    */
   pool?: Partial<PoolOptions & PoolBudgetOptions>
   /**
-   * The time source of the pools (call wait timeouts, idle timeouts, the autoscaler's ticks).
-   * Default: the system clock. Tests pass one they move by hand.
+   * The host's time source: pools (call waits, idle timeouts, the autoscaler), breakers,
+   * quotas and rate limits, retries' backoff, the memory KV's expiries and the sweeper, log
+   * times. Default: the system clock. Tests pass a {@link ManualClock} and move time by hand.
+   * The guest's own limits are enforced on the executor threads by the real clock (see
+   * {@link Clock}).
    */
   clock?: Clock
   /**
@@ -194,7 +197,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
   const egress = resolveEgress(opts.egress, 'options.egress')
   const upstreams = resolveUpstreams(opts.upstreams, 'options.upstreams', egress)
   const shedding = resolveShedding(opts.shedding, 'options.shedding')
-  const open = resolveStorage(opts)
+  const open = resolveStorage(opts, clock)
   return {
     threads,
     limits,
@@ -212,7 +215,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
   }
 }
 
-function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
+function resolveStorage(opts: RuntimeOptions, clock: Clock): () => Promise<Backend> {
   const storage = resolveStorageOption(opts.storage ?? { pglite: join('.fnbox', 'pglite') })
   if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
     throw invalidOption('options.files', "a folder or 'memory'", opts.files)
@@ -233,6 +236,7 @@ function resolveStorage(opts: RuntimeOptions): () => Promise<Backend> {
       files: opts.files ?? defaultFilesRoot(storage),
       secretsKey: secretsOpts.key,
       adapters,
+      clock,
     })
 }
 
@@ -243,10 +247,11 @@ function resolveClock(value: unknown): Clock {
     typeof clock !== 'object' ||
     clock === null ||
     typeof clock.now !== 'function' ||
+    typeof clock.wallNow !== 'function' ||
     typeof clock.setTimeout !== 'function' ||
     typeof clock.clearTimeout !== 'function'
   ) {
-    throw invalidOption('options.clock', 'an object with now(), setTimeout() and clearTimeout()', value)
+    throw invalidOption('options.clock', 'an object with now(), wallNow(), setTimeout() and clearTimeout()', value)
   }
   return clock as Clock
 }

@@ -60,7 +60,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #closed: Promise<void> | undefined
   readonly #openBackend: () => Promise<Backend>
   #backend: Promise<Backend> | undefined
-  readonly #rotation = new BucketRotation()
+  readonly #rotation: BucketRotation
   readonly #egress: Egress
   readonly #shedder: LoadShedder | undefined
   readonly #loadProbe: ProcessLoadProbe | undefined
@@ -80,8 +80,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   constructor(options: RuntimeOptions = {}, workerUrl: URL) {
     super()
     const opts = resolveRuntimeOptions(options)
+    const clock = opts.clock
+    this.#rotation = new BucketRotation(clock)
     const declared = new Map([...opts.upstreams.values()].map((u) => [u.origin, u.name]))
-    this.#obs = new Observability(options, this, () => this.stats(), declared)
+    this.#obs = new Observability(options, this, () => this.stats(), declared, clock)
     this.#net = createGuardedFetch()
     this.#openBackend = opts.openBackend
     const backend = (): Promise<Backend> => this.#storage()
@@ -95,6 +97,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       upstreams: opts.upstreams,
       readSecret: async (name) => (await this.#storage()).secrets().get(name),
       rotation: this.#rotation,
+      clock,
       onBreaker: (upstream, state, stats) =>
         emitBreakerEvent(this, state, { target: 'upstream', name: upstream, version: undefined, stats }),
       onCredential: (event) => this.emit('upstream:credential', event),
@@ -108,22 +111,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       this.#loadProbe = probe
       this.#shedder = new LoadShedder(opts.shedding, {
         sample: () => probe.sample(),
+        clock,
         onLevel: (event) => this.emit('load:level', event),
       })
     }
     const { limits, threads } = opts
-    this.#pools = new PoolManager(
-      { ...opts.budget, clock: opts.clock, blankMemoryMb: limits.memoryMb },
-      () => this.#executors,
-      {
-        scaled: ({ pool, from, to, reason }) => {
-          if (this.listenerCount('pool:scale') === 0) return
-          const target = pool.stats().target
-          this.emit('pool:scale', { function: pool.name, version: pool.version, from, to, reason, target })
-        },
-        released: (pool) => this.#deployments.released(pool),
+    this.#pools = new PoolManager({ ...opts.budget, clock, blankMemoryMb: limits.memoryMb }, () => this.#executors, {
+      scaled: ({ pool, from, to, reason }) => {
+        if (this.listenerCount('pool:scale') === 0) return
+        const target = pool.stats().target
+        this.emit('pool:scale', { function: pool.name, version: pool.version, from, to, reason, target })
       },
-    )
+      released: (pool) => this.#deployments.released(pool),
+    })
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
         new Executor(i, workerUrl, limits.memoryMb, this.#pools.blankTarget(i, threads), {
@@ -253,6 +253,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return createExpressMiddleware(
       (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
       options,
+      this.#ctx.defaults.clock,
     )
   }
 
@@ -271,6 +272,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return createKoaMiddleware(
       (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
       options,
+      this.#ctx.defaults.clock,
     )
   }
 

@@ -18,6 +18,7 @@ import type { SealedSecretStore } from '../host/secrets/types.js'
 import { SecretVault } from '../host/secrets/vault.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
+import { systemClock, type Clock } from '../clock.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
@@ -93,6 +94,8 @@ export interface BackendOptions {
   files: string
   secretsKey: string | Uint8Array | undefined
   adapters: StorageAdapters
+  /** The time of KV expiries, file dates and the sweeper (the runtime's clock). Default: the system clock. */
+  clock?: Clock
 }
 
 /** The stores of one domain, in a backend or in a transaction, by domain name. */
@@ -135,17 +138,21 @@ export interface BuiltInStores {
   close(): Promise<void>
 }
 
+const SWEEP_INTERVAL_MS = 60_000
+
 export async function openBackend(options: BackendOptions): Promise<Backend> {
   const adapters = options.adapters as Readonly<Record<string, unknown>>
+  const clock = options.clock ?? systemClock
   const own =
     options.storage === 'memory'
-      ? memoryStores()
-      : await (await import('./sql-backend.js')).openSqlStores(options.storage)
+      ? memoryStores(clock)
+      : await (await import('./sql-backend.js')).openSqlStores(options.storage, clock)
 
   const stores = new Map<string, unknown>()
   const startsOnConnection = new Set<string>()
   for (const domain of OPENED_DOMAINS) {
-    const store = adapters[domain.name] ?? own.stores.get(domain.name) ?? domain.standalone?.({ files: options.files })
+    const store =
+      adapters[domain.name] ?? own.stores.get(domain.name) ?? domain.standalone?.({ files: options.files, clock })
     if (store === undefined) throw new Error(`the ${domain.name} domain has no store on this backend`)
     stores.set(domain.name, store)
     if (adapters[domain.name] === undefined && own.stores.has(domain.name) && options.storage !== 'memory') {
@@ -163,8 +170,15 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     }
     return removed
   }
-  const sweeper = setInterval(() => void sweep().catch(() => undefined), 60_000)
-  sweeper.unref()
+  // Every minute, on the clock (a test moving it sweeps too).
+  let sweeper: unknown
+  const sweepLater = (): void => {
+    sweeper = clock.setTimeout(() => {
+      sweepLater()
+      void sweep().catch(() => undefined)
+    }, SWEEP_INTERVAL_MS)
+  }
+  sweepLater()
   let secrets: SecretStore | undefined
   return {
     stores,
@@ -190,18 +204,18 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
     },
     sweep,
     async close() {
-      clearInterval(sweeper)
+      clock.clearTimeout(sweeper)
       await own.close()
     },
   }
 }
 
 /** The stores of `storage: 'memory'`: a transaction works on forks, adopted at commit. */
-function memoryStores(): BuiltInStores {
+function memoryStores(clock: Clock): BuiltInStores {
   const gate = new WriteGate()
   const stores = new Map<string, unknown>()
   for (const domain of OPENED_DOMAINS) {
-    const store = domain.memory?.({ gate })
+    const store = domain.memory?.({ gate, clock })
     if (store !== undefined) stores.set(domain.name, store)
   }
   const forkable = (name: string) => stores.get(name) as TransactionalMemoryStore<unknown>

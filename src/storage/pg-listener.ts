@@ -11,7 +11,7 @@
  * @module
  */
 import { FnboxError } from '../errors.js'
-import { systemClock, type Clock } from '../reliability/clock.js'
+import { systemClock, type Clock } from '../clock.js'
 
 /** What the listener needs of a `pg` client (a `Client`, or a `PoolClient` with `release`). */
 export interface ListenClient {

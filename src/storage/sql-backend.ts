@@ -12,9 +12,10 @@ import type { SqlParts, SqlStoreContext } from '../host/domain.js'
 import { OPENED_DOMAINS, TRANSACTIONAL_DOMAINS } from '../host/registry.js'
 import type { BuiltInStores, OpenTransaction } from './backend.js'
 import { openSql, type SqlConfig } from './sql.js'
+import { systemClock, type Clock } from '../clock.js'
 
 /** Opens and migrates the database of `config`, and the stores over it. */
-export async function openSqlStores(config: SqlConfig): Promise<BuiltInStores> {
+export async function openSqlStores(config: SqlConfig, clock: Clock = systemClock): Promise<BuiltInStores> {
   const database = await openSql(config)
   const db = database.db
   // Each domain's SQL store, and how to make it over a transaction (sharing what it shares).
@@ -23,7 +24,7 @@ export async function openSqlStores(config: SqlConfig): Promise<BuiltInStores> {
   for (const domain of OPENED_DOMAINS) {
     const parts: SqlParts<unknown> | undefined = await domain.sql?.()
     if (!parts?.store) continue
-    const context: SqlStoreContext = { kind: database.kind, shared: parts.shared?.(database.kind) }
+    const context: SqlStoreContext = { kind: database.kind, shared: parts.shared?.(database.kind, clock), clock }
     const store = parts.store
     makers.set(domain.name, (over) => store(over, context))
   }

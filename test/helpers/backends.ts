@@ -22,6 +22,7 @@ import pg from 'pg'
 import type { Kysely } from 'kysely'
 import type { DomainDescriptor, SqlStoreContext } from '../../src/host/domain.js'
 import { WriteGate } from '../../src/storage/memory-gate.js'
+import { systemClock } from '../../src/clock.js'
 import { openSql, type SqlConfig, type SqlDatabase } from '../../src/storage/sql.js'
 import { testPostgres } from './postgres.js'
 
@@ -94,7 +95,11 @@ function opened(
     const parts = await domain.sql?.()
     if (!sql || !parts?.store) throw new Error(`${domain.name} has no SQL store on ${name}`)
     let context = contexts.get(domain.name)
-    if (!context) contexts.set(domain.name, (context = { kind: sql.kind, shared: parts.shared?.(sql.kind) }))
+    if (!context)
+      contexts.set(
+        domain.name,
+        (context = { kind: sql.kind, shared: parts.shared?.(sql.kind, systemClock), clock: systemClock }),
+      )
     return parts.store(db, context)
   }
   return {
@@ -103,7 +108,7 @@ function opened(
     gate,
     async store<S>(domain: DomainDescriptor<S>): Promise<S> {
       if (sql) return sqlStore(domain, sql.db)
-      const store = domain.memory?.({ gate: gate! })
+      const store = domain.memory?.({ gate: gate!, clock: systemClock })
       if (store === undefined) throw new Error(`${domain.name} has no memory store`)
       return store
     },

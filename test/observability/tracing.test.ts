@@ -199,6 +199,35 @@ describe('tracing with the OpenTelemetry SDK registered', () => {
   })
 })
 
+describe('tracing and secrets', () => {
+  it('redacts granted secrets from fetch URLs and guest span attributes', async () => {
+    const secret = 'sk-live-5d41402abc4b2a76b9719d91'
+    const rt = await createRuntime({ threads: 1, storage: 'memory', logger: false, secrets: { key: 'c'.repeat(64) } })
+    try {
+      await rt.secrets.set('KEY', secret)
+      await rt.deploy('leaky', {
+        secrets: ['KEY'],
+        allowedHosts: [`127.0.0.1:${upstreamPort}`],
+        code: `import { secrets, trace } from 'fnbox:host'
+          export default { async fetch() {
+            const key = secrets.get('KEY')
+            await fetch('http://127.0.0.1:${upstreamPort}/v1?key=' + key).then((r) => r.text())
+            await trace.span('lookup', async (span) => { span.setAttribute('token', key); span.setAttribute('tokens', [key]) })
+            return new Response('ok')
+          } }`,
+      })
+      exporter.reset()
+      expect((await rt.fetch(new Request('http://localhost/leaky'))).status).toBe(200)
+      const spans = await finished('leaky')
+      expect(JSON.stringify(spans.map((s) => [s.name, s.attributes]))).not.toContain(secret)
+      expect(byName(spans, 'GET').attributes['url.full']).toBe(`http://127.0.0.1:${upstreamPort}/v1?key=[redacted]`)
+      expect(byName(spans, 'lookup').attributes).toEqual({ token: '[redacted]', tokens: ['[redacted]'] })
+    } finally {
+      await rt.close()
+    }
+  })
+})
+
 describe('tracing without an SDK', () => {
   it('records nothing, ctx.traceId is undefined, and trace.span still runs its body', async () => {
     const rt = await createRuntime({ threads: 1, storage: 'memory', logger: false, tracing: false })

@@ -18,6 +18,6 @@ export const filesDomain = defineDomain<FileStore>({
   name: 'files',
   adapter: true,
   operations: FILES_OPERATIONS,
-  standalone: ({ files }) => (files === 'memory' ? new MemoryFileStore() : new DiskFileStore(files)),
+  standalone: ({ files, clock }) => (files === 'memory' ? new MemoryFileStore({ clock }) : new DiskFileStore(files)),
   guest: { name: 'files', client: './files/guest.js', types: FILES_GUEST_TYPES, typeName: 'FnboxFiles' },
 })

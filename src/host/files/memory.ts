@@ -9,6 +9,7 @@ import type { FileInfo, FileListOptions, FileListResult, FileStore } from './typ
 import { compareCodePoints } from '../domains/code-points.js'
 import { fileListPage, fileListQuery, matchesFileQuery } from './list.js'
 import { normalizeFilePath, writeConflict } from './path.js'
+import { systemClock, type Clock } from '../../clock.js'
 
 interface StoredFile {
   data: Uint8Array
@@ -29,6 +30,12 @@ interface Scope {
  */
 export class MemoryFileStore implements FileStore {
   readonly #scopes = new Map<string, Scope>()
+  /** Dates files' `modifiedAt` (the runtime's clock). */
+  readonly #clock: Clock
+
+  constructor(options: { clock?: Clock } = {}) {
+    this.#clock = options.clock ?? systemClock
+  }
 
   async read(scope: string, path: string): Promise<Uint8Array | undefined> {
     const normalized = normalizeFilePath(path)
@@ -46,7 +53,7 @@ export class MemoryFileStore implements FileStore {
     if (!stored.files.has(normalized)) {
       for (const folder of folders) stored.folders.set(folder, (stored.folders.get(folder) ?? 0) + 1)
     }
-    const entry = { data: new Uint8Array(data), modifiedAt: Date.now() }
+    const entry = { data: new Uint8Array(data), modifiedAt: this.#clock.wallNow() }
     stored.files.set(normalized, entry)
     return info(normalized, entry)
   }

@@ -7,7 +7,7 @@
  */
 import type { JsonValue } from '../domains/types.js'
 import type { Forkable, WriteGate } from '../../storage/memory-gate.js'
-import { systemClock, type Clock } from '../../reliability/clock.js'
+import { systemClock, type Clock } from '../../clock.js'
 import { uuidV7 } from './ids.js'
 import { toClaimed as claimed, toJob } from './rows.js'
 import {
@@ -90,7 +90,7 @@ export class MemoryJobStore implements JobStore, Forkable<MemoryJobFork> {
   }
 
   #now(): number {
-    return this.#clock.now()
+    return this.#clock.wallNow()
   }
 
   #wake(): void {

@@ -18,7 +18,7 @@
  */
 import { CompiledQuery, type Kysely } from 'kysely'
 import { invalidOption } from '../../errors.js'
-import type { Clock } from '../../reliability/clock.js'
+import type { Clock } from '../../clock.js'
 import {
   DEFAULT_JOB_RETENTION,
   DEFAULT_JOB_RETRY,
@@ -273,7 +273,7 @@ export class PostgresJobStore implements JobStore {
 
   /** `$1` of every statement: the clock's time, or null for the database's. */
   #now(): Date | null {
-    return this.#clock ? new Date(this.#clock.now()) : null
+    return this.#clock ? new Date(this.#clock.wallNow()) : null
   }
 
   async #query<R>(text: string, params: unknown[], db: Db = this.#db): Promise<R[]> {

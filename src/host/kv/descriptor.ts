@@ -17,7 +17,7 @@ export const kvDomain = defineDomain<KvStore>({
   adapter: true,
   transactional: true,
   operations: KV_OPERATIONS,
-  memory: ({ gate }) => new MemoryKvStore({ gate }),
+  memory: ({ gate, clock }) => new MemoryKvStore({ gate, clock }),
   sql: async () => (await import('./sql.js')).kvSql,
   sweep: async (store) => (await store.sweep?.()) ?? 0,
   guest: { name: 'kv', client: './kv/guest.js', types: KV_GUEST_TYPES, typeName: 'FnboxKv' },

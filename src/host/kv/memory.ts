@@ -9,6 +9,7 @@ import { FnboxError } from '../../errors.js'
 import type { JsonValue } from '../domains/types.js'
 import type { KvListOptions, KvListResult, KvSetOptions, KvStore } from './types.js'
 import type { Forkable, WriteGate } from '../../storage/memory-gate.js'
+import { systemClock, type Clock } from '../../clock.js'
 import { compareCodePoints } from '../domains/code-points.js'
 
 /** Keys one `list` call returns by default, and at most. */
@@ -92,15 +93,18 @@ const live = (entry: Entry | undefined, now: number): entry is Entry =>
  */
 export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
   readonly #gate: WriteGate | undefined
+  /** Expiries are dates on this clock's `wallNow()` (the runtime's, so a test moves TTLs). */
+  readonly #clock: Clock
   #scopes = new Map<string, Map<string, Entry>>()
 
-  constructor(options: { gate?: WriteGate } = {}) {
+  constructor(options: { gate?: WriteGate; clock?: Clock } = {}) {
     this.#gate = options.gate
+    this.#clock = options.clock ?? systemClock
   }
 
   /** A copy of the current state, without the gate: a transaction's own view. */
   fork(): MemoryKvStore {
-    const copy = new MemoryKvStore()
+    const copy = new MemoryKvStore({ clock: this.#clock })
     for (const [scope, entries] of this.#scopes) copy.#scopes.set(scope, new Map(entries))
     return copy
   }
@@ -112,12 +116,15 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
 
   async get(scope: string, key: string): Promise<JsonValue | undefined> {
     const entry = this.#scopes.get(scope)?.get(key)
-    return live(entry, Date.now()) ? (JSON.parse(entry.json) as JsonValue) : undefined
+    return live(entry, this.#clock.wallNow()) ? (JSON.parse(entry.json) as JsonValue) : undefined
   }
 
   set(scope: string, key: string, value: JsonValue, options?: KvSetOptions): Promise<void> {
     return this.#write(() => {
-      this.#entries(scope).set(key, { json: JSON.stringify(value), expiresAt: expiryOf(Date.now(), options) })
+      this.#entries(scope).set(key, {
+        json: JSON.stringify(value),
+        expiresAt: expiryOf(this.#clock.wallNow(), options),
+      })
     })
   }
 
@@ -126,7 +133,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
       const entries = this.#scopes.get(scope)
       const entry = entries?.get(key)
       entries?.delete(key)
-      return live(entry, Date.now())
+      return live(entry, this.#clock.wallNow())
     })
   }
 
@@ -135,7 +142,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
     const limit = listLimit(options.limit)
     const prefix = options.prefix ?? ''
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor)
-    const now = Date.now()
+    const now = this.#clock.wallNow()
     const keys: { key: string; expiresAt: number | null }[] = []
     for (const [key, entry] of this.#scopes.get(scope) ?? []) {
       if (key.startsWith(prefix) && (after === undefined || compareCodePoints(key, after) > 0) && live(entry, now)) {
@@ -151,7 +158,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
     return this.#write(() => {
       const entries = this.#entries(scope)
       const entry = entries.get(key)
-      const isLive = live(entry, Date.now())
+      const isLive = live(entry, this.#clock.wallNow())
       const current = isLive ? (JSON.parse(entry.json) as JsonValue) : 0
       if (typeof current !== 'number') throw notANumber()
       const next = current + by
@@ -169,7 +176,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
     options?: KvSetOptions,
   ): Promise<boolean> {
     return this.#write(() => {
-      const now = Date.now()
+      const now = this.#clock.wallNow()
       const entries = this.#entries(scope)
       const entry = entries.get(key)
       const matches = live(entry, now)
@@ -182,7 +189,7 @@ export class MemoryKvStore implements KvStore, Forkable<MemoryKvStore> {
 
   sweep(): Promise<number> {
     return this.#write(() => {
-      const now = Date.now()
+      const now = this.#clock.wallNow()
       let removed = 0
       for (const [scope, entries] of this.#scopes) {
         for (const [key, entry] of entries) {

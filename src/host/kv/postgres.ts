@@ -10,9 +10,11 @@ import type { JsonValue } from '../domains/types.js'
 import type { KvListOptions, KvListResult, KvSetOptions, KvStore } from './types.js'
 import { decodeCursor, encodeCursor, expiryOf, incrOverflow, listLimit, notANumber } from './memory.js'
 import type { KvReadCache, ReadTicket } from './read-cache.js'
+import { systemClock, type Clock } from '../../clock.js'
 
 // Statements of a fixed shape, as SQL text: a call only binds its parameters (no query builder).
-// Times are parameters from `Date.now()`, never SQL `now()`, so every backend follows one clock.
+// Times are parameters from the host's clock (`wallNow()`), never SQL `now()`, so every backend
+// follows one clock.
 
 const GET = `select value, expires_at from fnbox_kv where scope = $1 and key = $2 and (expires_at is null or expires_at > $3)`
 
@@ -94,6 +96,8 @@ interface GetRow {
 
 /** Options of {@link PostgresKvStore}. */
 export interface PostgresKvStoreOptions {
+  /** The time expiries are dates on (`wallNow()`). Default: the system clock. */
+  clock?: Clock
   /**
    * A read cache shared by every store over the database (transactions' included), for a
    * database no one else writes: the embedded PGlite. Reads outside transactions use it; every
@@ -121,11 +125,13 @@ export class PostgresKvStore implements KvStore {
   /** A get statement is in flight or scheduled. */
   #busy = false
   readonly #cache: KvReadCache | undefined
+  readonly #clock: Clock
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(db: Kysely<any>, options: PostgresKvStoreOptions = {}) {
     this.#db = db
     this.#cache = options.cache
+    this.#clock = options.clock ?? systemClock
   }
 
   /**
@@ -153,7 +159,7 @@ export class PostgresKvStore implements KvStore {
   }
 
   async #getOne(scope: string, key: string): Promise<GetRow | undefined> {
-    const rows = await this.#rows<GetRow>(GET, [scope, key, Date.now()])
+    const rows = await this.#rows<GetRow>(GET, [scope, key, this.#clock.wallNow()])
     return rows[0]
   }
 
@@ -185,7 +191,7 @@ export class PostgresKvStore implements KvStore {
         : this.#rows<GetRow & { i: number }>(GET_MANY, [
             batch.map((g) => g.scope),
             batch.map((g) => g.key),
-            Date.now(),
+            this.#clock.wallNow(),
           ]).then((rows) => {
             const found = new Array<GetRow | undefined>(batch.length)
             for (const row of rows) found[row.i - 1] = row
@@ -196,12 +202,12 @@ export class PostgresKvStore implements KvStore {
 
   async set(scope: string, key: string, value: JsonValue, options?: KvSetOptions): Promise<void> {
     this.#cache?.written(scope, key)
-    await this.#rows(SET, [scope, key, JSON.stringify(value), expiryOf(Date.now(), options)])
+    await this.#rows(SET, [scope, key, JSON.stringify(value), expiryOf(this.#clock.wallNow(), options)])
   }
 
   async delete(scope: string, key: string): Promise<boolean> {
     this.#cache?.written(scope, key)
-    const rows = await this.#rows<{ live: boolean }>(DELETE, [scope, key, Date.now()])
+    const rows = await this.#rows<{ live: boolean }>(DELETE, [scope, key, this.#clock.wallNow()])
     return rows[0]?.live === true
   }
 
@@ -211,7 +217,7 @@ export class PostgresKvStore implements KvStore {
     const prefix = options.prefix ?? ''
     const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor)
     const upper = successor(prefix)
-    const now = Date.now()
+    const now = this.#clock.wallNow()
     let query = this.#db
       .selectFrom('fnbox_kv')
       .select(['key', 'expires_at'])
@@ -237,9 +243,11 @@ export class PostgresKvStore implements KvStore {
 
   async incr(scope: string, key: string, by: number): Promise<number> {
     this.#cache?.written(scope, key)
-    const rows = await this.#rows<{ value: number }>(INCR, [scope, key, by, Date.now()]).catch((err: FnboxError) => {
-      throw sqlState(err.cause) === NUMERIC_VALUE_OUT_OF_RANGE ? incrOverflow() : err
-    })
+    const rows = await this.#rows<{ value: number }>(INCR, [scope, key, by, this.#clock.wallNow()]).catch(
+      (err: FnboxError) => {
+        throw sqlState(err.cause) === NUMERIC_VALUE_OUT_OF_RANGE ? incrOverflow() : err
+      },
+    )
     if (rows.length === 0) throw notANumber()
     return rows[0]!.value
   }
@@ -252,7 +260,7 @@ export class PostgresKvStore implements KvStore {
     options?: KvSetOptions,
   ): Promise<boolean> {
     this.#cache?.written(scope, key)
-    const now = Date.now()
+    const now = this.#clock.wallNow()
     const params = [scope, key, JSON.stringify(value), expiryOf(now, options), now]
     const rows =
       expected === undefined
@@ -263,7 +271,7 @@ export class PostgresKvStore implements KvStore {
 
   /** Deletes expired rows in batches of 10,000 until a batch comes back short. */
   async sweep(): Promise<number> {
-    const now = Date.now()
+    const now = this.#clock.wallNow()
     let total = 0
     for (;;) {
       const [row] = await this.#rows<{ n: number }>(SWEEP, [now])

@@ -12,12 +12,13 @@
  * data); a read outside waits for the transaction to end, so what it fills is what was committed.
  *
  * Values are kept as JSON text (each hit parses a fresh copy); entries carry their expiry and are
- * checked against `Date.now()`, the clock of every KV statement.
+ * checked against the clock of every KV statement (the host's `wallNow()`).
  *
  * @internal
  * @module
  */
 import type { JsonValue } from '../domains/types.js'
+import { systemClock, type Clock } from '../../clock.js'
 
 export interface KvReadCacheOptions {
   /** Entries kept at most (least recently used go first). Default 10,000. */
@@ -26,6 +27,8 @@ export interface KvReadCacheOptions {
   maxChars?: number
   /** Larger values are never kept. Default 64 Ki. */
   maxValueChars?: number
+  /** The clock of the stores sharing the cache. Default: the system clock. */
+  clock?: Clock
 }
 
 interface Entry {
@@ -43,6 +46,7 @@ export class KvReadCache {
   readonly #maxEntries: number
   readonly #maxChars: number
   readonly #maxValueChars: number
+  readonly #clock: Clock
   #chars = 0
   /** Counts writes; a write's number goes to its key in {@link KvReadCache.#lastWrite}. */
   #writes = 0
@@ -54,6 +58,7 @@ export class KvReadCache {
     this.#maxEntries = options.maxEntries ?? 10_000
     this.#maxChars = options.maxChars ?? 16 * 1024 * 1024
     this.#maxValueChars = options.maxValueChars ?? 64 * 1024
+    this.#clock = options.clock ?? systemClock
   }
 
   /**
@@ -64,7 +69,7 @@ export class KvReadCache {
     const id = cacheKey(scope, key)
     const entry = this.#entries.get(id)
     if (!entry) return undefined
-    if (entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+    if (entry.expiresAt !== null && entry.expiresAt <= this.#clock.wallNow()) {
       this.#drop(id, entry)
       return undefined
     }

@@ -38,6 +38,6 @@ export const kvSql: SqlParts<KvStore> = {
       },
     },
   },
-  shared: (kind) => (kind === 'pglite' ? new KvReadCache() : undefined),
-  store: (db, { shared }) => new PostgresKvStore(db, shared ? { cache: shared as KvReadCache } : {}),
+  shared: (kind, clock) => (kind === 'pglite' ? new KvReadCache({ clock }) : undefined),
+  store: (db, { shared, clock }) => new PostgresKvStore(db, { cache: shared as KvReadCache | undefined, clock }),
 }

@@ -18,7 +18,7 @@
  */
 import { Cron } from 'croner'
 import { FnboxError } from '../../errors.js'
-import { systemClock, type Clock } from '../../reliability/clock.js'
+import { systemClock, type Clock } from '../../clock.js'
 import { type CronFiring, type JobRequest, type JobStore } from '../../host/jobs/jobs.js'
 
 /** What to do with the slots missed while no host was running. */
@@ -127,7 +127,7 @@ export class CronScheduler {
       const entry: Entry = {
         schedule,
         cron,
-        cursor: this.#clock.now(),
+        cursor: this.#clock.wallNow(),
         timer: undefined,
         busy: Promise.resolve(),
         stopped: false,
@@ -171,7 +171,7 @@ export class CronScheduler {
     if (entry.stopped || this.#closed) return
     const next = entry.cron.nextRun(new Date(entry.cursor))
     if (!next && delayMs === undefined) return // a schedule with no future slot
-    const wait = delayMs ?? Math.max(0, next!.getTime() - this.#clock.now())
+    const wait = delayMs ?? Math.max(0, next!.getTime() - this.#clock.wallNow())
     this.#clock.clearTimeout(entry.timer)
     entry.timer = this.#clock.setTimeout(() => {
       entry.timer = undefined
@@ -181,7 +181,7 @@ export class CronScheduler {
 
   /** Fires every slot in (cursor, now], in order, then waits for the next. */
   async #tick(entry: Entry): Promise<void> {
-    const now = this.#clock.now()
+    const now = this.#clock.wallNow()
     const slots: number[] = []
     for (let at = entry.cron.nextRun(new Date(entry.cursor)); at && at.getTime() <= now;) {
       slots.push(at.getTime())

@@ -5,6 +5,7 @@
  */
 
 import type { ServerResponse } from 'node:http'
+import type { Clock } from '../../clock.js'
 import { FnboxError } from '../../errors.js'
 import { assertHandler, errorAnswer, reportError, resolveMountOptions, runHandler } from './mount-options.js'
 import {
@@ -60,6 +61,8 @@ export type ExpressMiddleware = (
  * - **Errors** never reach Express's error handler: they become the `FnboxError`'s own answer or
  *   an opaque 500, unless `options.onError` returns a replacement.
  *
+ * `clock`: the time of `options.rateLimit` (the runtime passes its own).
+ *
  * @throws FnboxError `ERR_INVALID_OPTION` naming the bad option.
  * @example
  * ```ts
@@ -72,9 +75,13 @@ export type ExpressMiddleware = (
  * ```
  * @public
  */
-export function createExpressMiddleware(handler: FetchHandler, options?: HttpMountOptions): ExpressMiddleware {
+export function createExpressMiddleware(
+  handler: FetchHandler,
+  options?: HttpMountOptions,
+  clock?: Clock,
+): ExpressMiddleware {
   assertHandler(handler)
-  const resolved = resolveMountOptions(options)
+  const resolved = resolveMountOptions(options, clock)
 
   return async function fnboxExpress(req, res, _next): Promise<void> {
     const signal = createDisconnectSignal(res)

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
+import type { Clock } from '../../clock.js'
 import { invalidOption } from '../../errors.js'
 import { assertHandler, errorAnswer, reportError, resolveMountOptions, runHandler } from './mount-options.js'
 import {
@@ -100,9 +101,9 @@ export interface KoaMountOptions extends HttpMountOptions {
  * ```
  * @public
  */
-export function createKoaMiddleware(handler: FetchHandler, options?: KoaMountOptions): KoaMiddleware {
+export function createKoaMiddleware(handler: FetchHandler, options?: KoaMountOptions, clock?: Clock): KoaMiddleware {
   assertHandler(handler)
-  const resolved = resolveMountOptions(options)
+  const resolved = resolveMountOptions(options, clock)
   const prefix = resolvePrefix(options?.prefix)
 
   return async function fnboxKoa(ctx, next): Promise<void> {

@@ -7,6 +7,7 @@
  */
 
 import type { IncomingMessage } from 'node:http'
+import type { Clock } from '../../clock.js'
 import { invalidOption } from '../../errors.js'
 import { resolveClientRateLimit, type ClientRateLimiter } from '../../reliability/client-rate-limit.js'
 import {
@@ -34,7 +35,7 @@ export interface ResolvedMountOptions {
  *
  * @internal
  */
-export function resolveMountOptions(options: unknown): ResolvedMountOptions {
+export function resolveMountOptions(options: unknown, clock?: Clock): ResolvedMountOptions {
   if (options === undefined) options = {}
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw invalidOption('options', 'an object', options)
@@ -56,7 +57,7 @@ export function resolveMountOptions(options: unknown): ResolvedMountOptions {
     maxRequestBytes: maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
     trustProxy: trustProxy ?? false,
     onError,
-    rateLimit: resolveClientRateLimit(rateLimit, 'options.rateLimit'),
+    rateLimit: resolveClientRateLimit(rateLimit, 'options.rateLimit', clock),
   }
 }
 

@@ -28,7 +28,7 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { FnboxError } from '../../errors.js'
-import { sleep, systemClock, type Clock } from '../../reliability/clock.js'
+import { sleep, systemClock, type Clock } from '../../clock.js'
 import type { ClaimedJob, JobRequest, JobStore } from '../../host/jobs/jobs.js'
 
 /** What a handler may answer: follow-up jobs enqueued atomically with the completion. */
