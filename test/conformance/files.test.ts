@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isFnboxError } from '../../src/errors.js'
 import { compareCodePoints } from '../../src/host/domains/code-points.js'
+import { systemClock } from '../../src/clock.js'
 import { filesDomain } from '../../src/host/files/descriptor.js'
 import { DiskFileStore, normalizeFilePath, normalizeFilePrefix } from '../../src/host/files/index.js'
 import { byUtf8, bytes, listAll, runFileStoreConformance } from '../../src/testing/conformance/files.js'
@@ -114,9 +115,9 @@ describe('compareCodePoints', () => {
 for (const root of ['memory', 'a folder']) {
   describe(`the ${root} file store`, () => {
     runFileStoreConformance(async () => {
-      if (root === 'memory') return filesDomain.standalone!({ files: 'memory' })
+      if (root === 'memory') return filesDomain.standalone!({ files: 'memory', clock: systemClock })
       const dir = await mkdtemp(join(tmpdir(), 'fnbox-files-'))
-      const store = filesDomain.standalone!({ files: join(dir, 'root') })
+      const store = filesDomain.standalone!({ files: join(dir, 'root'), clock: systemClock })
       return { store, close: () => rm(dir, { recursive: true, force: true }) }
     })
   })
