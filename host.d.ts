@@ -4,7 +4,7 @@
 
 /**
  * The host SDK, imported by functions:
- * `import { kv, vector, files, secrets, tx, utils, trace } from 'fnbox:host'`.
+ * `import { kv, vector, files, secrets, jobs, tx, utils, trace } from 'fnbox:host'`.
  *
  * Data calls cross to the host, which validates them; failures reject with an `Error` whose
  * `code` is a fnbox error code (`ERR_INVALID_ARGUMENT`, `ERR_TOO_LARGE`, `ERR_DIMENSION_MISMATCH`,
@@ -143,10 +143,55 @@ declare module 'fnbox:host' {
     get(name: string): string | undefined
   }
 
-  /** What a transaction callback gets: kv and vector inside the transaction. */
+  /** Options of `jobs.enqueue`. */
+  export interface FnboxEnqueueOptions {
+    /** When to run at the earliest (by the database's clock). Not with `delayMs`. */
+    runAt?: Date | string | number
+    /** Run at the earliest this many ms from now. */
+    delayMs?: number
+    /** Dedupe key: while a job with this key is queued, enqueue answers that job's id. */
+    key?: string
+    /** -1000 to 1000, default 0: a larger number runs earlier. */
+    priority?: number
+    /** Attempts before the job is dead (1 to 1000, default 5). */
+    maxAttempts?: number
+    /** Time limit of one attempt, in ms (default: the handling function's `limits.jobTimeoutMs`). */
+    timeoutMs?: number
+  }
+  /**
+   * The second argument of an export run as a job (`deploy({ jobs: { task: 'export' } })`, a cron
+   * slot, a hook's job): `export async function resize(payload, ctx: FnboxJobContext)`.
+   */
+  export interface FnboxJobContext {
+    job: {
+      id: string
+      task: string
+      /** This attempt, from 1: an export may run more than once (at-least-once). */
+      attempt: number
+      maxAttempts: number
+      /** When the job was due (ISO 8601): its runAt, a cron slot's time. */
+      scheduledTime: string
+    }
+  }
+  /** Durable background jobs, run by the function deployed with `jobs: { [task]: export }`. */
+  export interface FnboxJobs {
+    /**
+     * Stores a job of `task` (its payload at most 256 KiB of JSON): resolves once it is durable (in
+     * `tx`: it commits with the transaction, or not at all). `deduplicated`: a queued job with
+     * the same `key` was found, and its id is answered.
+     */
+    enqueue(
+      task: string,
+      payload?: unknown,
+      options?: FnboxEnqueueOptions,
+    ): Promise<{ id: string; deduplicated: boolean }>
+  }
+
+  /** What a transaction callback gets: kv and vector and jobs inside the transaction. */
   export interface FnboxTransaction {
     readonly kv: FnboxKv
     readonly vector: FnboxVector
+    readonly jobs: FnboxJobs
   }
 
   /** Small helpers computed by the host. */
@@ -194,8 +239,9 @@ declare module 'fnbox:host' {
   export const vector: FnboxVector
   export const files: FnboxFiles
   export const secrets: FnboxSecrets
+  export const jobs: FnboxJobs
   /**
-   * Runs `fn` in one serializable database transaction: writes through `t.kv` and `t.vector`
+   * Runs `fn` in one serializable database transaction: writes through `t.kv` and `t.vector` and `t.jobs`
    * commit together when it resolves and roll back when it throws or the invocation times out.
    * When it conflicts with a concurrent transaction it is rolled back and `fn` runs again (with
    * backoff), up to `attempts` times (default 50, at most 100), then rejects with `ERR_CONFLICT`
@@ -211,6 +257,7 @@ declare module 'fnbox:host' {
     readonly vector: FnboxVector
     readonly files: FnboxFiles
     readonly secrets: FnboxSecrets
+    readonly jobs: FnboxJobs
     readonly tx: typeof tx
     readonly utils: FnboxUtils
     readonly trace: FnboxTrace

@@ -153,6 +153,31 @@ export interface BreakerEvent {
   stats: BreakerStats
 }
 
+/** A job (a task, a cron slot, a hook's job) started on this host. @public */
+export interface JobStartEvent {
+  id: string
+  task: string
+  attempt: number
+  /** The function that runs it; undefined for the fan-out of a table hook. */
+  function: string | undefined
+}
+
+/** A job's run ended on this host. @public */
+export interface JobEndEvent extends JobStartEvent {
+  /**
+   * `completed`; `failed` (retried later) or `dead` (no retry: `error` says why); `lost` (its
+   * lease was lost: cancelled or taken over, nothing recorded); `released` (handed back by close).
+   */
+  outcome: 'completed' | 'failed' | 'dead' | 'lost' | 'released'
+  error: string | undefined
+}
+
+/** The job worker or the cron scheduler hit a store failure (claim, heartbeat, ...); it carries on. @public */
+export interface JobsErrorEvent {
+  error: unknown
+  during: string
+}
+
 /**
  * Every event the runtime emits, with its payload.
  *
@@ -182,4 +207,7 @@ export interface RuntimeEvents {
   /** An upstream credential answered 429, 5xx or timed out, and sits out for a while. */
   'upstream:credential': (event: CredentialEvent) => void
   'pool:scale': (event: PoolScaleEvent) => void
+  'job:start': (event: JobStartEvent) => void
+  'job:end': (event: JobEndEvent) => void
+  'jobs:error': (event: JobsErrorEvent) => void
 }

@@ -64,6 +64,9 @@ export type {
   ExecutorRestartEvent,
   InstanceEvent,
   InvokeEvent,
+  JobEndEvent,
+  JobsErrorEvent,
+  JobStartEvent,
   LogEvent,
   PoolScaleEvent,
   RuntimeEvents,
@@ -77,4 +80,36 @@ export type { TracingOptions } from './observability/tracing.js'
 export type { LoggedError, LoggerLike } from './observability/logs.js'
 export type { HealthCheck, HealthReport, HealthStatus } from './observability/health.js'
 export { bundle } from './bundle/bundle.js'
+export { DEFAULT_JOB_RETENTION, DEFAULT_JOB_RETRY, JOB_DEFAULTS, JOB_LIMITS, JOB_STATES } from './host/jobs/jobs.js'
+export type {
+  ClaimedJob,
+  ClaimRequest,
+  CompleteOptions,
+  CronFiring,
+  EnqueueOptions,
+  EnqueueResult,
+  Job,
+  JobEnqueuer,
+  JobFailure,
+  JobLease,
+  JobListOptions,
+  JobListResult,
+  JobRequest,
+  JobRetention,
+  JobRetryPolicy,
+  JobState,
+  JobStore,
+  VersionGonePolicy,
+  WorkerRegistration,
+} from './host/jobs/jobs.js'
+export type {
+  CronOptions,
+  HooksClient,
+  JobContext,
+  JobHandlerOptions,
+  JobsClient,
+  JobsOptions,
+} from './triggers/jobs/runtime-jobs.js'
+export type { TableEvents } from './triggers/hooks/table-hooks.js'
+export type { CronCatchUp } from './triggers/cron/scheduler.js'
 export type { BundleOptions, BundleResult } from './bundle/bundle.js'

@@ -53,6 +53,12 @@ export interface Limits {
   maxResponseBytes: number
   /** Console output captured per invocation, in bytes; the rest is dropped with a warning. Default 64 KiB. */
   maxLogBytes: number
+  /**
+   * Wall-clock time of one job run (a task, a cron slot, a hook's job), in ms; its CPU limit is
+   * this too unless `cpuMs` is set below `timeoutMs`. A job's own `timeoutMs` overrides it. Past
+   * it the attempt fails with `ERR_TIMEOUT` (and is retried). Default 900000 (15 minutes).
+   */
+  jobTimeoutMs: number
 }
 
 /**
@@ -135,6 +141,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxRequestBytes: 1024 * 1024,
   maxResponseBytes: 10 * 1024 * 1024,
   maxLogBytes: 64 * 1024,
+  jobTimeoutMs: 15 * 60_000,
 })
 
 /** @public */
@@ -162,6 +169,7 @@ const LIMIT_RANGES: Record<keyof Limits, [number, number]> = {
   maxRequestBytes: [0, 1024 * 1024 * 1024],
   maxResponseBytes: [0, 1024 * 1024 * 1024],
   maxLogBytes: [0, 64 * 1024 * 1024],
+  jobTimeoutMs: [1, 24 * 60 * 60 * 1000],
 }
 
 /** An integer range, a boolean, or a number within a range (`real`). */

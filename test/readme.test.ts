@@ -125,3 +125,36 @@ describe('README "Data: kv, vector, files, secrets, tx"', () => {
     }
   })
 })
+
+describe('README "Background work: jobs, cron, hooks"', () => {
+  it('runs its function and host code as written', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    const section = readme.split(/^## Background work: jobs, cron, hooks\s*$/m)[1] ?? ''
+    const code = /```js\n([\s\S]*?)```/.exec(section)?.[1]
+    const host = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+    expect(code, 'a ```js block').toBeDefined()
+    expect(host, 'a ```ts block').toBeDefined()
+    const runtime = await createRuntime({ threads: 1, storage: 'memory', jobs: { pollIntervalMs: 100 } })
+    try {
+      // The host block as an async function of `runtime` and `code`.
+      const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
+        ...args: string[]
+      ) => (...args: unknown[]) => Promise<void>
+      await new AsyncFunction('runtime', 'code', host!)(runtime, code)
+      const res = await runtime.fetch(
+        new Request('http://localhost/docs', { method: 'POST', body: JSON.stringify({ fileId: 'f2' }) }),
+      )
+      expect(res.status).toBe(202)
+      const { id } = (await res.json()) as { id: string }
+      await expect.poll(() => runtime.jobs.get(id).then((j) => j?.state), { timeout: 10_000 }).toBe('completed')
+      expect(await runtime.kv.get('embedded:f2')).toEqual({ attempt: 1 })
+      const notified = await runtime.jobs.list({ task: 'notify' })
+      expect(notified.jobs.length).toBeGreaterThanOrEqual(1)
+      await expect(runtime.hooks.run('order.created', { total: -1 })).rejects.toMatchObject({
+        message: expect.stringMatching(/negative total/),
+      })
+    } finally {
+      await runtime.close()
+    }
+  })
+})

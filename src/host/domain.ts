@@ -43,6 +43,8 @@ export interface SqlStoreContext {
   readonly shared: unknown
   /** The runtime's clock (expiries are dates on its `wallNow()`). */
   readonly clock: Clock
+  /** LISTEN on the database (a connection of its own on a server), for stores woken by NOTIFY. */
+  readonly listen?: (channel: string, listener: (payload: string | undefined) => void) => Promise<() => void>
 }
 
 /** The SQL part of a domain, loaded (with kysely) only when SQL storage is used. */
@@ -122,8 +124,8 @@ export interface DomainDescriptor<S = unknown> {
   /** Its `fnbox:host` export, if guests use it. */
   readonly guest?: GuestExport
   /**
-   * Whether storage opens its store. A domain described but not wired yet (jobs: its engine is
-   * wired by the runtime) still gets its migrations.
+   * Whether storage opens its store (default true). A domain described but not wired yet still
+   * gets its migrations.
    */
   readonly opened?: boolean
 }

@@ -4,6 +4,7 @@ import kvClient from './kv/guest.js'
 import vectorClient from './vector/guest.js'
 import filesClient from './files/guest.js'
 import secretsClient from './secrets/guest.js'
+import jobsClient from './jobs/guest.js'
 
 /** `client({ call, native, tx })` makes the export; `transactional`: it joins `tx` as `t.<name>`. */
 export const GUEST_DOMAINS = [
@@ -11,4 +12,5 @@ export const GUEST_DOMAINS = [
   { name: 'vector', client: vectorClient, transactional: true },
   { name: 'files', client: filesClient, transactional: false },
   { name: 'secrets', client: secretsClient, transactional: false },
+  { name: 'jobs', client: jobsClient, transactional: true },
 ]

@@ -15,6 +15,7 @@ export const GUEST_EXPORTS: readonly string[] = Object.freeze([
   'vector',
   'files',
   'secrets',
+  'jobs',
   'tx',
   'utils',
   'trace',
@@ -22,6 +23,6 @@ export const GUEST_EXPORTS: readonly string[] = Object.freeze([
 
 /** The module's source. */
 export const HOST_MODULE_SOURCE = `const host = globalThis[Symbol.for('fnbox.host')]
-export const { kv, vector, files, secrets, tx, utils, trace } = host
+export const { kv, vector, files, secrets, jobs, tx, utils, trace } = host
 export default host
 `

@@ -26,6 +26,13 @@ import { resolveQuota, type QuotaOptions, type ResolvedQuota } from '../reliabil
 import { resolvePriority, type Priority } from '../reliability/shedding.js'
 import { resolveUpstreamGrants } from '../reliability/upstreams.js'
 import type { ResolvedRuntimeOptions } from './runtime-options.js'
+import {
+  resolveBackgroundSpec,
+  specForHash,
+  type BackgroundSpec,
+  type CronOptions,
+  type JobHandlerOptions,
+} from '../triggers/jobs/runtime-jobs.js'
 
 /**
  * Options of {@link Runtime.deploy}.
@@ -86,6 +93,16 @@ export interface DeployOptions {
   upstreams?: string[]
   /** Retries of `runtime.call` of this function (its exports must be idempotent), or `false`. */
   retry?: CallRetryOptions | false
+  /**
+   * Tasks this function runs: `{ resize: 'resize' }` runs each job of task `resize` as
+   * `resize(payload, ctx)` (`ctx.job`: id, task, attempt, maxAttempts, scheduledTime), under
+   * `limits.jobTimeoutMs`. One function per task name.
+   */
+  jobs?: Record<string, string | JobHandlerOptions>
+  /** Cron schedules: each slot runs `export({ scheduledTime })` once across every host of the database. */
+  cron?: CronOptions[]
+  /** Events this function subscribes to (`runtime.hooks`): `{ 'order.created': 'onOrder' }`. */
+  hooks?: Record<string, string>
 }
 
 /** What {@link Runtime.deploy} returns. @public */
@@ -112,6 +129,9 @@ export const DEPLOY_KEYS = [
   'priority',
   'upstreams',
   'retry',
+  'jobs',
+  'cron',
+  'hooks',
 ] as const
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
 
@@ -138,6 +158,8 @@ export interface ResolvedDeploy {
   upstreams: string[]
   retry: ResolvedCallRetry | undefined
   stacks: StackMapper | undefined
+  /** Its jobs, cron schedules and hook subscriptions; undefined when it declares none. */
+  background: BackgroundSpec | undefined
 }
 
 /**
@@ -201,6 +223,7 @@ export async function resolveDeploy(
   const priority = resolvePriority(opts.priority, 'options.priority', 'normal')
   const upstreams = resolveUpstreamGrants(opts.upstreams, defaults.upstreams)
   const retry = resolveCallRetry(opts.retry, 'options.retry', defaults.retry)
+  const background = resolveBackgroundSpec(opts)
   // A granted upstream's origin is vouched for by the host: reachable, even when private.
   const vouched = upstreams.map((u) => defaults.upstreams.get(u)!.hostPort)
   const policies = {
@@ -213,7 +236,19 @@ export async function resolveDeploy(
   const version = createHash('sha256')
     .update(code)
     .update('\0')
-    .update(JSON.stringify({ limits, pool, hosts, vouched, filename, scope, grants, ...policies }))
+    .update(
+      JSON.stringify({
+        limits,
+        pool,
+        hosts,
+        vouched,
+        filename,
+        scope,
+        grants,
+        ...policies,
+        background: specForHash(background),
+      }),
+    )
     .digest('hex')
     .slice(0, 16)
   return {
@@ -234,6 +269,7 @@ export async function resolveDeploy(
     upstreams,
     retry,
     stacks,
+    background,
   }
 }
 

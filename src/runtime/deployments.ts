@@ -17,6 +17,16 @@ import { FunctionQuota } from '../reliability/quota.js'
 import { emitBreakerEvent, type RuntimeContext } from './context.js'
 import { resolveDeploy, type DeployOptions, type Deployment } from './deploy-options.js'
 import { deployError, mapStack, type FunctionVersion } from './function-version.js'
+import type { BackgroundSpec } from '../triggers/jobs/runtime-jobs.js'
+
+/** What deploys tell the background work (jobs, cron, hooks; see `triggers/jobs/runtime-jobs.ts`). */
+export interface DeployListener {
+  /** Throws when the deploy's tasks are another function's. Synchronous. */
+  check(name: string, spec: BackgroundSpec | undefined): void
+  /** `name` now runs `version`: resolves once its jobs and schedules are taken up. */
+  set(name: string, version: string, spec: BackgroundSpec | undefined): Promise<void>
+  remove(name: string): Promise<void>
+}
 
 let deploySeq = 0
 
@@ -29,8 +39,11 @@ export class Deployments {
   /** Quota counters by function name: they outlive versions. */
   readonly #quotas = new Map<string, FunctionQuota>()
 
-  constructor(ctx: RuntimeContext) {
+  readonly #listener: DeployListener | undefined
+
+  constructor(ctx: RuntimeContext, listener?: DeployListener) {
     this.#ctx = ctx
+    this.#listener = listener
   }
 
   /** The current versions, one per function. */
@@ -70,6 +83,7 @@ export class Deployments {
     ctx.assertOpen()
     const d = await resolveDeploy(name, options, ctx.defaults)
     const { version, code, limits, pool, hosts, vouched, stacks } = d
+    this.#listener?.check(name, d.background)
     // A function given destinations will fetch: its first fetch should not wait for undici to load.
     if ((d.restricted && hosts.length > 0) || vouched.length > 0) preloadGuestFetch()
     // One that imports the data domains will use them: its first calls should not wait seconds
@@ -79,11 +93,13 @@ export class Deployments {
     if (current?.version === version) return { name, version }
     // A version deployed before and still held (draining or retired with a warm instance).
     const held = [...(this.#held.get(name) ?? [])].find((v) => v.version === version)
+    if (held) this.#listener?.check(name, d.background)
     if (held && ctx.pools.revive(held.pool)) {
       this.#unhold(held)
       this.#attachPolicies(held)
       this.#current.set(name, held)
       if (current) void this.#retire(current)
+      await this.#listener?.set(name, version, d.background)
       ctx.events.emit('deploy', { name, version, coldStartMs: 0 })
       return { name, version }
     }
@@ -151,6 +167,8 @@ export class Deployments {
     }
     try {
       ctx.assertOpen()
+      // Again, synchronously with the switch: a concurrent deploy may have claimed a task.
+      this.#listener?.check(name, d.background)
     } catch (err) {
       fn.pool.dispose()
       throw err
@@ -160,6 +178,7 @@ export class Deployments {
     this.#current.set(name, fn)
     ctx.pools.activate(fn.pool)
     if (previous) void this.#retire(previous)
+    await this.#listener?.set(name, version, d.background)
     ctx.events.emit('deploy', { name, version, coldStartMs })
     return { name, version }
   }
@@ -170,6 +189,7 @@ export class Deployments {
     if (!fn) return false
     this.#current.delete(name)
     this.#quotas.delete(name)
+    await this.#listener?.remove(name).catch(() => undefined)
     this.#ctx.events.emit('undeploy', { name, version: fn.version })
     await this.#retire(fn)
     return true

@@ -21,6 +21,15 @@ import type { Deployments } from './deployments.js'
 import { GuestResponse } from './fetch-bridge.js'
 import { asFnboxError, mapStack, type FunctionVersion } from './function-version.js'
 import { readRequestBody } from './request-body.js'
+import type { AnnotateCall } from '../host/domains/session.js'
+
+/** A background run (a job, a cron slot, a hook): its deadline and what aborts it. */
+export interface BackgroundRun {
+  signal?: AbortSignal | undefined
+  /** A job's run: `timeoutMs`, else the function's `limits.jobTimeoutMs`; a hook's: its call limit. */
+  job: boolean
+  timeoutMs?: number | undefined
+}
 
 type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 
@@ -44,9 +53,19 @@ export class Invocations {
   readonly #ctx: RuntimeContext
   readonly #deployments: Deployments
 
-  constructor(ctx: RuntimeContext, deployments: Deployments) {
+  readonly #annotate: AnnotateCall | undefined
+
+  constructor(ctx: RuntimeContext, deployments: Deployments, annotate?: AnnotateCall) {
     this.#ctx = ctx
     this.#deployments = deployments
+    this.#annotate = annotate
+  }
+
+  /** A job's run, a cron slot or a hook: `exportName(...args)` of the current version. */
+  background(name: string, exportName: string, args: unknown[], run: BackgroundRun): Promise<unknown> {
+    const fn = this.#deployments.get(name)
+    const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
+    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal })
   }
 
   /** See `Runtime.call`. */
@@ -102,16 +121,26 @@ export class Invocations {
     }
   }
 
-  async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string): Promise<T> {
-    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined)
+  async #callOnce<T>(
+    fn: FunctionVersion,
+    exportName: string,
+    argsJson: string,
+    run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<T> {
+    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined, run.timeoutMs)
     const { ref, session } = call
     let error: FnboxError | undefined
+    let inv = -1
+    const cancel = (): void => ref.executor.cancel(inv, 'client')
     try {
-      const { done } = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
+      const invocation = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
         onLog: (level, message) => this.#log(fn, call, level, message),
         onHost: (req) => session.handle(req),
       })
-      const { result } = await done
+      inv = invocation.inv
+      if (run.signal?.aborted) cancel()
+      else run.signal?.addEventListener('abort', cancel, { once: true })
+      const { result } = await invocation.done
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
       error = mapStack(fn.stacks, asFnboxError(err))
@@ -119,6 +148,7 @@ export class Invocations {
       error = session.withWrites(error)
       throw error
     } finally {
+      run.signal?.removeEventListener('abort', cancel)
       this.#end(fn, call, 'call', exportName, undefined, error)
     }
   }
@@ -190,6 +220,7 @@ export class Invocations {
     requestId: string,
     target: string,
     request: Request | undefined,
+    timeoutMs: number = fn.timeoutMs,
   ): Promise<OpenCall> {
     const ctx = this.#ctx
     const telemetry = ctx.obs.begin(fn.metrics, {
@@ -231,9 +262,11 @@ export class Invocations {
     fn.acquireWaits.record(acquired - started)
     // On the system clock, not the runtime's: the executor thread enforces the same limits with
     // the real clock, and both sides must agree on when the invocation ends.
-    const deadline = new Deadline(fn.timeoutMs)
-    const { cpuMs, streamIdleMs, streamTotalMs } = fn.limits
-    const limits = { startedAt: deadline.startedAt, timeoutMs: fn.timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    const deadline = new Deadline(timeoutMs)
+    const { streamIdleMs, streamTotalMs } = fn.limits
+    // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
+    const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
+    const limits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     return {
       requestId,
       traceId: telemetry?.traceId,
@@ -244,12 +277,12 @@ export class Invocations {
         ctx.egress,
         {
           allowedHosts: fn.allowedHosts,
-          timeoutMs: fn.timeoutMs,
+          timeoutMs,
           maxResponseBytes: fn.limits.maxResponseBytes,
           deadline,
           grants: fn.upstreamGrants,
         },
-        () => new DataSession(() => ctx.storage(), fn.scope),
+        () => new DataSession(() => ctx.storage(), fn.scope, this.#annotate),
         telemetry,
       ),
       started,

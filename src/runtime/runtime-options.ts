@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { resolveJobsOption, type JobsOptions } from '../triggers/jobs/runtime-jobs.js'
 import type { LoggerLike } from '../observability/logs.js'
 import type { MetricsOptions } from '../observability/metrics.js'
 import type { TracingOptions } from '../observability/tracing.js'
@@ -114,6 +115,12 @@ export interface RuntimeOptions {
   /** Retries of `runtime.call` for every function (opt-in: only for idempotent exports). Default off. */
   retry?: CallRetryOptions | false
   /**
+   * The job worker: this host runs the jobs of the tasks its functions handle (`deploy({ jobs })`,
+   * their cron slots and hooks), `concurrency` at once. `false`: this host only enqueues (and
+   * fires cron slots); other hosts run the jobs.
+   */
+  jobs?: JobsOptions | false
+  /**
    * Prometheus metrics (prom-client): on by default in a registry of the runtime's own; pass
    * `{ registry }` to add them to your app's, `false` to turn them off. See {@link Runtime.metrics}.
    */
@@ -148,6 +155,7 @@ const RUNTIME_KEYS = [
   'egress',
   'upstreams',
   'retry',
+  'jobs',
   'metrics',
   'tracing',
   'logger',
@@ -172,6 +180,8 @@ export interface ResolvedRuntimeOptions {
   shedding: ReturnType<typeof resolveShedding>
   /** Opens the storage backend (the runtime does so on first use). */
   openBackend: () => Promise<Backend>
+  /** The job worker's options; false: none. */
+  jobs: JobsOptions | false
 }
 
 /**
@@ -212,6 +222,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
     upstreams,
     shedding,
     openBackend: open,
+    jobs: resolveJobsOption(opts.jobs),
   }
 }
 

@@ -31,6 +31,8 @@ import { Deployments } from './deployments.js'
 import { Invocations } from './invocation.js'
 import { resolveRuntimeOptions, type RuntimeOptions } from './runtime-options.js'
 import { collectStats, type RuntimeStats } from './stats.js'
+import { Background, type HooksClient, type JobsClient } from '../triggers/jobs/runtime-jobs.js'
+import { announceSecretChange, listenSecretChanges } from '../host/secrets/notify.js'
 
 /** Options of {@link Runtime.close}. @public */
 export interface CloseOptions {
@@ -75,6 +77,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly files: FilesClient
   /** Secrets: set, delete and list names; functions read those granted to them. */
   readonly secrets: SecretsClient
+  /** Durable jobs: enqueue, get, cancel, list (see the README's "Background work"). */
+  readonly jobs: JobsClient
+  /** App and database hooks: run, emit, watchTable. */
+  readonly hooks: HooksClient
+  readonly #background: Background
 
   /** @internal Use {@link createRuntime}. */
   constructor(options: RuntimeOptions = {}, workerUrl: URL) {
@@ -90,7 +97,32 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.kv = new KvClientImpl(backend, DEFAULT_SCOPE)
     this.vector = new VectorClientImpl(backend, DEFAULT_SCOPE)
     this.files = new FilesClientImpl(backend, DEFAULT_SCOPE)
-    this.secrets = new SecretsClientImpl(backend, (name) => this.#secretChanged(name))
+    this.secrets = new SecretsClientImpl(backend, async (name) => {
+      // Hosts sharing a server Postgres hear it too (a NOTIFY of the name).
+      await announceSecretChange(await this.#storage(), name)
+      await this.#secretChanged(name)
+    })
+    this.#background = new Background(
+      {
+        storage: backend,
+        run: (name, exportName, args, run) => this.#invocations.background(name, exportName, args, run),
+        onJobStart: (job, fn) =>
+          this.emit('job:start', { id: job.id, task: job.task, attempt: job.attempt, function: fn }),
+        onJobEnd: (job, fn, end) =>
+          this.emit('job:end', {
+            id: job.id,
+            task: job.task,
+            attempt: job.attempt,
+            function: fn,
+            outcome: end.kind,
+            error: 'error' in end ? end.error : undefined,
+          }),
+        onError: (error, during) => this.emit('jobs:error', { error, during }),
+      },
+      opts.jobs,
+    )
+    this.jobs = this.#background.jobs
+    this.hooks = this.#background.hooks
     this.#egress = new Egress({
       net: this.#net,
       defaults: opts.egress,
@@ -155,8 +187,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       storage: () => this.#storage(),
       assertOpen: () => this.#assertOpen(),
     }
-    this.#deployments = new Deployments(this.#ctx)
-    this.#invocations = new Invocations(this.#ctx, this.#deployments)
+    this.#deployments = new Deployments(this.#ctx, this.#background)
+    this.#invocations = new Invocations(this.#ctx, this.#deployments, (method, args) => {
+      if (method === 'jobs.enqueue') args.context = this.#background.context(args.task)
+    })
   }
 
   /** @internal */
@@ -167,10 +201,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** The storage backend, opened on first use (PGlite takes seconds to start: only if needed). */
   #storage(): Promise<Backend> {
     if (this.#closed) return Promise.reject(new FnboxError('ERR_CLOSED', 'the runtime is closed'))
-    this.#backend ??= this.#openBackend().catch((err: unknown) => {
-      this.#backend = undefined // a later call may retry (the database may come up)
-      throw err
-    })
+    this.#backend ??= this.#openBackend().then(
+      (opened) => {
+        // Hosts sharing a server Postgres: a secret another host sets reaches this one's functions.
+        const granted = (): string[] => [...new Set(this.#deployments.all().flatMap((fn) => fn.grants))]
+        void listenSecretChanges(opened, (name) => this.#secretChanged(name), granted).catch(() => undefined)
+        return opened
+      },
+      (err: unknown) => {
+        this.#backend = undefined // a later call may retry (the database may come up)
+        throw err
+      },
+    )
     return this.#backend
   }
 
@@ -335,6 +377,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   close(options: CloseOptions = {}): Promise<void> {
     this.#closed ??= (async () => {
       const timeoutMs = options.timeoutMs ?? 10_000
+      // Running jobs finish (or go back to the queue) while the pools still serve them.
+      await this.#background.close(timeoutMs).catch(() => undefined)
       const versions = this.#deployments.clear()
       await this.#pools.close(timeoutMs)
       await Promise.all(this.#executors.map((e) => e.close()))

@@ -19,6 +19,7 @@ import { SecretVault } from '../host/secrets/vault.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
 import { systemClock, type Clock } from '../clock.js'
+import type { SqlDatabase } from './sql.js'
 
 /**
  * Where fnbox keeps its data. `'memory'`: in the process, gone at exit (tests). `{ pglite: dir }`:
@@ -116,6 +117,10 @@ export interface OpenTransaction {
 export interface Backend {
   /** Every opened domain's store (the user's adapter, or the built-in one), by domain name. */
   readonly stores: Stores
+  /** Domains whose store is the user's (`options.adapters`). */
+  readonly adapted: ReadonlySet<string>
+  /** The SQL database (PGlite or server Postgres), for what needs SQL itself; absent in memory. */
+  readonly sql: SqlDatabase | undefined
   /** The secrets store; fails with `ERR_INVALID_OPTION` when no key is configured. */
   secrets(): SecretStore
   /**
@@ -134,6 +139,8 @@ export interface Backend {
 export interface BuiltInStores {
   /** By domain name; a domain kept outside the database (files) has none here. */
   readonly stores: Stores
+  /** The SQL database (PGlite or server Postgres); absent in memory. */
+  readonly sql?: SqlDatabase
   transaction(): Promise<OpenTransaction>
   close(): Promise<void>
 }
@@ -182,6 +189,8 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
   let secrets: SecretStore | undefined
   return {
     stores,
+    adapted: new Set(Object.keys(adapters).filter((name) => adapters[name] !== undefined)),
+    sql: own.sql,
     startsOnConnection,
     secrets() {
       secrets ??= new SecretStore(

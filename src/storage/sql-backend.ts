@@ -24,13 +24,19 @@ export async function openSqlStores(config: SqlConfig, clock: Clock = systemCloc
   for (const domain of OPENED_DOMAINS) {
     const parts: SqlParts<unknown> | undefined = await domain.sql?.()
     if (!parts?.store) continue
-    const context: SqlStoreContext = { kind: database.kind, shared: parts.shared?.(database.kind, clock), clock }
+    const context: SqlStoreContext = {
+      kind: database.kind,
+      shared: parts.shared?.(database.kind, clock),
+      clock,
+      listen: (channel, listener) => database.listen(channel, listener),
+    }
     const store = parts.store
     makers.set(domain.name, (over) => store(over, context))
   }
   const stores = new Map([...makers].map(([name, make]) => [name, make(db)]))
   return {
     stores,
+    sql: database,
     async transaction(): Promise<OpenTransaction> {
       // SERIALIZABLE: a read-modify-write in `tx` never loses an update to a concurrent one (on
       // server Postgres, READ COMMITTED let 100 concurrent increments end at 8 to 18). A

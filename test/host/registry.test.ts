@@ -36,16 +36,10 @@ describe('the domain registry', () => {
     expect(files['host.d.ts']).toContain('  export const echo: FnboxEcho')
     expect(files['host.d.ts']).toContain('    readonly echo: FnboxEcho')
     expect(files['src/host/guest-clients.js']).toContain("import echoClient from './echo/guest.js'")
-    expect(files['src/host/guest-module.ts']).toContain('secrets, echo, tx, utils, trace } = host')
+    expect(files['src/host/guest-module.ts']).toContain('secrets, jobs, echo, tx, utils, trace } = host')
     expect(guestExports([...DOMAINS, echo])).toEqual([
-      'kv',
-      'vector',
-      'files',
-      'secrets',
-      'echo',
-      'tx',
-      'utils',
-      'trace',
+      ...['kv', 'vector', 'files', 'secrets', 'jobs', 'echo'],
+      ...['tx', 'utils', 'trace'],
     ])
   })
 
@@ -58,13 +52,15 @@ describe('the domain registry', () => {
     expect(flags('vector.query')).toEqual({ guest: true, transaction: true, write: false })
     expect(flags('vector.createIndex')).toEqual({ guest: false, transaction: false, write: false })
     expect(flags('files.write')).toEqual({ guest: true, transaction: false, write: true })
+    expect(flags('jobs.enqueue')).toEqual({ guest: true, transaction: true, write: true })
     const guestMethods = [...OPERATIONS].filter(([, o]) => o.operation.guest).map(([m]) => m)
     expect(guestMethods).toEqual([
       ...['kv.get', 'kv.set', 'kv.delete', 'kv.list', 'kv.incr', 'kv.compareAndSet'],
       ...['vector.upsert', 'vector.query', 'vector.get', 'vector.delete'],
       ...['files.read', 'files.write', 'files.stat', 'files.delete', 'files.list'],
+      'jobs.enqueue',
     ])
-    expect(ADAPTER_KEYS).toEqual(['kv', 'vector', 'files', 'secrets'])
+    expect(ADAPTER_KEYS).toEqual(['kv', 'vector', 'files', 'secrets', 'jobs'])
   })
 
   it('collects every domain migration under the names released databases recorded', async () => {
@@ -77,9 +73,10 @@ describe('the domain registry', () => {
     ])
   })
 
-  it('describes jobs (its migration) without opening a store or exporting it to guests yet', () => {
+  it('opens the jobs store, joins it to tx and exports it to guests', () => {
     const jobs = DOMAINS.find((d) => d.name === 'jobs')!
-    expect(jobs.opened).toBe(false)
-    expect(GUEST_EXPORTS).not.toContain('jobs')
+    expect(jobs.opened).not.toBe(false)
+    expect(jobs.transactional).toBe(true)
+    expect(GUEST_EXPORTS).toContain('jobs')
   })
 })

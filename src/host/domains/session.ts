@@ -46,6 +46,12 @@ interface OpenTx {
   failed?: FnboxError
 }
 
+/**
+ * Adds what the host knows to a guest call's arguments before it runs, as `args.context` (the
+ * runtime: the version that handles the task of a `jobs.enqueue`).
+ */
+export type AnnotateCall = (method: string, args: Record<string, unknown>) => void
+
 /** Most tries a guest's `tx` may make (`tx(fn, { attempts })`; 50 unless set). */
 const MAX_TX_ATTEMPTS = 100
 
@@ -59,9 +65,12 @@ export class DataSession {
   /** The invocation's writes: those running, and how many were applied or left in doubt. */
   readonly #writes = { running: new Set<StorageCall>(), attempted: 0, applied: 0, inDoubt: 0 }
 
-  constructor(backend: () => Promise<Backend>, scope: string) {
+  readonly #annotate: AnnotateCall | undefined
+
+  constructor(backend: () => Promise<Backend>, scope: string, annotate?: AnnotateCall) {
     this.#backend = backend
     this.#scope = scope
+    this.#annotate = annotate
   }
 
   /**
@@ -169,6 +178,9 @@ export class DataSession {
     }
     const op = operationOf(method)
     if (!op.operation.guest) throw invalid('method', `${JSON.stringify(method)} is not a fnbox:host operation`)
+    // What the host adds to a call (a job's enqueuing version): never what the guest sent.
+    delete args.context
+    this.#annotate?.(method, args)
     if (args.tx !== undefined) {
       if (!op.operation.transaction) throw invalid('method', `${method} cannot run inside a transaction`)
       const open = this.#open(args.tx)

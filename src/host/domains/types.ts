@@ -1,3 +1,5 @@
+import type { JobStore } from '../jobs/jobs.js'
+
 /**
  * The host data domains as interfaces: what an adapter implements, what `runtime.kv` & co. and the
  * guest's `fnbox:host` module call. fnbox ships memory and Postgres (PGlite or `pg`, through
@@ -40,4 +42,6 @@ export interface StorageAdapters {
   vector?: VectorStore
   files?: FileStore
   secrets?: SealedSecretStore
+  /** Your own job queue (see {@link JobStore}); `tx` enqueues are then refused. */
+  jobs?: JobStore
 }

@@ -1,23 +1,25 @@
 /**
- * The jobs domain: a durable queue with retries, leases, cron and table hooks. Its parts:
- * `jobs.ts` (the store interface and its types), `validate.ts`, `memory-jobs.ts`,
- * `postgres-jobs.ts` with `sql.ts` (migrations); the worker loop and the scheduler live in
- * `src/triggers/`.
- *
- * Described, not wired yet: storage creates its tables (migration `0010_jobs`), but opens no
- * store and guests see no `jobs` export until the runtime wires the engine (its operations and
- * guest client then join this descriptor).
+ * The jobs domain: a durable queue with retries, leases, cron and table hooks (`jobs` of
+ * `fnbox:host`, `runtime.jobs`). Its parts: `jobs.ts` (the store interface and its types),
+ * `validate.ts`, `operations.ts`, `memory-jobs.ts`, `postgres-jobs.ts` with `sql.ts`
+ * (migrations), `guest.js` and `guest-types.ts`; the worker loop, the scheduler and the
+ * runtime's wiring live in `src/triggers/` (see docs/jobs.md).
  *
  * @internal
  * @module
  */
 import { defineDomain } from '../domain.js'
+import { JOBS_GUEST_TYPES } from './guest-types.js'
 import type { JobStore } from './jobs.js'
 import { MemoryJobStore } from './memory-jobs.js'
+import { JOBS_OPERATIONS } from './operations.js'
 
 export const jobsDomain = defineDomain<JobStore>({
   name: 'jobs',
-  opened: false,
+  adapter: true,
+  transactional: true,
+  operations: JOBS_OPERATIONS as never,
   memory: ({ gate }) => new MemoryJobStore({ gate }),
   sql: async () => (await import('./sql.js')).jobsSql,
+  guest: { name: 'jobs', client: './jobs/guest.js', types: JOBS_GUEST_TYPES, typeName: 'FnboxJobs' },
 })

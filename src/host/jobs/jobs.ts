@@ -103,7 +103,7 @@ export interface EnqueueResult {
 }
 
 /**
- * A validated enqueue, as a store receives it ({@link toJobRequest} makes one from the public
+ * A validated enqueue, as a store receives it (`toJobRequest` makes one from the public
  * arguments). `version` and `onVersionGone` are set by the runtime, not by callers.
  *
  * @public
@@ -309,9 +309,9 @@ export const JOB_DEFAULTS = Object.freeze({
 })
 
 /**
- * How a store spaces retries: the n-th retry (from 0) waits `min(maxDelayMs, minDelayMs ×
- * factor^n)`, stretched by a random factor in [1, 2) with `jitter` (and still at most
- * `maxDelayMs`): the model of `src/reliability/backoff.ts`.
+ * How a store spaces retries: the n-th retry (from 0) waits
+ * `min(maxDelayMs, minDelayMs × factor^n)`, stretched by a random factor in [1, 2) with
+ * `jitter` (and still at most `maxDelayMs`): the model of `src/reliability/backoff.ts`.
  *
  * @public
  */

@@ -1,0 +1,151 @@
+// Several runtime processes (the built package, each job run in a sandbox) sharing one server
+// Postgres: kill -9 mid-job, 2 hosts x 20 concurrency x 10,000 no-op jobs, and a per-second cron
+// on 3 hosts with one killed. The engine's own process tests (host-processes.test.ts) cover the
+// same with bare handlers, plus a stale (SIGSTOPped) worker and kill -9 on PGlite.
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { sql } from 'kysely'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
+import { testPostgres } from '../helpers/postgres.js'
+
+const server = await testPostgres('runtime_hosts')
+const SCRIPT = fileURLToPath(new URL('./fixtures/runtime-host.mjs', import.meta.url))
+
+type Message =
+  | { type: 'ready' | 'closed' | 'undeployed' }
+  | { type: 'started'; id: string; attempt: number }
+  | { type: 'ends'; ends: { id: string; attempt: number; kind: string }[] }
+  | { type: 'overlap'; id: string }
+  | { type: 'error'; message: string; during: string }
+
+class RuntimeHost {
+  readonly messages: Message[] = []
+  readonly exited: Promise<unknown>
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (m: Message) => this.messages.push(m))
+    this.exited = new Promise((resolve) => child.once('exit', resolve))
+  }
+  get ends() {
+    return this.messages.flatMap((m) => (m.type === 'ends' ? m.ends : []))
+  }
+  async until(match: (m: Message) => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!this.messages.some(match)) {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error('the host process exited')
+      if (Date.now() > deadline) throw new Error(`no such message within ${timeoutMs} ms`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    this.child.send({ type: 'close' })
+    await this.exited
+  }
+}
+
+describe.skipIf(server.skip)('runtime processes on server Postgres', () => {
+  let url: string
+  let database: SqlDatabase
+  let hosts: RuntimeHost[] = []
+
+  beforeAll(async () => {
+    url = await server.url()
+    database = await openSql({ postgres: url })
+  })
+  afterAll(() => database?.close())
+  afterEach(async () => {
+    for (const host of hosts) host.child.kill('SIGKILL')
+    await Promise.all(hosts.map((h) => h.exited))
+    hosts = []
+    await sql`truncate fnbox_jobs, fnbox_job_workers, fnbox_cron`.execute(database.db)
+  })
+
+  const start = async (config: Record<string, unknown>): Promise<RuntimeHost> => {
+    const child = fork(SCRIPT, [], {
+      env: { ...process.env, FNBOX_RUNTIME_HOST: JSON.stringify({ url, ...config }) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const host = new RuntimeHost(child)
+    hosts.push(host)
+    await host.until((m) => m.type === 'ready', 60_000)
+    return host
+  }
+  const count = async (where: string): Promise<number> =>
+    (await sql<{ n: number }>`select count(*)::int as n from fnbox_jobs where ${sql.raw(where)}`.execute(database.db))
+      .rows[0]!.n
+
+  it('kill -9 mid-job: another host reruns it after the lease; one completion recorded', async () => {
+    const victim = await start({ leaseMs: 1000, pollIntervalMs: 200 })
+    await sql`insert into fnbox_jobs (task, payload) values ('hang', '{}')`.execute(database.db)
+    await victim.until((m) => m.type === 'started')
+    victim.child.kill('SIGKILL')
+    await victim.exited
+    const rescuer = await start({ leaseMs: 1000, pollIntervalMs: 200 })
+    await expect.poll(() => count(`task = 'hang' and state = 'completed'`), { timeout: 20_000 }).toBe(1)
+    const { rows } = await sql<{ attempts: number }>`select attempts from fnbox_jobs`.execute(database.db)
+    expect(rows).toEqual([{ attempts: 2 }])
+    await rescuer.close()
+    expect(rescuer.ends).toEqual([expect.objectContaining({ attempt: 2, kind: 'completed' })])
+  }, 60_000)
+
+  it('a stale host paused past its lease cannot complete: it learns it lost the job and records nothing', async () => {
+    const stale = await start({ leaseMs: 600, pollIntervalMs: 100 })
+    await sql`insert into fnbox_jobs (task, payload) values ('hang', '{}')`.execute(database.db)
+    await stale.until((m) => m.type === 'started')
+    stale.child.kill('SIGSTOP') // no heartbeats: its lease runs out
+    const rescuer = await start({ leaseMs: 600, pollIntervalMs: 100 })
+    await expect.poll(() => count(`task = 'hang' and state = 'completed'`), { timeout: 20_000 }).toBe(1)
+    stale.child.kill('SIGCONT') // its next heartbeat finds the lease gone: the run is stopped
+    await stale.until((m) => m.type === 'ends' && m.ends.length > 0)
+    expect(stale.ends).toEqual([expect.objectContaining({ attempt: 1, kind: 'lost' })])
+    const { rows } = await sql<{ attempts: number; token: number }>`select attempts, token from fnbox_jobs`.execute(
+      database.db,
+    )
+    expect(rows).toEqual([{ attempts: 2, token: 2 }])
+    await Promise.all([stale.close(), rescuer.close()])
+  }, 60_000)
+
+  it('2 hosts x 20 concurrency x 10,000 jobs in sandboxes: every job runs once, none twice at once, nothing left locked', async () => {
+    const a = await start({ concurrency: 20 })
+    const b = await start({ concurrency: 20 })
+    await sql`insert into fnbox_jobs (task, payload) select 'noop', jsonb_build_object('i', g)
+      from generate_series(1, 10000) g`.execute(database.db)
+    await expect.poll(() => count(`state = 'completed'`), { timeout: 90_000, interval: 250 }).toBe(10_000)
+    await Promise.all([a.close(), b.close()])
+    const ends = [...a.ends, ...b.ends]
+    expect(ends).toHaveLength(10_000)
+    expect(new Set(ends.map((e) => e.id)).size).toBe(10_000)
+    expect(ends.every((e) => e.kind === 'completed')).toBe(true)
+    expect(a.ends.length).toBeGreaterThan(0)
+    expect(b.ends.length).toBeGreaterThan(0)
+    expect([...a.messages, ...b.messages].filter((m) => m.type === 'overlap' || m.type === 'error')).toEqual([])
+    expect(await count(`token <> 1 or attempts <> 1 or locked_by is not null or locked_until is not null`)).toBe(0)
+    await sql`select id from fnbox_jobs for update nowait`.execute(database.db)
+  }, 150_000)
+
+  it('3 hosts on a per-second cron, one killed midway: each slot fires exactly once and runs', async () => {
+    const config = { cron: true, leaseMs: 2000, pollIntervalMs: 200 }
+    const three = [await start(config), await start(config), await start(config)]
+    const ticks = `task = 'fnbox.cron:worker.tick'`
+    await expect.poll(() => count(ticks), { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(4)
+    three[0]!.child.kill('SIGKILL')
+    await expect.poll(() => count(ticks), { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(11)
+    // The killed host may have died holding a tick: its lease runs out and a survivor reruns it.
+    await expect
+      .poll(() => count(`${ticks} and state <> 'completed' and run_at < now() - interval '4 seconds'`), {
+        timeout: 20_000,
+        interval: 200,
+      })
+      .toBe(0)
+    await Promise.all([three[1]!.close(), three[2]!.close()])
+    const { rows } = await sql<{ slot: string; jobs: number }>`
+      select payload->>'scheduledTime' as slot, count(*)::int as jobs
+      from fnbox_jobs where task = 'fnbox.cron:worker.tick' group by 1 order by 1`.execute(database.db)
+    expect(rows.length).toBeGreaterThanOrEqual(11)
+    expect(rows.filter((r) => r.jobs !== 1)).toEqual([])
+    const times = rows.map((r) => Date.parse(r.slot))
+    expect(times.filter((t, i) => i > 0 && t - times[i - 1]! !== 1000)).toEqual([])
+    expect(await count(`${ticks} and state = 'completed'`)).toBeGreaterThanOrEqual(11)
+  }, 90_000)
+})
