@@ -15,7 +15,6 @@ import { systemClock } from '../../src/clock.js'
 import { filesDomain } from '../../src/host/files/descriptor.js'
 import { DiskFileStore, normalizeFilePath, normalizeFilePrefix } from '../../src/host/files/index.js'
 import { byUtf8, bytes, listAll, runFileStoreConformance } from '../../src/testing/conformance/files.js'
-import { systemClock } from '../../src/clock.js'
 
 const invalidPath = (argument = 'path') => ({ code: 'ERR_INVALID_ARGUMENT', details: { argument } })
 
