@@ -37,6 +37,15 @@ export interface FnboxContext {
   /** The deployed version (content hash). */
   readonly version: string
   /**
+   * The URL as the client sent it. `request.url` is relative to the function's mount instead:
+   * a request to `/fn/hello/api/x?y=1`, with the runtime mounted by `app.use('/fn', ...)`, is
+   * `http://host/api/x?y=1` for the function `hello`, so a router written for its own origin
+   * (Hono, itty-router) works unchanged under any mount and through `runtime.fetch`.
+   */
+  readonly originalUrl: string
+  /** Where the function is mounted: `/fn/hello` in that example (`/hello` through `runtime.fetch`). */
+  readonly mountPath: string
+  /**
    * Keeps the invocation alive until `promise` settles, after the response is sent. It stays
    * within the function's `timeoutMs` (after a streamed response: its `streamTotalMs`) and
    * `cpuMs`.

@@ -180,7 +180,10 @@ export class FnboxError extends Error {
    * `'applied'` or `'unknown'`), so a client knows whether trying again could repeat them.
    */
   toResponse(): Response {
-    const message = PUBLIC_MESSAGE.has(this.code) ? this.message : publicMessage(this.code)
+    // A public code whose message carries host-only text (the guest's error behind an open
+    // breaker) names what clients may see in details.publicMessage.
+    const shown = typeof this.details.publicMessage === 'string' ? this.details.publicMessage : this.message
+    const message = PUBLIC_MESSAGE.has(this.code) ? shown : publicMessage(this.code)
     const headers = new Headers({ 'content-type': 'application/json; charset=utf-8' })
     if (this.retryAfterSeconds !== undefined) {
       headers.set('retry-after', String(Math.max(1, Math.ceil(this.retryAfterSeconds))))

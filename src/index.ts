@@ -113,3 +113,5 @@ export type {
 export type { TableEvents } from './triggers/hooks/table-hooks.js'
 export type { CronCatchUp } from './triggers/cron/scheduler.js'
 export type { BundleOptions, BundleResult } from './bundle/bundle.js'
+export { loadFunctions } from './dev/load.js'
+export type { DeployTarget, LoadedFunction, LoadOptions, LoadProgress, LoadResult } from './dev/load.js'

@@ -72,9 +72,9 @@ describe('libraries bundled into functions give the answers they give in Node', 
   })
 
   it('hono serves the function over HTTP too', async () => {
-    // Named "users": the guest sees the whole path, /users/7, which is the app's route.
-    await runtime.deploy('users', { entry: join(root, 'test/fixtures/compat/hono.ts') })
-    const res = await runtime.fetch(new Request('http://localhost/users/7?q=z'))
+    // The guest sees its path relative to its mount (/api): /users/7, the app's route.
+    await runtime.deploy('api', { entry: join(root, 'test/fixtures/compat/hono.ts') })
+    const res = await runtime.fetch(new Request('http://localhost/api/users/7?q=z'))
     expect([res.status, res.headers.get('x-powered-by'), await res.json()]).toEqual([
       200,
       'compat',

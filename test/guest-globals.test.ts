@@ -1370,10 +1370,16 @@ describe('GuestEntry', () => {
     expect(await h.entry('call', ['add', '[2, 3]'])).toBe('{"sum":5}')
     expect(await h.entry('call', ['nothing', '[]'])).toBeUndefined()
     await expect(h.entry('call', ['missing', '[]'])).rejects.toMatchObject({
-      guest: { name: 'TypeError', message: 'export missing is not a function' },
+      guest: {
+        name: 'FnboxExportNotFound',
+        message: 'the function has no export named missing (its function exports: add, nothing)',
+      },
     })
     await expect(h.entry('call', ['notFn', '[]'])).rejects.toMatchObject({
-      guest: { name: 'TypeError', message: 'export notFn is not a function' },
+      guest: {
+        name: 'FnboxExportNotFound',
+        message: 'the function has no export named notFn (its function exports: add, nothing)',
+      },
     })
     await expect(h.entry('call', ['add', '{}'])).rejects.toMatchObject({ guest: { name: 'TypeError' } })
   })

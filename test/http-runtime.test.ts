@@ -28,6 +28,8 @@ beforeAll(async () => {
           return Response.json({
             method: request.method,
             url: request.url,
+            originalUrl: ctx.originalUrl,
+            mountPath: ctx.mountPath,
             query: Object.fromEntries(url.searchParams),
             contentType: request.headers.get('content-type'),
             json: text ? JSON.parse(text) : null,
@@ -177,13 +179,15 @@ describe.each(mounts)('$name mount over real HTTP', (mount) => {
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
 
-  it('routes a GET with a query to export default { fetch }; the guest sees the full URL', async () => {
+  it('routes a GET with a query to export default { fetch }; the guest sees its URL relative to its mount, and the original in ctx', async () => {
     const res = await fetch(`${base}/fn/echo/sub/path?name=Ada&n=2`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('application/json')
     expect(await res.json()).toEqual({
       method: 'GET',
-      url: `${base}/fn/echo/sub/path?name=Ada&n=2`,
+      url: `${base}/sub/path?name=Ada&n=2`,
+      originalUrl: `${base}/fn/echo/sub/path?name=Ada&n=2`,
+      mountPath: '/fn/echo',
       query: { name: 'Ada', n: '2' },
       contentType: null,
       json: null,
@@ -201,7 +205,9 @@ describe.each(mounts)('$name mount over real HTTP', (mount) => {
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({
       method: 'POST',
-      url: `${base}/fn/echo`,
+      url: `${base}/`,
+      originalUrl: `${base}/fn/echo`,
+      mountPath: '/fn/echo',
       contentType: 'application/json',
       json: payload,
     })
@@ -210,7 +216,7 @@ describe.each(mounts)('$name mount over real HTTP', (mount) => {
   it('routes per-method exports, and answers 405 with Allow for a method without one', async () => {
     const get = await fetch(`${base}/fn/methods/x`)
     expect(get.status).toBe(200)
-    expect(await get.text()).toBe('GET /fn/methods/x')
+    expect(await get.text()).toBe('GET /x')
     const post = await fetch(`${base}/fn/methods`, { method: 'POST', body: 'payload' })
     expect(post.status).toBe(200)
     expect(await post.text()).toBe('POST payload')

@@ -22,6 +22,8 @@ describe('deploy and serve', () => {
           return Response.json({
             method: request.method,
             url: request.url,
+            originalUrl: ctx.originalUrl,
+            mountPath: ctx.mountPath,
             header: request.headers.get('x-test'),
             body: await request.text(),
             requestId: ctx.requestId,
@@ -42,7 +44,9 @@ describe('deploy and serve', () => {
     const json = (await res.json()) as Record<string, string>
     expect(json).toMatchObject({
       method: 'POST',
-      url: 'http://localhost/echo/sub/path?q=1',
+      url: 'http://localhost/sub/path?q=1',
+      originalUrl: 'http://localhost/echo/sub/path?q=1',
+      mountPath: '/echo',
       header: 'yes',
       body: 'hello',
       fn: 'echo',
@@ -74,7 +78,7 @@ describe('deploy and serve', () => {
     expect(await runtime.call('math', 'add', 2, 3)).toBe(5)
     expect(await runtime.call('math', 'shape', { a: 1, list: [1, 2, 3] })).toEqual({ keys: ['a', 'list'], n: 3 })
     expect(await runtime.call('math', 'nothing')).toBeUndefined()
-    await expect(runtime.call('math', 'missing')).rejects.toMatchObject({ code: 'ERR_GUEST_EXCEPTION' })
+    await expect(runtime.call('math', 'missing')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' })
   })
 
   it('answers 404 for an unknown function, over fetch and call', async () => {

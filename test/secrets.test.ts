@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
+import { createRuntime } from 'fnbox'
 import { isFnboxError } from '../src/errors.js'
 import type { SealedSecretStore } from '../src/host/secrets/types.js'
 import {
@@ -299,6 +300,35 @@ describe('SecretStore', () => {
       const err = await rejected(call())
       expect(err).toMatchObject({ code: 'ERR_STORAGE' })
       expect((err.cause as Error).message).toBe('connection refused')
+    }
+  })
+})
+
+describe('a bad secrets key', () => {
+  it('fails createRuntime before any database starts, saying how to make a key', async () => {
+    const started = Date.now()
+    // The folder cannot be created: had the database been started, the error would be that.
+    const err = (await createRuntime({
+      secrets: { key: 'too-short' },
+      storage: { pglite: '/proc/fnbox-never/pglite' },
+    }).catch((e: unknown) => e)) as Error & { code?: string }
+    expect(err.code).toBe('ERR_INVALID_OPTION')
+    expect(err.message).toMatch(/^options\.secrets\.key must be 32 bytes/)
+    expect(err.message).toContain(`node -e "console.log(require('node:crypto').randomBytes(32).toString('hex'))"`)
+    expect(err.message).not.toContain('too-short')
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it('in FNBOX_SECRET_KEY fails createRuntime the same way', async () => {
+    const previous = process.env.FNBOX_SECRET_KEY
+    process.env.FNBOX_SECRET_KEY = 'nope'
+    try {
+      const err = (await createRuntime({ storage: 'memory' }).catch((e: unknown) => e)) as Error & { code?: string }
+      expect(err.code).toBe('ERR_INVALID_OPTION')
+      expect(err.message).toMatch(/FNBOX_SECRET_KEY/)
+    } finally {
+      if (previous === undefined) delete process.env.FNBOX_SECRET_KEY
+      else process.env.FNBOX_SECRET_KEY = previous
     }
   })
 })

@@ -37,6 +37,7 @@ export const GUEST_TEXT: { [T in FromExecutor['t']]: Redaction<Extract<FromExecu
   host: undefined,
   blank: undefined,
   snapshot: undefined,
+  synced: undefined,
 }
 
 /** The error's message and details redacted; its code and status are fnbox's. */

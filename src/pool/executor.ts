@@ -63,6 +63,14 @@ export class Executor {
   readonly #events: ExecutorEvents
   readonly #workerUrl: URL
   #closed = false
+  /** A test clock's time the guests follow (fnbox/testing), shared with every thread it starts. */
+  readonly #guestTime: SharedArrayBuffer | undefined
+  /** For a test clock's settling (see {@link Executor.sync}): messages each way, host calls unanswered. */
+  #received = 0
+  #sent = 0
+  #hostPending = 0
+  readonly #syncs = new Map<number, (next: number) => void>()
+  #nextSync = 1
 
   readonly #blankMemoryMb: number
   /** Blank engines the thread keeps ready; it refills them while no call runs. */
@@ -73,8 +81,16 @@ export class Executor {
   #eluAt = 0
   #eluValue = 0
 
-  constructor(index: number, workerUrl: URL, blankMemoryMb: number, blankTarget: number, events: ExecutorEvents) {
+  constructor(
+    index: number,
+    workerUrl: URL,
+    blankMemoryMb: number,
+    blankTarget: number,
+    events: ExecutorEvents,
+    guestTime?: SharedArrayBuffer,
+  ) {
     this.index = index
+    this.#guestTime = guestTime
     this.#blankMemoryMb = blankMemoryMb
     this.#blankTarget = blankTarget
     this.#workerUrl = workerUrl
@@ -135,12 +151,22 @@ export class Executor {
       blankMemoryMb: this.#blankMemoryMb,
       blanks: this.#blankTarget,
       guestSlot,
+      guestTime: this.#guestTime,
     })
     this.#worker = worker
     this.#ready = ready
+    // An idle runtime does not keep the process alive (as Node's own agents): once started, the
+    // thread is ref'd only while it has work the host waits for (see #holdWhileBusy).
+    ready.then(
+      () => {
+        if (this.#worker === worker) this.#holdWhileBusy()
+      },
+      () => undefined,
+    )
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
+      this.#received += batch.msgs.length
       for (const msg of batch.msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
     })
     worker.on('error', () => this.#restart('the executor thread failed'))
@@ -149,7 +175,10 @@ export class Executor {
     })
   }
 
-  readonly #post = createBatcher<ToExecutor>((batch, transfer) => this.#worker.postMessage(batch, transfer))
+  readonly #post = createBatcher<ToExecutor>((batch, transfer) => {
+    this.#sent += batch.msgs.length
+    this.#worker.postMessage(batch, transfer)
+  })
 
   #ensureLoaded(fn: FunctionSource): void {
     if (!this.#loaded.has(fn.key)) {
@@ -213,6 +242,7 @@ export class Executor {
     const created = await new Promise<{ ms: number; restored: boolean; packing: boolean }>((resolve, reject) => {
       const backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS + STUCK_GRACE_MS)
       this.#creating.set(id, { key: fn.key, resolve, reject, backstop })
+      this.#holdWhileBusy()
       this.#post({ t: 'create', id, key: fn.key })
     })
     if (created.packing && !fn.snapshot) expectSnapshot(fn, this)
@@ -256,6 +286,7 @@ export class Executor {
       }
       this.#armBackstop(flight, Date.now())
       this.#inflight.set(inv, flight)
+      this.#holdWhileBusy()
       const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
       this.#post({ t: 'invoke', inv, id: ref.id, limits, call }, transfer)
     })
@@ -394,6 +425,7 @@ export class Executor {
     this.#worker = undefined as unknown as Worker
     old.removeAllListeners('exit')
     void old.terminate()
+    this.#endSyncs()
     this.#start()
     this.#events.restarted(this, reason)
   }
@@ -405,6 +437,7 @@ export class Executor {
         const c = this.#creating.get(msg.id)
         if (!c) break
         this.#creating.delete(msg.id)
+        this.#holdWhileBusy()
         clearTimeout(c.backstop)
         if (msg.t === 'created') c.resolve({ ms: msg.ms, restored: msg.restored, packing: msg.packing })
         else c.reject(FnboxError.fromJSON(msg.error))
@@ -455,6 +488,7 @@ export class Executor {
         const f = this.#inflight.get(msg.inv)
         if (!f) break
         this.#inflight.delete(msg.inv)
+        this.#holdWhileBusy()
         clearTimeout(f.backstop)
         if (msg.discarded) {
           f.ref.lost = true
@@ -473,9 +507,46 @@ export class Executor {
       case 'snapshot':
         this.#onSnapshot(msg.key, msg.snapshot)
         break
+      case 'synced':
+        this.#syncs.get(msg.id)?.(msg.next)
+        this.#syncs.delete(msg.id)
+        break
       case 'ready':
         break
     }
+  }
+
+  /**
+   * For a test clock: messages received from and sent to the thread so far, and whether the
+   * main thread owes it an answer (a host call, an instance being created).
+   */
+  get activity(): { received: number; sent: number; busy: boolean } {
+    return { received: this.#received, sent: this.#sent, busy: this.#hostPending > 0 || this.#creating.size > 0 }
+  }
+
+  /**
+   * Has the thread fire the guest timers due on the test clock and answer once idle (after
+   * every message sent before); resolves with when its next guest timer is due (Infinity: none,
+   * or the thread is gone).
+   */
+  sync(): Promise<number> {
+    if (this.#closed) return Promise.resolve(Infinity)
+    const id = this.#nextSync++
+    return new Promise((resolve) => {
+      this.#syncs.set(id, resolve)
+      this.#post({ t: 'sync', id })
+    })
+  }
+
+  /** Refs the thread while a call or a creation is pending, unrefs it once none is. */
+  #holdWhileBusy(): void {
+    if (this.#inflight.size > 0 || this.#creating.size > 0) this.#worker.ref()
+    else this.#worker.unref()
+  }
+
+  #endSyncs(): void {
+    for (const resolve of this.#syncs.values()) resolve(Infinity)
+    this.#syncs.clear()
   }
 
   #onHost(inv: number, call: number, req: HostCall): void {
@@ -485,7 +556,9 @@ export class Executor {
       answer.catch(() => undefined)
       return
     }
+    this.#hostPending++
     answer
+      .finally(() => this.#hostPending--)
       .then((value) => {
         if (!value) throw new TypeError('host call gave no answer')
         const buffer = value.op === 'bodyRead' ? value.chunk : value.op === 'data' ? value.bytes : undefined
@@ -503,6 +576,7 @@ export class Executor {
       f.reject(new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
     }
     this.#inflight.clear()
+    this.#endSyncs()
     await this.#worker.terminate()
   }
 

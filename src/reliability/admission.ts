@@ -63,9 +63,9 @@ export class GateTicket {
   }
 
   /** The invocation ended after `executionMs` holding its instance. */
-  finish(outcome: Outcome, executionMs: number): void {
+  finish(outcome: Outcome, executionMs: number, error?: FnboxError): void {
     this.#quota.finish(executionMs)
-    if (this.#ticket) this.#breaker!.settle(this.#ticket, outcome)
+    if (this.#ticket) this.#breaker!.settle(this.#ticket, outcome, error)
   }
 }
 

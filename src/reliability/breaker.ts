@@ -297,6 +297,8 @@ export class CircuitBreaker implements Breaker {
   #rejected = 0
   #timeouts = 0
   #opens = 0
+  /** The last counted failure's code and message, for the open breaker's refusals. */
+  #lastFailure: { code: string; message: string } | undefined
 
   constructor(name: string, options: ResolvedBreakerOptions, deps: BreakerDeps) {
     this.name = name
@@ -369,9 +371,12 @@ export class CircuitBreaker implements Breaker {
    * Reports how an admitted call ended. Idempotent per ticket. Counted at once; a half-open
    * probe's outcome closes the breaker or opens it again at once.
    */
-  settle(ticket: BreakerTicket, outcome: Outcome): void {
+  settle(ticket: BreakerTicket, outcome: Outcome, cause?: { code: string; message: string }): void {
     if (ticket.settled) return
     ticket.settled = true
+    if (outcome === 'failure' || outcome === 'timeout') {
+      this.#lastFailure = cause ? { code: cause.code, message: cause.message.slice(0, 300) } : undefined
+    }
     if (outcome === 'timeout') this.#timeouts++
     if (ticket.generation !== this.#generation) return // admitted under an earlier state
     if (ticket.probe) this.#probing = false
@@ -410,9 +415,14 @@ export class CircuitBreaker implements Breaker {
   #refusal(retryAfterMs: number): FnboxError {
     this.#rejected++
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
-    return new FnboxError('ERR_CIRCUIT_OPEN', `the circuit breaker of ${this.name} is open (retry in ${seconds} s)`, {
+    const last = this.#lastFailure
+    // Why it opened: the failure a person debugging needs, not only that calls are refused.
+    const shown = `the circuit breaker of ${this.name} is open (retry in ${seconds} s)`
+    const why = last ? `; the last failure: ${last.code}: ${last.message}` : ''
+    return new FnboxError('ERR_CIRCUIT_OPEN', shown + why, {
       retryAfterSeconds: seconds,
-      details: { breaker: this.name, retryAfterMs },
+      // HTTP clients get the first part only: the failure's text is the host's to read.
+      details: { breaker: this.name, retryAfterMs, lastFailure: last, publicMessage: shown },
     })
   }
 

@@ -14,6 +14,8 @@ import { requestIdOf, type CallIds, type CallTelemetry } from '../observability/
 import type { Trigger } from '../observability/tracing.js'
 import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
 import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
+import { markFailed } from '../triggers/http/failed-response.js'
+import { argsToJson } from './json-args.js'
 import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
 import { retrying } from '../reliability/backoff.js'
 import { Deadline } from '../reliability/deadline.js'
@@ -77,12 +79,7 @@ export class Invocations {
     if (typeof exportName !== 'string' || exportName.length === 0) {
       throw invalidOption('exportName', 'a non-empty string', exportName)
     }
-    let argsJson: string
-    try {
-      argsJson = JSON.stringify(args)
-    } catch (err) {
-      throw new FnboxError('ERR_INVALID_OPTION', 'call arguments must be JSON-serialisable', { cause: err })
-    }
+    const argsJson = argsToJson(args)
     if (argsJson.length > fn.limits.maxRequestBytes) {
       throw new FnboxError(
         'ERR_REQUEST_TOO_LARGE',
@@ -108,7 +105,8 @@ export class Invocations {
   /**
    * Serves a request whose `path` names the function in its first segment; always resolves to a
    * `Response` (failures as their HTTP answer). `forMount`: the caller is one of our HTTP
-   * mounts, which can take a body as bytes.
+   * mounts, which can take a body as bytes, and which gets failures before the response head
+   * as rejections, to report them to its `onError` before answering.
    */
   async serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
     // The client's X-Request-Id when valid, else a new one: echoed in the answer, errors included.
@@ -118,8 +116,11 @@ export class Invocations {
       if (!name) throw new FnboxError('ERR_NOT_FOUND', 'no function named in the path (expected /<function>/...)')
       return await this.#invokeFetch(this.#deployments.get(name), request, path, requestId, signal, forMount)
     } catch (err) {
-      const response = asFnboxError(err).toResponse()
+      const error = asFnboxError(err)
+      const response = error.toResponse()
       response.headers.set('x-request-id', requestId)
+      // A mount tells its onError (a guest exception, a timeout) before it answers.
+      if (forMount) markFailed(response, error)
       return response
     }
   }
@@ -170,7 +171,7 @@ export class Invocations {
     const { ref, session, telemetry } = call
     const meta = JSON.stringify({
       method: request.method,
-      url: request.url,
+      ...mountedUrl(request.url, path),
       headers: [...request.headers],
       requestId,
       functionName: fn.name,
@@ -314,7 +315,7 @@ export class Invocations {
     const now = performance.now()
     const held = now - call.acquired
     fn.pool.serviceTime.observe(held)
-    call.gate.finish(invocationOutcome(error, status, call.clientGone), held)
+    call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
     this.#ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, call, status, error, held / 1000)
     const events = this.#ctx.events
     if (events.listenerCount('invoke') === 0) return
@@ -339,6 +340,23 @@ export class Invocations {
   #log(fn: FunctionVersion, call: CallIds, level: GuestLogLevel, message: string): void {
     this.#ctx.obs.guestLog(fn, call, level, message, (stack) => fn.stacks?.map(stack) ?? stack)
   }
+}
+
+/**
+ * The URL a function sees: relative to its own mount (`/fn/hello/api/x?y=1` under
+ * `app.use('/fn', ...)` is `/api/x?y=1` for `hello`), so a router written for its own origin
+ * works unchanged wherever the function is mounted; and the mount (`/fn/hello`) and the URL as
+ * the client sent it. `path` is the request path relative to the runtime's mount.
+ */
+function mountedUrl(original: string, path: string): { url: string; originalUrl: string; mountPath: string } {
+  const url = new URL(original)
+  const segment = path.split('/')[1] ?? ''
+  const rest = path.slice(segment.length + 1)
+  const pathname = url.pathname
+  // The mount ends where the function's own path begins (both as sent, dot segments resolved).
+  const mountPath = rest !== '' && pathname.endsWith(rest) ? pathname.slice(0, -rest.length) : pathname
+  url.pathname = rest === '' ? '/' : rest
+  return { url: url.href, originalUrl: original, mountPath: mountPath.replace(/\/$/, '') }
 }
 
 /** The guest's response head with the invocation's `x-request-id` (replacing one the guest set). */

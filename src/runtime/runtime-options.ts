@@ -13,6 +13,7 @@ import { invalidOption } from '../errors.js'
 import type { StorageAdapters } from '../host/domains/types.js'
 import { ADAPTER_KEYS } from '../host/registry.js'
 import { parseAllowedHosts } from '../host/net/index.js'
+import { SECRET_KEY_ENV, SecretVault } from '../host/secrets/vault.js'
 import {
   checkKeys,
   DEFAULT_LIMITS,
@@ -234,6 +235,10 @@ function resolveStorage(opts: RuntimeOptions, clock: Clock): () => Promise<Backe
   const secretsOpts = opts.secrets ?? {}
   if (typeof secretsOpts !== 'object' || secretsOpts === null)
     throw invalidOption('options.secrets', 'an object', secretsOpts)
+  // A key given (here or in FNBOX_SECRET_KEY) is checked now, not after the database started.
+  if (secretsOpts.key !== undefined || process.env[SECRET_KEY_ENV] !== undefined) {
+    SecretVault.fromKey(secretsOpts.key, 'options.secrets.key')
+  }
   const adapters = opts.adapters ?? {}
   if (typeof adapters !== 'object' || adapters === null) throw invalidOption('options.adapters', 'an object', adapters)
   for (const k of Object.keys(adapters)) {

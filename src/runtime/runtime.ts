@@ -6,6 +6,7 @@
  * @module
  */
 import { EventEmitter } from 'eventemitter3'
+import { loadFunctions, type LoadOptions, type LoadResult } from '../dev/load.js'
 import { FnboxError } from '../errors.js'
 import type { RuntimeEvents } from '../events.js'
 import { DEFAULT_SCOPE } from '../host/domains/clients.js'
@@ -14,6 +15,8 @@ import { KvClientImpl, type KvClient } from '../host/kv/client.js'
 import { SecretsClientImpl, type SecretsClient } from '../host/secrets/client.js'
 import { VectorClientImpl, type VectorClient } from '../host/vector/client.js'
 import { createGuardedFetch } from '../host/net/index.js'
+import { guestClockOf } from '../pool/guest-clock.js'
+import { testDispatcherOf } from '../testing/hooks.js'
 import { Executor } from '../pool/executor.js'
 import { PoolManager } from '../pool/pool-manager.js'
 import { createExpressMiddleware, type ExpressMiddleware } from '../triggers/http/express.js'
@@ -40,10 +43,13 @@ export interface CloseOptions {
   timeoutMs?: number
 }
 
-/** Options of {@link Runtime.fetch}. @public */
-export interface FetchOptions {
+/**
+ * The second argument of {@link Runtime.fetch}: what global `fetch` takes (`method`, `headers`,
+ * `body`, ...). @public
+ */
+export interface FetchOptions extends RequestInit {
   /** Aborting it cancels the invocation (the guest's `request.signal` aborts). */
-  signal?: AbortSignal
+  signal?: AbortSignal | null
 }
 
 /**
@@ -66,6 +72,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #egress: Egress
   readonly #shedder: LoadShedder | undefined
   readonly #loadProbe: ProcessLoadProbe | undefined
+  /** Detaches the threads from a manual clock driving guest time (fnbox/testing). */
+  readonly #detachClock: (() => void) | undefined
   readonly #pools: PoolManager
   readonly #obs: Observability
 
@@ -91,7 +99,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#rotation = new BucketRotation(clock)
     const declared = new Map([...opts.upstreams.values()].map((u) => [u.origin, u.name]))
     this.#obs = new Observability(options, this, () => this.stats(), declared, clock)
-    this.#net = createGuardedFetch()
+    this.#net = createGuardedFetch({ dispatcher: testDispatcherOf(options) })
     this.#openBackend = opts.openBackend
     const backend = (): Promise<Backend> => this.#storage()
     this.kv = new KvClientImpl(backend, DEFAULT_SCOPE)
@@ -156,23 +164,32 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       },
       released: (pool) => this.#deployments.released(pool),
     })
+    const guestClock = guestClockOf(clock)
+    this.#detachClock = guestClock?.attach(() => this.#executors)
     for (let i = 0; i < threads; i++) {
       this.#executors.push(
-        new Executor(i, workerUrl, limits.memoryMb, this.#pools.blankTarget(i, threads), {
-          restarted: (executor, reason) => {
-            this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
-            this.emit('executor:restart', { thread: executor.index, reason })
+        new Executor(
+          i,
+          workerUrl,
+          limits.memoryMb,
+          this.#pools.blankTarget(i, threads),
+          {
+            restarted: (executor, reason) => {
+              this.#restarts.set(executor.index, (this.#restarts.get(executor.index) ?? 0) + 1)
+              this.emit('executor:restart', { thread: executor.index, reason })
+            },
+            snapshot: (_executor, source, snapshot) => {
+              this.emit('snapshot', {
+                function: source.name,
+                version: source.version,
+                bytes: snapshot.data.byteLength,
+                evaluateMs: snapshot.evaluateMs,
+                takeMs: snapshot.takeMs,
+              })
+            },
           },
-          snapshot: (_executor, source, snapshot) => {
-            this.emit('snapshot', {
-              function: source.name,
-              version: source.version,
-              bytes: snapshot.data.byteLength,
-              evaluateMs: snapshot.evaluateMs,
-              takeMs: snapshot.takeMs,
-            })
-          },
-        }),
+          guestClock?.buffer,
+        ),
       )
     }
     this.#ctx = {
@@ -265,19 +282,51 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * Serves a Web `Request`: the first path segment names the function (`/hello/...` → `hello`).
+   * Serves a request as global `fetch` takes one (a URL string, a `URL` or a `Request`, and
+   * `init`): the first path segment names the function (`/hello/...` → `hello`), which sees the
+   * URL relative to it (`http://x/hello/a?b=1` is `http://x/a?b=1`, see `ctx.mountPath`).
    * Always resolves to a `Response`; failures map to their HTTP status (404 unknown function,
-   * 413 body too large, 503 + `Retry-After` queue full, 504 timeout, 500 guest exception).
+   * 413 body too large, 503 + `Retry-After` queue full, 504 timeout, 500 guest exception). A URL
+   * that is not absolute rejects with `ERR_INVALID_ARGUMENT`.
    *
    * @example
    * ```ts
-   * const res = await runtime.fetch(new Request('http://localhost/hello?name=Ada'))
+   * const res = await runtime.fetch('http://localhost/hello?name=Ada')
+   * const posted = await runtime.fetch('http://localhost/notes', { method: 'POST', body: 'hi' })
    * console.log(res.status, await res.text())
    * ```
    */
-  async fetch(request: Request, options: FetchOptions = {}): Promise<Response> {
+  async fetch(input: string | URL | Request, init?: FetchOptions): Promise<Response> {
+    let request: Request
+    try {
+      request = input instanceof Request && init === undefined ? input : new Request(input, init)
+    } catch (err) {
+      throw new FnboxError(
+        'ERR_INVALID_ARGUMENT',
+        `runtime.fetch takes an absolute URL (http://host/<function>/...), a URL or a Request: ${(err as Error).message}`,
+        { details: { value: String(input).slice(0, 200) } },
+      )
+    }
     const path = new URL(request.url).pathname
-    return this.#invocations.serve(request, path, options.signal, false)
+    return this.#invocations.serve(request, path, init?.signal ?? undefined, false)
+  }
+
+  /**
+   * Deploys the functions a folder's `fnbox.json` names, as `fnbox dev` serves them: each entry
+   * bundled (all before any deploy: a syntax error anywhere deploys nothing) and deployed with
+   * its manifest settings. Loading the folder again swaps changed functions to their new
+   * version and leaves unchanged ones. The same as {@link loadFunctions}`(runtime, dir, options)`.
+   *
+   * @throws FnboxError `ERR_NOT_FOUND` (no manifest), `ERR_INVALID_OPTION` naming the manifest's
+   * field, `ERR_DEPLOY_FAILED` (a bundling error with file and line, or top-level code threw).
+   * @example
+   * ```ts
+   * const { functions } = await runtime.load('./functions')
+   * console.log(functions.map((f) => `${f.name}@${f.version}`).join(', '))
+   * ```
+   */
+  load(dir: string, options?: LoadOptions): Promise<LoadResult> {
+    return loadFunctions(this, dir, options)
   }
 
   /**
@@ -382,6 +431,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const versions = this.#deployments.clear()
       await this.#pools.close(timeoutMs)
       await Promise.all(this.#executors.map((e) => e.close()))
+      this.#detachClock?.()
       this.#shedder?.stop()
       this.#loadProbe?.close()
       for (const fn of versions) fn.breaker?.shutdown()

@@ -33,8 +33,12 @@ export type LogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 /** Request head handed to `entry.fetch`, as JSON. */
 export interface GuestRequestMeta {
   method: string
-  /** Absolute URL as the client sent it. */
+  /** Absolute URL relative to the function's mount (`http://host/api/x` for `/fn/hello/api/x`). */
   url: string
+  /** Absolute URL as the client sent it. */
+  originalUrl: string
+  /** The path the function is mounted at (`/fn/hello`), no trailing slash. */
+  mountPath: string
   headers: [string, string][]
   /** Invocation id (also `ctx.requestId` in the guest). */
   requestId: string
@@ -88,6 +92,8 @@ export interface GuestNatives {
    * restored from a snapshot on another thread keeps comparing times it took before).
    */
   now(): number
+  /** A manual clock's time in ms since the epoch (fnbox/testing), or NaN: guest `Date` follows it. */
+  wallClock(): number
   randomBytes(length: number): ArrayBuffer
   randomUUID(): string
   /** Hex digest of `data` (`sha256`, `sha384`, `sha512`, `sha1`, `md5`); TypeError otherwise. */

@@ -9,6 +9,7 @@
 // The host SDK's virtual module (its exports come from the prelude's `host` chunk), generated from the domain registry.
 import { HOST_MODULE_NAME, HOST_MODULE_SOURCE } from '../host/guest-module.js'
 import type { NativeHooks } from './bridge-types.js'
+import { clearGuestTimer, setGuestTimer, type GuestTimer } from './guest-time.js'
 import type { ModuleCell } from './module-cell.js'
 import { GuestError } from './natives.js'
 import { InvocationFailure, readAhead, readChunk, type Running } from './invocation.js'
@@ -21,7 +22,7 @@ const LOG_LINE_OVERHEAD = 16
 
 /** The host timers an instance armed for its guest, by the id the guest knows them by. */
 export class GuestTimers {
-  readonly #timers = new Map<number, NodeJS.Timeout>()
+  readonly #timers = new Map<number, GuestTimer>()
   #next = 1
   readonly #fire: (id: number) => void
 
@@ -42,7 +43,7 @@ export class GuestTimers {
     const delay = Math.max(0, Math.min(Number.isFinite(ms) ? ms : 0, 2_147_483_647))
     this.#timers.set(
       id,
-      setTimeout(() => {
+      setGuestTimer(() => {
         this.#timers.delete(id)
         this.#fire(id)
       }, delay),
@@ -52,12 +53,12 @@ export class GuestTimers {
 
   clear(id: number): void {
     const t = this.#timers.get(id)
-    if (t) clearTimeout(t)
+    if (t) clearGuestTimer(t)
     this.#timers.delete(id)
   }
 
   clearAll(): void {
-    for (const t of this.#timers.values()) clearTimeout(t)
+    for (const t of this.#timers.values()) clearGuestTimer(t)
     this.#timers.clear()
   }
 }

@@ -124,6 +124,9 @@ export function guestError(
       true,
     )
   }
+  if (name === 'FnboxExportNotFound') {
+    return new InvocationFailure({ code: 'ERR_NOT_FOUND', message }, false)
+  }
   if (message === 'stack overflow') {
     return new InvocationFailure(
       { code: 'ERR_STACK_OVERFLOW', message: 'the function exceeded its stack (limits.maxStackKb)' },

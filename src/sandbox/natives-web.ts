@@ -8,6 +8,7 @@
  */
 import { createHash, randomFillSync, randomUUID } from 'node:crypto'
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten-core'
+import { guestClockIsManual, manualGuestTime } from './guest-time.js'
 import { callIntl, IntlFailure } from './intl.js'
 import { Fail, type createMarshal } from './natives-marshal.js'
 import type { Impl, NativeName } from './natives.js'
@@ -91,7 +92,10 @@ export function defineWebNatives(registry: NativeRegistry): { dispose(): void } 
 
   // A process-wide monotonic clock (performance.now() counts from each thread's start): a
   // snapshot's instance restored on another thread keeps comparing times it took on the first.
-  define('now', internal, () => ctx.newNumber(monotonicMs()))
+  define('now', internal, () => ctx.newNumber(guestClockIsManual() ? manualGuestTime() : monotonicMs()))
+
+  // fnbox/testing's clock: its time for guest Date (NaN: guests follow the system clock).
+  define('wallClock', internal, () => ctx.newNumber(manualGuestTime()))
 
   define('randomBytes', internal, ([length]) => {
     const n = num(length, 'length')

@@ -43,6 +43,8 @@ export interface ExecutorInit {
   blanks: number
   /** Where the thread marks the guest code it runs (see guest-slot.ts). */
   guestSlot: SharedArrayBuffer
+  /** A manual clock's time, when guests follow one (see guest-time.ts). */
+  guestTime?: SharedArrayBuffer
 }
 
 export type ToExecutor =
@@ -79,6 +81,8 @@ export type ToExecutor =
   | { t: 'credit'; inv: number }
   | { t: 'reply'; call: number; ok: true; value: HostReplyValue }
   | { t: 'reply'; call: number; ok: false; error: HostCallError }
+  /** The manual clock moved (or a test waits for quiet): fire due guest timers, then answer `synced`. */
+  | { t: 'sync'; id: number }
 
 /**
  * A host call's failure as the guest sees it: every field written by fnbox for the guest. `code`
@@ -129,3 +133,5 @@ export type FromExecutor =
   | { t: 'blank'; ready: number }
   /** This thread took a snapshot of `key` (its memory is shared, not copied). */
   | { t: 'snapshot'; key: string; snapshot: Snapshot }
+  /** Answers `sync` once the thread is idle; `next`: when its next manual guest timer is due. */
+  | { t: 'synced'; id: number; next: number }

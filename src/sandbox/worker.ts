@@ -13,6 +13,7 @@ import { FnboxError, isFnboxError } from '../errors.js'
 import { createBatcher, type Batch } from './batch.js'
 import { Engine } from './engine.js'
 import { setGuestSlot } from './guest-slot.js'
+import { fireDueGuestTimers, nextGuestTimer, setGuestTime } from './guest-time.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
 import { transferable, type ExecutorInit, type FromExecutor, type HostReplyValue, type ToExecutor } from './protocol.js'
@@ -33,6 +34,7 @@ const running = new Map<number, number>()
 
 const init = workerData as ExecutorInit
 setGuestSlot(init.guestSlot)
+setGuestTime(init.guestTime)
 lowerPriority()
 
 /**
@@ -191,6 +193,11 @@ function receive(msg: ToExecutor): void {
       if (w.unacked < CHUNK_WINDOW) w.waiters.shift()?.()
       break
     }
+    case 'sync':
+      fireDueGuestTimers()
+      // After the pumps and sends the timers (and earlier messages) scheduled.
+      setImmediate(() => send({ t: 'synced', id: msg.id, next: nextGuestTimer() }))
+      break
     case 'reply': {
       const pending = pendingCalls.get(msg.call)
       if (!pending) break

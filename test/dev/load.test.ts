@@ -3,7 +3,7 @@
  * manifest's errors name the field, entries are bundled with their source maps, and everything
  * `deploy` takes is passed on.
  */
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadFunctions } from '../../src/dev/load.js'
@@ -219,6 +219,48 @@ describe('loadFunctions', () => {
     try {
       const read = await readManifest(project.dir)
       expect(read.functions.map((f) => f.name)).toEqual(Object.keys(manifest.functions))
+    } finally {
+      project.remove()
+    }
+  })
+})
+
+describe('runtime.load(dir)', () => {
+  it("deploys a folder's functions, and a second load of a changed folder swaps only what changed", async () => {
+    const project = tempProject({
+      'fnbox.json': JSON.stringify({
+        functions: { greet: { entry: 'functions/greet.ts' }, other: { entry: 'functions/other.ts' } },
+      }),
+      'functions/greet.ts': GREET,
+      'functions/lib/greeting.ts': GREETING,
+      'functions/other.ts': `export const ping = (): string => 'pong'\n`,
+    })
+    try {
+      const first = await runtime.load(project.dir)
+      expect(first.functions.map((f) => f.name)).toEqual(['greet', 'other'])
+      expect(await (await runtime.fetch('http://x/greet?name=Ada')).text()).toBe('hello, Ada')
+      expect(await runtime.call('other', 'ping')).toBe('pong')
+
+      writeFileSync(
+        join(project.dir, 'functions/lib/greeting.ts'),
+        `export const greeting = (name: string): string => \`hi, \${name}\`\n`,
+      )
+      const second = await runtime.load(project.dir)
+      const version = (name: string, r: typeof first) => r.functions.find((f) => f.name === name)?.version
+      expect(version('greet', second)).not.toBe(version('greet', first))
+      expect(version('other', second)).toBe(version('other', first))
+      expect(await (await runtime.fetch('http://x/greet?name=Ada')).text()).toBe('hi, Ada')
+    } finally {
+      project.remove()
+    }
+  })
+
+  it('names the missing manifest', async () => {
+    const project = tempProject({ 'functions/other.ts': `export const ping = () => 'pong'\n` })
+    try {
+      const err = await failure(() => runtime.load(project.dir))
+      expect(isFnboxError(err, 'ERR_NOT_FOUND')).toBe(true)
+      expect(err.message).toContain('fnbox.json')
     } finally {
       project.remove()
     }

@@ -95,6 +95,12 @@ export interface GuardedFetchOptions {
   connectTimeoutMs?: number
   /** Resolves host names; default `dns.lookup` with `all: true`. */
   dnsLookup?: DnsLookup
+  /**
+   * Sends every request through this undici dispatcher instead of fnbox's two guarded pools:
+   * for tests, undici's `MockAgent` (`fnbox/testing` passes one). The allow-list, redirects and
+   * limits still apply; the SSRF guard at connect time is the dispatcher's, as no socket opens.
+   */
+  dispatcher?: Undici.Dispatcher
 }
 
 /** Defaults of {@link createNetPolicy}. @public */
@@ -187,7 +193,7 @@ function isMatcher(value: AllowedHosts | readonly string[] | undefined): value i
  * @public
  */
 export function createGuardedFetch(options: GuardedFetchOptions = {}): GuardedFetch {
-  const { connectTimeoutMs = 10_000, dnsLookup = defaultDnsLookup } = options
+  const { connectTimeoutMs = 10_000, dnsLookup = defaultDnsLookup, dispatcher } = options
   if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs <= 0) {
     throw invalidOption('connectTimeoutMs', 'a positive integer (ms)', connectTimeoutMs)
   }
@@ -196,6 +202,7 @@ export function createGuardedFetch(options: GuardedFetchOptions = {}): GuardedFe
   let pools: Promise<Pools> | undefined
   const open = (): Promise<Pools> =>
     (pools ??= loadUndici().then(({ Agent, buildConnector, fetch }) => {
+      if (dispatcher) return { fetch, guarded: dispatcher, trusted: dispatcher, shared: true }
       const agent = (guarded: boolean): Undici.Agent =>
         new Agent({ connect: createConnector({ buildConnector, dnsLookup, connectTimeoutMs, guarded }) })
       return { fetch, guarded: agent(true), trusted: agent(false) }
@@ -215,7 +222,7 @@ export function createGuardedFetch(options: GuardedFetchOptions = {}): GuardedFe
       closed ??= (async () => {
         // undici failing to load is the fetch's error to report, not close's.
         const opened = await pools?.catch(() => undefined)
-        if (opened) await Promise.all([opened.guarded.close(), opened.trusted.close()])
+        if (opened && !opened.shared) await Promise.all([opened.guarded.close(), opened.trusted.close()])
       })()
       return closed
     },
@@ -225,8 +232,10 @@ export function createGuardedFetch(options: GuardedFetchOptions = {}): GuardedFe
 /** undici's fetch and the two connection pools of one {@link GuardedFetch}. */
 interface Pools {
   fetch: typeof Undici.fetch
-  guarded: Undici.Agent
-  trusted: Undici.Agent
+  guarded: Undici.Dispatcher
+  trusted: Undici.Dispatcher
+  /** The caller's dispatcher: its owner closes it. */
+  shared?: boolean
 }
 
 let undici: Promise<typeof Undici> | undefined
@@ -284,7 +293,10 @@ class Exchange {
     if (own) return own
     const code = findInCauses(err, (e) => typeof (e as { code?: unknown }).code === 'string') as
       { code: string } | undefined
-    const message = `Fetch to "${this.host}" failed${code ? ` (${code.code})` : ''}`
+    let message = `Fetch to "${this.host}" failed${code ? ` (${code.code})` : ''}`
+    // A test's MockAgent (fnbox/testing) had no route: its message names the request.
+    if (code?.code === 'UND_MOCK_ERR_MOCK_NOT_MATCHED')
+      message += `: ${String((code as { message?: unknown }).message)}`
     const details = code ? { host: this.host, code: code.code } : { host: this.host }
     return new FnboxError('ERR_FETCH_FAILED', message, { cause: err, details })
   }

@@ -53,7 +53,8 @@ export class SecretVault {
     const problem = keyProblem(source)
     if (typeof problem === 'string') {
       // Not `invalidOption`: it would quote the value, and the value is key material.
-      throw new FnboxError('ERR_INVALID_OPTION', `${label} must be ${EXPECTED} (got ${problem})`, {
+      const hint = `; make one with: node -e "console.log(require('node:crypto').randomBytes(32).toString('hex'))"`
+      throw new FnboxError('ERR_INVALID_OPTION', `${label} must be ${EXPECTED} (got ${problem})${hint}`, {
         details: { option: optionName },
       })
     }

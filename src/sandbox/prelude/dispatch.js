@@ -128,6 +128,8 @@ export async function serve(ns, metaJson, body) {
         traceId: meta.traceId,
         functionName: meta.functionName,
         version: meta.version,
+        originalUrl: meta.originalUrl,
+        mountPath: meta.mountPath,
         waitUntil(promise) {
           pending.push(Promise.resolve(promise).then(undefined, reportError))
         },

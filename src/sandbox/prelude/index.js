@@ -155,6 +155,26 @@ const shared = freeze({
 
 // ---- the globals -------------------------------------------------------------------------
 
+// Under fnbox/testing's manual clock, `Date.now()` and `new Date()` read that clock (QuickJS's own
+// read the system's): the same constructor and prototype, only "now" differs.
+if (native.wallClock() === native.wallClock()) {
+  const SystemDate = Date
+  const { construct } = Reflect
+  const wallClock = native.wallClock
+  const ManualDate = function Date(...args) {
+    if (new.target === undefined) return new SystemDate(wallClock()).toString()
+    return construct(SystemDate, args.length === 0 ? [wallClock()] : args, new.target)
+  }
+  defineProperty(ManualDate, 'length', { value: 7 })
+  for (const key of ['prototype', 'parse', 'UTC']) {
+    defineProperty(ManualDate, key, getOwnPropertyDescriptor(SystemDate, key))
+  }
+  const now = () => wallClock()
+  defineProperty(ManualDate, 'now', { value: now, writable: true, configurable: true })
+  defineProperty(SystemDate.prototype, 'constructor', { value: ManualDate, writable: true, configurable: true })
+  defineProperty(globalThis, 'Date', { value: ManualDate, writable: true, configurable: true })
+}
+
 const timeOrigin = Date.now()
 const EAGER = {
   self: globalThis,
@@ -235,7 +255,14 @@ const entry = {
     const args = JSON.parse(argsJson)
     if (!Array.isArray(args)) throw new TypeError('call arguments must be a JSON array')
     const fn = ns ? ns[exportName] : undefined
-    if (typeof fn !== 'function') throw new TypeError(`export ${exportName} is not a function`)
+    if (typeof fn !== 'function') {
+      // Named for the host (guestError), which answers ERR_NOT_FOUND: a caller's mistake, not a failure.
+      const found = ns ? keys(ns).filter((k) => typeof ns[k] === 'function') : []
+      const listed = found.length > 0 ? found.join(', ') : 'none'
+      const err = new TypeError(`the function has no export named ${exportName} (its function exports: ${listed})`)
+      defineProperty(err, 'name', { value: 'FnboxExportNotFound' })
+      throw err
+    }
     const result = fn(...args)
     if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
       if (typeof result.then === 'function') return settleJson(result)

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { failureOf } from './failed-response.js'
 import type { IncomingMessage } from 'node:http'
 import type { Clock } from '../../clock.js'
 import { invalidOption } from '../../errors.js'
@@ -111,6 +112,9 @@ export async function runHandler(
       signal,
     })
     if (!isResponse(response)) throw new TypeError('The fnbox handler did not return a Response')
+    // The runtime's answer to a failed invocation: onError hears of it, and may replace it.
+    const failure = failureOf(response)
+    if (failure) return { request, response: (await reportError(failure, request, options, signal)) ?? response }
     return { request, response }
   } catch (error) {
     return { request, response: await errorAnswer(error, request, options, signal) }
