@@ -23,7 +23,7 @@ import {
   type ResolvedLogger,
 } from './logs.js'
 import { Metrics, type FunctionMetrics, type GaugeSource, type MetricsOptions } from './metrics.js'
-import { CallTrace, endSpan, Tracing, type InvocationSpanStart, type TracingOptions } from './tracing.js'
+import { CallTrace, endSpan, Tracing, type InvocationSpanStart, type Trigger, type TracingOptions } from './tracing.js'
 
 export type { FunctionMetrics } from './metrics.js'
 
@@ -129,7 +129,7 @@ export class Observability {
     fn: { name: string; version: string },
     call: CallTelemetry | undefined,
     fnMetrics: FunctionMetrics | undefined,
-    trigger: 'http' | 'call',
+    trigger: Trigger,
     ids: CallIds,
     status: number | undefined,
     error: FnboxError | undefined,

@@ -164,7 +164,7 @@ export class Metrics {
     this.invocations = new FastCounter(
       registry,
       'fnbox_invocations_total',
-      'Invocations by function, version, trigger (http, call) and outcome (ok or the error code).',
+      'Invocations by function, version, trigger (http, call, job, background) and outcome (ok or the error code).',
     )
     this.duration = new FastHistogram(
       registry,

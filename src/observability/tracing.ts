@@ -35,6 +35,12 @@ const TRACER_NAME = 'fnbox'
 /** The API's no-op provider (what an unregistered global proxy delegates to). */
 const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate()
 
+/** How an invocation was started (the `trigger` label of the metrics). */
+export type Trigger = 'http' | 'call' | 'job' | 'background'
+
+/** OpenTelemetry's `faas.trigger` values: a job is a queued message; the rest, `other`. */
+const FAAS_TRIGGER: Record<Trigger, string> = { http: 'http', call: 'other', job: 'pubsub', background: 'other' }
+
 /** Guest spans one invocation may open; more are refused (their `trace.span` still runs the body). */
 export const MAX_GUEST_SPANS = 1000
 /** Attributes one guest span may carry. */
@@ -106,7 +112,8 @@ export class Tracing {
 export interface InvocationSpanStart {
   function: string
   version: string
-  trigger: 'http' | 'call'
+  /** `http`, `call`, `job` (a job run) or `background` (a cron slot or a table hook). */
+  trigger: Trigger
   requestId: string
   /** The request's headers (HTTP): a `traceparent` among them is the parent. */
   headers?: Headers | undefined
@@ -140,7 +147,8 @@ export class CallTrace {
     const attributes: Attributes = {
       'faas.name': start.function,
       'faas.version': start.version,
-      'faas.trigger': start.trigger === 'http' ? 'http' : 'other',
+      'faas.trigger': FAAS_TRIGGER[start.trigger],
+      'fnbox.trigger': start.trigger,
       'faas.invocation_id': start.requestId,
       'fnbox.request_id': start.requestId,
     }

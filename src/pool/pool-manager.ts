@@ -28,14 +28,8 @@ import type { PoolOptions } from '../options.js'
 import { Autoscaler } from './autoscaler.js'
 import { Budget, type Freed } from './budget.js'
 import type { Clock } from '../clock.js'
-import {
-  FunctionPool,
-  type IdleInstance,
-  type PoolExecutor,
-  type PoolHost,
-  type ReserveReason,
-  type ScaleReason,
-} from './function-pool.js'
+import { FunctionPool } from './function-pool.js'
+import type { IdleInstance, PoolExecutor, PoolHost, ReserveReason, ScaleReason } from './pool-host.js'
 import type { FunctionSource } from './executor.js'
 
 /** The slice of an executor thread placement needs. */

@@ -11,6 +11,7 @@ import { FnboxError, invalidOption, isFnboxError } from '../errors.js'
 import { DataSession } from '../host/domains/session.js'
 import { GuestHostSession } from '../host/guest-session.js'
 import { requestIdOf, type CallIds, type CallTelemetry } from '../observability/index.js'
+import type { Trigger } from '../observability/tracing.js'
 import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
 import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
 import { markFailed } from '../triggers/http/failed-response.js'
@@ -49,6 +50,7 @@ interface OpenCall extends CallIds {
   clientGone: boolean
   /** Its metrics and spans; undefined when nothing observes it. */
   telemetry: CallTelemetry | undefined
+  trigger: Trigger
 }
 
 export class Invocations {
@@ -67,7 +69,8 @@ export class Invocations {
   background(name: string, exportName: string, args: unknown[], run: BackgroundRun): Promise<unknown> {
     const fn = this.#deployments.get(name)
     const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
-    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal })
+    const trigger = run.job ? 'job' : 'background'
+    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal, trigger })
   }
 
   /** See `Runtime.call`. */
@@ -126,9 +129,10 @@ export class Invocations {
     fn: FunctionVersion,
     exportName: string,
     argsJson: string,
-    run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+    run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined; trigger?: Trigger } = {},
   ): Promise<T> {
-    const call = await this.#begin(fn, 'call', requestIdOf(undefined), exportName, undefined, run.timeoutMs)
+    const trigger = run.trigger ?? 'call'
+    const call = await this.#begin(fn, trigger, requestIdOf(undefined), exportName, undefined, run.timeoutMs)
     const { ref, session } = call
     let error: FnboxError | undefined
     let inv = -1
@@ -217,7 +221,7 @@ export class Invocations {
    */
   async #begin(
     fn: FunctionVersion,
-    trigger: 'http' | 'call',
+    trigger: Trigger,
     requestId: string,
     target: string,
     request: Request | undefined,
@@ -273,6 +277,7 @@ export class Invocations {
       traceId: telemetry?.traceId,
       spanId: telemetry?.spanId,
       telemetry,
+      trigger,
       ref,
       session: new GuestHostSession(
         ctx.egress,
@@ -311,16 +316,7 @@ export class Invocations {
     const held = now - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
-    this.#ctx.obs.ended(
-      fn,
-      call.telemetry,
-      fn.metrics,
-      kind === 'fetch' ? 'http' : 'call',
-      call,
-      status,
-      error,
-      held / 1000,
-    )
+    this.#ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, call, status, error, held / 1000)
     const events = this.#ctx.events
     if (events.listenerCount('invoke') === 0) return
     events.emit('invoke', {

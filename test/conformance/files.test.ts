@@ -11,10 +11,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { isFnboxError } from '../../src/errors.js'
 import { compareCodePoints } from '../../src/host/domains/code-points.js'
+import { systemClock } from '../../src/clock.js'
 import { filesDomain } from '../../src/host/files/descriptor.js'
 import { DiskFileStore, normalizeFilePath, normalizeFilePrefix } from '../../src/host/files/index.js'
 import { byUtf8, bytes, listAll, runFileStoreConformance } from '../../src/testing/conformance/files.js'
-import { systemClock } from '../../src/clock.js'
 
 const invalidPath = (argument = 'path') => ({ code: 'ERR_INVALID_ARGUMENT', details: { argument } })
 

@@ -145,6 +145,26 @@ describe('metrics after a scripted workload', () => {
     expect(await value(registry, durations, { function: 'limited', trigger: 'call' }, `${durations}_count`)).toBe(2)
   })
 
+  it('label a job run with trigger job', async () => {
+    const { version } = await runtime.deploy('worker', {
+      code: `import { kv } from 'fnbox:host'
+        export async function resize({ n }) { await kv.set('resized:' + n, true) }`,
+      jobs: { resize: 'resize' },
+    })
+    await runtime.jobs.enqueue('resize', { n: 1 })
+    await expect.poll(() => runtime.kv.get('resized:1'), { timeout: 15_000 }).toBe(true)
+    await vi.waitFor(async () => {
+      expect(
+        await value(registry, 'fnbox_invocations_total', {
+          function: 'worker',
+          version,
+          trigger: 'job',
+          outcome: 'ok',
+        }),
+      ).toBe(1)
+    })
+  })
+
   it('keep the series of the last three versions of a function only', async () => {
     const versions: string[] = []
     for (let i = 0; i < 4; i++) {
