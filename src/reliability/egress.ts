@@ -86,6 +86,8 @@ const NOT_SENT = new Set([
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
 ])
+/** A test's MockAgent had no route (fnbox/testing): the same request can only fail the same way. */
+const NO_MOCK_ROUTE = 'UND_MOCK_ERR_MOCK_NOT_MATCHED'
 /** Reasons of guarded-fetch failures that say nothing about the upstream's health. */
 const NEUTRAL_REASONS = new Set([
   'timeout', // the exchange's own limit: the invocation's deadline
@@ -307,7 +309,8 @@ export class Egress {
         target.health.record(false)
         if (credential)
           credentials!.failed(credential.secret, outcome === 'timeout' ? 'timeout' : 'network', undefined, undefined)
-        throw new FailedAttempt(err, mayRepeat || (replayable && notSent(err)))
+        const noRoute = isFnboxError(err) && err.details.code === NO_MOCK_ROUTE
+        throw new FailedAttempt(err, !noRoute && (mayRepeat || (replayable && notSent(err))))
       }
       target.health.record(!failedStatus(response.status), this.#clock.wallNow() - started)
       if (!failedStatus(response.status)) {
