@@ -42,7 +42,7 @@ const OWN_KEYS = ['entry', 'bundle']
  * to `deploy` too, so they work as soon as it takes them; until then its refusal is reported as
  * "not supported yet", naming the field.
  */
-const LATER_KEYS = ['routes', 'cron', 'jobs', 'hooks']
+const LATER_KEYS = ['routes']
 /** What `deploy` takes, but the code itself: the manifest names an entry, bundled with its map. */
 const FUNCTION_KEYS: readonly string[] = [
   ...new Set([...DEPLOY_KEYS.filter((k) => k !== 'code' && k !== 'sourceMap'), ...LATER_KEYS]),
@@ -197,7 +197,7 @@ function unknownKeys(
 /**
  * A `deploy` error of a manifest's function, renamed to the manifest's field:
  * `options.limits.timeoutMs must be ...` becomes `fnbox.json: functions.chat.limits.timeoutMs
- * must be ...`, and a key `deploy` does not take yet (`cron` before the jobs wiring) says so.
+ * must be ...`, and a key `deploy` does not take yet (`routes`) says so.
  * Other errors stay as they are (they name the function already).
  */
 export function deployError(err: unknown, fn: ManifestFunction, file: string): unknown {
