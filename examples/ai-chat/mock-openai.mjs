@@ -18,6 +18,7 @@ const DEFAULTS = {
   mode: 'ok',
   errorStatus: 400,
   toolArguments: { city: 'Paris' },
+  holdAfterFirst: false,
 }
 
 const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve())
@@ -28,6 +29,9 @@ export async function startMockOpenAI(options = {}) {
   const requests = []
   const completions = []
   const sockets = new Set()
+  // Answers held after their first token (holdAfterFirst) until release().
+  let released
+  let held = new Promise((resolve) => (released = resolve))
   let seq = 0
 
   const server = createServer(async (req, res) => {
@@ -125,6 +129,7 @@ export async function startMockOpenAI(options = {}) {
         }
         send([{ index: 0, delta: { content: token }, finish_reason: null }])
         if (i === 0) timing.firstTokenAt = performance.now()
+        if (i === 0 && config.holdAfterFirst) await held
       }
     }
     send([{ index: 0, delta: {}, finish_reason: tool ? 'tool_calls' : 'stop' }])
@@ -148,12 +153,18 @@ export async function startMockOpenAI(options = {}) {
     configure(next) {
       config = { ...config, ...next }
     },
+    release() {
+      released()
+    },
     reset() {
+      released()
+      held = new Promise((resolve) => (released = resolve))
       config = { ...DEFAULTS, ...options }
       requests.length = 0
       completions.length = 0
     },
     close() {
+      released()
       for (const socket of sockets) socket.destroy()
       return new Promise((resolve) => server.close(() => resolve()))
     },

@@ -30,7 +30,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path'
 import type { BundleOptions } from '../bundle/bundle.js'
 import { FnboxError, invalidOption, isFnboxError } from '../errors.js'
 import { checkFunctionName } from '../options.js'
-import { DEPLOY_KEYS } from '../runtime.js'
+import { DEPLOY_KEYS } from '../runtime/deploy-options.js'
 
 /** The manifest's file name in a functions folder. */
 export const MANIFEST_FILE = 'fnbox.json'
@@ -42,9 +42,11 @@ const OWN_KEYS = ['entry', 'bundle']
  * to `deploy` too, so they work as soon as it takes them; until then its refusal is reported as
  * "not supported yet", naming the field.
  */
-const LATER_KEYS = ['routes', 'cron', 'jobs', 'hooks']
+const LATER_KEYS = ['routes']
 /** What `deploy` takes, but the code itself: the manifest names an entry, bundled with its map. */
-const FUNCTION_KEYS: readonly string[] = [
+// Computed when first needed: the runtime imports this module (runtime.load), and in the CommonJS
+// build a module-level read of DEPLOY_KEYS ran before the runtime's modules had defined it.
+const functionKeys = (): readonly string[] => [
   ...new Set([...DEPLOY_KEYS.filter((k) => k !== 'code' && k !== 'sourceMap'), ...LATER_KEYS]),
 ]
 const BUNDLE_KEYS = ['minify', 'define', 'external']
@@ -127,7 +129,7 @@ export async function readManifest(dir: string, fileName = MANIFEST_FILE): Promi
     }
     const path = `functions.${name}`
     const spec = objectAt(value, path, fail)
-    unknownKeys(spec, `${path}.`, FUNCTION_KEYS, fail)
+    unknownKeys(spec, `${path}.`, functionKeys(), fail)
     if (typeof spec.entry !== 'string' || spec.entry === '') {
       fail(invalidOption(`${path}.entry`, 'the path of the function file (TypeScript or JavaScript)', spec.entry))
     }
@@ -197,7 +199,7 @@ function unknownKeys(
 /**
  * A `deploy` error of a manifest's function, renamed to the manifest's field:
  * `options.limits.timeoutMs must be ...` becomes `fnbox.json: functions.chat.limits.timeoutMs
- * must be ...`, and a key `deploy` does not take yet (`cron` before the jobs wiring) says so.
+ * must be ...`, and a key `deploy` does not take yet (`routes`) says so.
  * Other errors stay as they are (they name the function already).
  */
 export function deployError(err: unknown, fn: ManifestFunction, file: string): unknown {

@@ -124,7 +124,11 @@ export class Observability {
     }
   }
 
-  /** An invocation ended (or was refused: `seconds` undefined). */
+  /**
+   * An invocation ended (or was refused: `seconds` undefined). `clientGone`: the caller left
+   * first, so its end is the caller's doing, not the function's: counted with outcome
+   * `client_gone` and not reported as a failure.
+   */
   ended(
     fn: { name: string; version: string },
     call: CallTelemetry | undefined,
@@ -134,10 +138,12 @@ export class Observability {
     status: number | undefined,
     error: FnboxError | undefined,
     seconds: number | undefined,
+    clientGone = false,
   ): void {
-    fnMetrics?.invocation(trigger, error?.code ?? 'ok', seconds)
-    call?.trace?.end(status, error?.code, error?.message)
-    if (!error || !FUNCTION_FAILURES.has(error.code)) return
+    const outcome = clientGone ? 'client_gone' : (error?.code ?? 'ok')
+    fnMetrics?.invocation(trigger, outcome, seconds)
+    call?.trace?.end(status, clientGone ? undefined : error?.code, error?.message)
+    if (clientGone || !error || !FUNCTION_FAILURES.has(error.code)) return
     const logger = this.logger
     if (logger === false) return
     const stack = typeof error.details.stack === 'string' ? error.details.stack : undefined

@@ -14,7 +14,7 @@
  * `fnbox_invocations_total`, and only the last {@link MAX_VERSIONS} versions of a function keep
  * series (an older version's series are removed when a newer one takes calls); `upstream` is a
  * declared upstream's name, else the host, up to {@link MAX_UPSTREAM_HOSTS} hosts, then `other`;
- * `outcome` is `ok` or an error code (a fixed set); `domain` and `operation` are the host SDK's.
+ * `outcome` is `ok`, an error code (a fixed set) or `client_gone` (the caller left first); `domain` and `operation` are the host SDK's.
  *
  * @internal
  * @module

@@ -316,7 +316,7 @@ export class Invocations {
     const held = now - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
-    this.#ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, call, status, error, held / 1000)
+    this.#ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, call, status, error, held / 1000, call.clientGone)
     const events = this.#ctx.events
     if (events.listenerCount('invoke') === 0) return
     events.emit('invoke', {

@@ -179,12 +179,23 @@ describe('loadFunctions', () => {
     expect(err.details?.option).toMatch(/^functions\.greet\./)
   })
 
-  it.each(['routes', 'cron', 'jobs', 'hooks'])('says %s is not supported yet, naming the field', async (key) => {
-    const err = await load({ functions: { greet: { entry: 'functions/greet.ts', [key]: {} } } })
+  it('says routes is not supported yet, naming the field', async () => {
+    const err = await load({ functions: { greet: { entry: 'functions/greet.ts', routes: {} } } })
     expect(err.code).toBe('ERR_INVALID_OPTION')
     expect(err.message).toBe(
-      `fnbox.json: functions.greet.${key} is not supported yet by this version of fnbox (remove it to deploy the function)`,
+      `fnbox.json: functions.greet.routes is not supported yet by this version of fnbox (remove it to deploy the function)`,
     )
+  })
+
+  it.each([
+    ['cron', {}],
+    ['jobs', { resize: 42 }],
+    ['hooks', { 'order.created': 42 }],
+  ])('passes %s to deploy, and names the manifest field when deploy refuses it', async (key, value) => {
+    const err = await load({ functions: { greet: { entry: 'functions/greet.ts', [key]: value } } })
+    expect(err.code).toBe('ERR_INVALID_OPTION')
+    expect(err.message).toMatch(new RegExp(`^fnbox\\.json: functions\\.greet\\.${key}\\b`))
+    expect(err.details?.option).toMatch(new RegExp(`^functions\\.greet\\.${key}`))
   })
 
   it('bundles every function before deploying any: a syntax error deploys nothing', async () => {

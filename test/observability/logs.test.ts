@@ -150,6 +150,32 @@ describe('with no logger', () => {
     }
   })
 
+  it('prints no failure for a caller that left mid-stream: it counts as outcome client_gone', async () => {
+    const runtime = await createRuntime({ threads: 1, storage: 'memory' })
+    try {
+      await runtime.deploy('ticker', {
+        code: `export default { fetch() {
+          let n = 0
+          return new Response(new ReadableStream({
+            async pull(c) { await new Promise((r) => setTimeout(r, 5)); c.enqueue(new TextEncoder().encode('tick ' + n++ + '\\n')) },
+          }))
+        } }`,
+      })
+      const controller = new AbortController()
+      const res = await runtime.fetch(new Request('http://localhost/ticker'), { signal: controller.signal })
+      const reader = res.body!.getReader()
+      await reader.read()
+      controller.abort()
+      await reader.cancel().catch(() => undefined)
+      await vi.waitFor(async () => expect(await runtime.metrics()).toMatch(/outcome="client_gone"\} 1/), {
+        timeout: 10_000,
+      })
+      expect(writes.filter((w) => w.startsWith('[fnbox]'))).toEqual([])
+    } finally {
+      await runtime.close()
+    }
+  })
+
   it('prints nothing with logger: false, nor what a log listener takes', async () => {
     const silent = await createRuntime({ threads: 1, storage: 'memory', logger: false })
     const listened = await createRuntime({ threads: 1, storage: 'memory' })

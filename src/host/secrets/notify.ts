@@ -10,7 +10,7 @@
  * @internal
  * @module
  */
-import { CompiledQuery } from 'kysely'
+import { rawQuery } from '../../storage/raw-query.js'
 import type { Backend } from '../../storage/backend.js'
 
 export const SECRETS_CHANNEL = 'fnbox_secrets'
@@ -18,7 +18,7 @@ export const SECRETS_CHANNEL = 'fnbox_secrets'
 /** Tells the other hosts that secret `name` changed (server Postgres only). */
 export async function announceSecretChange(backend: Backend, name: string): Promise<void> {
   if (backend.sql?.kind !== 'pg') return
-  await backend.sql.db.executeQuery(CompiledQuery.raw('select pg_notify($1, $2)', [SECRETS_CHANNEL, name]))
+  await backend.sql.db.executeQuery(await rawQuery('select pg_notify($1, $2)', [SECRETS_CHANNEL, name]))
 }
 
 /**

@@ -15,7 +15,8 @@
  * @internal
  * @module
  */
-import { CompiledQuery, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
+import { rawQuery } from '../../storage/raw-query.js'
 import { FnboxError } from '../../errors.js'
 import type { JsonValue } from '../../host/domains/types.js'
 import { invalid } from '../../host/domains/validate.js'
@@ -81,7 +82,7 @@ export async function watchTable(db: Db, table: string, events: TableEvents): Pr
   // Event names are checked above (letters, digits, _ $ . : / -): safe as string literals.
   const args = names.map((n) => `'${n}'`).join(', ')
   await db.executeQuery(
-    CompiledQuery.raw(
+    await rawQuery(
       `create or replace trigger fnbox_hook after ${ops.join(' or ')} on ${target.sql}
        for each row execute function fnbox_table_hook(${args})`,
     ),
@@ -92,12 +93,12 @@ export async function watchTable(db: Db, table: string, events: TableEvents): Pr
 export async function unwatchTable(db: Db, table: string): Promise<void> {
   const target = tableName(table)
   await assertTable(db, target)
-  await db.executeQuery(CompiledQuery.raw(`drop trigger if exists fnbox_hook on ${target.sql}`))
+  await db.executeQuery(await rawQuery(`drop trigger if exists fnbox_hook on ${target.sql}`))
 }
 
 async function assertTable(db: Db, target: { schema: string; name: string; sql: string }): Promise<void> {
   const { rows } = await db.executeQuery<{ found: boolean }>(
-    CompiledQuery.raw(`select exists (select 1 from pg_tables where schemaname = $1 and tablename = $2) as found`, [
+    await rawQuery(`select exists (select 1 from pg_tables where schemaname = $1 and tablename = $2) as found`, [
       target.schema,
       target.name,
     ]),
