@@ -94,6 +94,7 @@ export class Observability {
     gauges: () => GaugeSource,
     declaredOrigins: ReadonlyMap<string, string>,
     clock: Clock = systemClock,
+    jobCounts?: () => Promise<Partial<Record<string, number>> | undefined>,
   ) {
     this.#events = events
     this.#clock = clock
@@ -102,7 +103,9 @@ export class Observability {
       throw invalidOption('options.metrics', 'true, false or { registry }', metrics)
     }
     this.metrics =
-      metrics === false ? undefined : new Metrics(metrics === true || !metrics ? {} : metrics, gauges, declaredOrigins)
+      metrics === false
+        ? undefined
+        : new Metrics(metrics === true || !metrics ? {} : metrics, gauges, declaredOrigins, jobCounts)
     this.#tracing = tracing === false ? undefined : new Tracing(tracing)
     this.logger = resolveLogger(logger)
   }

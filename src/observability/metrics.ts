@@ -146,7 +146,16 @@ export class Metrics {
    * @param source read at scrape time for the gauges
    * @param declaredOrigins upstream origin → its declared name
    */
-  constructor(options: MetricsOptions, source: () => GaugeSource, declaredOrigins: ReadonlyMap<string, string>) {
+  /**
+   * @param jobCounts jobs by state, read at scrape time (undefined: storage not open yet, or a
+   *   job store without counts)
+   */
+  constructor(
+    options: MetricsOptions,
+    source: () => GaugeSource,
+    declaredOrigins: ReadonlyMap<string, string>,
+    jobCounts: () => Promise<Partial<Record<string, number>> | undefined> = () => Promise.resolve(undefined),
+  ) {
     const registry = options.registry ?? new Registry()
     if (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function') {
       throw invalidOption('options.metrics.registry', 'a prom-client Registry', registry)
@@ -211,6 +220,18 @@ export class Metrics {
       DURATION_BUCKETS,
     )
     this.#gauges(registers, source)
+    new Gauge<'state'>({
+      name: 'fnbox_jobs',
+      help: 'Jobs in the job store by state (queued, running, completed, failed, dead, cancelled), shared by every host on one database.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        // A scrape never opens the database, and a store that fails leaves the series out.
+        const counts = await jobCounts().catch(() => undefined)
+        this.reset()
+        for (const [state, n] of Object.entries(counts ?? {})) if (n !== undefined) this.set({ state }, n)
+      },
+    })
   }
 
   #gauges(registers: Registry[], source: () => GaugeSource): void {

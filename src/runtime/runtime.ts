@@ -25,6 +25,7 @@ import type { HttpMountOptions } from '../triggers/http/node-http.js'
 import { Observability } from '../observability/index.js'
 import { checkHealth, healthRoute, type HealthReport } from '../observability/health.js'
 import type { Backend } from '../storage/backend.js'
+import type { JobStore } from '../host/jobs/jobs.js'
 import { BucketRotation } from '../reliability/breaker.js'
 import { Egress } from '../reliability/egress.js'
 import { LoadShedder, ProcessLoadProbe } from '../reliability/shedding.js'
@@ -98,7 +99,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const clock = opts.clock
     this.#rotation = new BucketRotation(clock)
     const declared = new Map([...opts.upstreams.values()].map((u) => [u.origin, u.name]))
-    this.#obs = new Observability(options, this, () => this.stats(), declared, clock)
+    this.#obs = new Observability(
+      options,
+      this,
+      () => this.stats(),
+      declared,
+      clock,
+      () => this.#jobCounts(),
+    )
     this.#net = createGuardedFetch({ dispatcher: testDispatcherOf(options) })
     this.#openBackend = opts.openBackend
     const backend = (): Promise<Backend> => this.#storage()
@@ -213,6 +221,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** @internal */
   async start(): Promise<void> {
     await Promise.all(this.#executors.map((e) => e.ready))
+  }
+
+  /** Jobs by state for the `fnbox_jobs` gauge, once storage is open (a scrape never opens it). */
+  async #jobCounts(): Promise<Partial<Record<string, number>> | undefined> {
+    if (!this.#backend || this.#closed) return undefined
+    const store = (await this.#backend).stores.get('jobs') as JobStore | undefined
+    return store?.counts?.()
   }
 
   /** The storage backend, opened on first use (PGlite takes seconds to start: only if needed). */

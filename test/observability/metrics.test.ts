@@ -165,6 +165,28 @@ describe('metrics after a scripted workload', () => {
     })
   })
 
+  it('count jobs by state in fnbox_jobs, read from the job store at scrape time', async () => {
+    await runtime.deploy('gauged', {
+      code: `export async function work() {}
+        export async function boom() { throw new Error('no') }`,
+      jobs: { 'gauge.work': 'work', 'gauge.boom': 'boom' },
+    })
+    const done = await runtime.jobs.enqueue('gauge.work', {})
+    const dead = await runtime.jobs.enqueue('gauge.boom', {}, { maxAttempts: 1 })
+    const later = await runtime.jobs.enqueue('gauge.work', {}, { delayMs: 3_600_000 })
+    await expect.poll(() => runtime.jobs.get(done.id).then((j) => j?.state), { timeout: 15_000 }).toBe('completed')
+    await expect.poll(() => runtime.jobs.get(dead.id).then((j) => j?.state), { timeout: 15_000 }).toBe('dead')
+    expect((await runtime.jobs.get(later.id))?.state).toBe('queued')
+    const states = await runtime.jobs.list({ limit: 1000 })
+    const expected: Record<string, number> = {}
+    for (const job of states.jobs) expected[job.state] = (expected[job.state] ?? 0) + 1
+    for (const [state, n] of Object.entries(expected)) {
+      expect(await value(registry, 'fnbox_jobs', { state })).toBe(n)
+    }
+    expect(expected.queued).toBeGreaterThanOrEqual(1)
+    expect(expected.dead).toBeGreaterThanOrEqual(1)
+  })
+
   it('keep the series of the last three versions of a function only', async () => {
     const versions: string[] = []
     for (let i = 0; i < 4; i++) {

@@ -265,6 +265,12 @@ export interface JobStore {
   fireCronSlot(id: string, slot: number, job: JobRequest | undefined): Promise<CronFiring>
 
   /**
+   * How many jobs are in each state (the `fnbox_jobs` gauge reads it at scrape time). Optional: a
+   * store without it has no such gauge.
+   */
+  counts?(): Promise<Partial<Record<JobState, number>>>
+
+  /**
    * Calls `onWake` when jobs may have become ready: once listening starts, then after each
    * notification (and each reconnection, after which some may have been missed). Optional:
    * without it, workers find jobs by polling. The result unsubscribes.

@@ -169,6 +169,12 @@ export class MemoryJobStore implements JobStore, Forkable<MemoryJobFork> {
     })
   }
 
+  counts(): Promise<Partial<Record<JobState, number>>> {
+    const counts: Partial<Record<JobState, number>> = {}
+    for (const row of this.#rows.values()) counts[row.state] = (counts[row.state] ?? 0) + 1
+    return Promise.resolve(counts)
+  }
+
   list(options: JobListOptions = {}): Promise<JobListResult> {
     const limit = options.limit ?? 100
     const rows = [...this.#rows.values()]

@@ -35,6 +35,7 @@ import {
   type JobLease,
   type JobListOptions,
   type JobListResult,
+  type JobState,
   type JobRequest,
   type JobRetention,
   type JobRetryPolicy,
@@ -329,6 +330,14 @@ export class PostgresJobStore implements JobStore {
 
   async cancel(id: string): Promise<boolean> {
     return (await this.#query(CANCEL, [this.#now(), id])).length > 0
+  }
+
+  async counts(): Promise<Partial<Record<JobState, number>>> {
+    const rows = await this.#query<{ state: JobState; n: number }>(
+      'select state, count(*)::int as n from fnbox_jobs group by state',
+      [],
+    )
+    return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]))
   }
 
   async list(options: JobListOptions = {}): Promise<JobListResult> {

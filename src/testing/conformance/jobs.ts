@@ -88,6 +88,15 @@ export function runJobStoreConformance(name: string, open: () => Promise<JobStor
       expect(await store.get('0190a000-0000-7000-8000-000000000000')).toBeUndefined()
     })
 
+    it('counts jobs by state, when it offers counts', async () => {
+      if (!store.counts) return // optional: a store without it has no fnbox_jobs gauge
+      await store.enqueue(request('t', { n: 1 }))
+      await store.enqueue(request('t', { n: 2 }))
+      const done = await claimOne()
+      expect(await store.complete(done)).toBe(true)
+      expect(await store.counts()).toEqual({ queued: 1, completed: 1 })
+    })
+
     it('claims a job once, with its payload, attempt and token, and completes it', async () => {
       const payload = { text: 'héllo 🌍', list: [1, 2.5, null, true], nested: { deep: { x: 'y' } } }
       const { id } = await store.enqueue(request('t', payload, { timeoutMs: 5000 }))
