@@ -30,10 +30,18 @@ describe('autoscaling through the runtime', () => {
     const { runtime, clock } = await runtimeWith({ threads: 2 })
     const events: PoolScaleEvent[] = []
     runtime.on('pool:scale', (e) => void events.push(e))
-    await runtime.deploy('burst', { code: SLOW('ok'), pool: { max: 4, idleTimeoutMs: 5000 } })
+    // Calls of 1 s: the first four are still running when the pool is seen full (with 150 ms
+    // calls, a loaded machine saw it only after one had finished: queued 5).
+    await runtime.deploy('burst', { code: SLOW('ok', 1000), pool: { max: 4, idleTimeoutMs: 5000 } })
     const calls = Array.from({ length: 10 }, () => runtime.call('burst', 'run'))
-    expect(await waitFor(() => runtime.stats().functions.burst!.inUse === 4, 5000)).toBe(true)
-    expect(runtime.stats().functions.burst).toMatchObject({ instances: 4, queued: 6 })
+    let full: object | undefined
+    const seeFull = (): boolean => {
+      const s = runtime.stats().functions.burst!
+      if (s.inUse === 4) full = { ...s }
+      return full !== undefined
+    }
+    expect(await waitFor(seeFull, 5000)).toBe(true)
+    expect(full).toMatchObject({ instances: 4, queued: 6 })
     expect(await Promise.all(calls)).toEqual(Array(10).fill('ok'))
     expect(events.filter((e) => e.reason === 'demand').map((e) => e.to)).toEqual([2, 3, 4])
     expect(runtime.stats().executors.reduce((n, e) => n + e.instances, 0)).toBe(4)
