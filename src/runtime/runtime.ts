@@ -25,7 +25,6 @@ import type { HttpMountOptions } from '../triggers/http/node-http.js'
 import { Observability } from '../observability/index.js'
 import { checkHealth, healthRoute, type HealthReport } from '../observability/health.js'
 import type { Backend } from '../storage/backend.js'
-import type { JobStore } from '../host/jobs/jobs.js'
 import { BucketRotation } from '../reliability/breaker.js'
 import { Egress } from '../reliability/egress.js'
 import { LoadShedder, ProcessLoadProbe } from '../reliability/shedding.js'
@@ -35,7 +34,7 @@ import { Deployments } from './deployments.js'
 import { Invocations } from './invocation.js'
 import { resolveRuntimeOptions, type RuntimeOptions } from './runtime-options.js'
 import { collectStats, type RuntimeStats } from './stats.js'
-import { Background, type HooksClient, type JobsClient } from '../triggers/jobs/runtime-jobs.js'
+import { Background, jobStore, type HooksClient, type JobsClient } from '../triggers/jobs/runtime-jobs.js'
 import { announceSecretChange, listenSecretChanges } from '../host/secrets/notify.js'
 
 /** Options of {@link Runtime.close}. @public */
@@ -226,8 +225,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Jobs by state for the `fnbox_jobs` gauge, once storage is open (a scrape never opens it). */
   async #jobCounts(): Promise<Partial<Record<string, number>> | undefined> {
     if (!this.#backend || this.#closed) return undefined
-    const store = (await this.#backend).stores.get('jobs') as JobStore | undefined
-    return store?.counts?.()
+    return jobStore(await this.#backend).counts?.()
   }
 
   /** The storage backend, opened on first use (PGlite takes seconds to start: only if needed). */

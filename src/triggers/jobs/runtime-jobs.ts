@@ -44,7 +44,7 @@ import { JobWorker, type JobOutcome, type JobRunEnd } from './worker.js'
 import type { BackgroundRun } from '../../runtime/invocation.js'
 
 /** The backend's job store (fnbox's, or `adapters.jobs`). */
-const jobStore = (backend: Backend): JobStore => backend.stores.get('jobs') as JobStore
+export const jobStore = (backend: Backend): JobStore => backend.stores.get('jobs') as JobStore
 
 /** The task of table hook jobs (see `table-hooks.ts`). */
 const TABLE_HOOK_TASK = 'fnbox.hook'
