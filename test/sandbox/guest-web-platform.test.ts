@@ -1,31 +1,12 @@
-// The web platform of the guest beyond the basics of guest-globals.test.ts: what real libraries
+// The web platform of the guest beyond the basics of guest-globals.test.ts and its
+// siblings (guest-text-basics, guest-url-basics, guest-fetch-api): what real libraries
 // (the OpenAI SDK, the AI SDK, zod) lean on, each with the edge cases they hit.
 import { createHash, createHmac } from 'node:crypto'
 import { deflateRawSync, deflateSync, gunzipSync, gzipSync } from 'node:zlib'
-import { afterEach, describe, expect, it } from 'vitest'
-import { GuestHarness, GuestRejection, type HarnessOptions } from '../helpers/guest-harness.js'
+import { describe, expect, it } from 'vitest'
+import { guestRunner } from '../helpers/guest-harness.js'
 
-const open: GuestHarness[] = []
-
-afterEach(() => {
-  for (const h of open.splice(0)) h.dispose()
-})
-
-async function run<T = unknown>(body: string, options?: HarnessOptions): Promise<T> {
-  const h = await GuestHarness.create(options)
-  open.push(h)
-  return h.evalAsync<T>(body)
-}
-
-async function failure(body: string): Promise<{ name: string; message: string }> {
-  try {
-    await run(body)
-  } catch (err) {
-    if (err instanceof GuestRejection) return { name: err.guest.name, message: err.guest.message }
-    throw err
-  }
-  throw new Error('expected the guest code to reject')
-}
+const { run, failure } = guestRunner()
 
 describe('streams', () => {
   it('pipeThrough chains transforms and pipeTo writes every chunk, then closes the sink', async () => {
