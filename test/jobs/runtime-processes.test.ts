@@ -5,9 +5,9 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
-import { testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../helpers/postgres.js'
 
 const server = await testPostgres('runtime_hosts')
 const SCRIPT = fileURLToPath(new URL('./fixtures/runtime-host.mjs', import.meta.url))
@@ -44,7 +44,7 @@ class RuntimeHost {
   }
 }
 
-describe.skipIf(server.skip)('runtime processes on server Postgres', () => {
+describeOn(server, 'runtime processes on server Postgres', () => {
   let url: string
   let database: SqlDatabase
   let hosts: RuntimeHost[] = []
