@@ -468,8 +468,11 @@ export class Background {
         concurrency: options.concurrency,
         pollIntervalMs: options.pollIntervalMs,
         leaseMs: options.leaseMs,
-        // Each run has its function's own limit (`limits.jobTimeoutMs`) as its deadline.
+        // Each run has its function's own limit (`limits.jobTimeoutMs`) as its deadline, or the
+        // job's `timeoutMs`, which the sandbox enforces too: its error names the option, and the
+        // worker's timer (5 s later) is a backstop.
         timeoutMs: JOB_LIMITS.maxTimeoutMs,
+        backstopMs: 5000,
         events: {
           onError: (err, during) => this.#host.onError?.(err, during),
           onJobStart: (job) => this.#host.onJobStart?.(job, this.#routes.get(job.task)?.function),
