@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { resolveJobsOption, type JobsOptions } from '../triggers/jobs/runtime-jobs.js'
+import { resolveJobsOption, type JobsOptions } from '../triggers/jobs/background-options.js'
 import type { LoggerLike } from '../observability/logs.js'
 import type { MetricsOptions } from '../observability/metrics.js'
 import type { TracingOptions } from '../observability/tracing.js'

@@ -34,7 +34,8 @@ import { Deployments } from './deployments.js'
 import { Invocations } from './invocation.js'
 import { resolveRuntimeOptions, type RuntimeOptions } from './runtime-options.js'
 import { collectStats, type RuntimeStats } from './stats.js'
-import { Background, jobStore, type HooksClient, type JobsClient } from '../triggers/jobs/runtime-jobs.js'
+import type { HooksClient, JobsClient } from '../triggers/jobs/clients.js'
+import { Background, jobStore } from '../triggers/jobs/runtime-jobs.js'
 import { announceSecretChange, listenSecretChanges } from '../host/secrets/notify.js'
 
 /** Options of {@link Runtime.close}. @public */
