@@ -156,7 +156,8 @@ export class PostgresFileStore implements FileStore {
         const taken = row?.conflict ?? null
         // Throwing rolls the staged chunks back.
         if (taken !== null) {
-          throw writeConflict(normalized, taken === normalized ? 'it is a folder' : `"${taken}" is a file`)
+          const folder = taken.startsWith(`${normalized}/`)
+          throw writeConflict(normalized, folder ? 'it is a folder' : `"${taken}" is a file`)
         }
       }),
     )
