@@ -121,6 +121,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#background = new Background(
       {
         storage: backend,
+        clock,
         run: (name, exportName, args, run) => this.#invocations.background(name, exportName, args, run),
         onJobStart: (job, fn) =>
           this.emit('job:start', { id: job.id, task: job.task, attempt: job.attempt, function: fn }),

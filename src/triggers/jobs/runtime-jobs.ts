@@ -25,6 +25,7 @@ import {
 } from '../../host/jobs/jobs.js'
 import { jobId, listOptions, toJobRequest, type EnqueueContext } from '../../host/jobs/validate.js'
 import type { Backend } from '../../storage/backend.js'
+import type { Clock } from '../../clock.js'
 import { CronScheduler, type CronSchedule } from '../cron/scheduler.js'
 import { hookFanOut, hookJobs, unwatchTable, watchTable, type HookSubscriber } from '../hooks/table-hooks.js'
 import { checkEvent, type BackgroundSpec, type JobContext, type JobsOptions } from './background-options.js'
@@ -49,6 +50,12 @@ interface Route {
 /** What the runtime lends the background machinery. */
 export interface BackgroundHost {
   storage(): Promise<Backend>
+  /**
+   * The runtime's clock: the worker's polls, heartbeats and backstops and the cron schedules run
+   * on it (a test clock drives them; job times are the store's: the memory store's is this clock
+   * too, Postgres' is the database's).
+   */
+  clock?: Clock
   /**
    * Runs `exportName` of function `name` with `args` under the function's `limits.jobTimeoutMs`
    * (or `timeoutMs`), as a call; `signal` aborts it. Rejects as `runtime.call` does.
@@ -237,6 +244,7 @@ export class Background {
       const options = this.#options || {}
       const worker = new JobWorker({
         store: jobStore(backend),
+        ...(this.#host.clock ? { clock: this.#host.clock } : {}),
         handler: (job, signal) => this.#handle(job, signal),
         tasks: [],
         concurrency: options.concurrency,
@@ -267,6 +275,7 @@ export class Background {
       const backend = await this.#host.storage()
       return new CronScheduler({
         store: jobStore(backend),
+        ...(this.#host.clock ? { clock: this.#host.clock } : {}),
         onError: (err) => this.#host.onError?.(err, 'cron'),
       })
     })().catch((err: unknown) => {
