@@ -12,6 +12,9 @@ export async function flaky(payload, ctx) {
   await kv.set('attempt', ctx.job.attempt)
   throw new Error('upstream down (attempt ' + ctx.job.attempt + ')')
 }
+export async function tick({ scheduledTime }) {
+  await kv.set('tick:' + scheduledTime, true)
+}
 `
 
 describe('jobs on the test clock', () => {
@@ -72,5 +75,17 @@ describe('jobs on the test clock', () => {
     expect(Date.parse(dead.finishedAt!)).toBeLessThanOrEqual(t.clock.now())
     expect((await runtime.jobs.list({ state: 'dead' })).jobs.map((j) => j.id)).toEqual([id])
     expect(await runtime.kv.get('attempt')).toBe(3)
+  })
+
+  it('fires cron slots as the test clock passes them, each once, with its scheduledTime', async () => {
+    const start = Date.UTC(2030, 0, 1, 12, 0, 0, 500)
+    t = await createTestRuntime({ clock: start })
+    const runtime = t
+    await runtime.deploy('fx', { code: CODE, cron: [{ schedule: '* * * * * *', export: 'tick' }] })
+    await t.clock.advance('3s')
+    const slots = ['2030-01-01T12:00:01.000Z', '2030-01-01T12:00:02.000Z', '2030-01-01T12:00:03.000Z']
+    await expect
+      .poll(async () => (await runtime.kv.list({ prefix: 'tick:' })).keys.map((k) => k.key), { timeout: 10_000 })
+      .toEqual(slots.map((slot) => `tick:${slot}`))
   })
 })
