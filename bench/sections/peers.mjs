@@ -9,8 +9,9 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import express from 'express'
 import { bundle, createRuntime } from 'fnbox'
+import { cannon, rawModule, report } from '../shared.mjs'
 
-const ROOT = new URL('../', import.meta.url).pathname
+const ROOT = new URL('../../', import.meta.url).pathname
 
 const PAYLOAD = { id: 42, name: 'fnbox', tags: ['a', 'b', 'c'], nested: { ok: true, n: 3.14 } }
 const ORDER = {
@@ -113,7 +114,7 @@ async function concurrentOps(call, concurrency = 16, perCaller = 2000) {
   return (concurrency * perCaller) / ((performance.now() - t) / 1000)
 }
 
-export async function benchPeers({ report, rawModule, cannon }) {
+export default async function benchPeers() {
   console.log('\n(p) peers in the same run: raw QuickJS on the same bundle, a postMessage floor, isolated-vm')
   const { ivm, reason } = loadIvm()
   if (!ivm) console.log(`  (${reason})`)

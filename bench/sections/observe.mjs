@@ -6,6 +6,7 @@
 // Also printed: the main thread's busy time per call (where all of the observability code runs).
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { createRuntime } from 'fnbox'
+import { ECHO, PAYLOAD, report } from '../shared.mjs'
 
 const CONCURRENCY = 16
 const BATCH = { call: 4000, fetch: 800 }
@@ -34,7 +35,7 @@ async function batch(rt, invoke, total) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
-export async function benchObserve({ report, PAYLOAD, ECHO }) {
+export default async function benchObserve() {
   console.log(
     '\n(o) observability on the warm call path: ops/s, metrics + no-op tracer and metrics + SDK tracer vs off',
   )

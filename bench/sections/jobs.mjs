@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import pg from 'pg'
-import { bundleSources } from './bundle-sources.mjs'
+import { bundleSources } from '../bundle-sources.mjs'
+import { fmt, report } from '../shared.mjs'
 
 const SERVER = process.env.FNBOX_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432'
 const JOBS = Number(process.env.FNBOX_BENCH_JOBS ?? 20_000)
@@ -137,7 +138,7 @@ async function fnboxRun(engine, url) {
 
 /** fnbox's runtime (the built package): each job a no-op export run in a sandbox. */
 async function runtimeRun(url) {
-  const { createRuntime } = await import('../dist/index.js')
+  const { createRuntime } = await import('../../dist/index.js')
   const runtime = await createRuntime({
     storage: { postgres: url },
     files: 'memory',
@@ -220,7 +221,7 @@ async function graphileRun(url) {
   return { rate, lat }
 }
 
-export async function benchJobs({ report, fmt }) {
+export default async function benchJobs() {
   console.log(
     `\n(m) jobs on server Postgres, ${fmt(FINISHED, 0)} finished rows present: fnbox (runtime: sandboxed no-op; engine: in-process no-op) vs graphile-worker (in-process no-op), concurrency ${CONCURRENCY}`,
   )
