@@ -34,7 +34,7 @@ export default {
   },
 }
 
-export async function remember(key: string, value: string): Promise<string | null> {
+export async function remember(key: string, value: string): Promise<string | undefined> {
   const before = await kv.get<string>(key)
   await kv.set(key, value, { ttl: 60 })
   return before
@@ -79,10 +79,10 @@ it('counts visits, adds, and forgets after the ttl', async () => {
   expect(await t.call('hello', 'add', 2, 3)).toBe(5)
   const res = await t.fetch('http://localhost/hello/a/b')
   expect(await res.json()).toEqual({ visits: 1, path: '/a/b' })
-  expect(await t.call('hello2', 'remember', 'k', 'v1')).toBeNull()
+  expect(await t.call('hello2', 'remember', 'k', 'v1')).toBeUndefined()
   expect(await t.call('hello2', 'remember', 'k', 'v2')).toBe('v1')
   await t.clock.advance('61s')
-  expect(await t.call('hello2', 'remember', 'k', 'v3')).toBeNull()
+  expect(await t.call('hello2', 'remember', 'k', 'v3')).toBeUndefined()
 })
 `
 
