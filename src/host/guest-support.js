@@ -16,4 +16,3 @@ export function jsonArg(value, what) {
   }
   return value
 }
-
