@@ -13,13 +13,13 @@ import { createRuntime, DATA_LIMITS } from 'fnbox'
 import { filesDomain } from '../../../src/host/files/descriptor.js'
 import { FILE_CHUNK_BYTES, scopeKey } from '../../../src/host/files/postgres.js'
 import type { FileStore } from '../../../src/host/files/types.js'
-import { testBackends, type OpenedBackend } from '../../helpers/backends.js'
+import { describeOn, testBackends, type OpenedBackend } from '../../helpers/backends.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
 for (const backend of await testBackends('files in the database')) {
   if (backend.name === 'memory') continue
-  describe.skipIf(backend.skip)(`the file store in the database, on ${backend.name}`, () => {
+  describeOn(backend, `the file store in the database, on ${backend.name}`, () => {
     let opened: OpenedBackend
     let store: FileStore
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
