@@ -65,7 +65,7 @@ function findProblem(value: unknown, path: string, parents: object[]): { path: s
       const name = (object.constructor as { name?: unknown } | undefined)?.name
       return {
         path,
-        what: `${typeof name === 'string' && name ? `a ${name}` : 'a class instance'} (not a plain object)`,
+        what: `${typeof name === 'string' && name ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'a class instance'} (not a plain object)`,
       }
     }
     for (const [key, item] of Object.entries(object)) {

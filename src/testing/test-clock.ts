@@ -14,7 +14,7 @@
  */
 import { setImmediate as macrotask, setTimeout as sleep } from 'node:timers/promises'
 import { FnboxError, invalidOption } from '../errors.js'
-import type { Clock } from '../clock.js'
+import { CLOCK_WAIT, type WatchedClock } from '../clock.js'
 import { GUEST_CLOCK, type GuestClockLink, type SyncableThread } from '../pool/guest-clock.js'
 import { GUEST_TIME_BYTES } from '../sandbox/guest-time.js'
 import { parseDuration } from './duration.js'
@@ -26,6 +26,12 @@ const MAX_STEPS = 100_000
  * clock takes it to wait on the clock itself (a retry's backoff) and goes on.
  */
 const STALLED_POLLS = 50
+/**
+ * Real ms a wait on the clock (a retry's backoff) may hold a call while nothing advances the
+ * clock before the clock warns, once: a test that advances nothing would otherwise hang until
+ * its timeout with no hint. Only the warning reads real time; nothing waits for it.
+ */
+const UNADVANCED_WAIT_WARN_MS = 2000
 
 interface HostTimer {
   at: number
@@ -45,7 +51,7 @@ interface HostTimer {
  * ```
  * @public
  */
-export class TestClock implements Clock {
+export class TestClock implements WatchedClock {
   #now: number
   readonly #timers = new Set<HostTimer>()
   #seq = 0
@@ -53,6 +59,9 @@ export class TestClock implements Clock {
   readonly #runtimes = new Set<() => readonly SyncableThread[]>()
   /** The threads' message counts after the last quiet settle, and their next guest timer then. */
   #quiet: { signature: string; next: number } | undefined
+  /** Advances running (a wait then moves on), and whether the unadvanced-wait warning was given. */
+  #advancing = 0
+  #warned = false
   /** @internal */
   readonly [GUEST_CLOCK]: GuestClockLink
 
@@ -96,6 +105,23 @@ export class TestClock implements Clock {
     return timer
   }
 
+  /** @internal Warns (once, as a process warning) when a wait holds a call and nothing advances the clock. */
+  [CLOCK_WAIT](ms: number, what: string): () => void {
+    const start = this.#now
+    const timer = setTimeout(() => {
+      if (this.#warned || this.#advancing > 0 || this.#now !== start) return
+      this.#warned = true
+      process.emitWarning(
+        `${what} waits ${ms} ms on the test clock, and nothing has advanced it: the call it holds ` +
+          `waits until the test moves the clock (await t.clock.advance('${Math.ceil(ms / 1000)}s')); ` +
+          'or turn those retries off (deploy retry: false, egress retry: false)',
+        { type: 'FnboxTestClockWarning', code: 'FNBOX_UNADVANCED_WAIT' },
+      )
+    }, UNADVANCED_WAIT_WARN_MS)
+    timer.unref()
+    return () => clearTimeout(timer)
+  }
+
   /** Cancels a timer of {@link TestClock.setTimeout}. */
   clearTimeout(handle: unknown): void {
     this.#timers.delete(handle as HostTimer)
@@ -110,6 +136,15 @@ export class TestClock implements Clock {
    */
   async advance(duration: number | string): Promise<void> {
     const target = this.#now + parseDuration(duration, 'duration')
+    this.#advancing++
+    try {
+      await this.#advanceTo(target)
+    } finally {
+      this.#advancing--
+    }
+  }
+
+  async #advanceTo(target: number): Promise<void> {
     for (let step = 0; ; step++) {
       if (step >= MAX_STEPS) {
         throw new FnboxError(
