@@ -69,8 +69,19 @@ export class Invocations {
   background(name: string, exportName: string, args: unknown[], run: BackgroundRun): Promise<unknown> {
     const fn = this.#deployments.get(name)
     const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
+    // Its timeout error names the option to raise: the job's own, or the function's job limit.
+    const timeoutOption = run.job
+      ? run.timeoutMs === undefined
+        ? 'limits.jobTimeoutMs'
+        : "the job's timeoutMs"
+      : undefined
     const trigger = run.job ? 'job' : 'background'
-    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal, trigger })
+    return this.#callOnce(fn, exportName, JSON.stringify(args), {
+      timeoutMs,
+      timeoutOption,
+      signal: run.signal,
+      trigger,
+    })
   }
 
   /** See `Runtime.call`. */
@@ -130,10 +141,23 @@ export class Invocations {
     fn: FunctionVersion,
     exportName: string,
     argsJson: string,
-    run: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined; trigger?: Trigger } = {},
+    run: {
+      timeoutMs?: number | undefined
+      timeoutOption?: string | undefined
+      signal?: AbortSignal | undefined
+      trigger?: Trigger
+    } = {},
   ): Promise<T> {
     const trigger = run.trigger ?? 'call'
-    const call = await this.#begin(fn, trigger, requestIdOf(undefined), exportName, undefined, run.timeoutMs)
+    const call = await this.#begin(
+      fn,
+      trigger,
+      requestIdOf(undefined),
+      exportName,
+      undefined,
+      run.timeoutMs,
+      run.timeoutOption,
+    )
     const { ref, session } = call
     let error: FnboxError | undefined
     let inv = -1
@@ -227,6 +251,7 @@ export class Invocations {
     target: string,
     request: Request | undefined,
     timeoutMs: number = fn.timeoutMs,
+    timeoutOption?: string,
   ): Promise<OpenCall> {
     const ctx = this.#ctx
     const telemetry = ctx.obs.begin(fn.metrics, {
@@ -272,7 +297,14 @@ export class Invocations {
     const { streamIdleMs, streamTotalMs } = fn.limits
     // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
     const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
-    const limits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    const limits = {
+      startedAt: deadline.startedAt,
+      timeoutMs,
+      cpuMs,
+      streamIdleMs,
+      streamTotalMs,
+      ...(timeoutOption === undefined ? {} : { timeoutOption }),
+    }
     return {
       requestId,
       traceId: telemetry?.traceId,

@@ -112,7 +112,19 @@ function pgliteThreadMain(): void {
       create(dir: string, options: unknown): Promise<Lite>
     }
     const extensions = { vector: vec.vector ?? vec.default?.vector }
-    if (!fresh) return PGlite.create(data.dataDir, { extensions })
+    // bytea (OID 17) through Node's native hex codec: PGlite's own maps every byte through a
+    // JavaScript array and parseInt, ~2 MB/s (a 10 MiB file in the files table took 5.5 s to
+    // write and 2 s to read; with these, well under a second).
+    const bytea = {
+      serializers: {
+        17: (value: unknown) => {
+          if (!(value instanceof Uint8Array)) throw new Error('Invalid input for bytea type')
+          return '\\x' + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
+        },
+      },
+      parsers: { 17: (text: string) => new Uint8Array(Buffer.from(text.slice(2), 'hex')) },
+    }
+    if (!fresh) return PGlite.create(data.dataDir, { extensions, ...bytea })
     // A migrated database's template first (its tables made), else a fresh cluster's.
     for (const [file, kind] of [
       [data.schema, 'schema'],
@@ -134,7 +146,7 @@ function pgliteThreadMain(): void {
       }
       const before = new Set(entries())
       try {
-        const db = await PGlite.create(data.dataDir, { extensions, loadDataDir: stored })
+        const db = await PGlite.create(data.dataDir, { extensions, ...bytea, loadDataDir: stored })
         origin = kind
         return db
       } catch {
@@ -145,7 +157,7 @@ function pgliteThreadMain(): void {
         }
       }
     }
-    if (!template) return PGlite.create(data.dataDir, { extensions })
+    if (!template) return PGlite.create(data.dataDir, { extensions, ...bytea })
     const scratch = await PGlite.create('memory://', {})
     const tar = await scratch.dumpDataDir('none')
     await scratch.close()
@@ -159,7 +171,7 @@ function pgliteThreadMain(): void {
     } finally {
       fs.rmSync(temp, { force: true })
     }
-    return PGlite.create(data.dataDir, { extensions, loadDataDir: tar })
+    return PGlite.create(data.dataDir, { extensions, ...bytea, loadDataDir: tar })
   })
   opened.then(
     (db) => {
