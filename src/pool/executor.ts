@@ -11,6 +11,7 @@ import type { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
 import { afterPendingMessages, InvocationBudget, type BudgetLimit } from '../reliability/deadline.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
+import { DOORBELL_BYTES, parkedMs, ring } from '../sandbox/doorbell.js'
 import { GUEST_SLOT_BYTES, readGuestSlot } from '../sandbox/guest-slot.js'
 import { INIT_TIMEOUT_MS, type FromExecutor, type HostCall, type ToExecutor } from '../sandbox/protocol.js'
 import { secretsFingerprint, type Snapshot } from '../sandbox/snapshot.js'
@@ -45,6 +46,17 @@ export type {
   InvocationResult,
 } from './executor-types.js'
 
+/**
+ * A thread's event-loop utilisation over a window, net of the time it spent parked on its
+ * doorbell within it: a parked thread blocks inside a task (busy to the event loop) but works
+ * no more than one waiting in epoll. Clamped: readings taken apart can come out a hair off.
+ */
+export function netUtilization(window: EventLoopUtilization, parkedMs: number): number {
+  const total = window.active + window.idle
+  if (total <= 0) return 0
+  return Math.min(1, Math.max(0, (window.active - parkedMs) / total))
+}
+
 let nextInv = 1
 let nextInstance = 1
 
@@ -59,6 +71,9 @@ export class Executor {
   readonly #creating = new Map<number, Creating>()
   /** What guest code the thread runs (see sandbox/guest-slot.ts); new with each thread. */
   #guestSlot!: SharedArrayBuffer
+  /** The thread's doorbell (see sandbox/doorbell.ts); new with each thread. */
+  #doorbell!: SharedArrayBuffer
+  #bell!: Int32Array
   readonly #inflight = new Map<number, Inflight>()
   readonly #events: ExecutorEvents
   readonly #workerUrl: URL
@@ -80,6 +95,7 @@ export class Executor {
   #eluMark: EventLoopUtilization | undefined
   #eluAt = 0
   #eluValue = 0
+  #parkedMark = 0
 
   constructor(
     index: number,
@@ -125,8 +141,9 @@ export class Executor {
     if (now - this.#eluAt >= 100) {
       const current = this.#worker.performance.eventLoopUtilization()
       const window = this.#eluMark ? this.#worker.performance.eventLoopUtilization(current, this.#eluMark) : current
-      // Clamped: the difference of two readings can come out a hair below 0.
-      this.#eluValue = Math.min(1, Math.max(0, window.utilization))
+      const parked = parkedMs(this.#doorbell)
+      this.#eluValue = netUtilization(window, parked - this.#parkedMark)
+      this.#parkedMark = parked
       this.#eluMark = current
       this.#eluAt = now
     }
@@ -144,13 +161,18 @@ export class Executor {
     this.#blanksReady = 0
     this.#eluMark = undefined
     this.#eluAt = 0
+    this.#parkedMark = 0
     const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
     this.#guestSlot = guestSlot
+    const doorbell = new SharedArrayBuffer(DOORBELL_BYTES)
+    this.#doorbell = doorbell
+    this.#bell = new Int32Array(doorbell, 0, 1)
     const { worker, ready } = spawnExecutorThread(this.#workerUrl, {
       threadId: this.index,
       blankMemoryMb: this.#blankMemoryMb,
       blanks: this.#blankTarget,
       guestSlot,
+      doorbell,
       guestTime: this.#guestTime,
     })
     this.#worker = worker
@@ -178,6 +200,7 @@ export class Executor {
   readonly #post = createBatcher<ToExecutor>((batch, transfer) => {
     this.#sent += batch.msgs.length
     this.#worker.postMessage(batch, transfer)
+    ring(this.#bell)
   })
 
   #ensureLoaded(fn: FunctionSource): void {
