@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, peers, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall, observe)
+//   npm run bench -- call cold     only those sections (call, peers, mailbox, http, cold, rss, kv, durable, first, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall, observe)
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { execFile } from 'node:child_process'
@@ -11,6 +11,7 @@ import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
 import { runFaultScenario } from './faults.mjs'
 import { benchJobs } from './jobs.mjs'
+import { benchMailbox } from './mailbox.mjs'
 import { benchObserve } from './observe.mjs'
 import { benchPeers } from './peers.mjs'
 
@@ -1329,6 +1330,7 @@ if (zipfChildMode) {
 console.log(`fnbox bench — node ${process.version}, ${(await import('node:os')).availableParallelism()} cores`)
 if (run('call')) await benchCall()
 if (run('peers')) await benchPeers({ report, rawModule, cannon })
+if (run('mailbox')) await benchMailbox({ report })
 if (run('http')) await benchHttp()
 if (run('cold')) await benchCold()
 if (run('rss')) await benchRss()
