@@ -1,7 +1,7 @@
 /**
  * A raw SQL statement for `db.executeQuery`, with kysely loaded at first use: modules the package
  * imports at once (the runtime's secrets notifications, table hooks) must not load kysely for
- * users on memory storage (test/package.test.ts checks what an import loads).
+ * users on memory storage (test/integration/package.test.ts checks what an import loads).
  *
  * @internal
  * @module

@@ -3,6 +3,7 @@
  * testing the guest globals. Host timers are real; fetch is served by an in-test fake.
  */
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
+import { afterEach } from 'vitest'
 import {
   newQuickJSWASMModuleFromVariant,
   newVariant,
@@ -329,4 +330,42 @@ export class GuestHarness {
     this.ctx.dispose()
     this.runtime.dispose()
   }
+}
+
+/** What {@link guestRunner} gives a test file. */
+export interface GuestRunner {
+  /** A fresh harness, disposed after the current test. */
+  harness(options?: HarnessOptions): Promise<GuestHarness>
+  /** Runs an async function body in a fresh sandbox and returns its JSON result. */
+  run<T = unknown>(body: string, options?: HarnessOptions): Promise<T>
+  /** Runs guest code expected to reject; returns the guest error's name and message. */
+  failure(body: string, options?: HarnessOptions): Promise<{ name: string; message: string }>
+}
+
+/**
+ * Fresh-sandbox helpers for the test files of the guest globals, every harness disposed after
+ * its test. Call once at a test file's top level: it registers the `afterEach` that disposes.
+ */
+export function guestRunner(): GuestRunner {
+  const open: GuestHarness[] = []
+  afterEach(() => {
+    for (const h of open.splice(0)) h.dispose()
+  })
+  const harness = async (options?: HarnessOptions): Promise<GuestHarness> => {
+    const h = await GuestHarness.create(options)
+    open.push(h)
+    return h
+  }
+  const run = async <T = unknown>(body: string, options?: HarnessOptions): Promise<T> =>
+    (await harness(options)).evalAsync<T>(body)
+  const failure = async (body: string, options?: HarnessOptions): Promise<{ name: string; message: string }> => {
+    try {
+      await run(body, options)
+    } catch (err) {
+      if (err instanceof GuestRejection) return { name: err.guest.name, message: err.guest.message }
+      throw err
+    }
+    throw new Error('expected the guest code to reject')
+  }
+  return { harness, run, failure }
 }

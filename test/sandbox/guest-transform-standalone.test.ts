@@ -1,6 +1,6 @@
 // TransformStream written through its writable and read through its readable (Streams standard,
 // "Transform streams"): controller sizes, backpressure, flush, terminate, errors and cancel, and
-// the constructor's checks. (Fused pipeThrough chains: test/guest-transform-stream.test.ts.) Each
+// the constructor's checks. (Fused pipeThrough chains: test/sandbox/guest-transform-stream.test.ts.) Each
 // case runs in the guest and in Node and must give the same answer.
 import { describe, expect, it } from 'vitest'
 import { sameAsNode } from '../helpers/same-as-node.js'

@@ -1,0 +1,54 @@
+// What every bench section shares: the report (each figure with its baseline and the ratio, also
+// kept for --json), percentiles, number formatting, a raw QuickJS module (the baseline of several
+// sections), the echo function and its payload, and the HTTP load generator.
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-core'
+import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
+
+const require = createRequire(import.meta.url)
+
+/** Every figure reported in this run, printed by run.mjs as JSON with --json. */
+export const results = []
+
+export function pct(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
+}
+export function fmt(n, digits = 1) {
+  return Number(n).toLocaleString('en-US', { maximumFractionDigits: digits })
+}
+export function report(section, figure, value, baseline, target) {
+  const ratio = baseline ? value / baseline : undefined
+  results.push({ section, figure, value, baseline, ratio, target })
+  console.log(
+    `  ${figure.padEnd(46)} ${fmt(value, 2).padStart(12)}` +
+      (baseline !== undefined ? `   baseline ${fmt(baseline, 2).padStart(12)}   ratio ${fmt(ratio, 3)}` : '') +
+      (target ? `   target ${target}` : ''),
+  )
+}
+
+export async function rawModule(mb = 64) {
+  const wasmModule = new WebAssembly.Module(readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')))
+  const wasmMemory = new WebAssembly.Memory({ initial: mb * 16, maximum: mb * 16 })
+  return newQuickJSWASMModuleFromVariant(newVariant(releaseSync, { wasmModule, wasmMemory }))
+}
+
+export const ECHO = `export function echo(input) { return input }`
+export const PAYLOAD = { id: 42, name: 'fnbox', tags: ['a', 'b', 'c'], nested: { ok: true, n: 3.14 } }
+
+/**
+ * autocannon's CLI against `url` for `seconds` (32 connections), its JSON summary. The load comes
+ * from a second process, so the load generator does not compete with the server's event loop.
+ */
+export function cannon(url, seconds) {
+  const cli = require.resolve('autocannon/autocannon.js')
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [cli, '-j', '-c', '32', '-d', String(seconds), url],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout))),
+    )
+  })
+}
