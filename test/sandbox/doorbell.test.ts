@@ -1,7 +1,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import { createParking, DOORBELL_BYTES, parkedMs, ring } from '../../src/sandbox/doorbell.js'
-import { netUtilization } from '../../src/pool/executor.js'
+import { netUtilization } from '../../src/pool/executor-load.js'
 
 /** Parks again after each return until `done()`; the test waits on what was delivered, never on time. */
 async function parkUntil(parking: { soon(): void }, done: () => boolean): Promise<void> {
