@@ -1,5 +1,5 @@
 // A/B of two fnbox builds in one process, rounds interleaved so both share the machine's noise:
-//   node bench/ab.mjs <other-dist> [echo|http|fib|all]
+//   node bench/ab.mjs <other-dist> [echo|http|fib|cpu|all]
 // <other-dist> is another checkout's built dist/ (e.g. `git worktree add /tmp/base main`, npm run
 // build there). Prints per-figure medians over rounds and the ratio this build / the other.
 import { execFile } from 'node:child_process'
@@ -9,7 +9,7 @@ import express from 'express'
 
 const require = createRequire(import.meta.url)
 const [otherDist, which = 'all'] = process.argv.slice(2)
-if (!otherDist) throw new Error('usage: node bench/ab.mjs <other-dist> [echo|http|fib|all]')
+if (!otherDist) throw new Error('usage: node bench/ab.mjs <other-dist> [echo|http|fib|cpu|all]')
 const builds = {
   this: await import(new URL('../dist/index.js', import.meta.url).href),
   other: await import(resolve(otherDist, 'index.js')),
@@ -40,7 +40,11 @@ async function echo(build) {
   )
   add('echo 16 concurrent (ops/s)', build, 32000 / ((performance.now() - t) / 1000))
   // The main thread's own work per call (its event loop's active time): what caps throughput.
-  add('echo 16 concurrent: main-thread busy us per call', build, (performance.eventLoopUtilization(elu).active * 1000) / 32000)
+  add(
+    'echo 16 concurrent: main-thread busy us per call',
+    build,
+    (performance.eventLoopUtilization(elu).active * 1000) / 32000,
+  )
   const s = rt.stats()
   const spread = (s.executors ?? []).map((e) => e.instances ?? e.size)
   if (spread.length)
@@ -63,6 +67,18 @@ async function fib(build) {
     xs.push(performance.now() - s)
   }
   add('fib(22) (ms)', build, median(xs))
+  await rt.close()
+}
+
+/** CPU-bound guests under concurrency: where a function's instances run on every thread or not. */
+async function cpu(build) {
+  const rt = await builds[build].createRuntime({ pool: { max: 8 } })
+  await rt.deploy('fib', { code: 'export function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }' })
+  const burst = () => Promise.all(Array.from({ length: 8 }, () => rt.call('fib', 'fib', 20)))
+  for (let i = 0; i < 3; i++) await burst()
+  const t = performance.now()
+  for (let i = 0; i < 20; i++) await burst()
+  add('fib(20), 8 concurrent (calls/s)', build, 160 / ((performance.now() - t) / 1000))
   await rt.close()
 }
 
@@ -96,7 +112,7 @@ async function http(build) {
   await rt.close()
 }
 
-const parts = { echo, fib, http }
+const parts = { echo, fib, http, cpu }
 for (let r = 0; r < rounds; r++) {
   for (const [name, part] of Object.entries(parts)) {
     if (which !== 'all' && which !== name) continue

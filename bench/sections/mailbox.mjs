@@ -1,7 +1,8 @@
-// Bench section (mailbox): how fast a thread hop can be on this machine, the prototypes behind the
-// executor's doorbell (src/sandbox/doorbell.ts). Each variant is one round trip of a tiny message
-// between the main thread and a worker; rounds interleave the variants; every figure is a ratio
-// to a plain postMessage round trip measured in the same rounds.
+// Bench section (mailbox): how fast a thread hop can be on this machine, by how each side waits.
+// Each variant is one round trip of a tiny message between the main thread and a worker; rounds
+// interleave the variants; every figure is a ratio to a plain postMessage round trip measured in
+// the same rounds. The executor keeps postMessage both ways: see docs/performance.md (mailbox)
+// for why the faster variants here did not carry over into the executor.
 import { MessageChannel, Worker } from 'node:worker_threads'
 import { report } from '../shared.mjs'
 

@@ -10,7 +10,6 @@ import type { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
 import { InvocationBudget } from '../reliability/deadline.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
-import { DOORBELL_BYTES, ring } from '../sandbox/doorbell.js'
 import { GUEST_SLOT_BYTES } from '../sandbox/guest-slot.js'
 import type { FromExecutor, HostCall, ToExecutor } from '../sandbox/protocol.js'
 import { secretsFingerprint, type Snapshot } from '../sandbox/snapshot.js'
@@ -54,9 +53,6 @@ export class Executor {
   readonly #creating = new Map<number, Creating>()
   /** What guest code the thread runs (see sandbox/guest-slot.ts); new with each thread. */
   #guestSlot!: SharedArrayBuffer
-  /** The thread's doorbell (see sandbox/doorbell.ts); new with each thread. */
-  #doorbell!: SharedArrayBuffer
-  #bell!: Int32Array
   readonly #inflight = new Map<number, Inflight>()
   readonly #events: ExecutorEvents
   readonly #workerUrl: URL
@@ -148,20 +144,16 @@ export class Executor {
     this.#blanksReady = 0
     const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
     this.#guestSlot = guestSlot
-    const doorbell = new SharedArrayBuffer(DOORBELL_BYTES)
-    this.#doorbell = doorbell
-    this.#bell = new Int32Array(doorbell, 0, 1)
     const { worker, ready } = spawnExecutorThread(this.#workerUrl, {
       threadId: this.index,
       blankMemoryMb: this.#blankMemoryMb,
       blanks: this.#blankTarget,
       guestSlot,
-      doorbell,
       guestTime: this.#guestTime,
     })
     this.#worker = worker
     this.#ready = ready
-    this.#load = new ThreadLoad(worker, doorbell)
+    this.#load = new ThreadLoad(worker)
     // An idle runtime does not keep the process alive (as Node's own agents): once started, the
     // thread is ref'd only while it has work the host waits for (see #holdWhileBusy).
     ready.then(
@@ -185,7 +177,6 @@ export class Executor {
   readonly #post = createBatcher<ToExecutor>((batch, transfer) => {
     this.#sent += batch.msgs.length
     this.#worker.postMessage(batch, transfer)
-    ring(this.#bell)
   })
 
   #ensureLoaded(fn: FunctionSource): void {

@@ -28,8 +28,6 @@ interface ManualTimer {
 let cell: Float64Array | undefined
 const manual = new Set<ManualTimer>()
 let seq = 0
-/** Guest timers armed on the thread's own timers and not yet fired or cleared. */
-const armed = new Set<NodeJS.Timeout>()
 
 /** Called once by the executor thread with the buffer of a manual clock, if the runtime has one. */
 export function setGuestTime(buffer: SharedArrayBuffer | undefined): void {
@@ -48,31 +46,14 @@ export function manualGuestTime(): number {
 
 /** Arms a guest timer on the guests' clock. */
 export function setGuestTimer(fn: () => void, ms: number): GuestTimer {
-  if (!cell) {
-    const timer = setTimeout(() => {
-      armed.delete(timer)
-      fn()
-    }, ms)
-    armed.add(timer)
-    return timer
-  }
+  if (!cell) return setTimeout(fn, ms)
   const timer = { due: cell[0]! + ms, seq: seq++, fn }
   manual.add(timer)
   return timer
 }
 
 export function clearGuestTimer(timer: GuestTimer): void {
-  if (manual.delete(timer as ManualTimer)) return
-  armed.delete(timer as NodeJS.Timeout)
-  clearTimeout(timer as NodeJS.Timeout)
-}
-
-/**
- * True while a guest timer waits on the thread's own timers: the thread must keep running its
- * event loop (not park, see doorbell.ts) to fire it on time. Manual timers fire on `sync`.
- */
-export function guestTimersArmed(): boolean {
-  return armed.size > 0
+  if (!manual.delete(timer as ManualTimer)) clearTimeout(timer as NodeJS.Timeout)
 }
 
 /**

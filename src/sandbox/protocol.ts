@@ -43,8 +43,6 @@ export interface ExecutorInit {
   blanks: number
   /** Where the thread marks the guest code it runs (see guest-slot.ts). */
   guestSlot: SharedArrayBuffer
-  /** The bell the main thread rings after each message, and the time parked (see doorbell.ts). */
-  doorbell: SharedArrayBuffer
   /** A manual clock's time, when guests follow one (see guest-time.ts). */
   guestTime?: SharedArrayBuffer
 }

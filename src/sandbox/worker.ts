@@ -11,10 +11,9 @@ import { getPriority, setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { FnboxError, isFnboxError } from '../errors.js'
 import { createBatcher, type Batch } from './batch.js'
-import { createParking } from './doorbell.js'
 import { Engine } from './engine.js'
 import { setGuestSlot } from './guest-slot.js'
-import { fireDueGuestTimers, guestTimersArmed, nextGuestTimer, setGuestTime } from './guest-time.js'
+import { fireDueGuestTimers, nextGuestTimer, setGuestTime } from './guest-time.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
 import { transferable, type ExecutorInit, type FromExecutor, type HostReplyValue, type ToExecutor } from './protocol.js'
@@ -32,8 +31,6 @@ const send = createBatcher<FromExecutor>((batch, transfer) => port.postMessage(b
 
 /** Running invocation id → instance id, for cancel. */
 const running = new Map<number, number>()
-/** Instances being created (their module may be compiling off the thread). */
-let creating = 0
 
 const init = workerData as ExecutorInit
 setGuestSlot(init.guestSlot)
@@ -142,7 +139,6 @@ async function invoke(msg: Extract<ToExecutor, { t: 'invoke' }>): Promise<void> 
     send({ t: 'failed', inv: msg.inv, error: serialize(err), discarded })
   } finally {
     running.delete(msg.inv)
-    parking.soon()
     // Answered (the batch goes out in a microtask): a snapshot waiting to be packed goes next.
     if (running.size === 0 && engine.packing) setImmediate(packWhenIdle)
     const w = windows.get(msg.inv)
@@ -155,18 +151,8 @@ function packWhenIdle(): void {
   if (running.size === 0) engine.packSnapshots()
 }
 
-function deliver(batch: Batch<ToExecutor>): void {
-  for (const msg of batch.msgs) receive(msg)
-}
-
-/** Idle: nothing that needs the event loop soon (see doorbell.ts). */
-const idle = (): boolean =>
-  running.size === 0 && creating === 0 && pendingCalls.size === 0 && windows.size === 0 && !guestTimersArmed()
-const parking = createParking(init.doorbell, port, idle, (batch) => deliver(batch as Batch<ToExecutor>))
-
 port.on('message', (batch: Batch<ToExecutor>) => {
-  deliver(batch)
-  parking.soon()
+  for (const msg of batch.msgs) receive(msg)
 })
 
 function receive(msg: ToExecutor): void {
@@ -184,17 +170,10 @@ function receive(msg: ToExecutor): void {
       engine.adoptSnapshot(msg.key, msg.snapshot)
       break
     case 'create':
-      creating++
-      engine
-        .create(msg.id, msg.key)
-        .then(
-          ({ ms, restored, packing }) => send({ t: 'created', id: msg.id, ms, restored, packing }),
-          (err: unknown) => send({ t: 'create-failed', id: msg.id, error: serialize(err) }),
-        )
-        .finally(() => {
-          creating--
-          parking.soon()
-        })
+      engine.create(msg.id, msg.key).then(
+        ({ ms, restored, packing }) => send({ t: 'created', id: msg.id, ms, restored, packing }),
+        (err: unknown) => send({ t: 'create-failed', id: msg.id, error: serialize(err) }),
+      )
       break
     case 'destroy':
       engine.destroy(msg.id)
