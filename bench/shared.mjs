@@ -52,3 +52,29 @@ export function cannon(url, seconds) {
     )
   })
 }
+
+/**
+ * A database of the bench's own on server Postgres (`FNBOX_BENCH_PG`: the server, default
+ * 127.0.0.1:5432), dropped at the end: never rows in a database someone else uses.
+ */
+export async function benchDatabase() {
+  const pg = (await import('pg')).default
+  const base = process.env.FNBOX_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432'
+  const name = `fnbox_bench_${process.pid}`
+  const admin = async (sql) => {
+    const client = new pg.Client({ connectionString: `${base}/postgres` })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
+  }
+  try {
+    await admin(`create database ${name}`)
+  } catch (err) {
+    console.log(`  server Postgres unavailable (${err.message})`)
+    return undefined
+  }
+  return { url: `${base}/${name}`, drop: () => admin(`drop database if exists ${name} with (force)`) }
+}

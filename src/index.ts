@@ -102,14 +102,8 @@ export type {
   VersionGonePolicy,
   WorkerRegistration,
 } from './host/jobs/jobs.js'
-export type {
-  CronOptions,
-  HooksClient,
-  JobContext,
-  JobHandlerOptions,
-  JobsClient,
-  JobsOptions,
-} from './triggers/jobs/runtime-jobs.js'
+export type { CronOptions, JobContext, JobHandlerOptions, JobsOptions } from './triggers/jobs/background-options.js'
+export type { HooksClient, JobsClient } from './triggers/jobs/clients.js'
 export type { TableEvents } from './triggers/hooks/table-hooks.js'
 export type { CronCatchUp } from './triggers/cron/scheduler.js'
 export type { BundleOptions, BundleResult } from './bundle/bundle.js'

@@ -68,7 +68,7 @@ export interface MemoryStoreContext {
 
 /** What a store kept outside the database (files) is given. */
 export interface StandaloneStoreContext {
-  /** `options.files`: a root folder, or `'memory'`. */
+  /** `options.files`: a root folder, `'memory'`, or `'database'` (the storage's own store). */
   readonly files: string
   /** The runtime's clock. */
   readonly clock: Clock
@@ -117,8 +117,11 @@ export interface DomainDescriptor<S = unknown> {
   memory?(context: MemoryStoreContext): S
   /** The SQL part (PGlite or server Postgres), loaded on first use of SQL storage. */
   sql?(): Promise<SqlParts<S>>
-  /** A store kept outside the database whatever the storage (files: a folder, or memory). */
-  standalone?(context: StandaloneStoreContext): S
+  /**
+   * A store kept outside the database (files: a folder, or memory), or `undefined` when the
+   * options want the storage's own store (`files: 'database'`): then `memory` or `sql` make it.
+   */
+  standalone?(context: StandaloneStoreContext): S | undefined
   /** Periodic upkeep of its store (the kv sweeper); resolves with how many items it removed. */
   sweep?(store: S): Promise<number>
   /** Its `fnbox:host` export, if guests use it. */

@@ -156,6 +156,11 @@ export interface InvocationLimits {
   cpuMs: number
   streamIdleMs: number
   streamTotalMs: number
+  /**
+   * The option `timeoutMs` came from, named by its errors: `limits.timeoutMs` when absent; a job's
+   * run has `limits.jobTimeoutMs` (or the job's own `timeoutMs`), so its error names what to raise.
+   */
+  timeoutOption?: string
 }
 
 /** The limit an invocation ran out of. */
@@ -249,7 +254,7 @@ export class InvocationBudget {
 /** `ERR_TIMEOUT` for the wall-clock limits, `ERR_CPU_LIMIT` for CPU time; `details` name the option. */
 export function budgetError(limit: BudgetLimit, limits: Omit<InvocationLimits, 'startedAt'>): SerializedFnboxError {
   const value = limits[limit]
-  const option = `limits.${limit}`
+  const option = limit === 'timeoutMs' && limits.timeoutOption ? limits.timeoutOption : `limits.${limit}`
   const details = { limit: value, option }
   switch (limit) {
     case 'cpuMs':

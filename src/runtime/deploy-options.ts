@@ -32,7 +32,7 @@ import {
   type BackgroundSpec,
   type CronOptions,
   type JobHandlerOptions,
-} from '../triggers/jobs/runtime-jobs.js'
+} from '../triggers/jobs/background-options.js'
 
 /**
  * Options of {@link Runtime.deploy}.

@@ -17,7 +17,7 @@ import { FunctionQuota } from '../reliability/quota.js'
 import { emitBreakerEvent, type RuntimeContext } from './context.js'
 import { resolveDeploy, type DeployOptions, type Deployment } from './deploy-options.js'
 import { deployError, mapStack, type FunctionVersion } from './function-version.js'
-import type { BackgroundSpec } from '../triggers/jobs/runtime-jobs.js'
+import type { BackgroundSpec } from '../triggers/jobs/background-options.js'
 
 /** What deploys tell the background work (jobs, cron, hooks; see `triggers/jobs/runtime-jobs.ts`). */
 export interface DeployListener {

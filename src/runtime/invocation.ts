@@ -59,6 +59,8 @@ interface OpenCall extends Omit<CallIds, 'requestId'> {
 /** How a call that is not `runtime.call` runs: a job's limit and signal, its trigger. */
 interface CallRun {
   timeoutMs?: number | undefined
+  /** The option `timeoutMs` came from, named in its error. */
+  timeoutOption?: string | undefined
   signal?: AbortSignal | undefined
   trigger?: Trigger
 }
@@ -82,8 +84,19 @@ export class Invocations {
   background(name: string, exportName: string, args: unknown[], run: BackgroundRun): Promise<unknown> {
     const fn = this.#deployments.get(name)
     const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
+    // Its timeout error names the option to raise: the job's own, or the function's job limit.
+    const timeoutOption = run.job
+      ? run.timeoutMs === undefined
+        ? 'limits.jobTimeoutMs'
+        : "the job's timeoutMs"
+      : undefined
     const trigger = run.job ? 'job' : 'background'
-    return this.#callOnce(fn, exportName, JSON.stringify(args), { timeoutMs, signal: run.signal, trigger })
+    return this.#callOnce(fn, exportName, JSON.stringify(args), {
+      timeoutMs,
+      timeoutOption,
+      signal: run.signal,
+      trigger,
+    })
   }
 
   /** See `Runtime.call`. */
@@ -141,7 +154,7 @@ export class Invocations {
   async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string, run: CallRun = NO_RUN): Promise<T> {
     const trigger = run.trigger ?? 'call'
     // No request id yet: one is made only when something reads it (see idsOf).
-    const call = await this.#begin(fn, trigger, undefined, exportName, undefined, run.timeoutMs)
+    const call = await this.#begin(fn, trigger, undefined, exportName, undefined, run.timeoutMs, run.timeoutOption)
     const { ref, session } = call
     let error: FnboxError | undefined
     let inv = -1
@@ -237,6 +250,7 @@ export class Invocations {
     target: string,
     request: Request | undefined,
     timeoutMs: number = fn.timeoutMs,
+    timeoutOption?: string,
   ): Promise<OpenCall> {
     const ctx = this.#ctx
     const telemetry = ctx.obs.begin(fn.metrics, () => ({
@@ -282,7 +296,14 @@ export class Invocations {
     const { streamIdleMs, streamTotalMs } = fn.limits
     // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
     const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
-    const limits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    const limits = {
+      startedAt: deadline.startedAt,
+      timeoutMs,
+      cpuMs,
+      streamIdleMs,
+      streamTotalMs,
+      ...(timeoutOption === undefined ? {} : { timeoutOption }),
+    }
     return {
       requestId,
       traceId: telemetry?.traceId,

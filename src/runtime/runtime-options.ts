@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { resolveJobsOption, type JobsOptions } from '../triggers/jobs/runtime-jobs.js'
+import { resolveJobsOption, type JobsOptions } from '../triggers/jobs/background-options.js'
 import type { LoggerLike } from '../observability/logs.js'
 import type { MetricsOptions } from '../observability/metrics.js'
 import type { TracingOptions } from '../observability/tracing.js'
@@ -87,10 +87,19 @@ export interface RuntimeOptions {
    */
   storage?: StorageOption
   /**
-   * The root folder of `files` (each data scope gets a folder in it), or `'memory'`. Default
-   * `.fnbox/files`, or memory when `storage` is in memory.
+   * Where `files` live: `'database'` (the storage's database: every host sharing a server
+   * Postgres sees the same files; memory when `storage` is), a root folder (each data scope gets
+   * a folder in it; `'./database'` for a folder of that name), or `'memory'`. Default:
+   * `'database'` with server Postgres storage, `.fnbox/files` with PGlite, memory with memory
+   * storage (or a `memory://` PGlite).
+   *
+   * @example
+   * ```ts
+   * await createRuntime({ storage: { postgres: process.env.DATABASE_URL! } }) // files in the database
+   * await createRuntime({ storage: { postgres: process.env.DATABASE_URL! }, files: '/mnt/shared/files' }) // a folder
+   * ```
    */
-  files?: string
+  files?: 'database' | 'memory' | (string & {})
   /** The key that encrypts secrets at rest: 32 bytes, as 64 hex chars or base64. Default `FNBOX_SECRET_KEY`. */
   secrets?: { key?: string | Uint8Array }
   /** Your own stores in place of fnbox's (each an interface; see the `KvStore` family). */
@@ -230,7 +239,7 @@ export function resolveRuntimeOptions(options: RuntimeOptions = {}): ResolvedRun
 function resolveStorage(opts: RuntimeOptions, clock: Clock): () => Promise<Backend> {
   const storage = resolveStorageOption(opts.storage ?? { pglite: join('.fnbox', 'pglite') })
   if (opts.files !== undefined && (typeof opts.files !== 'string' || opts.files.length === 0)) {
-    throw invalidOption('options.files', "a folder or 'memory'", opts.files)
+    throw invalidOption('options.files', "'database', a folder or 'memory'", opts.files)
   }
   const secretsOpts = opts.secrets ?? {}
   if (typeof secretsOpts !== 'object' || secretsOpts === null)

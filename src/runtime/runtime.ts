@@ -34,7 +34,8 @@ import { Deployments } from './deployments.js'
 import { Invocations } from './invocation.js'
 import { resolveRuntimeOptions, type RuntimeOptions } from './runtime-options.js'
 import { collectStats, type RuntimeStats } from './stats.js'
-import { Background, jobStore, type HooksClient, type JobsClient } from '../triggers/jobs/runtime-jobs.js'
+import type { HooksClient, JobsClient } from '../triggers/jobs/clients.js'
+import { Background, jobStore } from '../triggers/jobs/runtime-jobs.js'
 import { announceSecretChange, listenSecretChanges } from '../host/secrets/notify.js'
 
 /** Options of {@link Runtime.close}. @public */
@@ -120,6 +121,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#background = new Background(
       {
         storage: backend,
+        clock,
         run: (name, exportName, args, run) => this.#invocations.background(name, exportName, args, run),
         onJobStart: (job, fn) =>
           this.emit('job:start', { id: job.id, task: job.task, attempt: job.attempt, function: fn }),

@@ -16,6 +16,7 @@ import { secretsDomain } from '../host/secrets/descriptor.js'
 import { SecretStore } from '../host/secrets/store.js'
 import type { SealedSecretStore } from '../host/secrets/types.js'
 import { SecretVault } from '../host/secrets/vault.js'
+import { FILES_IN_DATABASE } from '../host/files/types.js'
 import { checkKeys } from '../options.js'
 import { WriteGate } from './memory-gate.js'
 import { systemClock, type Clock } from '../clock.js'
@@ -91,7 +92,7 @@ export function resolveStorageOption(value: unknown): StorageOption {
 /** Resolved storage options. */
 export interface BackendOptions {
   storage: StorageOption
-  /** Root folder of `files`, or `'memory'`. */
+  /** Root folder of `files`, `'memory'`, or `'database'`. */
   files: string
   secretsKey: string | Uint8Array | undefined
   adapters: StorageAdapters
@@ -158,13 +159,14 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
   const stores = new Map<string, unknown>()
   const startsOnConnection = new Set<string>()
   for (const domain of OPENED_DOMAINS) {
-    const store =
-      adapters[domain.name] ?? own.stores.get(domain.name) ?? domain.standalone?.({ files: options.files, clock })
+    // The user's adapter, else a store the options keep outside the database (files in a
+    // folder), else the backend's own.
+    const adapter = adapters[domain.name]
+    const outside = adapter === undefined ? domain.standalone?.({ files: options.files, clock }) : undefined
+    const store = adapter ?? outside ?? own.stores.get(domain.name)
     if (store === undefined) throw new Error(`the ${domain.name} domain has no store on this backend`)
     stores.set(domain.name, store)
-    if (adapters[domain.name] === undefined && own.stores.has(domain.name) && options.storage !== 'memory') {
-      startsOnConnection.add(domain.name)
-    }
+    if (store === own.stores.get(domain.name) && options.storage !== 'memory') startsOnConnection.add(domain.name)
   }
   // A transaction spans the built-in stores of every transactional domain.
   const replaced = TRANSACTIONAL_DOMAINS.filter((d) => adapters[d.name] !== undefined).map((d) => d.name)
@@ -253,9 +255,14 @@ function memoryStores(clock: Clock): BuiltInStores {
   }
 }
 
-/** The default root of `files` for a storage option. */
+/**
+ * Where `files` live by default for a storage option: with server Postgres in the database
+ * (hosts sharing it must share files, not each keep a folder by surprise); with PGlite, which one
+ * process owns, in the folder `.fnbox/files` (in memory for a throwaway database); in memory.
+ */
 export function defaultFilesRoot(storage: StorageOption): string {
   if (storage === 'memory') return 'memory'
-  if ('pglite' in storage && storage.pglite.startsWith('memory://')) return 'memory'
+  if ('postgres' in storage) return FILES_IN_DATABASE
+  if (storage.pglite.startsWith('memory://')) return 'memory'
   return join('.fnbox', 'files')
 }

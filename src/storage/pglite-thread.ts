@@ -100,7 +100,19 @@ function pgliteThreadMain(): void {
       create(dir: string, options: unknown): Promise<Db & { dumpDataDir(c: string): Promise<Blob> }>
     }
     const extensions = { vector: vec.vector ?? vec.default?.vector }
-    if (!fresh || !template) return PGlite.create(data.dataDir, { extensions })
+    // bytea (OID 17) through Node's native hex codec: PGlite's own maps every byte through a
+    // JavaScript array and parseInt, ~2 MB/s (a 10 MiB file in the files table took 5.5 s to
+    // write and 2 s to read; with these, well under a second).
+    const bytea = {
+      serializers: {
+        17: (value: unknown) => {
+          if (!(value instanceof Uint8Array)) throw new Error('Invalid input for bytea type')
+          return '\\x' + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
+        },
+      },
+      parsers: { 17: (text: string) => new Uint8Array(Buffer.from(text.slice(2), 'hex')) },
+    }
+    if (!fresh || !template) return PGlite.create(data.dataDir, { extensions, ...bytea })
     let stored: Blob | undefined
     try {
       stored = new Blob([fs.readFileSync(template)])
@@ -117,7 +129,7 @@ function pgliteThreadMain(): void {
       }
       const before = new Set(entries())
       try {
-        return await PGlite.create(data.dataDir, { extensions, loadDataDir: stored })
+        return await PGlite.create(data.dataDir, { extensions, ...bytea, loadDataDir: stored })
       } catch {
         // A template that does not load is dropped, with what it left in the (fresh) folder.
         fs.rmSync(template, { force: true })
@@ -139,7 +151,7 @@ function pgliteThreadMain(): void {
     } finally {
       fs.rmSync(temp, { force: true })
     }
-    return PGlite.create(data.dataDir, { extensions, loadDataDir: tar })
+    return PGlite.create(data.dataDir, { extensions, ...bytea, loadDataDir: tar })
   })
   opened.then(
     (db) => {

@@ -1,7 +1,8 @@
 /**
- * The FileStore contract (src/testing/conformance/files.ts) on the files domain's stores (kept
- * outside the database whatever the storage: in memory, or in a folder), and what the disk store
- * and the path gate add to it.
+ * The FileStore contract (src/testing/conformance/files.ts) on the files domain's stores: in
+ * memory, in a folder, and in the database over the backend matrix (memory, PGlite, server
+ * Postgres); and what the disk store and the path gate add to it. What the database store adds
+ * is in test/host/files/postgres-files.test.ts.
  */
 import { spawnSync } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
@@ -15,6 +16,7 @@ import { systemClock } from '../../src/clock.js'
 import { filesDomain } from '../../src/host/files/descriptor.js'
 import { DiskFileStore, normalizeFilePath, normalizeFilePrefix } from '../../src/host/files/index.js'
 import { byUtf8, bytes, listAll, runFileStoreConformance } from '../../src/testing/conformance/files.js'
+import { testBackends } from '../helpers/backends.js'
 
 const invalidPath = (argument = 'path') => ({ code: 'ERR_INVALID_ARGUMENT', details: { argument } })
 
@@ -115,10 +117,20 @@ describe('compareCodePoints', () => {
 for (const root of ['memory', 'a folder']) {
   describe(`the ${root} file store`, () => {
     runFileStoreConformance(async () => {
-      if (root === 'memory') return filesDomain.standalone!({ files: 'memory', clock: systemClock })
+      if (root === 'memory') return filesDomain.standalone!({ files: 'memory', clock: systemClock })!
       const dir = await mkdtemp(join(tmpdir(), 'fnbox-files-'))
-      const store = filesDomain.standalone!({ files: join(dir, 'root'), clock: systemClock })
+      const store = filesDomain.standalone!({ files: join(dir, 'root'), clock: systemClock })!
       return { store, close: () => rm(dir, { recursive: true, force: true }) }
+    })
+  })
+}
+
+// `files: 'database'`: the storage's own store (memory, PGlite, server Postgres).
+for (const backend of await testBackends('files conformance')) {
+  describe.skipIf(backend.skip)(`the file store in the database, on ${backend.name}`, () => {
+    runFileStoreConformance(async () => {
+      const opened = await backend.open()
+      return { store: await opened.store(filesDomain), close: () => opened.close() }
     })
   })
 }

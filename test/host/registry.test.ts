@@ -70,6 +70,7 @@ describe('the domain registry', () => {
       '0003_secrets',
       '0010_jobs',
       '0011_kv_logged',
+      '0012_files',
     ])
   })
 

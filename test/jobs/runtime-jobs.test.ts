@@ -203,12 +203,30 @@ describe('jobs in the runtime: limits, versions, close, options', () => {
     await Promise.all(runtimes.splice(0).map((r) => r.close()))
   })
 
-  it('a job past limits.jobTimeoutMs fails with ERR_TIMEOUT (calls keep limits.timeoutMs)', async () => {
+  it('a job past limits.jobTimeoutMs fails with ERR_TIMEOUT naming that limit and its value (calls keep limits.timeoutMs)', async () => {
     const runtime = await open({})
-    await runtime.deploy('images', { ...DEPLOY, limits: { jobTimeoutMs: 200, timeoutMs: 5000 } })
+    const timeouts: unknown[] = []
+    runtime.on('invoke', (e) => {
+      if (e.error === 'ERR_TIMEOUT') timeouts.push(e.errorMessage)
+    })
+    await runtime.deploy('images', { ...DEPLOY, limits: { jobTimeoutMs: 200, timeoutMs: 1000 } })
     const { id } = await runtime.jobs.enqueue('slow', { ms: 2000 }, { maxAttempts: 1 })
     await expect.poll(() => runtime.jobs.get(id).then((j) => j?.state), { timeout: 10_000 }).toBe('dead')
-    expect((await runtime.jobs.get(id))?.lastError).toMatch(/ERR_TIMEOUT/)
+    expect((await runtime.jobs.get(id))?.lastError).toBe(
+      'ERR_TIMEOUT: the function ran past limits.jobTimeoutMs (200 ms)',
+    )
+    expect(timeouts).toEqual(['the function ran past limits.jobTimeoutMs (200 ms)'])
+    // A job's own timeoutMs is named as such.
+    const own = await runtime.jobs.enqueue('slow', { ms: 2000 }, { maxAttempts: 1, timeoutMs: 300 })
+    await expect.poll(() => runtime.jobs.get(own.id).then((j) => j?.state), { timeout: 10_000 }).toBe('dead')
+    expect((await runtime.jobs.get(own.id))?.lastError).toBe(
+      "ERR_TIMEOUT: the function ran past the job's timeoutMs (300 ms)",
+    )
+    // A call still runs under limits.timeoutMs, and says so.
+    await expect(runtime.call('images', 'slow', { ms: 3000 })).rejects.toMatchObject({
+      code: 'ERR_TIMEOUT',
+      details: { option: 'limits.timeoutMs', limit: 1000 },
+    })
     // A job's own timeoutMs wins over the function's limit.
     const long = await runtime.jobs.enqueue('slow', { ms: 50 }, { timeoutMs: 5000 })
     await expect.poll(() => runtime.jobs.get(long.id).then((j) => j?.state), { timeout: 10_000 }).toBe('completed')

@@ -2,48 +2,13 @@
 // Postgres: kill -9 mid-job, 2 hosts x 20 concurrency x 10,000 no-op jobs, and a per-second cron
 // on 3 hosts with one killed. The engine's own process tests (host-processes.test.ts) cover the
 // same with bare handlers, plus a stale (SIGSTOPped) worker and kill -9 on PGlite.
-import { fork, type ChildProcess } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
 import { testPostgres } from '../helpers/postgres.js'
+import { RuntimeHost } from './runtime-host-process.js'
 
 const server = await testPostgres('runtime_hosts')
-const SCRIPT = fileURLToPath(new URL('./fixtures/runtime-host.mjs', import.meta.url))
-
-type Message =
-  | { type: 'ready' | 'closed' | 'undeployed' }
-  | { type: 'started'; id: string; attempt: number }
-  | { type: 'ends'; ends: { id: string; attempt: number; kind: string }[] }
-  | { type: 'overlap'; id: string }
-  | { type: 'error'; message: string; during: string }
-
-class RuntimeHost {
-  readonly messages: Message[] = []
-  readonly exited: Promise<unknown>
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (m: Message) => this.messages.push(m))
-    this.exited = new Promise((resolve) => child.once('exit', resolve))
-  }
-  get ends() {
-    return this.messages.flatMap((m) => (m.type === 'ends' ? m.ends : []))
-  }
-  async until(match: (m: Message) => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (!this.messages.some(match)) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error('the host process exited')
-      if (Date.now() > deadline) throw new Error(`no such message within ${timeoutMs} ms`)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  }
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    this.child.send({ type: 'close' })
-    await this.exited
-  }
-}
-
 describe.skipIf(server.skip)('runtime processes on server Postgres', () => {
   let url: string
   let database: SqlDatabase
@@ -62,13 +27,7 @@ describe.skipIf(server.skip)('runtime processes on server Postgres', () => {
   })
 
   const start = async (config: Record<string, unknown>): Promise<RuntimeHost> => {
-    const child = fork(SCRIPT, [], {
-      env: { ...process.env, FNBOX_RUNTIME_HOST: JSON.stringify({ url, ...config }) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    const host = new RuntimeHost(child)
-    hosts.push(host)
-    await host.until((m) => m.type === 'ready', 60_000)
+    const host = await RuntimeHost.start({ url, ...config }, (started) => hosts.push(started))
     return host
   }
   const count = async (where: string): Promise<number> =>

@@ -180,6 +180,28 @@ describe('JobWorker', () => {
     await expect.poll(async () => (await store.get(next))?.state).toBe('completed')
   })
 
+  it('with backstopMs, aborts a job only that long after its limit, so the handler reports its own timeout first', async () => {
+    let signal: AbortSignal | undefined
+    const { store, worker, enqueue, ends, clock } = setup({
+      concurrency: 1,
+      backstopMs: 5000,
+      handler: (_job, s) => {
+        signal = s
+        return new Promise(() => {})
+      },
+    })
+    await worker.start()
+    const id = await enqueue('hang', { timeoutMs: 1500 })
+    await expect.poll(() => signal).toBeDefined()
+    clock.advance(1500 + 4999)
+    await settle()
+    expect(signal!.aborted).toBe(false)
+    clock.advance(1)
+    expect(signal!.aborted).toBe(true)
+    await expect.poll(() => ends.length).toBe(1)
+    expect(await store.get(id)).toMatchObject({ lastError: 'ERR_TIMEOUT: the job ran past its time limit (1500 ms)' })
+  })
+
   it('heartbeats keep a long job leased past its lease length; a cancel aborts it at the next beat', async () => {
     let signal: AbortSignal | undefined
     const done = deferred()

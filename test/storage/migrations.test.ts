@@ -47,7 +47,9 @@ describe.skipIf(server.skip)('migrations', () => {
     const url = await server.url('old')
     // The database as the releases before 0011 left it: kv UNLOGGED, with a row.
     const old = await openSql({ postgres: url, kv: { unlogged: true } })
-    await sql`delete from fnbox_migrations where name = '0011_kv_logged'`.execute(old.db)
+    // (and without the migrations after it: 0012_files' tables)
+    await sql`delete from fnbox_migrations where name >= '0011_kv_logged'`.execute(old.db)
+    await sql`drop table fnbox_files, fnbox_file_chunks`.execute(old.db)
     await sql`insert into fnbox_kv (scope, key, value) values ('s', 'k', '1')`.execute(old.db)
     expect(await kvPersistence(old.db)).toBe('unlogged')
     await old.close()

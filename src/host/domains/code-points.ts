@@ -17,3 +17,18 @@ export function compareCodePoints(a: string, b: string): number {
   }
   return a.length - b.length
 }
+
+/**
+ * The smallest string above every string that starts with `prefix` (code-point order), or
+ * `undefined` if there is none. A list by prefix scans `key >= prefix and key < successor`: a range on
+ * the primary key, where `LIKE` would need `%`, `_` and `\` escaped and might not use the index.
+ */
+export function successor(prefix: string): string | undefined {
+  const points = Array.from(prefix, (c) => c.codePointAt(0)!)
+  while (points.length > 0 && points[points.length - 1] === 0x10ffff) points.pop()
+  if (points.length === 0) return undefined
+  const last = points.pop()! + 1
+  // Surrogate code points never occur in stored text: step over them.
+  points.push(last === 0xd800 ? 0xe000 : last)
+  return String.fromCodePoint(...points)
+}

@@ -8,7 +8,7 @@
 import type { FileInfo, FileListOptions, FileListResult, FileStore } from './types.js'
 import { compareCodePoints } from '../domains/code-points.js'
 import { fileListPage, fileListQuery, matchesFileQuery } from './list.js'
-import { normalizeFilePath, writeConflict } from './path.js'
+import { normalizeFilePath, parentFolders, writeConflict } from './path.js'
 import { systemClock, type Clock } from '../../clock.js'
 
 interface StoredFile {
@@ -92,15 +92,6 @@ export class MemoryFileStore implements FileStore {
     }
     return scope
   }
-}
-
-/** `a/b/c.txt` → `['a', 'a/b']`. */
-function parentFolders(path: string): string[] {
-  const folders: string[] = []
-  for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1)) {
-    folders.push(path.slice(0, slash))
-  }
-  return folders
 }
 
 function info(path: string, file: StoredFile): FileInfo {

@@ -67,6 +67,15 @@ export function prefixFolder(prefix: string): string {
   return slash < 0 ? '' : prefix.slice(0, slash)
 }
 
+/** `a/b/c.txt` → `['a', 'a/b']`. */
+export function parentFolders(path: string): string[] {
+  const folders: string[] = []
+  for (let slash = path.indexOf('/'); slash >= 0; slash = path.indexOf('/', slash + 1)) {
+    folders.push(path.slice(0, slash))
+  }
+  return folders
+}
+
 /**
  * A write refused because the path is taken: a folder on its way is a file (or, on disk, a
  * symbolic link or other non-folder), or the path itself is a folder. The guest's mistake, so

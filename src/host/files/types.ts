@@ -44,3 +44,6 @@ export interface FileStore {
   /** True if the file existed. */
   delete(scope: string, path: string): Promise<boolean>
 }
+
+/** `createRuntime({ files })` naming the storage's own database as the place of files. */
+export const FILES_IN_DATABASE = 'database'

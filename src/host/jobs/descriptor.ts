@@ -19,7 +19,7 @@ export const jobsDomain = defineDomain<JobStore>({
   adapter: true,
   transactional: true,
   operations: JOBS_OPERATIONS as never,
-  memory: ({ gate }) => new MemoryJobStore({ gate }),
+  memory: ({ gate, clock }) => new MemoryJobStore({ gate, clock }),
   sql: async () => (await import('./sql.js')).jobsSql,
   guest: { name: 'jobs', client: './jobs/guest.js', types: JOBS_GUEST_TYPES, typeName: 'FnboxJobs' },
 })

@@ -10,6 +10,7 @@ import type { JsonValue } from '../domains/types.js'
 import type { KvListOptions, KvListResult, KvSetOptions, KvStore } from './types.js'
 import { decodeCursor, encodeCursor, expiryOf, incrOverflow, listLimit, notANumber } from './memory.js'
 import type { KvReadCache, ReadTicket } from './read-cache.js'
+import { successor } from '../domains/code-points.js'
 import { systemClock, type Clock } from '../../clock.js'
 
 // Statements of a fixed shape, as SQL text: a call only binds its parameters (no query builder).
@@ -65,21 +66,6 @@ const SWEEP = `with removed as (
 
 /** Postgres' SQLSTATE for a float8 result past its range. */
 const NUMERIC_VALUE_OUT_OF_RANGE = '22003'
-
-/**
- * The smallest string above every string that starts with `prefix` (code-point order), or
- * `undefined` if there is none. `list` scans `key >= prefix and key < successor`: a range on
- * the primary key, where `LIKE` would need `%`, `_` and `\` escaped and might not use the index.
- */
-function successor(prefix: string): string | undefined {
-  const points = Array.from(prefix, (c) => c.codePointAt(0)!)
-  while (points.length > 0 && points[points.length - 1] === 0x10ffff) points.pop()
-  if (points.length === 0) return undefined
-  const last = points.pop()! + 1
-  // Surrogate code points never occur in stored text: step over them.
-  points.push(last === 0xd800 ? 0xe000 : last)
-  return String.fromCodePoint(...points)
-}
 
 interface QueuedGet {
   scope: string

@@ -1,6 +1,6 @@
 /**
- * Background work in the runtime: what `deploy({ jobs, cron, hooks })` declares, `runtime.jobs`,
- * `runtime.hooks`, the guest's `jobs.enqueue`, and the host's one {@link JobWorker} and
+ * Background work in the runtime: what `deploy({ jobs, cron, hooks })` declares (checked in
+ * `background-options.ts`), `runtime.jobs` and `runtime.hooks` (`clients.ts`), the guest's `jobs.enqueue`, and the host's one {@link JobWorker} and
  * {@link CronScheduler} over the backend's job store (see docs/jobs.md).
  *
  * Every job runs as an export of a deployed function, through the runtime's own invocation path
@@ -13,33 +13,23 @@
  * @internal
  * @module
  */
-import { FnboxError, invalidOption } from '../../errors.js'
+import { FnboxError } from '../../errors.js'
 import type { JsonValue } from '../../host/domains/types.js'
 import {
   JOB_LIMITS,
   type ClaimedJob,
-  type EnqueueOptions,
-  type EnqueueResult,
-  type Job,
-  type JobListOptions,
   type JobEnqueuer,
-  type JobListResult,
   type JobRequest,
   type JobStore,
   type VersionGonePolicy,
 } from '../../host/jobs/jobs.js'
-import { jobId, listOptions, taskName, toJobRequest, type EnqueueContext } from '../../host/jobs/validate.js'
-import { checkKeys } from '../../options.js'
+import { jobId, listOptions, toJobRequest, type EnqueueContext } from '../../host/jobs/validate.js'
 import type { Backend } from '../../storage/backend.js'
-import { CronScheduler, parseSchedule, type CronCatchUp, type CronSchedule } from '../cron/scheduler.js'
-import {
-  hookFanOut,
-  hookJobs,
-  unwatchTable,
-  watchTable,
-  type HookSubscriber,
-  type TableEvents,
-} from '../hooks/table-hooks.js'
+import type { Clock } from '../../clock.js'
+import { CronScheduler, type CronSchedule } from '../cron/scheduler.js'
+import { hookFanOut, hookJobs, unwatchTable, watchTable, type HookSubscriber } from '../hooks/table-hooks.js'
+import { checkEvent, type BackgroundSpec, type JobContext, type JobsOptions } from './background-options.js'
+import type { HooksClient, JobsClient } from './clients.js'
 import { JobWorker, type JobOutcome, type JobRunEnd } from './worker.js'
 import type { BackgroundRun } from '../../runtime/invocation.js'
 
@@ -48,153 +38,6 @@ export const jobStore = (backend: Backend): JobStore => backend.stores.get('jobs
 
 /** The task of table hook jobs (see `table-hooks.ts`). */
 const TABLE_HOOK_TASK = 'fnbox.hook'
-/** Exports named in `jobs`, `cron` and `hooks`: identifiers, short enough to fit in a task name. */
-const EXPORT = /^[A-Za-z_$][A-Za-z0-9_$]{0,49}$/
-
-/**
- * The worker of a runtime: `createRuntime({ jobs: { concurrency, pollIntervalMs } })`, or `false`
- * for a host that only enqueues (and fires its cron slots) while other hosts run the jobs.
- *
- * @public
- */
-export interface JobsOptions {
-  /** Jobs this host runs at once. Default 10. */
-  concurrency?: number
-  /** How often the worker looks for jobs without a wake-up (and recovers expired leases), in ms. Default 1000. */
-  pollIntervalMs?: number
-  /** Lease of a running job, renewed every third of it; a dead host's jobs rerun after it. Default 30000. */
-  leaseMs?: number
-}
-
-/**
- * A task a function handles: its export, and what becomes of the jobs its version enqueued once
- * no host runs that version any more (default `'latest'`).
- *
- * @public
- */
-export interface JobHandlerOptions {
-  export: string
-  onVersionGone?: VersionGonePolicy
-}
-
-/**
- * A cron schedule of a function: `schedule` in croner syntax (5 fields, or 6 with seconds first),
- * read in `timezone` (IANA, default UTC). Each slot runs `export({ scheduledTime })` once across
- * every host sharing the database. `catchUp`: slots missed while no host ran: `'once'` (default)
- * runs the latest of them at start, `'skip'` none.
- *
- * @public
- */
-export interface CronOptions {
-  schedule: string
-  export: string
-  timezone?: string
-  catchUp?: CronCatchUp
-}
-
-/**
- * What a job's export gets as its second argument: `ctx.job`.
- *
- * @public
- */
-export interface JobContext {
-  job: {
-    id: string
-    task: string
-    /** This attempt, from 1. */
-    attempt: number
-    maxAttempts: number
-    /** When the job was due (ISO 8601): its `runAt`, a cron slot's time. */
-    scheduledTime: string
-  }
-}
-
-/** What a function declares at deploy (checked). */
-export interface BackgroundSpec {
-  jobs: Map<string, { export: string; onVersionGone: VersionGonePolicy }>
-  cron: CronOptions[]
-  hooks: Map<string, string>
-}
-
-/** The deploy options of background work, checked; undefined when the deploy declares none. */
-export function resolveBackgroundSpec(opts: Record<string, unknown>): BackgroundSpec | undefined {
-  if (opts.jobs === undefined && opts.cron === undefined && opts.hooks === undefined) return undefined
-  const spec: BackgroundSpec = { jobs: new Map(), cron: [], hooks: new Map() }
-  if (opts.jobs !== undefined) {
-    const jobs = record(opts.jobs, 'options.jobs')
-    for (const [task, value] of Object.entries(jobs)) {
-      const name = `options.jobs.${task}`
-      checkTask(task, name)
-      if (typeof value === 'string') {
-        spec.jobs.set(task, { export: exportName(value, name), onVersionGone: 'latest' })
-        continue
-      }
-      const handler = checkKeys(value, name, ['export', 'onVersionGone'])
-      const gone = handler.onVersionGone ?? 'latest'
-      if (gone !== 'latest' && gone !== 'dead') {
-        throw invalidOption(`${name}.onVersionGone`, "'latest' or 'dead'", gone)
-      }
-      spec.jobs.set(task, { export: exportName(handler.export, `${name}.export`), onVersionGone: gone })
-    }
-  }
-  if (opts.cron !== undefined) {
-    if (!Array.isArray(opts.cron)) throw invalidOption('options.cron', 'an array of { schedule, export }', opts.cron)
-    for (const [i, entry] of (opts.cron as unknown[]).entries()) {
-      const name = `options.cron[${i}]`
-      const c = checkKeys(entry, name, ['schedule', 'export', 'timezone', 'catchUp'])
-      if (typeof c.schedule !== 'string') throw invalidOption(`${name}.schedule`, 'a croner pattern', c.schedule)
-      if (c.timezone !== undefined && typeof c.timezone !== 'string') {
-        throw invalidOption(`${name}.timezone`, 'an IANA timezone', c.timezone)
-      }
-      const cron: CronOptions = { schedule: c.schedule, export: exportName(c.export, `${name}.export`) }
-      if (c.timezone !== undefined) cron.timezone = c.timezone as string
-      if (c.catchUp !== undefined) cron.catchUp = c.catchUp as CronCatchUp
-      parseSchedule({ id: '', job: undefined as never, ...cron }, name)
-      spec.cron.push(cron)
-    }
-  }
-  if (opts.hooks !== undefined) {
-    for (const [event, value] of Object.entries(record(opts.hooks, 'options.hooks'))) {
-      checkEvent(event, `options.hooks.${event}`)
-      spec.hooks.set(event, exportName(value, `options.hooks.${event}`))
-    }
-  }
-  return spec
-}
-
-/** The spec as plain data, for the version hash (a change of handlers is a new version). */
-export function specForHash(spec: BackgroundSpec | undefined): unknown {
-  if (!spec) return undefined
-  return { jobs: [...spec.jobs], cron: spec.cron, hooks: [...spec.hooks] }
-}
-
-function record(value: unknown, name: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidOption(name, 'an object', value)
-  }
-  return value as Record<string, unknown>
-}
-
-function exportName(value: unknown, name: string): string {
-  if (typeof value !== 'string' || !EXPORT.test(value)) {
-    throw invalidOption(name, 'the name of an export of the function (an identifier of at most 50 chars)', value)
-  }
-  return value
-}
-
-function checkTask(task: string, name: string): void {
-  try {
-    taskName(task, name)
-  } catch {
-    throw invalidOption(name, 'a task name: letters, digits and _ $ . : / - (at most 128 bytes)', task)
-  }
-  if (task.startsWith('fnbox.')) throw invalidOption(name, 'a task name not starting with "fnbox." (reserved)', task)
-}
-
-function checkEvent(event: string, name: string): void {
-  taskName(event, name)
-}
-
 /** A task this host runs: the function and export that run it. */
 interface Route {
   function: string
@@ -208,6 +51,12 @@ interface Route {
 export interface BackgroundHost {
   storage(): Promise<Backend>
   /**
+   * The runtime's clock: the worker's polls, heartbeats and backstops and the cron schedules run
+   * on it (a test clock drives them; job times are the store's: the memory store's is this clock
+   * too, Postgres' is the database's).
+   */
+  clock?: Clock
+  /**
    * Runs `exportName` of function `name` with `args` under the function's `limits.jobTimeoutMs`
    * (or `timeoutMs`), as a call; `signal` aborts it. Rejects as `runtime.call` does.
    */
@@ -215,74 +64,6 @@ export interface BackgroundHost {
   onJobStart?(job: ClaimedJob, fn: string | undefined): void
   onJobEnd?(job: ClaimedJob, fn: string | undefined, end: JobRunEnd): void
   onError?(error: unknown, during: string): void
-}
-
-/**
- * Jobs of the runtime's store: enqueue, read, cancel, list. Arguments are checked as the guest's
- * are (typed `FnboxError`s naming the argument and the limit).
- *
- * @example
- * ```ts
- * const { id } = await runtime.jobs.enqueue('export', { userId: 42 }, { key: 'export:42' })
- * const job = await runtime.jobs.get(id) // { state: 'queued' | 'running' | 'completed' | ... }
- * ```
- * @public
- */
-export interface JobsClient {
-  /** Stores a job of `task`; resolves once it is durable. */
-  enqueue(task: string, payload?: unknown, options?: EnqueueOptions): Promise<EnqueueResult>
-  /** The job, or undefined (unknown id, or swept after its retention). */
-  get(id: string): Promise<Job | undefined>
-  /** Cancels a job that has not finished: true if this call cancelled it. */
-  cancel(id: string): Promise<boolean>
-  /** Jobs in creation order, filtered by `state` and `task`, a page at a time. */
-  list(options?: JobListOptions): Promise<JobListResult>
-}
-
-/**
- * App and database hooks: functions subscribe at deploy (`hooks: { 'order.created': 'onOrder' }`).
- *
- * @example
- * ```ts
- * await runtime.hooks.run('order.validate', order) // now; rejects if a subscriber throws
- * await runtime.hooks.emit('order.created', order) // one durable job per subscriber
- * await runtime.hooks.watchTable('public.orders', { insert: 'order.created' })
- * ```
- * @public
- */
-export interface HooksClient {
-  /**
-   * Runs every subscriber of `event` now, at once, each `export(payload, { event })`; rejects
-   * with the first failure once all have settled (a "before" hook can veto the host's operation).
-   */
-  run(event: string, payload?: unknown): Promise<void>
-  /** Enqueues one job per subscriber (at-least-once, with retries), together: all or none. */
-  emit(event: string, payload?: unknown): Promise<{ ids: string[] }>
-  /**
-   * Installs a trigger on a table of the host's database (PGlite or server Postgres storage):
-   * each row change of a listed operation emits its event in the changing transaction, as one
-   * job per subscriber; a rolled-back change emits nothing. `TRUNCATE` emits nothing.
-   */
-  watchTable(table: string, events: TableEvents): Promise<void>
-  /** Removes the trigger of `watchTable`. */
-  unwatchTable(table: string): Promise<void>
-}
-
-export function resolveJobsOption(value: unknown): JobsOptions | false {
-  if (value === false) return false
-  if (value === undefined) return {}
-  const opts = checkKeys(value, 'options.jobs', ['concurrency', 'pollIntervalMs', 'leaseMs'])
-  for (const [key, min] of [
-    ['concurrency', 1],
-    ['pollIntervalMs', 10],
-    ['leaseMs', 100],
-  ] as const) {
-    const v = opts[key]
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) {
-      throw invalidOption(`options.jobs.${key}`, `an integer of at least ${min}`, v)
-    }
-  }
-  return opts as JobsOptions
 }
 
 interface Deployed {
@@ -463,13 +244,17 @@ export class Background {
       const options = this.#options || {}
       const worker = new JobWorker({
         store: jobStore(backend),
+        ...(this.#host.clock ? { clock: this.#host.clock } : {}),
         handler: (job, signal) => this.#handle(job, signal),
         tasks: [],
         concurrency: options.concurrency,
         pollIntervalMs: options.pollIntervalMs,
         leaseMs: options.leaseMs,
-        // Each run has its function's own limit (`limits.jobTimeoutMs`) as its deadline.
+        // Each run has its function's own limit (`limits.jobTimeoutMs`) as its deadline, or the
+        // job's `timeoutMs`, which the sandbox enforces too: its error names the option, and the
+        // worker's timer (5 s later) is a backstop.
         timeoutMs: JOB_LIMITS.maxTimeoutMs,
+        backstopMs: 5000,
         events: {
           onError: (err, during) => this.#host.onError?.(err, during),
           onJobStart: (job) => this.#host.onJobStart?.(job, this.#routes.get(job.task)?.function),
@@ -490,6 +275,7 @@ export class Background {
       const backend = await this.#host.storage()
       return new CronScheduler({
         store: jobStore(backend),
+        ...(this.#host.clock ? { clock: this.#host.clock } : {}),
         onError: (err) => this.#host.onError?.(err, 'cron'),
       })
     })().catch((err: unknown) => {

@@ -73,6 +73,12 @@ export interface JobWorkerOptions {
   leaseMs?: number
   /** Time limit of a job without its own `timeoutMs`. Default 15 minutes. */
   timeoutMs?: number
+  /**
+   * Added to every job's limit before the worker aborts it, in ms. Default 0. For a handler that
+   * enforces the job's limit itself (the runtime's sandbox deadline): its own timeout error, which
+   * names the option to raise, arrives first, and the worker's timer stays a backstop.
+   */
+  backstopMs?: number
   /** How long an aborted handler keeps its slot at most, in ms. Default 5000. */
   abortGraceMs?: number
   /** Delete finished jobs past their retention this often, in ms. Default 60,000. */
@@ -117,6 +123,7 @@ export class JobWorker {
   readonly #pollMs: number
   readonly #leaseMs: number
   readonly #timeoutMs: number
+  readonly #backstopMs: number
   readonly #graceMs: number
   readonly #sweepMs: number
   readonly #batchSize: number
@@ -148,6 +155,7 @@ export class JobWorker {
     this.#pollMs = positive(options.pollIntervalMs ?? 1000, 'pollIntervalMs')
     this.#leaseMs = positive(options.leaseMs ?? 30_000, 'leaseMs')
     this.#timeoutMs = positive(options.timeoutMs ?? 15 * 60_000, 'timeoutMs')
+    this.#backstopMs = positive(options.backstopMs ?? 0, 'backstopMs', 0)
     this.#graceMs = positive(options.abortGraceMs ?? 5000, 'abortGraceMs', 0)
     this.#sweepMs = positive(options.sweepIntervalMs ?? 60_000, 'sweepIntervalMs')
     this.#batchSize = positive(options.batchSize ?? this.#concurrency, 'batchSize')
@@ -271,7 +279,7 @@ export class JobWorker {
       const message = `ERR_TIMEOUT: the job ran past its time limit (${limitMs} ms)`
       this.#abort(run, new FnboxError('ERR_TIMEOUT', message, { details: { limit: limitMs } }))
       this.#decide(run, { kind: 'failed', error: message })
-    }, limitMs)
+    }, limitMs + this.#backstopMs)
     // Aborted: the handler has abortGraceMs to settle before its slot is taken back.
     controller.signal.addEventListener('abort', () => {
       timers.grace = this.#clock.setTimeout(run.free, this.#graceMs)
