@@ -49,8 +49,11 @@ declare module 'fnbox:host' {
   }
   /** Key-value store with expiry. Keys: non-empty strings up to 512 bytes; values: JSON up to 1 MiB. */
   export interface FnboxKv {
-    /** The value, or `null` when the key is absent or expired. */
-    get<T extends JsonValue = JsonValue>(key: string): Promise<T | null>
+    /**
+     * The value, or `undefined` when the key is absent or expired: `null` is a value a key can
+     * hold (as on the host, `runtime.kv.get`).
+     */
+    get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>
     set(key: string, value: JsonValue, options?: KvSetOptions): Promise<void>
     /** True when a live entry was removed. */
     delete(key: string): Promise<boolean>
@@ -124,11 +127,12 @@ declare module 'fnbox:host' {
   }
   /** Files of the function's scope. Paths are relative and `/`-separated; `..`, `\`, `%2e`... are refused. */
   export interface FnboxFiles {
-    /** The bytes, or `null` when there is no such file. */
-    read(path: string): Promise<ArrayBuffer | null>
+    /** The bytes, or `undefined` when there is no such file (as on the host). */
+    read(path: string): Promise<ArrayBuffer | undefined>
     /** Creates or replaces a file (up to 16 MiB); a string is written as UTF-8. */
     write(path: string, data: string | ArrayBuffer | ArrayBufferView): Promise<FileInfo>
-    stat(path: string): Promise<FileInfo | null>
+    /** Its size and date, or `undefined` when there is no such file. */
+    stat(path: string): Promise<FileInfo | undefined>
     delete(path: string): Promise<boolean>
     list(options?: {
       prefix?: string

@@ -2,10 +2,22 @@ import { defineConfig } from 'tsup'
 import { guestSourcePlugin } from './build/guest-source.js'
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', worker: 'src/sandbox/worker.ts', cli: 'src/cli.ts', testing: 'src/testing/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    worker: 'src/sandbox/worker.ts',
+    cli: 'src/cli.ts',
+    testing: 'src/testing/index.ts',
+    'testing-conformance': 'src/testing/conformance/index.ts',
+  },
   format: ['esm', 'cjs'],
-  // vitest stays external (a peer dependency): only `fnbox/testing` imports it.
-  dts: { entry: { index: 'src/index.ts', testing: 'src/testing/index.ts' } },
+  // vitest stays external (a peer dependency): only `fnbox/testing/conformance` imports it.
+  dts: {
+    entry: {
+      index: 'src/index.ts',
+      testing: 'src/testing/index.ts',
+      'testing-conformance': 'src/testing/conformance/index.ts',
+    },
+  },
   target: 'node20',
   platform: 'node',
   sourcemap: true,

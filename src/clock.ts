@@ -139,11 +139,28 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Resolves after `ms` on `clock`; rejects with `signal.reason` when it aborts first. @internal */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * A clock that wants to know when someone waits on it (fnbox/testing's, to say when a wait no
+ * test advances holds a call): called at the start of the wait, the result at its end.
+ * @internal
+ */
+export const CLOCK_WAIT = Symbol.for('fnbox.clockWait')
+
+/** A clock with {@link CLOCK_WAIT}. @internal */
+export interface WatchedClock extends Clock {
+  [CLOCK_WAIT](ms: number, what: string): () => void
+}
+
+/**
+ * Resolves after `ms` on `clock`; rejects with `signal.reason` when it aborts first. `what`
+ * names the wait (`'a retry backoff'`) for a clock that watches waits.
+ * @internal
+ */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal, what = 'a wait'): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason)
   if (ms <= 0) return Promise.resolve()
-  return new Promise((resolve, reject) => {
+  const watched = (clock as Partial<WatchedClock>)[CLOCK_WAIT]?.call(clock, ms, what)
+  return new Promise<void>((resolve, reject) => {
     const timer = clock.setTimeout(() => {
       stop()
       resolve()
@@ -154,5 +171,5 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
           reject(signal.reason)
         })
       : () => {}
-  })
+  }).finally(() => watched?.())
 }

@@ -10,8 +10,12 @@
  * @internal
  * @module
  */
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { dirname, relative, resolve } from 'node:path'
+import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type * as TS from 'typescript'
 import { FnboxError } from '../errors.js'
@@ -50,6 +54,9 @@ export interface TypeCheckResult {
 export async function typeCheck(entry: string, cwd = process.cwd()): Promise<TypeCheckResult> {
   const file = resolve(cwd, entry)
   const ts = await loadTypeScript(dirname(file))
+  // TypeScript 7 (the native compiler) has no JavaScript compiler API (its main export is only
+  // its version): its `tsc` checks instead.
+  if (typeof ts.createProgram !== 'function') return typeCheckWithTsc(file, cwd, dirname(file))
   const show = (f: string): string => relative(cwd, f) || f
   const diagnostics: TS.Diagnostic[] = []
   const configFile = ts.findConfigFile(dirname(file), ts.sys.fileExists)
@@ -72,7 +79,7 @@ export async function typeCheck(entry: string, cwd = process.cwd()): Promise<Typ
   const roots = [file]
   // `fnbox:host` is declared by fnbox/guest: add it unless the config lists it already.
   if (!(options.types ?? []).some((t) => t === 'fnbox/guest' || t.startsWith('fnbox/guest/'))) {
-    roots.push(fileURLToPath(new URL('../guest.d.ts', import.meta.url)))
+    roots.push(GUEST_TYPES())
   }
   const program = ts.createProgram(roots, { ...options, noEmit: true })
   diagnostics.push(...ts.getPreEmitDiagnostics(program))
@@ -91,17 +98,96 @@ export async function typeCheck(entry: string, cwd = process.cwd()): Promise<Typ
   }
 }
 
-/** The `typescript` package installed for `dir`'s project. */
-async function loadTypeScript(dir: string): Promise<typeof TS> {
-  let path: string
+/** fnbox's guest types (`fnbox/guest`, which declares `fnbox:host`), beside dist/. */
+const GUEST_TYPES = (): string => fileURLToPath(new URL('../guest.d.ts', import.meta.url))
+
+/**
+ * Type-checks `file` with the project's `tsc` command: a config of the check's own, written
+ * beside the project's tsconfig.json (so `types` and `extends` resolve as they do for it) and
+ * removed after, extends it with the entry and the guest types as the only files.
+ */
+async function typeCheckWithTsc(file: string, cwd: string, dir: string): Promise<TypeCheckResult> {
+  const pkg = typeScriptPackage(dir)
+  const { version, bin } = JSON.parse(readFileSync(pkg, 'utf8')) as { version: string; bin: { tsc: string } }
+  const configFile = findUp(dirname(file), 'tsconfig.json')
+  const home = configFile === undefined ? dirname(file) : dirname(configFile)
+  const config = join(home, `.fnbox-check-${randomBytes(4).toString('hex')}.json`)
+  const files = [file, GUEST_TYPES()]
+  await writeFile(
+    config,
+    JSON.stringify(
+      configFile === undefined
+        ? { compilerOptions: DEFAULTS, files, include: [] }
+        : { extends: `./${basename(configFile)}`, compilerOptions: { noEmit: true }, files, include: [] },
+    ),
+  )
+  let output: string
   try {
-    path = createRequire(resolve(dir, 'noop.js')).resolve('typescript')
+    output = await new Promise<string>((done) =>
+      execFile(
+        process.execPath,
+        [join(dirname(pkg), bin.tsc), '-p', config, '--pretty', 'false'],
+        { cwd, maxBuffer: 64 * 1024 * 1024 },
+        (_error, stdout, stderr) => done(`${stdout}${stderr}`),
+      ),
+    )
+  } finally {
+    await rm(config, { force: true })
+  }
+  const diagnostics = parseTscOutput(output)
+  return {
+    diagnostics,
+    errors: diagnostics.filter((d) => / - error TS\d+:|^error TS\d+:/.test(d)).length,
+    config: configFile === undefined ? undefined : relative(cwd, configFile) || configFile,
+    version,
+  }
+}
+
+/**
+ * `tsc --pretty false` lines (`src/a.ts(3,7): error TS2322: text`, continuation lines indented)
+ * in the form the API path prints (`src/a.ts:3:7 - error TS2322: text`).
+ */
+export function parseTscOutput(output: string): string[] {
+  const lines: string[] = []
+  for (const line of output.split(/\r?\n/)) {
+    if (line.trim() === '') continue
+    const located = /^(.+?)\((\d+),(\d+)\): (error|warning|message) (TS\d+): (.*)$/.exec(line)
+    if (located) {
+      const [, path, row, column, category, code, text] = located
+      lines.push(`${path}:${row}:${column} - ${category} ${code}: ${text}`)
+    } else if (/^\s/.test(line) && lines.length > 0) {
+      lines[lines.length - 1] += `\n  ${line.trim()}`
+    } else {
+      lines.push(line)
+    }
+  }
+  return lines
+}
+
+/** The nearest `name` in `dir` or a folder above it. */
+function findUp(dir: string, name: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, name))) return join(at, name)
+    if (dirname(at) === at) return undefined
+  }
+}
+
+/** The package.json of the `typescript` package installed for `dir`'s project. */
+function typeScriptPackage(dir: string): string {
+  try {
+    return createRequire(resolve(dir, 'noop.js')).resolve('typescript/package.json')
   } catch {
     throw new FnboxError(
       'ERR_NOT_FOUND',
       `--check needs TypeScript in the project (none resolves from ${relative(process.cwd(), dir) || '.'}/): npm install --save-dev typescript`,
     )
   }
+}
+
+/** The `typescript` package installed for `dir`'s project. */
+async function loadTypeScript(dir: string): Promise<typeof TS> {
+  typeScriptPackage(dir) // throws ERR_NOT_FOUND, saying how to install it
+  const path = createRequire(resolve(dir, 'noop.js')).resolve('typescript')
   const mod = (await import(pathToFileURL(path).href)) as typeof TS & { default?: typeof TS }
   return mod.default ?? mod
 }

@@ -47,7 +47,7 @@ const LATER_KEYS = ['routes']
 // Computed when first needed: the runtime imports this module (runtime.load), and in the CommonJS
 // build a module-level read of DEPLOY_KEYS ran before the runtime's modules had defined it.
 const functionKeys = (): readonly string[] => [
-  ...new Set([...DEPLOY_KEYS.filter((k) => k !== 'code' && k !== 'sourceMap'), ...LATER_KEYS]),
+  ...new Set([...DEPLOY_KEYS.filter((k) => k !== 'code' && k !== 'sourceMap' && k !== 'inputs'), ...LATER_KEYS]),
 ]
 const BUNDLE_KEYS = ['minify', 'define', 'external']
 const TOP_KEYS = ['$schema', 'functions']

@@ -42,6 +42,34 @@ export interface DevServer {
   close(timeoutMs?: number): Promise<void>
 }
 
+/** Whether a function may use data before it is bundled: its entry names fnbox:host, or it has secrets. */
+async function mayUseData(functions: readonly ManifestFunction[]): Promise<boolean> {
+  const texts = await Promise.all(functions.map((fn) => readFile(fn.entry, 'utf8').catch(() => '')))
+  return functions.some((fn, i) => fn.deploy.secrets !== undefined || texts[i]!.includes('fnbox:host'))
+}
+
+/**
+ * Opens the storage (any store call does; a read of an absent key changes nothing), saying what
+ * it does first: a first start on this machine (no template of a migrated database yet) runs
+ * initdb and the migrations, ~10-20 s that must not look like a hang.
+ */
+async function openStorage(runtime: Runtime, storage: Exclude<StorageOption, 'memory'>, print: (line: string) => void) {
+  const started = Date.now()
+  if ('pglite' in storage) {
+    const { existsSync } = await import('node:fs')
+    const { schemaTemplate } = await import('../storage/sql.js')
+    const template = await schemaTemplate()
+    if (existsSync(join(storage.pglite, 'PG_VERSION'))) print('starting the embedded database...')
+    else if (template !== undefined && existsSync(template))
+      print(`creating the embedded database in ${storage.pglite}...`)
+    else print('creating the embedded database, the first time on this machine (initdb and the tables: 10-20 s)...')
+  } else {
+    print('connecting to Postgres...')
+  }
+  await runtime.kv.get('fnbox-dev:start')
+  print(`database ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+}
+
 /** The folder of the dev server's own data, inside the functions folder. */
 const DATA_DIR = '.fnbox'
 const MANIFEST_KEY = '\0manifest'
@@ -94,20 +122,19 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       for (const frame of frames) print(`    ${frame.trim()}`)
     })
 
+    // The database starts while the functions bundle when an entry names fnbox:host (or a
+    // function has secrets): its start is most of a first start, and bundling needs no storage.
+    let opening: Promise<void> | undefined
+    const open = async (): Promise<void> => {
+      if (storage === 'memory') return
+      opening ??= openStorage(runtime, storage, print)
+      await opening
+    }
+    if (await mayUseData(manifest.functions)) void open().catch(() => undefined) // awaited below
     const bundles = await loop.bundleAll(manifest.functions)
     const usesData =
       bundles.some((b) => b?.code.includes('fnbox:host')) || manifest.functions.some((f) => f.deploy.secrets)
-    if (storage !== 'memory' && usesData) {
-      const started = Date.now()
-      print(
-        'pglite' in storage
-          ? 'starting the embedded database (first start can take a few seconds)...'
-          : 'connecting to Postgres...',
-      )
-      // Any store call opens the storage; a read of an absent key changes nothing.
-      await runtime.kv.get('fnbox-dev:start')
-      print(`database ready in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-    }
+    if (usesData || opening) await open()
     for (const [i, fn] of manifest.functions.entries()) {
       const bundled = bundles[i]
       if (bundled) await loop.deploy(fn, bundled)

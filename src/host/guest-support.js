@@ -16,6 +16,3 @@ export function jsonArg(value, what) {
   }
   return value
 }
-
-/** `undefined` (absent) as the `null` guests get for "no such item". */
-export const orNull = (v) => (v === undefined ? null : v)

@@ -414,6 +414,7 @@ export class Executor {
       case 'synced':
         this.#syncs.get(msg.id)?.(msg.next)
         this.#syncs.delete(msg.id)
+        this.#holdWhileBusy()
         break
       case 'ready':
         break
@@ -438,13 +439,18 @@ export class Executor {
     const id = this.#nextSync++
     return new Promise((resolve) => {
       this.#syncs.set(id, resolve)
+      this.#holdWhileBusy()
       this.#post({ t: 'sync', id })
     })
   }
 
-  /** Refs the thread while a call or a creation is pending, unrefs it once none is. */
+  /**
+   * Refs the thread while a call, a creation or a test clock's sync is pending, unrefs it once
+   * none is (a script awaiting `clock.advance` on an idle runtime would otherwise exit with 13,
+   * its await unsettled).
+   */
   #holdWhileBusy(): void {
-    if (this.#inflight.size > 0 || this.#creating.size > 0) this.#worker.ref()
+    if (this.#inflight.size > 0 || this.#creating.size > 0 || this.#syncs.size > 0) this.#worker.ref()
     else this.#worker.unref()
   }
 

@@ -97,6 +97,8 @@ export interface RetryHooks {
   onRetry?(error: unknown, retry: number, failover: boolean): void
   signal?: AbortSignal
   clock?: Clock
+  /** What is retried, for a clock that watches waits (`'a retry of a guest fetch'`). */
+  what?: string
 }
 
 /**
@@ -150,7 +152,7 @@ export function retrying<T>(
       hooks.onRetry?.(error, retries, false)
       const delayMs = backoffDelayMs(policy, retries)
       retries++
-      await sleep(clock, delayMs + next.extraMs, hooks.signal)
+      await sleep(clock, delayMs + next.extraMs, hooks.signal, hooks.what ?? 'a retry backoff')
     },
     shouldConsumeRetry: ({ error }) => (error as { [FAILOVER]?: boolean })[FAILOVER] !== true,
     shouldRetry: ({ error }) => {

@@ -346,6 +346,7 @@ export class Egress {
         maxFailovers: Math.max(0, (credentials?.settings.secrets.length ?? 1) - 1),
         retryAfterMs: (err) => (err instanceof FailedResponse ? err.retryAfterMs : undefined),
         maxWaitMs: () => deadline.remaining(),
+        what: `a retry of a guest fetch to ${target.origin}`,
         onRetry: (err, _n, failover) => {
           if (err instanceof FailedResponse) err.response.cancel()
           if (failover) target.failovers++

@@ -57,6 +57,12 @@ export interface DeployOptions {
    * `invoke` events are mapped through it to the original files. Filled in for `entry`.
    */
   sourceMap?: string
+  /**
+   * The files the bundle was made of, as {@link bundle} returns them. Not used by the deploy:
+   * accepted so that `bundle()`'s result deploys as it is, `deploy(name, await bundle(entry))`
+   * or `{ ...(await bundle(entry)), allowedHosts }`.
+   */
+  inputs?: Readonly<Record<string, number>>
   /** Overrides of the runtime's limits for this function. */
   limits?: Partial<Limits>
   /** Overrides of the runtime's pool options for this function. */
@@ -118,6 +124,7 @@ export const DEPLOY_KEYS = [
   'entry',
   'bundle',
   'sourceMap',
+  'inputs',
   'limits',
   'pool',
   'allowedHosts',
@@ -190,6 +197,9 @@ export async function resolveDeploy(
     sourceMap ??= bundled.sourceMap
   }
   if (typeof code !== 'string' || code.length === 0) throw invalidOption('options.code', 'a non-empty string', code)
+  if (opts.inputs !== undefined && (typeof opts.inputs !== 'object' || opts.inputs === null)) {
+    throw invalidOption('options.inputs', "an object (bundle()'s inputs)", opts.inputs)
+  }
   if (sourceMap !== undefined && typeof sourceMap !== 'string') {
     throw invalidOption('options.sourceMap', 'a source map (JSON string)', sourceMap)
   }

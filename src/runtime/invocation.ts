@@ -121,6 +121,7 @@ export class Invocations {
       policy,
       {
         clock: this.#ctx.defaults.clock,
+        what: `a retry of runtime.call('${name}', '${exportName}')`,
         retryable: (err) => isFnboxError(err) && policy.on.has(err.code),
         retryAfterMs: (err) =>
           isFnboxError(err) && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined,

@@ -83,7 +83,7 @@ function findProblem(value: unknown, parents: object[]): Problem | undefined {
       const name = (object.constructor as { name?: unknown } | undefined)?.name
       return {
         path: [],
-        what: `${typeof name === 'string' && name ? `a ${name}` : 'a class instance'} (not a plain object)`,
+        what: `${typeof name === 'string' && name ? `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}` : 'a class instance'} (not a plain object)`,
       }
     }
     const record = object as Record<string, unknown>

@@ -127,6 +127,19 @@ export function guestError(
   if (name === 'FnboxExportNotFound') {
     return new InvocationFailure({ code: 'ERR_NOT_FOUND', message }, false)
   }
+  if (name === 'FnboxResultNotJson') {
+    const problem = resultProblem(message)
+    if (problem) {
+      return new InvocationFailure(
+        {
+          code: 'ERR_GUEST_EXCEPTION',
+          message: `the function's result must be a JSON value: ${problem.path}: ${problem.what}`,
+          details: { name, path: problem.path, value: problem.what }, // its stack is the prelude's
+        },
+        false,
+      )
+    }
+  }
   if (message === 'stack overflow') {
     return new InvocationFailure(
       { code: 'ERR_STACK_OVERFLOW', message: 'the function exceeded its stack (limits.maxStackKb)' },
@@ -137,6 +150,18 @@ export function guestError(
     { code: fallback, message: `${name}: ${message}`, details: { name, guestMessage: message, stack } },
     fallback === 'ERR_DEPLOY_FAILED',
   )
+}
+
+/** The path and problem the prelude's `resultJson` put in its error's message. */
+function resultProblem(message: string): { path: string; what: string } | undefined {
+  try {
+    const parsed = JSON.parse(message) as { path?: unknown; what?: unknown }
+    return typeof parsed.path === 'string' && typeof parsed.what === 'string'
+      ? { path: parsed.path, what: parsed.what }
+      : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function safeString(value: unknown): string {

@@ -26,14 +26,22 @@ export interface PgliteSession {
   query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>
 }
 
-type ToThread = { t: 'query'; id: number; sql: string; params: unknown[] } | { t: 'close'; id: number }
+type ToThread =
+  { t: 'query'; id: number; sql: string; params: unknown[] } | { t: 'close'; id: number } | { t: 'dump'; id: number }
 
 type FromThread =
-  | { t: 'ready'; error?: SerializedDbError }
+  | { t: 'ready'; error?: SerializedDbError; origin?: PgliteOrigin }
   | { t: 'result'; id: number; rows: unknown[]; affectedRows?: number }
   | { t: 'error'; id: number; error: SerializedDbError }
   | { t: 'closed'; id: number }
+  | { t: 'dumped'; id: number; bytes: Uint8Array }
   | { t: 'notify'; channel: string; payload: string }
+
+/**
+ * Where an open database came from: its folder (`'existing'`), the template of a migrated one
+ * (`'schema'`), the template of a fresh cluster (`'cluster'`), or `initdb`.
+ */
+export type PgliteOrigin = 'existing' | 'schema' | 'cluster' | 'initdb'
 
 /** A database error as plain data: its message and fields (`code` is the SQLSTATE). */
 type SerializedDbError = Record<string, unknown> & { message: string; name: string }
@@ -44,10 +52,12 @@ interface ThreadData {
   vector: string
   /** The tarball of a fresh cluster a new database starts from (made by the first one). */
   template: string | undefined
+  /** The tarball of a migrated database a new one starts from, when there is one (see sql.ts). */
+  schema: string | undefined
 }
 
 interface Pending {
-  resolve(value: { rows: unknown[]; affectedRows?: number }): void
+  resolve(value: { rows: unknown[]; affectedRows?: number; bytes?: Uint8Array }): void
   reject(err: unknown): void
 }
 
@@ -95,9 +105,11 @@ function pgliteThreadMain(): void {
   const fs = process.getBuiltinModule('node:fs')
   const template = data.template
   const fresh = data.dataDir.startsWith('memory://') || !fs.existsSync(`${data.dataDir}/PG_VERSION`)
-  const opened: Promise<Db> = Promise.all([load(data.pglite), load(data.vector)]).then(async ([lite, vec]) => {
+  let origin: PgliteOrigin = fresh ? 'initdb' : 'existing'
+  type Lite = Db & { dumpDataDir(c: string): Promise<Blob> }
+  const opened: Promise<Lite> = Promise.all([load(data.pglite), load(data.vector)]).then(async ([lite, vec]) => {
     const PGlite = (lite.PGlite ?? lite.default?.PGlite) as {
-      create(dir: string, options: unknown): Promise<Db & { dumpDataDir(c: string): Promise<Blob> }>
+      create(dir: string, options: unknown): Promise<Lite>
     }
     const extensions = { vector: vec.vector ?? vec.default?.vector }
     // bytea (OID 17) through Node's native hex codec: PGlite's own maps every byte through a
@@ -112,14 +124,19 @@ function pgliteThreadMain(): void {
       },
       parsers: { 17: (text: string) => new Uint8Array(Buffer.from(text.slice(2), 'hex')) },
     }
-    if (!fresh || !template) return PGlite.create(data.dataDir, { extensions, ...bytea })
-    let stored: Blob | undefined
-    try {
-      stored = new Blob([fs.readFileSync(template)])
-    } catch {
-      stored = undefined // none yet (or unreadable)
-    }
-    if (stored) {
+    if (!fresh) return PGlite.create(data.dataDir, { extensions, ...bytea })
+    // A migrated database's template first (its tables made), else a fresh cluster's.
+    for (const [file, kind] of [
+      [data.schema, 'schema'],
+      [template, 'cluster'],
+    ] as const) {
+      if (!file) continue
+      let stored: Blob | undefined
+      try {
+        stored = new Blob([fs.readFileSync(file)])
+      } catch {
+        continue // none yet (or unreadable)
+      }
       const entries = (): string[] => {
         try {
           return data.dataDir.startsWith('memory://') ? [] : fs.readdirSync(data.dataDir)
@@ -129,15 +146,18 @@ function pgliteThreadMain(): void {
       }
       const before = new Set(entries())
       try {
-        return await PGlite.create(data.dataDir, { extensions, ...bytea, loadDataDir: stored })
+        const db = await PGlite.create(data.dataDir, { extensions, ...bytea, loadDataDir: stored })
+        origin = kind
+        return db
       } catch {
         // A template that does not load is dropped, with what it left in the (fresh) folder.
-        fs.rmSync(template, { force: true })
+        fs.rmSync(file, { force: true })
         for (const entry of entries()) {
           if (!before.has(entry)) fs.rmSync(`${data.dataDir}/${entry}`, { recursive: true, force: true })
         }
       }
     }
+    if (!template) return PGlite.create(data.dataDir, { extensions, ...bytea })
     const scratch = await PGlite.create('memory://', {})
     const tar = await scratch.dumpDataDir('none')
     await scratch.close()
@@ -157,7 +177,7 @@ function pgliteThreadMain(): void {
     (db) => {
       // NOTIFY (after a LISTEN on this session) goes to the host as it arrives.
       db.onNotification((channel, payload) => send({ t: 'notify', channel, payload }))
-      send({ t: 'ready' })
+      send({ t: 'ready', origin })
     },
     (err: unknown) => send({ t: 'ready', error: serialize(err) }),
   )
@@ -167,6 +187,15 @@ function pgliteThreadMain(): void {
         if (msg.t === 'close') {
           await db.close().catch(() => undefined)
           send({ t: 'closed', id: msg.id })
+          return
+        }
+        if (msg.t === 'dump') {
+          try {
+            const tar = await db.dumpDataDir('none')
+            send({ t: 'dumped', id: msg.id, bytes: new Uint8Array(await tar.arrayBuffer()) })
+          } catch (err) {
+            send({ t: 'error', id: msg.id, error: serialize(err) })
+          }
           return
         }
         try {
@@ -224,6 +253,8 @@ export class PgliteThread implements PgliteSession {
   /** Why the thread can take no more statements. */
   #dead: FnboxError | undefined
   #closing = false
+  /** Where the database came from (see {@link PgliteOrigin}). */
+  origin: PgliteOrigin = 'existing'
   readonly #post: (msg: ToThread) => void
   readonly #notify = new Set<(channel: string, payload: string) => void>()
 
@@ -234,9 +265,13 @@ export class PgliteThread implements PgliteSession {
 
   /**
    * Starts the thread and opens the database in `dataDir` (`'memory://'` for a throwaway one).
-   * A fresh one starts from `options.template` (default {@link defaultTemplate}; `null`: none).
+   * A fresh one starts from `options.schema` (a migrated database's dump, when that file exists),
+   * else from `options.template` (default {@link defaultTemplate}; `null`: none).
    */
-  static async open(dataDir: string, options: { template?: string | null } = {}): Promise<PgliteThread> {
+  static async open(
+    dataDir: string,
+    options: { template?: string | null; schema?: string } = {},
+  ): Promise<PgliteThread> {
     const template = options.template === undefined ? defaultTemplate() : options.template
     const require = createRequire(import.meta.url)
     const workerData: ThreadData = {
@@ -244,6 +279,7 @@ export class PgliteThread implements PgliteSession {
       pglite: pathToFileURL(require.resolve('@electric-sql/pglite')).href,
       vector: pathToFileURL(require.resolve('@electric-sql/pglite-pgvector')).href,
       template: template ?? undefined,
+      schema: options.schema,
     }
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, name: 'fnbox-pglite' })
     const thread = new PgliteThread(worker)
@@ -256,8 +292,11 @@ export class PgliteThread implements PgliteSession {
         onGone = reject
         worker.once('message', (batch: Batch<FromThread>) => {
           const ready = batch.msgs[0]
-          if (ready?.t === 'ready' && !ready.error) resolve()
-          else reject(ready?.t === 'ready' && ready.error ? deserialize(ready.error) : new Error('unexpected message'))
+          if (ready?.t === 'ready' && !ready.error) {
+            thread.origin = ready.origin ?? 'existing'
+            resolve()
+          } else
+            reject(ready?.t === 'ready' && ready.error ? deserialize(ready.error) : new Error('unexpected message'))
         })
       })
     } catch (cause) {
@@ -282,6 +321,7 @@ export class PgliteThread implements PgliteSession {
     if (!pending) return
     this.#pending.delete(msg.id)
     if (msg.t === 'result') pending.resolve({ rows: msg.rows, affectedRows: msg.affectedRows })
+    else if (msg.t === 'dumped') pending.resolve({ rows: [], bytes: msg.bytes })
     else if (msg.t === 'error') pending.reject(deserialize(msg.error))
     else pending.resolve({ rows: [] })
   }
@@ -294,7 +334,7 @@ export class PgliteThread implements PgliteSession {
     this.#pending.clear()
   }
 
-  #send(msg: (id: number) => ToThread): Promise<{ rows: unknown[]; affectedRows?: number }> {
+  #send(msg: (id: number) => ToThread): Promise<{ rows: unknown[]; affectedRows?: number; bytes?: Uint8Array }> {
     if (this.#dead) return Promise.reject(this.#dead)
     const id = this.#nextId++
     return new Promise((resolve, reject) => {
@@ -305,6 +345,12 @@ export class PgliteThread implements PgliteSession {
 
   query<R>(sql: string, params: unknown[] = []): Promise<{ rows: R[]; affectedRows?: number }> {
     return this.#send((id) => ({ t: 'query', id, sql, params })) as Promise<{ rows: R[]; affectedRows?: number }>
+  }
+
+  /** The database's files as an uncompressed tarball (PGlite's `dumpDataDir`), after the statements sent before. */
+  async dump(): Promise<Uint8Array> {
+    const { bytes } = await this.#send((id) => ({ t: 'dump', id }))
+    return bytes!
   }
 
   /** Calls `fn` with each notification of a channel this session listens to; the result stops it. */

@@ -5,7 +5,8 @@
  * @internal
  * @module
  */
-import { mkdir } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import {
   Kysely,
   Migrator,
@@ -20,7 +21,7 @@ import { startStorageCall } from './call-context.js'
 import { FolderLock } from './folder-lock.js'
 import { loadMigrations } from '../host/registry.js'
 import { PgliteDialect } from './pglite-dialect.js'
-import { PgliteThread } from './pglite-thread.js'
+import { defaultTemplate, PgliteThread } from './pglite-thread.js'
 import type { PgPoolClientLike, PgPoolLike as Pool } from './pg-pool.js'
 import { PgListener, checkChannel, type ListenClient, type NotificationListener } from './pg-listener.js'
 
@@ -91,6 +92,38 @@ async function upToDate(db: Kysely<unknown>): Promise<boolean> {
   }
 }
 
+/**
+ * Where the template of a migrated database is kept: beside the cluster's template, named by a
+ * hash of the migrations (names and code), so a version with other migrations never starts from
+ * it. A fresh database loaded from it has every fnbox table: its start skips `initdb` and the
+ * migrations (~2.4 s of a 5 s first start on a loaded 2-core machine), and only checks them.
+ */
+export async function schemaTemplate(): Promise<string | undefined> {
+  const cluster = defaultTemplate()
+  if (cluster === undefined) return undefined
+  const hash = createHash('sha256')
+  for (const [name, migration] of Object.entries(await allMigrations()).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    hash.update(`${name}\0${String(migration.up)}\0`)
+  }
+  return cluster.replace(/\.tar$/, `-schema-${hash.digest('hex').slice(0, 16)}.tar`)
+}
+
+/**
+ * Writes `pg`'s files as the migrated database's template, once, right after its migrations and
+ * before any other statement (so it holds the tables and nothing of anyone's data). Best effort:
+ * a cache folder that cannot be written only means the next fresh start migrates again.
+ */
+async function saveSchemaTemplate(pg: PgliteThread, file: string): Promise<void> {
+  const temp = `${file}.${process.pid}.tmp`
+  try {
+    const bytes = await pg.dump()
+    await writeFile(temp, bytes)
+    await rename(temp, file)
+  } catch {
+    await rm(temp, { force: true })
+  }
+}
+
 /** Opens and migrates the database of `config`. */
 export async function openSql(config: SqlConfig): Promise<SqlDatabase> {
   if ('pglite' in config) return openPglite(config.pglite)
@@ -118,9 +151,15 @@ async function openPglite(dataDir: string): Promise<SqlDatabase> {
   let pg: PgliteThread | undefined
   try {
     // Its own thread: statements (and PGlite's start-up) never run on the host's event loop.
-    pg = await PgliteThread.open(dataDir)
+    const schema = await schemaTemplate()
+    pg = await PgliteThread.open(dataDir, { ...(schema !== undefined ? { schema } : {}) })
     const db = new Kysely<unknown>({ dialect: new PgliteDialect(pg) })
     await migrate(db)
+    // A fresh database, migrated here (not loaded from the schema's template): its files are
+    // that template, for the next fresh start.
+    if (schema !== undefined && pg.origin !== 'existing' && pg.origin !== 'schema') {
+      await saveSchemaTemplate(pg, schema)
+    }
     const opened = pg
     // One session: LISTEN once per channel, and route what the thread hands over.
     const channels = new Map<string, Set<NotificationListener>>()

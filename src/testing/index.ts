@@ -2,9 +2,9 @@
  * `fnbox/testing`: a runtime for unit tests of functions. Memory storage, the production limits,
  * a {@link TestClock} that every timer and timestamp follows (host and guests), guest `fetch`
  * answered by undici's `MockAgent` (no sockets), and the guests' logs and the runtime's events
- * captured. And the conformance suites of the store interfaces: an adapter for
- * `createRuntime({ adapters })` runs `runKvStoreConformance(() => myStore)` in a vitest test file.
- * vitest is an optional peer dependency: only this entry point imports it (the suites).
+ * captured. It imports no test framework: it works under vitest, Jest, `node:test` or a script.
+ * The conformance suites of the store interfaces, which declare vitest tests, are
+ * `fnbox/testing/conformance`.
  *
  * @example
  * ```ts
@@ -25,12 +25,6 @@ import { TEST_DISPATCHER } from './hooks.js'
 import { TestClock } from './test-clock.js'
 
 export { TestClock } from './test-clock.js'
-export type { ConformanceOptions, OpenStore, StoreHarness } from './conformance/harness.js'
-export { runFileStoreConformance } from './conformance/files.js'
-export { runJobStoreConformance, type JobStoreClock, type JobStoreHarness } from './conformance/jobs.js'
-export { runKvStoreConformance } from './conformance/kv.js'
-export { runSealedSecretStoreConformance } from './conformance/secrets.js'
-export { runVectorStoreConformance } from './conformance/vector.js'
 
 /**
  * Options of {@link createTestRuntime}: those of `createRuntime` (storage defaults to

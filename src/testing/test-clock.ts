@@ -14,18 +14,28 @@
  */
 import { setImmediate as macrotask, setTimeout as sleep } from 'node:timers/promises'
 import { FnboxError, invalidOption } from '../errors.js'
-import type { Clock } from '../clock.js'
+import { CLOCK_WAIT, type WatchedClock } from '../clock.js'
 import { GUEST_CLOCK, type GuestClockLink, type SyncableThread } from '../pool/guest-clock.js'
 import { GUEST_TIME_BYTES } from '../sandbox/guest-time.js'
 import { parseDuration } from './duration.js'
 
-/** Steps one `advance` may take before it stops: an interval of 0 ms would never let it end. */
+/**
+ * Steps one `advance` may take without the clock moving before it stops: an interval of 0 ms
+ * would never let it end. (Steps that move it are not counted: the runtime's own periodic
+ * timers, the load sampler every 500 ms among them, fire ~170,000 times in a day.)
+ */
 const MAX_STEPS = 100_000
 /**
  * Polls (1 ms apart) that a host call may stay unanswered with nothing else moving before the
  * clock takes it to wait on the clock itself (a retry's backoff) and goes on.
  */
 const STALLED_POLLS = 50
+/**
+ * Real ms a wait on the clock (a retry's backoff) may hold a call while nothing advances the
+ * clock before the clock warns, once: a test that advances nothing would otherwise hang until
+ * its timeout with no hint. Only the warning reads real time; nothing waits for it.
+ */
+const UNADVANCED_WAIT_WARN_MS = 2000
 
 interface HostTimer {
   at: number
@@ -45,7 +55,7 @@ interface HostTimer {
  * ```
  * @public
  */
-export class TestClock implements Clock {
+export class TestClock implements WatchedClock {
   #now: number
   readonly #timers = new Set<HostTimer>()
   #seq = 0
@@ -53,6 +63,9 @@ export class TestClock implements Clock {
   readonly #runtimes = new Set<() => readonly SyncableThread[]>()
   /** The threads' message counts after the last quiet settle, and their next guest timer then. */
   #quiet: { signature: string; next: number } | undefined
+  /** Advances running (a wait then moves on), and whether the unadvanced-wait warning was given. */
+  #advancing = 0
+  #warned = false
   /** @internal */
   readonly [GUEST_CLOCK]: GuestClockLink
 
@@ -96,6 +109,23 @@ export class TestClock implements Clock {
     return timer
   }
 
+  /** @internal Warns (once, as a process warning) when a wait holds a call and nothing advances the clock. */
+  [CLOCK_WAIT](ms: number, what: string): () => void {
+    const start = this.#now
+    const timer = setTimeout(() => {
+      if (this.#warned || this.#advancing > 0 || this.#now !== start) return
+      this.#warned = true
+      process.emitWarning(
+        `${what} waits ${ms} ms on the test clock, and nothing has advanced it: the call it holds ` +
+          `waits until the test moves the clock (await t.clock.advance('${Math.ceil(ms / 1000)}s')); ` +
+          'or turn those retries off (deploy retry: false, egress retry: false)',
+        { type: 'FnboxTestClockWarning', code: 'FNBOX_UNADVANCED_WAIT' },
+      )
+    }, UNADVANCED_WAIT_WARN_MS)
+    timer.unref()
+    return () => clearTimeout(timer)
+  }
+
   /** Cancels a timer of {@link TestClock.setTimeout}. */
   clearTimeout(handle: unknown): void {
     this.#timers.delete(handle as HostTimer)
@@ -110,7 +140,21 @@ export class TestClock implements Clock {
    */
   async advance(duration: number | string): Promise<void> {
     const target = this.#now + parseDuration(duration, 'duration')
+    this.#advancing++
+    try {
+      await this.#advanceTo(target)
+    } finally {
+      this.#advancing--
+    }
+  }
+
+  async #advanceTo(target: number): Promise<void> {
+    let at = this.#now
     for (let step = 0; ; step++) {
+      if (this.#now !== at) {
+        at = this.#now
+        step = 0
+      }
       if (step >= MAX_STEPS) {
         throw new FnboxError(
           'ERR_INVALID_ARGUMENT',
@@ -122,10 +166,14 @@ export class TestClock implements Clock {
       const next = Math.min(guestNext, host ? host.at : Infinity)
       if (next > target) break
       this.#set(Math.max(this.#now, next))
-      // Guest timers due now fire in the next settle; a host timer fires here, one at a time.
-      if (host && host.at <= this.#now) {
-        this.#timers.delete(host)
-        host.fn()
+      // Guest timers due now fire in the next settle; the host timers due now fire here, in
+      // order, together: they are simultaneous, and one settle after them halves the steps of
+      // a long advance (the runtime's periodic timers fall due together every second).
+      // Only those due before any fired: a timer set by one of them waits for the next step.
+      const due = [...this.#timers].filter((t) => t.at <= this.#now).sort((a, b) => a.at - b.at || a.seq - b.seq)
+      for (const timer of due) {
+        if (!this.#timers.delete(timer)) continue // cleared by one fired before it
+        timer.fn()
       }
     }
     this.#set(target)

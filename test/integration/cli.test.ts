@@ -27,7 +27,7 @@ import type { FnboxContext } from 'fnbox/guest'
 export default {
   async fetch(request: Request, ctx: FnboxContext): Promise<Response> {
     const count: number = await kv.incr('hits')
-    const last: JsonValue | null = await kv.get('last')
+    const last: JsonValue | undefined = await kv.get('last')
     return Response.json({ count, last, id: ctx.requestId, url: request.url })
   },
 }

@@ -67,7 +67,7 @@ import type { FnboxContext, FnboxFetchExport } from 'fnbox/guest'
 export default {
   async fetch(request: Request, ctx: FnboxContext): Promise<Response> {
     const visits: number = await kv.incr('visits')
-    const last: JsonValue | null = await kv.get('last')
+    const last: JsonValue | undefined = await kv.get('last')
     const hits = await vector.query('docs', { vector: [0.1, 0.2], topK: 3 })
     ctx.waitUntil(kv.set('last', utils.uuid(), { ttl: 60 }))
     return Response.json({ visits, last, hits: hits.length, key: secrets.get('API_KEY') !== undefined, url: request.url })

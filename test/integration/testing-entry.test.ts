@@ -5,7 +5,7 @@
  */
 import { describe } from 'vitest'
 import type { JsonValue, KvListOptions, KvListResult, KvSetOptions, KvStore } from 'fnbox'
-import { runKvStoreConformance, runSealedSecretStoreConformance } from 'fnbox/testing'
+import { runKvStoreConformance, runSealedSecretStoreConformance } from 'fnbox/testing/conformance'
 
 interface Entry {
   json: string

@@ -10,7 +10,7 @@ interface Forecast {
 
 export async function forecast(city: string): Promise<Forecast & { cached: boolean }> {
   const key = `forecast:${city}`
-  const cached = (await kv.get(key)) as Forecast | null
+  const cached = (await kv.get(key)) as Forecast | undefined
   if (cached) return { ...cached, cached: true }
   const res = await fetch(`https://api.weather.example/v1/now?city=${encodeURIComponent(city)}`)
   if (!res.ok) throw new Error(`the weather API answered ${res.status}`)

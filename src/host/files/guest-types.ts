@@ -13,11 +13,12 @@ export const FILES_GUEST_TYPES = `export interface FileInfo {
 }
 /** Files of the function's scope. Paths are relative and \`/\`-separated; \`..\`, \`\\\`, \`%2e\`... are refused. */
 export interface FnboxFiles {
-  /** The bytes, or \`null\` when there is no such file. */
-  read(path: string): Promise<ArrayBuffer | null>
+  /** The bytes, or \`undefined\` when there is no such file (as on the host). */
+  read(path: string): Promise<ArrayBuffer | undefined>
   /** Creates or replaces a file (up to 16 MiB); a string is written as UTF-8. */
   write(path: string, data: string | ArrayBuffer | ArrayBufferView): Promise<FileInfo>
-  stat(path: string): Promise<FileInfo | null>
+  /** Its size and date, or \`undefined\` when there is no such file. */
+  stat(path: string): Promise<FileInfo | undefined>
   delete(path: string): Promise<boolean>
   list(options?: {
     prefix?: string

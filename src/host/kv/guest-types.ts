@@ -25,8 +25,11 @@ export interface KvListResult {
 }
 /** Key-value store with expiry. Keys: non-empty strings up to 512 bytes; values: JSON up to 1 MiB. */
 export interface FnboxKv {
-  /** The value, or \`null\` when the key is absent or expired. */
-  get<T extends JsonValue = JsonValue>(key: string): Promise<T | null>
+  /**
+   * The value, or \`undefined\` when the key is absent or expired: \`null\` is a value a key can
+   * hold (as on the host, \`runtime.kv.get\`).
+   */
+  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>
   set(key: string, value: JsonValue, options?: KvSetOptions): Promise<void>
   /** True when a live entry was removed. */
   delete(key: string): Promise<boolean>

@@ -1,11 +1,11 @@
 // The kv domain's guest client: `kv` of `fnbox:host`, and `t.kv` inside `tx` (then `tx` is the
 // transaction's id). Runs inside the sandbox, bundled into the prelude's `host` chunk.
-import { jsonArg, orNull } from '../guest-support.js'
+import { jsonArg } from '../guest-support.js'
 
 export default function kvClient({ call, tx }) {
   return Object.freeze({
-    /** The value, or null when the key is absent or expired. */
-    get: (key) => call('kv.get', { key, tx }).then(orNull),
+    /** The value, or undefined when the key is absent or expired (as on the host). */
+    get: (key) => call('kv.get', { key, tx }),
     set: (key, value, options) => call('kv.set', { key, value: jsonArg(value, 'kv.set value'), options, tx }),
     delete: (key) => call('kv.delete', { key, tx }),
     list: (options) => call('kv.list', { options, tx }),

@@ -235,9 +235,77 @@ for (let i = 0; i < LOCALE_METHODS.length; i++) {
 
 let ns = null
 
+const isArray = Array.isArray
+const OBJECT_PROTO = Object.prototype
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+const VOWEL = /^[AEIOU]/
+
+// What JSON cannot carry in a call's result, with its path (`result.items[2]: a function`), as
+// the host checks arguments (runtime/json-args.ts): JSON.stringify would turn a function, NaN or
+// an undefined element into null and a Map into {}, and throws on a BigInt or a cycle naming
+// neither. Values with a toJSON (Dates) are JSON's own business.
+function jsonProblem(value, path, parents) {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined
+    case 'number':
+      return value - value === 0 ? undefined : { path, what: String(value) }
+    case 'bigint':
+      return { path, what: 'BigInt' }
+    case 'undefined':
+      return { path, what: 'undefined (use null)' }
+    case 'function':
+      return { path, what: 'a function' }
+    case 'symbol':
+      return { path, what: 'a Symbol' }
+  }
+  if (value === null) return undefined
+  for (let i = 0; i < parents.length; i++) {
+    if (parents[i] === value) return { path, what: 'a cycle (the value contains itself)' }
+  }
+  if (typeof value.toJSON === 'function') return undefined
+  parents[parents.length] = value
+  let found
+  if (isArray(value)) {
+    for (let i = 0; i < value.length && !found; i++) found = jsonProblem(value[i], `${path}[${i}]`, parents)
+  } else {
+    const proto = getPrototypeOf(value)
+    if (proto !== OBJECT_PROTO && proto !== null) {
+      const ctor = value.constructor
+      const named = ctor && typeof ctor.name === 'string' && ctor.name
+      const name = named ? `${VOWEL.test(named) ? 'an' : 'a'} ${named}` : 'a class instance'
+      found = { path, what: `${name} (not a plain object)` }
+    } else {
+      const names = keys(value)
+      for (let i = 0; i < names.length && !found; i++) {
+        const item = value[names[i]]
+        // An undefined property is an absent one, as JSON has it.
+        if (item === undefined) continue
+        const key = names[i]
+        found = jsonProblem(item, IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, parents)
+      }
+    }
+  }
+  parents.length--
+  return found
+}
+
+/** A call's result as JSON (`undefined` for none); refused, naming the path, when JSON cannot carry it. */
+function resultJson(result) {
+  if (result === undefined) return undefined
+  const problem = jsonProblem(result, 'result', [])
+  if (problem) {
+    // Named for the host (guestError), which reads the path and the problem from the message.
+    const err = new TypeError(JSON.stringify(problem))
+    defineProperty(err, 'name', { value: 'FnboxResultNotJson' })
+    throw err
+  }
+  return JSON.stringify(result)
+}
+
 async function settleJson(thenable) {
-  const result = await thenable
-  return result === undefined ? undefined : JSON.stringify(result)
+  return resultJson(await thenable)
 }
 
 const entry = {
@@ -267,7 +335,7 @@ const entry = {
     if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
       if (typeof result.then === 'function') return settleJson(result)
     }
-    return result === undefined ? undefined : JSON.stringify(result)
+    return resultJson(result)
   },
 
   // Nothing to do for a chunk not loaded yet: no timer or request of it exists.
