@@ -19,7 +19,7 @@ import { markFailed } from '../triggers/http/failed-response.js'
 import { argsToJson } from './json-args.js'
 import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
 import { retrying } from '../reliability/backoff.js'
-import { Deadline } from '../reliability/deadline.js'
+import { Deadline, type InvocationLimits } from '../reliability/deadline.js'
 import type { RuntimeContext } from './context.js'
 import type { Deployments } from './deployments.js'
 import { GuestResponse } from './fetch-bridge.js'
@@ -297,14 +297,9 @@ export class Invocations {
     const { streamIdleMs, streamTotalMs } = fn.limits
     // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
     const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
-    const limits = {
-      startedAt: deadline.startedAt,
-      timeoutMs,
-      cpuMs,
-      streamIdleMs,
-      streamTotalMs,
-      ...(timeoutOption === undefined ? {} : { timeoutOption }),
-    }
+    const limits: InvocationLimits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    // Set only when there is one: a spread of an empty object would cost every call two objects.
+    if (timeoutOption !== undefined) limits.timeoutOption = timeoutOption
     return {
       requestId,
       traceId: telemetry?.traceId,
