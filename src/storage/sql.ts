@@ -116,12 +116,38 @@ export async function schemaTemplate(): Promise<string | undefined> {
 async function saveSchemaTemplate(pg: PgliteThread, file: string): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`
   try {
-    const bytes = await pg.dump()
+    // The folder's lock files are in the dump: a database made from it must not start with them.
+    const bytes = withoutTarEntries(await pg.dump(), (name) => name.startsWith('fnbox.lock'))
     await writeFile(temp, bytes)
     await rename(temp, file)
   } catch {
     await rm(temp, { force: true })
   }
+}
+
+/**
+ * An uncompressed tarball without the entries whose file name (at any depth) `drop` picks. Entries are a 512-byte
+ * header (name at 0 and the ustar prefix at 345, size in octal at 124) and their data, padded
+ * to 512 bytes; the archive ends with zero blocks.
+ */
+export function withoutTarEntries(tar: Uint8Array, drop: (name: string) => boolean): Uint8Array {
+  const kept: Uint8Array[] = []
+  const text = (from: number, length: number) => {
+    const field = tar.subarray(from, from + length)
+    const end = field.indexOf(0)
+    return Buffer.from(end === -1 ? field : field.subarray(0, end)).toString('utf8')
+  }
+  let at = 0
+  while (at + 512 <= tar.length) {
+    if (tar.subarray(at, at + 512).every((b) => b === 0)) break // the end
+    const size = parseInt(text(at + 124, 12).trim() || '0', 8)
+    const next = at + 512 + Math.ceil(size / 512) * 512
+    const path = `${text(at + 345, 155)}/${text(at, 100)}`
+    if (!drop(path.split('/').at(-1) ?? '')) kept.push(tar.subarray(at, next))
+    at = next
+  }
+  kept.push(new Uint8Array(1024)) // the end: two zero blocks
+  return Buffer.concat(kept)
 }
 
 /** Opens and migrates the database of `config`. */
