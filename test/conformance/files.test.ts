@@ -16,7 +16,7 @@ import { systemClock } from '../../src/clock.js'
 import { filesDomain } from '../../src/host/files/descriptor.js'
 import { DiskFileStore, normalizeFilePath, normalizeFilePrefix } from '../../src/host/files/index.js'
 import { byUtf8, bytes, listAll, runFileStoreConformance } from '../../src/testing/conformance/files.js'
-import { testBackends } from '../helpers/backends.js'
+import { describeOn, testBackends } from '../helpers/backends.js'
 
 const invalidPath = (argument = 'path') => ({ code: 'ERR_INVALID_ARGUMENT', details: { argument } })
 
@@ -127,7 +127,7 @@ for (const root of ['memory', 'a folder']) {
 
 // `files: 'database'`: the storage's own store (memory, PGlite, server Postgres).
 for (const backend of await testBackends('files conformance')) {
-  describe.skipIf(backend.skip)(`the file store in the database, on ${backend.name}`, () => {
+  describeOn(backend, `the file store in the database, on ${backend.name}`, () => {
     runFileStoreConformance(async () => {
       const opened = await backend.open()
       return { store: await opened.store(filesDomain), close: () => opened.close() }

@@ -10,12 +10,12 @@ import { PostgresKvStore } from '../../src/host/kv/postgres.js'
 import type { KvStore } from '../../src/host/kv/types.js'
 import { openSql } from '../../src/storage/sql.js'
 import { runKvStoreConformance } from '../../src/testing/conformance/kv.js'
-import { testBackends, type OpenedBackend } from '../helpers/backends.js'
+import { describeOn, testBackends, type OpenedBackend } from '../helpers/backends.js'
 
 const invalidArgument = (argument: string) => ({ code: 'ERR_INVALID_ARGUMENT', details: { argument } })
 
 for (const backend of await testBackends('kv conformance')) {
-  describe.skipIf(backend.skip)(backend.name, () => {
+  describeOn(backend, backend.name, () => {
     runKvStoreConformance(async () => {
       const opened = await backend.open()
       return { store: await opened.store(kvDomain), close: () => opened.close() }

@@ -20,12 +20,12 @@ import { PgliteDialect } from '../../src/storage/pglite-dialect.js'
 import { migrate, openSql } from '../../src/storage/sql.js'
 import { runVectorStoreConformance } from '../../src/testing/conformance/vector.js'
 import { gaussianVector, prng, randomItems, upsertAll } from '../../src/testing/conformance/vector-data.js'
-import { testBackends, type OpenedBackend } from '../helpers/backends.js'
+import { describeOn, testBackends, type OpenedBackend } from '../helpers/backends.js'
 
 const newScope = () => `s-${randomUUID()}`
 
 for (const backend of await testBackends('vector conformance', { pgvector: true })) {
-  describe.skipIf(backend.skip)(backend.name, () => {
+  describeOn(backend, backend.name, () => {
     runVectorStoreConformance(async () => {
       const opened = await backend.open()
       return { store: await opened.store(vectorDomain), close: () => opened.close() }

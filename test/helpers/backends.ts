@@ -1,12 +1,21 @@
 /**
- * The one backend matrix every conformance suite runs over: memory, PGlite (embedded) and server
- * Postgres (a database of the test file's own; skipped with the reason when the server is down).
- * A domain's store on a backend is made by its descriptor, as the runtime makes it, so a suite
- * tests what the runtime runs.
+ * The one backend matrix: memory, PGlite (embedded) and server Postgres, defined here once.
+ * Every conformance suite (test/conformance/<domain>.test.ts) and every test that runs per
+ * backend runs over it. A domain's store on a backend is made by its descriptor, as the runtime
+ * makes it, so a suite tests what the runtime runs; {@link TestBackend.runtimeOptions} gives a
+ * runtime on the same backend.
+ *
+ * The one rule for server Postgres: a test uses it when what it tests depends on the backend
+ * (then it runs over the whole matrix, server Postgres being one row) or when it tests what only
+ * a server has (several hosts or connections, LISTEN across processes, a connection the server
+ * ends: then `testPostgres` alone). Either way it works in a database of its test file's own,
+ * made by test/helpers/postgres.ts and dropped after the file, and when the server is
+ * unreachable its suite is skipped with the reason in the suite's name ({@link describeOn}):
+ * never failed, never passed without running. `FNBOX_TEST_POSTGRES` names another server.
  *
  * ```ts
  * for (const backend of await testBackends('kv conformance')) {
- *   describe.skipIf(backend.skip)(backend.name, () => {
+ *   describeOn(backend, backend.name, () => {
  *     runKvStoreConformance(async () => {
  *       const opened = await backend.open()
  *       return { store: await opened.store(kvDomain), close: () => opened.close() }
@@ -20,11 +29,14 @@ import { vector as pgvector } from '@electric-sql/pglite-pgvector'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import pg from 'pg'
 import type { Kysely } from 'kysely'
+import type { RuntimeOptions } from 'fnbox'
 import type { DomainDescriptor, SqlStoreContext } from '../../src/host/domain.js'
 import { WriteGate } from '../../src/storage/memory-gate.js'
 import { systemClock } from '../../src/clock.js'
 import { openSql, type SqlConfig, type SqlDatabase } from '../../src/storage/sql.js'
 import { testPostgres } from './postgres.js'
+
+export { describeOn, itOn } from './postgres.js'
 
 export type BackendName = 'memory' | 'PGlite' | 'server Postgres'
 
@@ -35,6 +47,12 @@ export interface TestBackend {
   readonly skip: string | undefined
   /** Opens it: a fresh database (or, in memory, fresh stores). */
   open(): Promise<OpenedBackend>
+  /**
+   * A runtime's storage on this backend: `createRuntime({ ...(await backend.runtimeOptions()) })`.
+   * Files stay in memory (they are kept outside the database whatever the storage). On server
+   * Postgres every call gives the file's one database.
+   */
+  runtimeOptions(): Promise<Pick<RuntimeOptions, 'storage' | 'files'>>
 }
 
 /** An open backend: the stores of any domain over it. */
@@ -69,8 +87,14 @@ export async function testBackends(label: string, options: TestBackendOptions = 
       name: 'memory',
       skip: undefined,
       open: () => Promise.resolve(opened('memory', undefined, undefined)),
+      runtimeOptions: () => Promise.resolve({ storage: 'memory' }),
     },
-    { name: 'PGlite', skip: undefined, open: () => openDatabase('PGlite', { pglite: 'memory://' }) },
+    {
+      name: 'PGlite',
+      skip: undefined,
+      open: () => openDatabase('PGlite', { pglite: 'memory://' }),
+      runtimeOptions: () => Promise.resolve({ storage: { pglite: 'memory://' }, files: 'memory' }),
+    },
     {
       name: 'server Postgres',
       skip: server.skip,
@@ -78,6 +102,7 @@ export async function testBackends(label: string, options: TestBackendOptions = 
         if (serverVia === 'socket') return openPgliteBehindSocket()
         return openDatabase('server Postgres', { postgres: await server.url() })
       },
+      runtimeOptions: async () => ({ storage: { postgres: await server.url() }, files: 'memory' }),
     },
   ]
 }

@@ -6,13 +6,15 @@
  *
  * ```ts
  * const pg = await testPostgres('kv')
- * it.skipIf(pg.skip)('...', async () => { const url = await pg.url() })
+ * describeOn(pg, 'kv on server Postgres', () => {
+ *   it('...', async () => { const url = await pg.url() })
+ * })
  * ```
  */
 import { connect } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { afterAll } from 'vitest'
+import { afterAll, describe, it, type TestFunction } from 'vitest'
 import { processRuns } from '../../src/storage/folder-lock.js'
 
 /** The server, without a database (`FNBOX_TEST_POSTGRES` overrides it). */
@@ -138,4 +140,28 @@ export async function testPostgres(label: string): Promise<TestPostgres> {
       return made
     },
   }
+}
+
+/** What a skipped suite or test is named: its title and why it did not run. */
+const skipped = (title: string, why: string) => `${title} (skipped: needs server Postgres, ${why})`
+
+/**
+ * `describe(title, fn)` for tests that need `backend` (server Postgres, or a row of the backend
+ * matrix): when it is unavailable the suite is skipped and its name says why, so a run without
+ * the server lists every test it did not run, and the reason.
+ */
+export function describeOn(backend: { readonly skip: string | undefined }, title: string, fn: () => void): void {
+  if (backend.skip === undefined) describe(title, fn)
+  else describe.skip(skipped(title, backend.skip), fn)
+}
+
+/** `it(title, fn)` for one test that needs `backend`, as {@link describeOn} for a suite. */
+export function itOn(
+  backend: { readonly skip: string | undefined },
+  title: string,
+  fn: TestFunction,
+  timeoutMs?: number,
+): void {
+  if (backend.skip === undefined) it(title, fn, timeoutMs)
+  else it.skip(skipped(title, backend.skip), fn)
 }

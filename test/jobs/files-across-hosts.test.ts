@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto'
 import pg from 'pg'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, expect, it } from 'vitest'
 import { createRuntime, type Runtime, type RuntimeOptions } from 'fnbox'
-import { testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../helpers/postgres.js'
 
 const server = await testPostgres('files-hosts')
 
@@ -43,7 +43,7 @@ function expected(size: number): Buffer {
 
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
-describe.skipIf(server.skip)('files across hosts on one server Postgres', () => {
+describeOn(server, 'files across hosts on one server Postgres', () => {
   const runtimes: Runtime[] = []
   const open = async (url: string, options: RuntimeOptions = {}): Promise<Runtime> => {
     const runtime = await createRuntime({ threads: 1, storage: { postgres: url }, ...options })

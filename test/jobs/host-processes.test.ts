@@ -10,13 +10,13 @@ import { LEASE_EXPIRED_ERROR } from '../../src/host/jobs/jobs.js'
 import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
 import { toJobRequest } from '../../src/host/jobs/validate.js'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
-import { testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../helpers/postgres.js'
 import type { HostConfig } from './fixtures/job-host.js'
 import { HostProcess, hostScript } from './host-processes.js'
 
 const server = await testPostgres('hosts')
 
-describe.skipIf(server.skip)('host processes on server Postgres', () => {
+describeOn(server, 'host processes on server Postgres', () => {
   let url: string
   let database: SqlDatabase
   let store: PostgresJobStore

@@ -9,7 +9,7 @@ import { PgListener, type ListenClient } from '../../src/storage/pg-listener.js'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
 import { JobWorker } from '../../src/triggers/jobs/worker.js'
 import { ManualClock } from '../helpers/manual-clock.js'
-import { testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../helpers/postgres.js'
 
 const server = await testPostgres('jobsworker')
 
@@ -73,7 +73,7 @@ describe('PGlite', () => {
   })
 })
 
-describe.skipIf(server.skip)('server Postgres', () => {
+describeOn(server, 'server Postgres', () => {
   let url: string
   let shared: SqlDatabase
   beforeAll(async () => {

@@ -8,6 +8,7 @@ import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime, type Runtime, type RuntimeOptions } from 'fnbox'
 import { MemoryJobStore } from '../../src/host/jobs/memory-jobs.js'
+import { describeOn, testBackends } from '../helpers/backends.js'
 import { testPostgres } from '../helpers/postgres.js'
 
 const server = await testPostgres('runtime_jobs')
@@ -49,22 +50,6 @@ export async function onOrder(payload) {
 }
 `
 
-interface Backend {
-  name: string
-  options: () => Promise<RuntimeOptions>
-  skip?: string
-}
-
-const BACKENDS: Backend[] = [
-  { name: 'memory', options: async () => ({ storage: 'memory' }) },
-  { name: 'PGlite', options: async () => ({ storage: { pglite: 'memory://' }, files: 'memory' }) },
-  {
-    name: 'server Postgres',
-    options: async () => ({ storage: { postgres: await server.url() }, files: 'memory' }),
-    skip: server.skip,
-  },
-]
-
 const JOBS = { concurrency: 4, pollIntervalMs: 100 }
 const DEPLOY = {
   code: CODE,
@@ -72,125 +57,125 @@ const DEPLOY = {
   hooks: { 'order.created': 'onOrder' },
 }
 
-describe.each(BACKENDS)('background work on $name', (backend) => {
-  if (backend.skip) {
-    it.skip(`needs server Postgres (${backend.skip})`, () => {})
-    return
-  }
-  let runtime: Runtime
+for (const backend of await testBackends('runtime_jobs')) {
+  describeOn(backend, `background work on ${backend.name}`, () => {
+    let runtime: Runtime
 
-  beforeAll(async () => {
-    runtime = await createRuntime({ threads: 1, jobs: JOBS, ...(await backend.options()) })
-    await runtime.deploy('images', DEPLOY)
-    await runtime.deploy('audit', { code: HOOKS_B, hooks: { 'order.created': 'onOrder' } })
-  }, 60_000)
-  afterAll(() => runtime?.close())
+    beforeAll(async () => {
+      runtime = await createRuntime({ threads: 1, jobs: JOBS, ...(await backend.runtimeOptions()) })
+      await runtime.deploy('images', DEPLOY)
+      await runtime.deploy('audit', { code: HOOKS_B, hooks: { 'order.created': 'onOrder' } })
+    }, 60_000)
+    afterAll(() => runtime?.close())
 
-  it('a guest enqueue runs the task export with its payload and ctx.job; get shows it completed', async () => {
-    const r = await runtime.call<{ ok: { id: string; deduplicated: boolean } }>('images', 'enqueue', 'resize', { n: 1 })
-    expect(r.ok.deduplicated).toBe(false)
-    await expect.poll(() => runtime.jobs.get(r.ok.id).then((j) => j?.state), { timeout: 10_000 }).toBe('completed')
-    const ran = await runtime.kv.get<{ payload: { n: number }; job: Record<string, string | number> }>('ran:1')
-    expect(ran).toMatchObject({ payload: { n: 1 }, job: { id: r.ok.id, task: 'resize', attempt: 1, maxAttempts: 5 } })
-    expect(Date.parse(ran!.job.scheduledTime as string)).not.toBeNaN()
-    expect(await runtime.jobs.get(r.ok.id)).toMatchObject({ task: 'resize', attempts: 1, lastError: null })
-  })
-
-  it('bad enqueue arguments reach the guest as typed errors', async () => {
-    expect(await runtime.call('images', 'enqueue', 'bad task!', {})).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
-    expect(await runtime.call('images', 'enqueue', 'resize', {}, { priority: 5000 })).toMatchObject({
-      code: 'ERR_INVALID_ARGUMENT',
+    it('a guest enqueue runs the task export with its payload and ctx.job; get shows it completed', async () => {
+      const r = await runtime.call<{ ok: { id: string; deduplicated: boolean } }>('images', 'enqueue', 'resize', {
+        n: 1,
+      })
+      expect(r.ok.deduplicated).toBe(false)
+      await expect.poll(() => runtime.jobs.get(r.ok.id).then((j) => j?.state), { timeout: 10_000 }).toBe('completed')
+      const ran = await runtime.kv.get<{ payload: { n: number }; job: Record<string, string | number> }>('ran:1')
+      expect(ran).toMatchObject({ payload: { n: 1 }, job: { id: r.ok.id, task: 'resize', attempt: 1, maxAttempts: 5 } })
+      expect(Date.parse(ran!.job.scheduledTime as string)).not.toBeNaN()
+      expect(await runtime.jobs.get(r.ok.id)).toMatchObject({ task: 'resize', attempts: 1, lastError: null })
     })
-    expect(await runtime.call('images', 'enqueue', 'fnbox.cron:x.y', {})).toMatchObject({
-      code: 'ERR_INVALID_ARGUMENT',
-    })
-  })
 
-  it('an enqueue inside tx commits with the data, or not at all', async () => {
-    const kept = await runtime.call<{ ok: { id: string } }>('images', 'enqueueInTx', 'resize', { n: 2 }, false)
-    const dropped = await runtime.call<{ message: string }>('images', 'enqueueInTx', 'resize', { n: 3 }, true)
-    expect(dropped.message).toMatch(/rolled back/)
-    await expect.poll(() => runtime.kv.get('ran:2'), { timeout: 10_000 }).toBeTruthy()
-    expect(await runtime.kv.get('tx:2')).toBe(true)
-    expect(await runtime.kv.get('tx:3')).toBeUndefined()
-    const { jobs } = await runtime.jobs.list({ task: 'resize', limit: 1000 })
-    expect(jobs.map((j) => j.id)).toContain(kept.ok.id)
-    // Give a wrongly committed job time to run: it must not.
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    expect(await runtime.kv.get('ran:3')).toBeUndefined()
-  })
-
-  it('a failing task is retried, then dead with its last error', async () => {
-    const { id } = await runtime.jobs.enqueue('flaky', {}, { maxAttempts: 2 })
-    await expect.poll(() => runtime.jobs.get(id).then((j) => j?.state), { timeout: 15_000 }).toBe('dead')
-    expect(await runtime.jobs.get(id)).toMatchObject({
-      attempts: 2,
-      lastError: expect.stringMatching(/flaky attempt 2/),
+    it('bad enqueue arguments reach the guest as typed errors', async () => {
+      expect(await runtime.call('images', 'enqueue', 'bad task!', {})).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' })
+      expect(await runtime.call('images', 'enqueue', 'resize', {}, { priority: 5000 })).toMatchObject({
+        code: 'ERR_INVALID_ARGUMENT',
+      })
+      expect(await runtime.call('images', 'enqueue', 'fnbox.cron:x.y', {})).toMatchObject({
+        code: 'ERR_INVALID_ARGUMENT',
+      })
     })
-  })
 
-  it('runtime.jobs: enqueue with a key dedupes while queued; cancel; list; garbage ids find nothing', async () => {
-    const a = await runtime.jobs.enqueue('resize', { n: 4 }, { delayMs: 60_000, key: 'k4' })
-    const b = await runtime.jobs.enqueue('resize', { n: 4 }, { delayMs: 60_000, key: 'k4' })
-    expect(b).toEqual({ id: a.id, deduplicated: true })
-    expect(await runtime.jobs.cancel(a.id)).toBe(true)
-    expect(await runtime.jobs.cancel(a.id)).toBe(false)
-    expect(await runtime.jobs.get(a.id)).toMatchObject({ state: 'cancelled' })
-    const { jobs } = await runtime.jobs.list({ state: 'cancelled' })
-    expect(jobs.map((j) => j.id)).toContain(a.id)
-    expect(await runtime.jobs.get('nope')).toBeUndefined()
-    await expect(runtime.jobs.list({ state: 'sleeping' as never })).rejects.toMatchObject({
-      code: 'ERR_INVALID_ARGUMENT',
+    it('an enqueue inside tx commits with the data, or not at all', async () => {
+      const kept = await runtime.call<{ ok: { id: string } }>('images', 'enqueueInTx', 'resize', { n: 2 }, false)
+      const dropped = await runtime.call<{ message: string }>('images', 'enqueueInTx', 'resize', { n: 3 }, true)
+      expect(dropped.message).toMatch(/rolled back/)
+      await expect.poll(() => runtime.kv.get('ran:2'), { timeout: 10_000 }).toBeTruthy()
+      expect(await runtime.kv.get('tx:2')).toBe(true)
+      expect(await runtime.kv.get('tx:3')).toBeUndefined()
+      const { jobs } = await runtime.jobs.list({ task: 'resize', limit: 1000 })
+      expect(jobs.map((j) => j.id)).toContain(kept.ok.id)
+      // Give a wrongly committed job time to run: it must not.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(await runtime.kv.get('ran:3')).toBeUndefined()
     })
-  })
 
-  it('a second function claiming a task fails its deploy, naming the first', async () => {
-    await expect(runtime.deploy('thief', { code: CODE, jobs: { resize: 'resize' } })).rejects.toMatchObject({
-      code: 'ERR_INVALID_OPTION',
-      message: expect.stringMatching(/already handled by function "images"/),
-      details: { task: 'resize', function: 'images' },
+    it('a failing task is retried, then dead with its last error', async () => {
+      const { id } = await runtime.jobs.enqueue('flaky', {}, { maxAttempts: 2 })
+      await expect.poll(() => runtime.jobs.get(id).then((j) => j?.state), { timeout: 15_000 }).toBe('dead')
+      expect(await runtime.jobs.get(id)).toMatchObject({
+        attempts: 2,
+        lastError: expect.stringMatching(/flaky attempt 2/),
+      })
     })
-    await expect(runtime.deploy('bad', { code: CODE, jobs: { resize: 'no such-export' } })).rejects.toMatchObject({
-      code: 'ERR_INVALID_OPTION',
-      details: { option: 'options.jobs.resize' },
-    })
-    await expect(
-      runtime.deploy('bad', { code: CODE, cron: [{ schedule: 'every day', export: 'tick' }] }),
-    ).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', details: { option: 'options.cron[0].schedule' } })
-  })
 
-  it('hooks.run runs every subscriber now and rejects if one throws; emit enqueues one job each', async () => {
-    await runtime.hooks.run('order.created', { id: 'r1' })
-    expect(await runtime.kv.get('order:a:r1')).toEqual({ id: 'r1' })
-    expect(await runtime.kv.get('order:b:r1')).toBe(true)
-    await expect(runtime.hooks.run('order.created', { id: 'r2', veto: true })).rejects.toMatchObject({
-      code: 'ERR_GUEST_EXCEPTION',
-      message: expect.stringMatching(/vetoed/),
+    it('runtime.jobs: enqueue with a key dedupes while queued; cancel; list; garbage ids find nothing', async () => {
+      const a = await runtime.jobs.enqueue('resize', { n: 4 }, { delayMs: 60_000, key: 'k4' })
+      const b = await runtime.jobs.enqueue('resize', { n: 4 }, { delayMs: 60_000, key: 'k4' })
+      expect(b).toEqual({ id: a.id, deduplicated: true })
+      expect(await runtime.jobs.cancel(a.id)).toBe(true)
+      expect(await runtime.jobs.cancel(a.id)).toBe(false)
+      expect(await runtime.jobs.get(a.id)).toMatchObject({ state: 'cancelled' })
+      const { jobs } = await runtime.jobs.list({ state: 'cancelled' })
+      expect(jobs.map((j) => j.id)).toContain(a.id)
+      expect(await runtime.jobs.get('nope')).toBeUndefined()
+      await expect(runtime.jobs.list({ state: 'sleeping' as never })).rejects.toMatchObject({
+        code: 'ERR_INVALID_ARGUMENT',
+      })
     })
-    const { ids } = await runtime.hooks.emit('order.created', { id: 'e1' })
-    expect(ids).toHaveLength(2)
-    await expect.poll(() => runtime.kv.get('order:b:e1'), { timeout: 10_000 }).toBe(true)
-    await expect.poll(() => runtime.kv.get('order:a:e1'), { timeout: 10_000 }).toEqual({ id: 'e1' })
-    expect(await runtime.hooks.emit('nobody.listens', {})).toEqual({ ids: [] })
-  })
 
-  it('a per-second cron runs its export once a slot with { scheduledTime }', async () => {
-    await runtime.deploy('digest', { code: CODE, cron: [{ schedule: '* * * * * *', export: 'tick' }] })
-    try {
-      await expect
-        .poll(async () => (await runtime.kv.list({ prefix: 'tick:' })).keys.length, { timeout: 10_000 })
-        .toBeGreaterThanOrEqual(2)
-      const { keys } = await runtime.kv.list({ prefix: 'tick:' })
-      for (const { key } of keys) {
-        const time = key.slice('tick:'.length)
-        expect(new Date(time).getUTCMilliseconds()).toBe(0)
-        expect(await runtime.kv.get(key)).toBe('fnbox.cron:digest.tick')
+    it('a second function claiming a task fails its deploy, naming the first', async () => {
+      await expect(runtime.deploy('thief', { code: CODE, jobs: { resize: 'resize' } })).rejects.toMatchObject({
+        code: 'ERR_INVALID_OPTION',
+        message: expect.stringMatching(/already handled by function "images"/),
+        details: { task: 'resize', function: 'images' },
+      })
+      await expect(runtime.deploy('bad', { code: CODE, jobs: { resize: 'no such-export' } })).rejects.toMatchObject({
+        code: 'ERR_INVALID_OPTION',
+        details: { option: 'options.jobs.resize' },
+      })
+      await expect(
+        runtime.deploy('bad', { code: CODE, cron: [{ schedule: 'every day', export: 'tick' }] }),
+      ).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', details: { option: 'options.cron[0].schedule' } })
+    })
+
+    it('hooks.run runs every subscriber now and rejects if one throws; emit enqueues one job each', async () => {
+      await runtime.hooks.run('order.created', { id: 'r1' })
+      expect(await runtime.kv.get('order:a:r1')).toEqual({ id: 'r1' })
+      expect(await runtime.kv.get('order:b:r1')).toBe(true)
+      await expect(runtime.hooks.run('order.created', { id: 'r2', veto: true })).rejects.toMatchObject({
+        code: 'ERR_GUEST_EXCEPTION',
+        message: expect.stringMatching(/vetoed/),
+      })
+      const { ids } = await runtime.hooks.emit('order.created', { id: 'e1' })
+      expect(ids).toHaveLength(2)
+      await expect.poll(() => runtime.kv.get('order:b:e1'), { timeout: 10_000 }).toBe(true)
+      await expect.poll(() => runtime.kv.get('order:a:e1'), { timeout: 10_000 }).toEqual({ id: 'e1' })
+      expect(await runtime.hooks.emit('nobody.listens', {})).toEqual({ ids: [] })
+    })
+
+    it('a per-second cron runs its export once a slot with { scheduledTime }', async () => {
+      await runtime.deploy('digest', { code: CODE, cron: [{ schedule: '* * * * * *', export: 'tick' }] })
+      try {
+        await expect
+          .poll(async () => (await runtime.kv.list({ prefix: 'tick:' })).keys.length, { timeout: 10_000 })
+          .toBeGreaterThanOrEqual(2)
+        const { keys } = await runtime.kv.list({ prefix: 'tick:' })
+        for (const { key } of keys) {
+          const time = key.slice('tick:'.length)
+          expect(new Date(time).getUTCMilliseconds()).toBe(0)
+          expect(await runtime.kv.get(key)).toBe('fnbox.cron:digest.tick')
+        }
+      } finally {
+        await runtime.undeploy('digest')
       }
-    } finally {
-      await runtime.undeploy('digest')
-    }
+    })
   })
-})
+}
 
 describe('jobs in the runtime: limits, versions, close, options', () => {
   const runtimes: Runtime[] = []
@@ -275,7 +260,7 @@ describe('jobs in the runtime: limits, versions, close, options', () => {
   })
 })
 
-describe.skipIf(server.skip)('several hosts on server Postgres', () => {
+describeOn(server, 'several hosts on server Postgres', () => {
   const runtimes: Runtime[] = []
   let url: string
   let client: pg.Client

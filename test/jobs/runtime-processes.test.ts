@@ -3,13 +3,13 @@
 // on 3 hosts with one killed. The engine's own process tests (host-processes.test.ts) cover the
 // same with bare handlers, plus a stale (SIGSTOPped) worker and kill -9 on PGlite.
 import { sql } from 'kysely'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
 import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
-import { testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../helpers/postgres.js'
 import { RuntimeHost } from './runtime-host-process.js'
 
 const server = await testPostgres('runtime_hosts')
-describe.skipIf(server.skip)('runtime processes on server Postgres', () => {
+describeOn(server, 'runtime processes on server Postgres', () => {
   let url: string
   let database: SqlDatabase
   let hosts: RuntimeHost[] = []

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRuntime, type Runtime } from 'fnbox'
-import { testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../helpers/postgres.js'
 import { RuntimeHost } from './runtime-host-process.js'
 
 const server = await testPostgres('runtime_recovery')
@@ -31,7 +31,7 @@ afterEach(async () => {
   await Promise.all(runtimes.splice(0).map((r) => r.close({ timeoutMs: 100 })))
 })
 
-describe.skipIf(server.skip)('a runtime whose LISTEN connection is killed', () => {
+describeOn(server, 'a runtime whose LISTEN connection is killed', () => {
   it('still starts new jobs promptly: the listener reconnects and wakes the worker', async () => {
     const url = await server.url()
     // A poll once a minute: a job starting within seconds was woken, not polled.

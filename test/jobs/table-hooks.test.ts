@@ -1,15 +1,13 @@
 // Database hooks on PGlite and server Postgres: a row change enqueues its hook job in the same
 // transaction (none from a rolled-back one), and a worker fans it out to the subscribers.
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import { TABLE_HOOK_TASK } from '../../src/host/jobs/migrations.js'
 import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
 import { hookFanOut, unwatchTable, watchTable, type TableChange } from '../../src/triggers/hooks/table-hooks.js'
 import { JobWorker } from '../../src/triggers/jobs/worker.js'
-import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
-import { testPostgres } from '../helpers/postgres.js'
-
-const server = await testPostgres('hooks')
+import type { SqlDatabase } from '../../src/storage/sql.js'
+import { describeOn, testBackends } from '../helpers/backends.js'
 
 function suite(open: () => Promise<{ database: SqlDatabase; close(): Promise<void> }>) {
   let database: SqlDatabase
@@ -114,16 +112,12 @@ function suite(open: () => Promise<{ database: SqlDatabase; close(): Promise<voi
   })
 }
 
-describe('table hooks: PGlite', () => {
-  suite(async () => {
-    const database = await openSql({ pglite: 'memory://' })
-    return { database, close: () => database.close() }
+// Table hooks need SQL (the memory store refuses them): the matrix's SQL rows.
+for (const backend of (await testBackends('hooks')).filter((b) => b.name !== 'memory')) {
+  describeOn(backend, `table hooks: ${backend.name}`, () => {
+    suite(async () => {
+      const opened = await backend.open()
+      return { database: opened.sql!, close: () => opened.close() }
+    })
   })
-})
-
-describe.skipIf(server.skip)('table hooks: server Postgres', () => {
-  suite(async () => {
-    const database = await openSql({ postgres: await server.url() })
-    return { database, close: () => database.close() }
-  })
-})
+}

@@ -3,12 +3,12 @@ import { type Kysely, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { loadMigrations } from '../../src/host/registry.js'
 import { openSql } from '../../src/storage/sql.js'
-import { testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../helpers/postgres.js'
 
 const server = await testPostgres('migrations')
 const MIGRATIONS = await loadMigrations()
 
-describe.skipIf(server.skip)('migrations', () => {
+describeOn(server, 'migrations', () => {
   it('two hosts migrating a fresh database at once apply each migration exactly once', async () => {
     const url = await server.url()
     const hosts = await Promise.all([

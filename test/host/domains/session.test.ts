@@ -11,7 +11,7 @@ import { MemoryKvStore } from '../../../src/host/kv/memory.js'
 import { Deadline } from '../../../src/reliability/deadline.js'
 import { openBackend, type Backend, type StorageOption } from '../../../src/storage/backend.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
-import { testPostgres } from '../../helpers/postgres.js'
+import { itOn, testPostgres } from '../../helpers/postgres.js'
 
 const open: Backend[] = []
 afterEach(async () => {
@@ -73,25 +73,22 @@ describe('DataSession: writes cut short by the deadline', () => {
     expect(session.endWrites()).toBe('none')
   })
 
-  it.skipIf(server.skip)(
-    'a write waiting for a server Postgres connection never starts after its deadline passed',
-    async () => {
-      const clock = new ManualClock()
-      const store = await backend({ postgres: await server.url() })
-      await kvOf(store).get('s', 'warm') // migrated
-      // Every connection of the pool (10) busy in a transaction: the write waits for one.
-      const busy = await Promise.all(Array.from({ length: 10 }, () => store.transaction()))
-      const session = new DataSession(() => Promise.resolve(store), 's')
-      const write = failure(session.handle('kv.set', json({ key: 'k', value: 1 }), undefined, new Deadline(100, clock)))
-      await settle()
-      clock.advance(200)
-      expect(await write).toMatchObject({ code: 'ERR_TIMEOUT', details: { outcome: 'not-started' } })
-      await Promise.all(busy.map((t) => t.rollback()))
-      await settle()
-      expect(await kvOf(store).get('s', 'k')).toBeUndefined()
-      expect(session.endWrites()).toBe('none')
-    },
-  )
+  itOn(server, 'a write waiting for a server Postgres connection never starts after its deadline passed', async () => {
+    const clock = new ManualClock()
+    const store = await backend({ postgres: await server.url() })
+    await kvOf(store).get('s', 'warm') // migrated
+    // Every connection of the pool (10) busy in a transaction: the write waits for one.
+    const busy = await Promise.all(Array.from({ length: 10 }, () => store.transaction()))
+    const session = new DataSession(() => Promise.resolve(store), 's')
+    const write = failure(session.handle('kv.set', json({ key: 'k', value: 1 }), undefined, new Deadline(100, clock)))
+    await settle()
+    clock.advance(200)
+    expect(await write).toMatchObject({ code: 'ERR_TIMEOUT', details: { outcome: 'not-started' } })
+    await Promise.all(busy.map((t) => t.rollback()))
+    await settle()
+    expect(await kvOf(store).get('s', 'k')).toBeUndefined()
+    expect(session.endWrites()).toBe('none')
+  })
 
   it('a write that was running is reported as of unknown outcome, and counted once it lands', async () => {
     const clock = new ManualClock()

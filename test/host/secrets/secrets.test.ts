@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Kysely, PostgresDialect } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { createRuntime } from 'fnbox'
 import { isFnboxError } from '../../../src/errors.js'
@@ -12,9 +12,6 @@ import {
   SecretStore,
   SecretVault,
 } from '../../../src/host/secrets/index.js'
-import { secretsDomain } from '../../../src/host/secrets/descriptor.js'
-import { runSealedSecretStoreConformance } from '../../../src/testing/conformance/secrets.js'
-import { testBackends } from '../../helpers/backends.js'
 
 // A key whose base64 has both `+` and `/` (so base64url differs): fb efbe → "++++", ff ffff → "////".
 const KEY = Buffer.from('fbefbe'.repeat(5) + 'ffffff'.repeat(5) + 'abcd', 'hex')
@@ -171,34 +168,6 @@ describe('SecretVault seal and open', () => {
     undecryptable(thrown(() => SecretVault.fromKey(randomBytes(32)).open('DB_PASSWORD', sealed)))
   })
 })
-
-for (const backend of await testBackends('secrets')) {
-  describe.skipIf(backend.skip)(backend.name, () => {
-    runSealedSecretStoreConformance(async () => {
-      const opened = await backend.open()
-      return { store: await opened.store(secretsDomain), close: () => opened.close() }
-    })
-
-    it.runIf(backend.name !== 'memory')('keeps only sealed bytes in fnbox_secrets', async () => {
-      const opened = await backend.open()
-      try {
-        const secrets = new SecretStore(SecretVault.fromKey(randomBytes(32)), await opened.store(secretsDomain))
-        const name = `T${randomBytes(6).toString('hex')}_PASSWORD`
-        const value = 'hunter2-is-my-password-' + 'ü'.repeat(20)
-        await secrets.set(name, value)
-        const { rows } = await sql<{
-          sealed: Uint8Array
-        }>`select sealed from fnbox_secrets where name = ${name}`.execute(opened.sql!.db)
-        const raw = Buffer.from(rows[0]!.sealed)
-        expect(raw.byteLength).toBe(29 + Buffer.byteLength(value))
-        expect(raw.includes(Buffer.from('hunter2'))).toBe(false)
-        await secrets.delete(name)
-      } finally {
-        await opened.close()
-      }
-    })
-  })
-}
 
 describe('PostgresSealedSecretStore', () => {
   it('reports a database failure as ERR_STORAGE, keeping the cause', async () => {
