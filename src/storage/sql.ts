@@ -118,8 +118,9 @@ export async function schemaTemplate(): Promise<string | undefined> {
 async function saveSchemaTemplate(pg: PgliteThread, file: string): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`
   try {
-    // Without this folder's lock: the template is loaded into other folders.
-    const bytes = dropTarEntries(await pg.dump(), (path) => path === LOCK_FILE)
+    // Without this folder's lock (nor a lock being written, `fnbox.lock.<token>`): the template
+    // is loaded into other folders.
+    const bytes = dropTarEntries(await pg.dump(), (path) => path === LOCK_FILE || path.startsWith(`${LOCK_FILE}.`))
     await writeFile(temp, bytes)
     await rename(temp, file)
   } catch {
