@@ -1,6 +1,6 @@
 // fnbox benchmarks: every figure is printed with a baseline measured in the same run, and the ratio.
 //   npm run bench                  all sections
-//   npm run bench -- call cold     only those sections (call, peers, http, cold, rss, kv, files, durable, first, pglite-start, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall, observe)
+//   npm run bench -- call cold     only those sections (call, peers, mailbox, http, cold, rss, kv, files, durable, first, pglite-start, vector, faults, stream, streams, snapshot, burst, zipf, webapis, jobs, stall, observe)
 //   --json                         also print every figure as JSON at the end
 // Each section is a module of its own, sections/<name>.mjs (its default export runs it); what
 // they share is in shared.mjs.
@@ -11,6 +11,7 @@ import { results } from './shared.mjs'
 const SECTIONS = [
   'call',
   'peers',
+  'mailbox',
   'http',
   'cold',
   'rss',

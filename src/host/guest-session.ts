@@ -38,8 +38,9 @@ const MAX_OPEN_FETCHES = 64
 export class GuestHostSession {
   readonly #net: Net
   readonly #policy: SessionPolicy
-  readonly #aborts = new Map<number, AbortController>()
-  readonly #bodies = new Map<number, OpenBody>()
+  /** Open fetches and response bodies, made on the first fetch: most invocations fetch nothing. */
+  #aborts: Map<number, AbortController> | undefined
+  #bodies: Map<number, OpenBody> | undefined
   /** Created on the first fetch: an AbortController and its abort cost ~25 us, most calls fetch nothing. */
   #closed: AbortController | undefined
   #ended = false
@@ -62,6 +63,8 @@ export class GuestHostSession {
       case 'fetchStart': {
         if (this.#ended) throw new FnboxError('ERR_CLOSED', 'the invocation has ended')
         this.#closed ??= new AbortController()
+        this.#aborts ??= new Map()
+        this.#bodies ??= new Map()
         if (this.#aborts.size >= MAX_OPEN_FETCHES) {
           throw new FnboxError(
             'ERR_RATE_LIMITED',
@@ -86,7 +89,7 @@ export class GuestHostSession {
           let bodyId: number | null = null
           if (res.body) {
             bodyId = this.#nextBody++
-            this.#bodies.set(bodyId, { iterator: res.body[Symbol.asyncIterator](), cancel: () => res.cancel() })
+            this.#bodies?.set(bodyId, { iterator: res.body[Symbol.asyncIterator](), cancel: () => res.cancel() })
           }
           return {
             op: 'fetchStart',
@@ -100,28 +103,28 @@ export class GuestHostSession {
             },
           }
         } catch (err) {
-          this.#aborts.delete(req.meta.fetchId)
+          this.#aborts?.delete(req.meta.fetchId)
           throw err
         }
       }
       case 'bodyRead': {
-        const body = this.#bodies.get(req.bodyId)
+        const body = this.#bodies?.get(req.bodyId)
         if (!body) return { op: 'bodyRead', chunk: undefined }
         const next = await body.iterator.next()
         if (next.done) {
-          this.#bodies.delete(req.bodyId)
+          this.#bodies?.delete(req.bodyId)
           return { op: 'bodyRead', chunk: undefined }
         }
         const chunk = next.value
         return { op: 'bodyRead', chunk: chunk.slice().buffer as ArrayBuffer }
       }
       case 'bodyCancel': {
-        this.#bodies.get(req.bodyId)?.cancel()
-        this.#bodies.delete(req.bodyId)
+        this.#bodies?.get(req.bodyId)?.cancel()
+        this.#bodies?.delete(req.bodyId)
         return undefined
       }
       case 'fetchAbort': {
-        this.#aborts.get(req.fetchId)?.abort(new DOMException('The operation was aborted', 'AbortError'))
+        this.#aborts?.get(req.fetchId)?.abort(new DOMException('The operation was aborted', 'AbortError'))
         return undefined
       }
       case 'data': {
@@ -160,8 +163,8 @@ export class GuestHostSession {
     this.#ended = true
     this.#data?.close()
     this.#closed?.abort()
-    for (const body of this.#bodies.values()) body.cancel()
-    this.#bodies.clear()
-    this.#aborts.clear()
+    for (const body of this.#bodies?.values() ?? []) body.cancel()
+    this.#bodies?.clear()
+    this.#aborts?.clear()
   }
 }

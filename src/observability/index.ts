@@ -110,11 +110,15 @@ export class Observability {
     this.logger = resolveLogger(logger)
   }
 
-  /** The telemetry of one invocation, or undefined when neither metrics nor a tracer observe it. */
-  begin(fn: FunctionMetrics | undefined, start: InvocationSpanStart): CallTelemetry | undefined {
+  /**
+   * The telemetry of one invocation, or undefined when neither metrics nor a tracer observe it.
+   * `start` is asked only when a tracer records the span: most calls run untraced, and the
+   * attributes (request id, headers) are per-call work nobody would read.
+   */
+  begin(fn: FunctionMetrics | undefined, start: () => InvocationSpanStart): CallTelemetry | undefined {
     const tracer = this.#tracing?.tracer()
     if (!tracer && !this.metrics) return undefined
-    return new CallTelemetry(this.metrics, fn, tracer && new CallTrace(tracer, start))
+    return new CallTelemetry(this.metrics, fn, tracer && new CallTrace(tracer, start()))
   }
 
   /** The instance was taken: wait metrics and span, cold start when the instance is new. */
@@ -137,7 +141,8 @@ export class Observability {
     call: CallTelemetry | undefined,
     fnMetrics: FunctionMetrics | undefined,
     trigger: Trigger,
-    ids: CallIds,
+    /** Read only to report a failure: undefined when there is none. */
+    ids: CallIds | undefined,
     status: number | undefined,
     error: FnboxError | undefined,
     seconds: number | undefined,
@@ -146,7 +151,7 @@ export class Observability {
     const outcome = clientGone ? 'client_gone' : (error?.code ?? 'ok')
     fnMetrics?.invocation(trigger, outcome, seconds)
     call?.trace?.end(status, clientGone ? undefined : error?.code, error?.message)
-    if (clientGone || !error || !FUNCTION_FAILURES.has(error.code)) return
+    if (clientGone || !error || !ids || !FUNCTION_FAILURES.has(error.code)) return
     const logger = this.logger
     if (logger === false) return
     const stack = typeof error.details.stack === 'string' ? error.details.stack : undefined

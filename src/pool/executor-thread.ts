@@ -10,7 +10,14 @@ import { FnboxError, type SerializedFnboxError } from '../errors.js'
 import type { SecretRedactor } from '../host/secrets/redact.js'
 import { Worker } from 'node:worker_threads'
 import type { Batch } from '../sandbox/batch.js'
-import type { ExecutorInit, FromExecutor, HostCall, HostCallError } from '../sandbox/protocol.js'
+import type {
+  ExecutorInit,
+  FromExecutor,
+  HostCall,
+  HostCallError,
+  HostReplyValue,
+  ToExecutor,
+} from '../sandbox/protocol.js'
 
 export type Redaction<M> = (msg: M, redactor: SecretRedactor) => M
 
@@ -79,6 +86,27 @@ export function hostCallError(req: HostCall, err: unknown): HostCallError {
         ? 'RangeError'
         : 'Error'
   return { name, message: err.message, code: err.code, details }
+}
+
+/**
+ * Sends the guest the answer of its host call `call` once `answer` settles: the value (its bytes
+ * transferred), or the failure as {@link hostCallError} lets the guest see it.
+ */
+export function replyTo(
+  call: number,
+  req: HostCall,
+  answer: Promise<HostReplyValue | undefined>,
+  post: (msg: ToExecutor, transfer?: ArrayBuffer[]) => void,
+): void {
+  answer
+    .then((value) => {
+      if (!value) throw new TypeError('host call gave no answer')
+      const buffer = value.op === 'bodyRead' ? value.chunk : value.op === 'data' ? value.bytes : undefined
+      post({ t: 'reply', call, ok: true, value }, buffer ? [buffer] : undefined)
+    })
+    .catch((err: unknown) => {
+      post({ t: 'reply', call, ok: false, error: hostCallError(req, err) })
+    })
 }
 
 /** Starts an executor thread; `ready` resolves when it said so, rejects when it failed first. */

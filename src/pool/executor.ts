@@ -6,16 +6,17 @@
  * @internal
  * @module
  */
-import type { EventLoopUtilization } from 'node:perf_hooks'
 import type { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
-import { afterPendingMessages, InvocationBudget, type BudgetLimit } from '../reliability/deadline.js'
+import { InvocationBudget } from '../reliability/deadline.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
-import { GUEST_SLOT_BYTES, readGuestSlot } from '../sandbox/guest-slot.js'
-import { INIT_TIMEOUT_MS, type FromExecutor, type HostCall, type ToExecutor } from '../sandbox/protocol.js'
+import { GUEST_SLOT_BYTES } from '../sandbox/guest-slot.js'
+import type { FromExecutor, HostCall, ToExecutor } from '../sandbox/protocol.js'
 import { secretsFingerprint, type Snapshot } from '../sandbox/snapshot.js'
 import { expectSnapshot, snapshotsComing } from './snapshot-handoff.js'
-import { GUEST_TEXT, hostCallError, spawnExecutorThread, withReason, type Redaction } from './executor-thread.js'
+import { GUEST_TEXT, replyTo, spawnExecutorThread, withReason, type Redaction } from './executor-thread.js'
+import { ThreadLoad } from './executor-load.js'
+import { ThreadWatch } from './executor-watch.js'
 import type {
   Creating,
   ExecutorEvents,
@@ -27,14 +28,7 @@ import type {
   InvocationResult,
 } from './executor-types.js'
 
-/** How long past an invocation's deadline a thread may stay silent before it is terminated. */
-export const STUCK_GRACE_MS = 50
-/**
- * How often the main thread looks whether a long invocation (one whose `cpuMs` could be spent
- * by now) is wedged past its CPU limit in a builtin that ignores the interrupt.
- */
-const CPU_WATCH_MS = 1000
-
+export { STUCK_GRACE_MS } from './executor-watch.js'
 export type {
   ExecutorEvents,
   ExtendableDeadline,
@@ -77,9 +71,27 @@ export class Executor {
   readonly #blankTarget: number
   #blanksReady = 0
   /** The last reading of the thread's event-loop utilisation, and its value over the window before. */
-  #eluMark: EventLoopUtilization | undefined
-  #eluAt = 0
-  #eluValue = 0
+  #load!: ThreadLoad
+  /** The backstops of invocations and creations (see executor-watch.ts). */
+  readonly #watch = new ThreadWatch({
+    guestSlot: () => this.#guestSlot,
+    flight: (inv) => this.#inflight.get(inv),
+    creation: (id) => this.#creating.get(id),
+    abandon: (flight, limit) => {
+      flight.abandoned = true
+      // The instance is given up: destroyed when the thread gets to it, never handed out again.
+      this.#instances.delete(flight.ref.id)
+      this.#post({ t: 'destroy', id: flight.ref.id })
+      flight.ref.lost = true
+      flight.reject(FnboxError.fromJSON(flight.budget.error(limit)))
+    },
+    failCreation: (id, error) => {
+      const creating = this.#creating.get(id)
+      this.#creating.delete(id)
+      creating?.reject(error)
+    },
+    restart: (reason) => this.#restart(reason),
+  })
 
   constructor(
     index: number,
@@ -116,21 +128,9 @@ export class Executor {
     return this.#blanksReady > 0 && this.#blankMemoryMb === memoryMb
   }
 
-  /**
-   * How busy the thread has been lately (0-1): its event-loop utilisation over the last
-   * 100 ms or more. Guest code runs synchronously on that loop, so it is the thread's CPU share.
-   */
+  /** How busy the thread has been lately (0-1, see executor-load.ts). */
   get utilization(): number {
-    const now = performance.now()
-    if (now - this.#eluAt >= 100) {
-      const current = this.#worker.performance.eventLoopUtilization()
-      const window = this.#eluMark ? this.#worker.performance.eventLoopUtilization(current, this.#eluMark) : current
-      // Clamped: the difference of two readings can come out a hair below 0.
-      this.#eluValue = Math.min(1, Math.max(0, window.utilization))
-      this.#eluMark = current
-      this.#eluAt = now
-    }
-    return this.#eluValue
+    return this.#load.utilization
   }
 
   /** Blank engines ready on the thread. */
@@ -142,8 +142,6 @@ export class Executor {
     this.#loaded = new Map()
     this.#snapshots = new Map()
     this.#blanksReady = 0
-    this.#eluMark = undefined
-    this.#eluAt = 0
     const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
     this.#guestSlot = guestSlot
     const { worker, ready } = spawnExecutorThread(this.#workerUrl, {
@@ -155,6 +153,7 @@ export class Executor {
     })
     this.#worker = worker
     this.#ready = ready
+    this.#load = new ThreadLoad(worker)
     // An idle runtime does not keep the process alive (as Node's own agents): once started, the
     // thread is ref'd only while it has work the host waits for (see #holdWhileBusy).
     ready.then(
@@ -240,7 +239,7 @@ export class Executor {
     this.#ensureLoaded(fn)
     const id = nextInstance++
     const created = await new Promise<{ ms: number; restored: boolean; packing: boolean }>((resolve, reject) => {
-      const backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS + STUCK_GRACE_MS)
+      const backstop = this.#watch.armCreation(id)
       this.#creating.set(id, { key: fn.key, resolve, reject, backstop })
       this.#holdWhileBusy()
       this.#post({ t: 'create', id, key: fn.key })
@@ -284,7 +283,7 @@ export class Executor {
         backstop: undefined as unknown as NodeJS.Timeout,
         abandoned: false,
       }
-      this.#armBackstop(flight, Date.now())
+      this.#watch.arm(flight, Date.now())
       this.#inflight.set(inv, flight)
       this.#holdWhileBusy()
       const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
@@ -293,107 +292,12 @@ export class Executor {
     return { inv, done }
   }
 
-  /**
-   * The next look at an invocation: its next wall-clock limit (plus the grace the thread gets to
-   * report it), or, once its CPU limit could have been spent, every {@link CPU_WATCH_MS}.
-   */
-  #armBackstop(flight: Inflight, now: number): void {
-    clearTimeout(flight.backstop)
-    const { startedAt, cpuMs } = flight.budget.limits
-    const wall = flight.budget.next().at + STUCK_GRACE_MS
-    const cpu = flight.budget.cpuBinds() ? Math.max(startedAt + cpuMs + STUCK_GRACE_MS, now + CPU_WATCH_MS) : Infinity
-    flight.backstop = setTimeout(() => this.#checkLater(flight.inv), Math.max(1, Math.min(wall, cpu) - now))
-  }
-
   cancel(inv: number, reason: 'client' | 'timeout'): void {
     if (this.#inflight.has(inv)) this.#post({ t: 'cancel', inv, reason })
   }
 
   credit(inv: number): void {
     if (this.#inflight.has(inv)) this.#post({ t: 'credit', inv })
-  }
-
-  /**
-   * The limit `flight` is past by more than the thread's grace, judged from here: its wall-clock
-   * budget, or, while the thread runs its guest code (`slot`), its CPU time. Undefined when within.
-   */
-  #pastLimit(flight: Inflight, slot: ReturnType<typeof readGuestSlot>, now: number): BudgetLimit | undefined {
-    const next = flight.budget.next()
-    if (next.at + STUCK_GRACE_MS <= now) return next.limit
-    if (slot.mark !== flight.inv || !flight.budget.cpuBinds()) return undefined
-    return slot.cpuBefore + (now - slot.since) > flight.budget.limits.cpuMs + STUCK_GRACE_MS ? 'cpuMs' : undefined
-  }
-
-  /**
-   * An invocation passed a limit and the thread said nothing: the thread is blocked. Its caller
-   * gets the limit's error now (`ERR_TIMEOUT`, `ERR_CPU_LIMIT`), whatever else the thread runs.
-   * When the guest code the thread runs is this call, or another one past its own limits, the
-   * thread is wedged in a builtin that ignores the interrupt: terminate it. When it is a call
-   * still within its limits, look again later.
-   */
-  #overdue(inv: number): void {
-    const flight = this.#inflight.get(inv)
-    if (!flight) return
-    const now = Date.now()
-    const slot = readGuestSlot(this.#guestSlot)
-    const limit = this.#pastLimit(flight, slot, now)
-    if (!flight.abandoned) {
-      if (!limit) {
-        // Within its limits: a chunk moved them, or its CPU time is not spent yet.
-        this.#armBackstop(flight, now)
-        return
-      }
-      flight.abandoned = true
-      // The instance is given up: destroyed when the thread gets to it, never handed out again.
-      this.#instances.delete(flight.ref.id)
-      this.#post({ t: 'destroy', id: flight.ref.id })
-      flight.ref.lost = true
-      flight.reject(FnboxError.fromJSON(flight.budget.error(limit)))
-    }
-    const running = slot.mark > 0 ? this.#inflight.get(slot.mark) : undefined
-    const wedged = running && this.#pastLimit(running, slot, now)
-    if (running && wedged) {
-      this.#restart(`an invocation ran past limits.${wedged} in a blocking builtin`)
-      return
-    }
-    // Another call within its limits, a creation (its own backstop), or no guest code (the thread
-    // is catching up): look again later.
-    const next = running ? running.budget.next().at + STUCK_GRACE_MS - now : STUCK_GRACE_MS
-    flight.backstop = setTimeout(() => this.#checkLater(inv), Math.max(1, Math.min(next, STUCK_GRACE_MS)))
-  }
-
-  /**
-   * {@link #overdue}, once the thread's messages already received are handled: a response head
-   * that moved the invocation's limits (it streams) may be among them.
-   */
-  #checkLater(inv: number): void {
-    afterPendingMessages(() => this.#overdue(inv))
-  }
-
-  /** The same for evaluating a function's top-level code, bounded by the init timeout. */
-  #creationOverdue(id: number): void {
-    const creating = this.#creating.get(id)
-    if (!creating) return
-    const slot = readGuestSlot(this.#guestSlot)
-    if (slot.mark === -id && Date.now() - slot.since < INIT_TIMEOUT_MS) {
-      // Queued behind other work, it started late: its limit runs from its own start.
-      creating.backstop = setTimeout(
-        () => this.#creationOverdue(id),
-        slot.since + INIT_TIMEOUT_MS + STUCK_GRACE_MS - Date.now(),
-      )
-      return
-    }
-    if (slot.mark === -id) {
-      this.#creating.delete(id)
-      creating.reject(
-        new FnboxError('ERR_TIMEOUT', `evaluating the function's code ran past ${INIT_TIMEOUT_MS} ms`, {
-          details: { limit: INIT_TIMEOUT_MS },
-        }),
-      )
-      this.#restart('evaluating a function ran past its time limit in a blocking builtin')
-      return
-    }
-    creating.backstop = setTimeout(() => this.#creationOverdue(id), INIT_TIMEOUT_MS)
   }
 
   #restart(reason: string): void {
@@ -459,7 +363,7 @@ export class Executor {
           const now = Date.now()
           f.budget.streamStarted(now)
           f.deadline?.extendTo(f.budget.hostDeadline())
-          if (!f.abandoned) this.#armBackstop(f, now)
+          if (!f.abandoned) this.#watch.arm(f, now)
         }
         f.handlers.onRespond?.(msg.meta, msg.body)
         break
@@ -475,7 +379,7 @@ export class Executor {
         if (f) {
           const now = Date.now()
           f.budget.bodyEnded(now)
-          if (!f.abandoned) this.#armBackstop(f, now)
+          if (!f.abandoned) this.#watch.arm(f, now)
         }
         f?.handlers.onEnd?.()
         break
@@ -563,16 +467,12 @@ export class Executor {
       return
     }
     this.#hostPending++
-    answer
-      .finally(() => this.#hostPending--)
-      .then((value) => {
-        if (!value) throw new TypeError('host call gave no answer')
-        const buffer = value.op === 'bodyRead' ? value.chunk : value.op === 'data' ? value.bytes : undefined
-        this.#post({ t: 'reply', call, ok: true, value }, buffer ? [buffer] : undefined)
-      })
-      .catch((err: unknown) => {
-        this.#post({ t: 'reply', call, ok: false, error: hostCallError(req, err) })
-      })
+    replyTo(
+      call,
+      req,
+      answer.finally(() => this.#hostPending--),
+      this.#post,
+    )
   }
 
   async close(): Promise<void> {

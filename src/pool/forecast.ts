@@ -46,3 +46,32 @@ export class Forecast {
     return this.#trend
   }
 }
+
+/** A pool's concurrency (busy + waiting) integrated over time: its mean between two looks. */
+export class ConcurrencyMeter {
+  #area = 0
+  #from: number
+  /** Concurrency since `#changedAt`. */
+  #level = 0
+  #changedAt: number
+
+  constructor(now: number) {
+    this.#from = this.#changedAt = now
+  }
+
+  /** The concurrency is `level` from `now` on. */
+  set(now: number, level: number): void {
+    this.#area += this.#level * (now - this.#changedAt)
+    this.#changedAt = now
+    this.#level = level
+  }
+
+  /** The mean since the last look (or the start), counted up to the last `set`; starts a new window at `now`. */
+  mean(now: number): number {
+    const span = now - this.#from
+    const mean = span > 0 ? this.#area / span : this.#level
+    this.#area = 0
+    this.#from = now
+    return mean
+  }
+}

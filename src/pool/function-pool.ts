@@ -25,7 +25,7 @@ import { ServiceTime } from '../reliability/retry-after.js'
 import { planScale, type Scalable } from './autoscaler.js'
 import type { BudgetOwner } from './budget.js'
 import type { FunctionSource, InstanceRef } from './executor.js'
-import { Forecast } from './forecast.js'
+import { ConcurrencyMeter, Forecast } from './forecast.js'
 import type {
   IdleInstance,
   PoolExecutor,
@@ -69,12 +69,8 @@ export class FunctionPool implements Scalable, BudgetOwner {
   /** Idle instances a retired version keeps. */
   #keep = 0
   #drained: { promise: Promise<void>; resolve: () => void } | undefined
-  /** Concurrency (busy + waiting) integrated over time since the autoscaler last looked. */
-  #area = 0
-  #areaFrom: number
-  /** Concurrency since `#changedAt`. */
-  #level = 0
-  #changedAt: number
+  /** Concurrency (busy + waiting) over time, since the autoscaler last looked. */
+  readonly #concurrency: ConcurrencyMeter
   #target = 0
   /** When a call last took or gave back an instance. */
   #lastUsed: number
@@ -93,7 +89,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
     this.#host = host
     this.#onCreate = onCreate
     this.#lastUsed = host.clock.now()
-    this.#areaFrom = this.#changedAt = this.#lastUsed
+    this.#concurrency = new ConcurrencyMeter(this.#lastUsed)
   }
 
   #ownModules = false
@@ -243,10 +239,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
     this.#dropLostIdle()
     if (this.#state !== 'live') return
     this.#account()
-    const span = now - this.#areaFrom
-    this.forecast.observe(span > 0 ? this.#area / span : this.#level)
-    this.#area = 0
-    this.#areaFrom = now
+    this.forecast.observe(this.#concurrency.mean(now))
     const plan = planScale(
       {
         total: this.total,
@@ -477,12 +470,9 @@ export class FunctionPool implements Scalable, BudgetOwner {
     this.#checkDrained()
   }
 
-  /** Integrates the concurrency up to now; called after every change of it. */
+  /** Called after every change of the concurrency. */
   #account(): void {
-    const now = this.#host.clock.now()
-    this.#area += this.#level * (now - this.#changedAt)
-    this.#changedAt = now
-    this.#level = this.#busy.size + this.#waiters.size
+    this.#concurrency.set(this.#host.clock.now(), this.#busy.size + this.#waiters.size)
   }
 
   #checkDrained(): void {

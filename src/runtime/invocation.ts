@@ -7,6 +7,7 @@
  * @internal
  * @module
  */
+import { randomUUID } from 'node:crypto'
 import { FnboxError, invalidOption, isFnboxError } from '../errors.js'
 import { DataSession } from '../host/domains/session.js'
 import { GuestHostSession } from '../host/guest-session.js'
@@ -18,7 +19,7 @@ import { markFailed } from '../triggers/http/failed-response.js'
 import { argsToJson } from './json-args.js'
 import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
 import { retrying } from '../reliability/backoff.js'
-import { Deadline } from '../reliability/deadline.js'
+import { Deadline, type InvocationLimits } from '../reliability/deadline.js'
 import type { RuntimeContext } from './context.js'
 import type { Deployments } from './deployments.js'
 import { GuestResponse } from './fetch-bridge.js'
@@ -37,7 +38,9 @@ export interface BackgroundRun {
 type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 
 /** One invocation between acquiring its instance and releasing it. */
-interface OpenCall extends CallIds {
+interface OpenCall extends Omit<CallIds, 'requestId'> {
+  /** Undefined for a call that has none yet: made when something reads it ({@link idsOf}). */
+  requestId: string | undefined
   ref: InstanceRef
   session: GuestHostSession
   started: number
@@ -52,6 +55,18 @@ interface OpenCall extends CallIds {
   telemetry: CallTelemetry | undefined
   trigger: Trigger
 }
+
+/** How a call that is not `runtime.call` runs: a job's limit and signal, its trigger. */
+interface CallRun {
+  timeoutMs?: number | undefined
+  /** The option `timeoutMs` came from, named in its error. */
+  timeoutOption?: string | undefined
+  signal?: AbortSignal | undefined
+  trigger?: Trigger
+}
+
+/** `runtime.call`'s: shared, so a call allocates none. */
+const NO_RUN: CallRun = Object.freeze({})
 
 export class Invocations {
   readonly #ctx: RuntimeContext
@@ -137,39 +152,24 @@ export class Invocations {
     }
   }
 
-  async #callOnce<T>(
-    fn: FunctionVersion,
-    exportName: string,
-    argsJson: string,
-    run: {
-      timeoutMs?: number | undefined
-      timeoutOption?: string | undefined
-      signal?: AbortSignal | undefined
-      trigger?: Trigger
-    } = {},
-  ): Promise<T> {
+  async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string, run: CallRun = NO_RUN): Promise<T> {
     const trigger = run.trigger ?? 'call'
-    const call = await this.#begin(
-      fn,
-      trigger,
-      requestIdOf(undefined),
-      exportName,
-      undefined,
-      run.timeoutMs,
-      run.timeoutOption,
-    )
+    // No request id yet: one is made only when something reads it (see idsOf).
+    const call = await this.#begin(fn, trigger, undefined, exportName, undefined, run.timeoutMs, run.timeoutOption)
     const { ref, session } = call
     let error: FnboxError | undefined
     let inv = -1
-    const cancel = (): void => ref.executor.cancel(inv, 'client')
+    const cancel = run.signal && ((): void => ref.executor.cancel(inv, 'client'))
     try {
       const invocation = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
         onLog: (level, message) => this.#log(fn, call, level, message),
         onHost: (req) => session.handle(req),
       })
       inv = invocation.inv
-      if (run.signal?.aborted) cancel()
-      else run.signal?.addEventListener('abort', cancel, { once: true })
+      if (cancel) {
+        if (run.signal!.aborted) cancel()
+        else run.signal!.addEventListener('abort', cancel, { once: true })
+      }
       const { result } = await invocation.done
       return (result === undefined ? undefined : JSON.parse(result)) as T
     } catch (err) {
@@ -178,7 +178,7 @@ export class Invocations {
       error = session.withWrites(error)
       throw error
     } finally {
-      run.signal?.removeEventListener('abort', cancel)
+      if (cancel) run.signal!.removeEventListener('abort', cancel)
       this.#end(fn, call, 'call', exportName, undefined, error)
     }
   }
@@ -247,23 +247,23 @@ export class Invocations {
   async #begin(
     fn: FunctionVersion,
     trigger: Trigger,
-    requestId: string,
+    requestId: string | undefined,
     target: string,
     request: Request | undefined,
     timeoutMs: number = fn.timeoutMs,
     timeoutOption?: string,
   ): Promise<OpenCall> {
     const ctx = this.#ctx
-    const telemetry = ctx.obs.begin(fn.metrics, {
+    const telemetry = ctx.obs.begin(fn.metrics, () => ({
       function: fn.name,
       version: fn.version,
       trigger,
-      requestId,
+      requestId: (requestId ??= randomUUID()),
       target,
       headers: request?.headers,
       method: request?.method,
       redact: fn.source.redactor.empty ? undefined : (text) => fn.source.redactor.redact(text),
-    })
+    }))
     // Waits and durations in real time: instances are made and guests run on real threads.
     const started = performance.now()
     let gate: GateTicket | undefined
@@ -280,7 +280,7 @@ export class Invocations {
     } catch (err) {
       gate?.abandon()
       // A refused call counts (its outcome the refusal's code) and ends its span.
-      const ids = { requestId, traceId: telemetry?.traceId, spanId: telemetry?.spanId }
+      const ids = { requestId: requestId ?? randomUUID(), traceId: telemetry?.traceId, spanId: telemetry?.spanId }
       ctx.obs.ended(fn, telemetry, fn.metrics, trigger, ids, undefined, asFnboxError(err), undefined)
       throw err
     }
@@ -297,14 +297,9 @@ export class Invocations {
     const { streamIdleMs, streamTotalMs } = fn.limits
     // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
     const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
-    const limits = {
-      startedAt: deadline.startedAt,
-      timeoutMs,
-      cpuMs,
-      streamIdleMs,
-      streamTotalMs,
-      ...(timeoutOption === undefined ? {} : { timeoutOption }),
-    }
+    const limits: InvocationLimits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    // Set only when there is one: a spread of an empty object would cost every call two objects.
+    if (timeoutOption !== undefined) limits.timeoutOption = timeoutOption
     return {
       requestId,
       traceId: telemetry?.traceId,
@@ -349,13 +344,14 @@ export class Invocations {
     const held = now - call.acquired
     fn.pool.serviceTime.observe(held)
     call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
-    this.#ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, call, status, error, held / 1000, call.clientGone)
+    const ids = error ? idsOf(call) : undefined
+    this.#ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, ids, status, error, held / 1000, call.clientGone)
     const events = this.#ctx.events
     if (events.listenerCount('invoke') === 0) return
     events.emit('invoke', {
       function: fn.name,
       version: fn.version,
-      requestId: call.requestId,
+      requestId: idsOf(call).requestId,
       traceId: call.traceId,
       kind,
       target,
@@ -370,8 +366,8 @@ export class Invocations {
   }
 
   /** A guest console line: structured, to `log` listeners, the logger or stderr (observability/). */
-  #log(fn: FunctionVersion, call: CallIds, level: GuestLogLevel, message: string): void {
-    this.#ctx.obs.guestLog(fn, call, level, message, (stack) => fn.stacks?.map(stack) ?? stack)
+  #log(fn: FunctionVersion, call: OpenCall, level: GuestLogLevel, message: string): void {
+    this.#ctx.obs.guestLog(fn, idsOf(call), level, message, (stack) => fn.stacks?.map(stack) ?? stack)
   }
 }
 
@@ -393,6 +389,15 @@ function mountedUrl(original: string, path: string): { url: string; originalUrl:
 }
 
 /** The guest's response head with the invocation's `x-request-id` (replacing one the guest set). */
+/**
+ * The call's ids, its request id made on first use: a `runtime.call` (no request to take one
+ * from) needs one only for a log line, a failure's report, an `invoke` event or a span.
+ */
+function idsOf(call: OpenCall): CallIds {
+  call.requestId ??= randomUUID()
+  return { requestId: call.requestId, traceId: call.traceId, spanId: call.spanId }
+}
+
 function withRequestId(head: GuestResponseMeta, requestId: string): GuestResponseMeta {
   const headers = head.headers.filter(([name]) => name.toLowerCase() !== 'x-request-id')
   headers.push(['x-request-id', requestId])

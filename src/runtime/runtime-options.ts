@@ -259,6 +259,9 @@ function resolveStorage(opts: RuntimeOptions, clock: Clock): () => Promise<Backe
     openBackend({
       storage,
       files: opts.files ?? defaultFilesRoot(storage),
+      ...(opts.files === undefined && storage !== 'memory' && 'postgres' in storage
+        ? { formerFilesRoot: join('.fnbox', 'files') }
+        : {}),
       secretsKey: secretsOpts.key,
       adapters,
       clock,

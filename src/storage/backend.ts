@@ -6,6 +6,7 @@
  * @internal
  * @module
  */
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PgPoolLike as Pool } from './pg-pool.js'
 import { FnboxError, invalidOption } from '../errors.js'
@@ -94,6 +95,11 @@ export interface BackendOptions {
   storage: StorageOption
   /** Root folder of `files`, `'memory'`, or `'database'`. */
   files: string
+  /**
+   * Where files lived by default before they moved into server Postgres (`.fnbox/files`), when
+   * `files` was left to its default there: files found in it are warned about, once.
+   */
+  formerFilesRoot?: string
   secretsKey: string | Uint8Array | undefined
   adapters: StorageAdapters
   /** The time of KV expiries, file dates and the sweeper (the runtime's clock). Default: the system clock. */
@@ -156,6 +162,9 @@ export async function openBackend(options: BackendOptions): Promise<Backend> {
       ? memoryStores(clock)
       : await (await import('./sql-backend.js')).openSqlStores(options.storage, clock)
 
+  if (options.formerFilesRoot !== undefined && adapters.files === undefined) {
+    await warnOfFormerFiles(options.formerFilesRoot)
+  }
   const stores = new Map<string, unknown>()
   const startsOnConnection = new Set<string>()
   for (const domain of OPENED_DOMAINS) {
@@ -265,4 +274,25 @@ export function defaultFilesRoot(storage: StorageOption): string {
   if ('postgres' in storage) return FILES_IN_DATABASE
   if (storage.pglite.startsWith('memory://')) return 'memory'
   return join('.fnbox', 'files')
+}
+
+/** Folders already warned about (once per process). */
+const warnedFolders = new Set<string>()
+
+/**
+ * Before files could live in the database, `.fnbox/files` was the default with server Postgres
+ * too: a host upgraded without naming `files` would no longer see what is in it, silently. So a
+ * non-empty former folder gets one process warning (`FNBOX_FILES_IN_DATABASE`) naming the option
+ * that keeps it.
+ */
+export async function warnOfFormerFiles(folder: string): Promise<void> {
+  if (warnedFolders.has(folder)) return
+  const entries = await readdir(folder).catch(() => [])
+  if (entries.length === 0) return
+  warnedFolders.add(folder)
+  process.emitWarning(
+    `files now live in the database with server Postgres storage; ${folder} holds files from before, ` +
+      `which functions no longer see. Pass createRuntime({ files: ${JSON.stringify(folder)} }) to keep using it.`,
+    { code: 'FNBOX_FILES_IN_DATABASE' },
+  )
 }

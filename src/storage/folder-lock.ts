@@ -31,7 +31,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { FnboxError } from '../errors.js'
 
-const LOCK_FILE = 'fnbox.lock'
+export const LOCK_FILE = 'fnbox.lock'
 /** How often an owner refreshes its lock's mtime, for openers that cannot check its pid. */
 export const LOCK_HEARTBEAT_MS = 10_000
 /** An owner that cannot be checked is gone after this long without a refresh. */

@@ -18,7 +18,8 @@ import {
 } from 'kysely'
 import { FnboxError, isFnboxError } from '../errors.js'
 import { startStorageCall } from './call-context.js'
-import { FolderLock } from './folder-lock.js'
+import { FolderLock, LOCK_FILE } from './folder-lock.js'
+import { dropTarEntries } from './tar.js'
 import { loadMigrations } from '../host/registry.js'
 import { PgliteDialect } from './pglite-dialect.js'
 import { defaultTemplate, PgliteThread } from './pglite-thread.js'
@@ -105,7 +106,8 @@ export async function schemaTemplate(): Promise<string | undefined> {
   for (const [name, migration] of Object.entries(await allMigrations()).sort(([a], [b]) => (a < b ? -1 : 1))) {
     hash.update(`${name}\0${String(migration.up)}\0`)
   }
-  return cluster.replace(/\.tar$/, `-schema-${hash.digest('hex').slice(0, 16)}.tar`)
+  // `-2-`: templates made before they dropped the folder's lock are never loaded.
+  return cluster.replace(/\.tar$/, `-schema-2-${hash.digest('hex').slice(0, 16)}.tar`)
 }
 
 /**
@@ -116,7 +118,9 @@ export async function schemaTemplate(): Promise<string | undefined> {
 async function saveSchemaTemplate(pg: PgliteThread, file: string): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`
   try {
-    const bytes = await pg.dump()
+    // Without this folder's lock (nor a lock being written, `fnbox.lock.<token>`): the template
+    // is loaded into other folders.
+    const bytes = dropTarEntries(await pg.dump(), (path) => path === LOCK_FILE || path.startsWith(`${LOCK_FILE}.`))
     await writeFile(temp, bytes)
     await rename(temp, file)
   } catch {

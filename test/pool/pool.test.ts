@@ -82,24 +82,44 @@ describe('function pool: scaling', () => {
     expect(pool.stats()).toMatchObject({ instances: 3, idle: 3, queued: 0, coldStarts: 3 })
   })
 
-  it('packs a function into its modules while threads have CPU to spare, and leaves a busy thread', async () => {
+  it("spreads a function's instances evenly over the threads, a busy thread last among equals", async () => {
     const h = harness()
-    const pool = await h.deploy('f', { max: 10, instancesPerModule: 4 })
-    const first = acquireMany(pool, 4)
-    await Promise.all(first.all)
-    expect(h.threads.map((t) => t.refs.size)).toEqual([4, 0]) // one module
-    const second = acquireMany(pool, 2)
-    await Promise.all(second.all)
-    expect(h.threads.map((t) => t.refs.size)).toEqual([4, 2]) // the module was full
-    // Thread 1 has room in the function's module but is busy; thread 0 is idle: a new module there.
+    const pool = await h.deploy('f', { max: 12, instancesPerModule: 4 })
+    // Concurrent calls on one thread would queue for it while the other idles: one module each.
+    await Promise.all(acquireMany(pool, 4).all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([2, 2])
+    await Promise.all(acquireMany(pool, 4).all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([4, 4])
+    // Thread 1 is busy and thread 0 much less: of threads holding as many, thread 0 goes first...
     h.threads[1]!.utilization = 0.9
     h.threads[0]!.utilization = 0.2
     await Promise.all(acquireMany(pool, 1).all)
-    expect(h.threads.map((t) => t.refs.size)).toEqual([5, 2])
-    // Both busy alike: back to filling the module with room.
-    h.threads[0]!.utilization = 0.9
+    expect(h.threads.map((t) => t.refs.size)).toEqual([5, 4])
+    // ...but the function's share decides before busy does (utilisation lags a burst).
     await Promise.all(acquireMany(pool, 1).all)
-    expect(h.threads.map((t) => t.refs.size)).toEqual([5, 3])
+    expect(h.threads.map((t) => t.refs.size)).toEqual([5, 5])
+  })
+
+  it('spreads a burst that follows sequential calls, though the thread of the first instance is busy', async () => {
+    const h = harness()
+    const pool = await h.deploy('f', { max: 8 })
+    await Promise.all(acquireMany(pool, 1).all)
+    // Its one instance kept thread 0 busy; the utilisation of thread 1 has not seen the burst yet.
+    h.threads[0]!.utilization = 0.9
+    h.threads[1]!.utilization = 0.1
+    await Promise.all(acquireMany(pool, 7).all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([4, 4])
+  })
+
+  it("joins a module with room when the budget has none for the function's module on another thread", async () => {
+    // 128 MB modules of 4 instances, room for two modules in all.
+    const h = harness({ memoryBudgetMb: 256 })
+    const pool = await h.deploy('f', { max: 8, instancesPerModule: 4 })
+    await Promise.all(acquireMany(pool, 2).all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([1, 1])
+    // Two modules spent: the next instances fill them instead of failing or evicting.
+    await Promise.all(acquireMany(pool, 6).all)
+    expect(h.threads.map((t) => t.refs.size)).toEqual([4, 4])
   })
 
   it('puts a new function on the thread with the fewest instances when the threads are about as busy', async () => {

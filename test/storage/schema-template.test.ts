@@ -5,12 +5,13 @@
  * migrations, so a version with others never starts from it.
  */
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultTemplate, PgliteThread } from '../../src/storage/pglite-thread.js'
 import { openSql, schemaTemplate } from '../../src/storage/sql.js'
+import { dropTarEntries } from '../../src/storage/tar.js'
 
 let dir: string
 beforeAll(async () => {
@@ -64,5 +65,29 @@ describe('the template of a migrated database', () => {
     const { rows } = await later.query<{ n: number }>('select count(*)::int as n from fnbox_migrations')
     expect(rows[0]!.n).toBeGreaterThan(0)
     await later.close()
+  }, 120_000)
+
+  it("made from a folder, leaves out the folder's lock file: a database made from it keeps its own", async () => {
+    const source = join(dir, 'locked-source')
+    await mkdir(source)
+    await writeFile(join(source, 'fnbox.lock'), 'the source owner')
+    const db = await PgliteThread.open(source, { template: null })
+    const dump = await db.dump()
+    await db.close()
+    const names = (tar: Uint8Array) => Buffer.from(tar).toString('latin1')
+    expect(names(dump)).toContain('fnbox.lock')
+    const clean = dropTarEntries(dump, (path) => path.startsWith('fnbox.lock'))
+    expect(names(clean)).not.toContain('fnbox.lock')
+    const schema = join(dir, 'clean.tar')
+    await writeFile(schema, clean)
+
+    const target = join(dir, 'locked-target')
+    await mkdir(target)
+    await writeFile(join(target, 'fnbox.lock'), 'the target owner')
+    const made = await PgliteThread.open(target, { schema })
+    expect(made.origin).toBe('schema')
+    expect((await made.query<{ n: number }>('select 1 as n')).rows).toEqual([{ n: 1 }])
+    await made.close()
+    expect(await readFile(join(target, 'fnbox.lock'), 'utf8')).toBe('the target owner')
   }, 120_000)
 })

@@ -27,7 +27,7 @@ describe('test databases', () => {
       // A connection string that could reach a server: not port 1 (the "unreachable server" of
       // error tests) nor a reserved `.invalid` host (option validation).
       for (const match of text.matchAll(/postgres(?:ql)?:\/\/[^\s'"`]*/g)) {
-        if (!/:1\/|\.invalid\//.test(match[0])) offenders.push(`${rel}: ${match[0]}`)
+        if (!/:1(?:\/|$)|\.invalid(?:\/|$)/.test(match[0])) offenders.push(`${rel}: ${match[0]}`)
       }
       if (/\b5432\b/.test(text)) offenders.push(`${rel}: port 5432`)
     }

@@ -50,6 +50,10 @@ describe('details.writes of a failed invocation', () => {
     expect(existsSync(join(dir, 'db', 'fnbox.lock'))).toBe(false)
     await runtime.deploy('quick', { code: CODE, limits: { timeoutMs: 300 } })
     await runtime.deploy('slow', { code: CODE, limits: { timeoutMs: 60_000 } })
+    // Writes then spins: its limit must leave the write time to land first, also on a loaded
+    // machine (with 300 ms, a PGlite write queued behind other tests' work sometimes did not,
+    // and the outcome was rightly 'unknown').
+    await runtime.deploy('lands', { code: CODE, limits: { timeoutMs: 2000 } })
     // The folder is taken (and the database starting) without any call.
     await expect.poll(() => existsSync(join(dir, 'db', 'fnbox.lock')), { timeout: 30_000 }).toBe(true)
     await runtime.kv.get('wait until it is open')
@@ -57,13 +61,13 @@ describe('details.writes of a failed invocation', () => {
 
   it('is absent without writes, and "applied" after one that landed', async () => {
     expect(await outcome(runtime.call('quick', 'spin'))).toEqual({ code: 'ERR_TIMEOUT', writes: undefined })
-    expect(await outcome(runtime.call('quick', 'writeThenSpin', 'landed'))).toEqual({
+    expect(await outcome(runtime.call('lands', 'writeThenSpin', 'landed'))).toEqual({
       code: 'ERR_TIMEOUT',
       writes: 'applied',
     })
     expect(await runtime.kv.get('landed')).toBe(1)
     // Over HTTP too: the client is told its write happened.
-    const res = await runtime.fetch(new Request('http://localhost/quick/'))
+    const res = await runtime.fetch(new Request('http://localhost/lands/'))
     expect(res.status).toBe(504)
     expect(await res.json()).toMatchObject({ error: { code: 'ERR_TIMEOUT', writes: 'applied' } })
   })

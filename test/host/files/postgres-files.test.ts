@@ -4,7 +4,7 @@
  * under concurrent writes, any scope name; and `createRuntime({ files })` choosing it.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql, type Kysely } from 'kysely'
@@ -13,7 +13,10 @@ import { createRuntime, DATA_LIMITS } from 'fnbox'
 import { filesDomain } from '../../../src/host/files/descriptor.js'
 import { FILE_CHUNK_BYTES, scopeKey } from '../../../src/host/files/postgres.js'
 import type { FileStore } from '../../../src/host/files/types.js'
+import { openBackend, warnOfFormerFiles } from '../../../src/storage/backend.js'
 import { describeOn, testBackends, type OpenedBackend } from '../../helpers/backends.js'
+import { itOn, testPostgres } from '../../helpers/postgres.js'
+import { processWarnings } from '../../helpers/warnings.js'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
@@ -147,5 +150,42 @@ describe("createRuntime({ files: 'database' })", () => {
       code: 'ERR_INVALID_OPTION',
       message: expect.stringContaining("'database', a folder or 'memory'"),
     })
+  })
+})
+
+const server = await testPostgres('files former folder')
+
+describe('files left in the former default folder', () => {
+  it('are warned about once, naming the option that keeps them; an empty or missing folder is not', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fnbox-former-'))
+    try {
+      const folder = join(dir, 'files')
+      expect(await processWarnings(() => warnOfFormerFiles(folder))).toEqual([])
+      await mkdir(folder)
+      expect(await processWarnings(() => warnOfFormerFiles(folder))).toEqual([])
+      await writeFile(join(folder, 'old'), 'x')
+      const warnings = await processWarnings(() => warnOfFormerFiles(folder))
+      expect(warnings).toEqual([expect.stringContaining(`createRuntime({ files: ${JSON.stringify(folder)} })`)])
+      expect(await processWarnings(() => warnOfFormerFiles(folder))).toEqual([])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  itOn(server, 'are looked for when server Postgres storage opens with files left to their default', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fnbox-former-'))
+    try {
+      const folder = join(dir, 'files')
+      await mkdir(folder)
+      await writeFile(join(folder, 'old'), 'x')
+      const options = { storage: { postgres: await server.url() }, files: 'database', secretsKey: undefined }
+      const warnings = await processWarnings(async () => {
+        const backend = await openBackend({ ...options, adapters: {}, formerFilesRoot: folder })
+        await backend.close()
+      })
+      expect(warnings).toEqual([expect.stringContaining('files now live in the database')])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
