@@ -21,7 +21,7 @@ it('skips the server Postgres row with the reason in its name, and runs the othe
       ['node_modules/vitest/vitest.mjs', 'run', '--reporter=json', 'test/conformance/secrets.test.ts'],
       {
         cwd: ROOT,
-        env: { ...process.env, FNBOX_TEST_POSTGRES: 'postgres://postgres@127.0.0.1:1' },
+        env: { ...process.env, FNBOX_TEST_POSTGRES: 'postgres://postgres@127.0.0.1:1/' },
         maxBuffer: 16 * 1024 * 1024,
       },
       (err, out) => (err ? reject(err) : resolve(out)),
