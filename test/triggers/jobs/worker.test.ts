@@ -1,11 +1,11 @@
 // The worker loop over the memory store, with a manual clock: polls, heartbeats, time limits and
 // the close deadline move only when the test moves time.
 import { afterEach, describe, expect, it } from 'vitest'
-import { DEFAULT_JOB_RETRY, type ClaimedJob, type JobStore } from '../../src/host/jobs/jobs.js'
-import { MemoryJobStore } from '../../src/host/jobs/memory-jobs.js'
-import { toJobRequest } from '../../src/host/jobs/validate.js'
-import { JobWorker, type JobHandler, type JobRunEnd, type JobWorkerOptions } from '../../src/triggers/jobs/worker.js'
-import { ManualClock } from '../helpers/manual-clock.js'
+import { DEFAULT_JOB_RETRY, type ClaimedJob, type JobStore } from '../../../src/host/jobs/jobs.js'
+import { MemoryJobStore } from '../../../src/host/jobs/memory-jobs.js'
+import { toJobRequest } from '../../../src/host/jobs/validate.js'
+import { JobWorker, type JobHandler, type JobRunEnd, type JobWorkerOptions } from '../../../src/triggers/jobs/worker.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
 
 /** Lets every promise and immediate queued so far run. */
 const settle = async (): Promise<void> => {

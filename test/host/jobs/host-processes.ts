@@ -1,13 +1,13 @@
 /** Host processes for the multi-process tests: `fixtures/job-host.ts`, bundled once and forked. */
 import { fork, type ChildProcess } from 'node:child_process'
-import { bundleSources } from '../../bench/bundle-sources.mjs'
+import { bundleSources } from '../../../bench/bundle-sources.mjs'
 import type { HostConfig, HostMessage } from './fixtures/job-host.js'
 
 let bundled: Promise<string> | undefined
 
 /** The host script as one ES module (dependencies stay imports, resolved from node_modules). */
 export function hostScript(): Promise<string> {
-  bundled ??= bundleSources({ name: `job-host-${process.pid}`, entry: 'test/jobs/fixtures/job-host.ts' })
+  bundled ??= bundleSources({ name: `job-host-${process.pid}`, entry: 'test/host/jobs/fixtures/job-host.ts' })
   return bundled
 }
 

@@ -1,7 +1,7 @@
 // The checks every enqueue goes through (guest and host alike), before any store.
 import { describe, expect, it } from 'vitest'
-import { JOB_LIMITS } from '../../src/host/jobs/jobs.js'
-import { jobId, listOptions, toJobRequest } from '../../src/host/jobs/validate.js'
+import { JOB_LIMITS } from '../../../src/host/jobs/jobs.js'
+import { jobId, listOptions, toJobRequest } from '../../../src/host/jobs/validate.js'
 
 const invalid = (argument: string) =>
   expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', details: expect.objectContaining({ argument }) })

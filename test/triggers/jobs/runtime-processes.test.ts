@@ -4,8 +4,8 @@
 // same with bare handlers, plus a stale (SIGSTOPped) worker and kill -9 on PGlite.
 import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest'
-import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
-import { describeOn, testPostgres } from '../helpers/postgres.js'
+import { openSql, type SqlDatabase } from '../../../src/storage/sql.js'
+import { describeOn, testPostgres } from '../../helpers/postgres.js'
 import { RuntimeHost } from './runtime-host-process.js'
 
 const server = await testPostgres('runtime_hosts')

@@ -2,12 +2,12 @@
 // transaction (none from a rolled-back one), and a worker fans it out to the subscribers.
 import { sql } from 'kysely'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { TABLE_HOOK_TASK } from '../../src/host/jobs/migrations.js'
-import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
-import { hookFanOut, unwatchTable, watchTable, type TableChange } from '../../src/triggers/hooks/table-hooks.js'
-import { JobWorker } from '../../src/triggers/jobs/worker.js'
-import type { SqlDatabase } from '../../src/storage/sql.js'
-import { describeOn, testBackends } from '../helpers/backends.js'
+import { TABLE_HOOK_TASK } from '../../../src/host/jobs/migrations.js'
+import { PostgresJobStore } from '../../../src/host/jobs/postgres-jobs.js'
+import { hookFanOut, unwatchTable, watchTable, type TableChange } from '../../../src/triggers/hooks/table-hooks.js'
+import { JobWorker } from '../../../src/triggers/jobs/worker.js'
+import type { SqlDatabase } from '../../../src/storage/sql.js'
+import { describeOn, testBackends } from '../../helpers/backends.js'
 
 function suite(open: () => Promise<{ database: SqlDatabase; close(): Promise<void> }>) {
   let database: SqlDatabase

@@ -1,10 +1,10 @@
 // The cron scheduler over the memory store with a manual clock: slots, hosts sharing a store,
 // catch-up, timezones, a late host, store failures.
 import { afterEach, describe, expect, it } from 'vitest'
-import type { CronFiring, JobStore } from '../../src/host/jobs/jobs.js'
-import { MemoryJobStore } from '../../src/host/jobs/memory-jobs.js'
-import { CronScheduler, type CronSchedule } from '../../src/triggers/cron/scheduler.js'
-import { ManualClock } from '../helpers/manual-clock.js'
+import type { CronFiring, JobStore } from '../../../src/host/jobs/jobs.js'
+import { MemoryJobStore } from '../../../src/host/jobs/memory-jobs.js'
+import { CronScheduler, type CronSchedule } from '../../../src/triggers/cron/scheduler.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0, 300) // 300 ms past a whole second
 

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createRuntime, type Runtime } from 'fnbox'
-import { describeOn, testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../../helpers/postgres.js'
 import { RuntimeHost } from './runtime-host-process.js'
 
 const server = await testPostgres('runtime_recovery')

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { afterEach, expect, it } from 'vitest'
 import { createRuntime, type Runtime, type RuntimeOptions } from 'fnbox'
-import { describeOn, testPostgres } from '../helpers/postgres.js'
+import { describeOn, testPostgres } from '../../helpers/postgres.js'
 
 const server = await testPostgres('files-hosts')
 

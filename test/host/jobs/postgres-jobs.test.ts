@@ -3,13 +3,13 @@
 import { sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { PostgresJobStore } from '../../src/host/jobs/postgres-jobs.js'
-import { toJobRequest } from '../../src/host/jobs/validate.js'
-import { PgListener, type ListenClient } from '../../src/storage/pg-listener.js'
-import { openSql, type SqlDatabase } from '../../src/storage/sql.js'
-import { JobWorker } from '../../src/triggers/jobs/worker.js'
-import { ManualClock } from '../helpers/manual-clock.js'
-import { describeOn, testPostgres } from '../helpers/postgres.js'
+import { PostgresJobStore } from '../../../src/host/jobs/postgres-jobs.js'
+import { toJobRequest } from '../../../src/host/jobs/validate.js'
+import { PgListener, type ListenClient } from '../../../src/storage/pg-listener.js'
+import { openSql, type SqlDatabase } from '../../../src/storage/sql.js'
+import { JobWorker } from '../../../src/triggers/jobs/worker.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
+import { describeOn, testPostgres } from '../../helpers/postgres.js'
 
 const server = await testPostgres('jobsworker')
 

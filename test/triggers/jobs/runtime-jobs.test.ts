@@ -7,9 +7,9 @@
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime, type Runtime, type RuntimeOptions } from 'fnbox'
-import { MemoryJobStore } from '../../src/host/jobs/memory-jobs.js'
-import { describeOn, testBackends } from '../helpers/backends.js'
-import { testPostgres } from '../helpers/postgres.js'
+import { MemoryJobStore } from '../../../src/host/jobs/memory-jobs.js'
+import { describeOn, testBackends } from '../../helpers/backends.js'
+import { testPostgres } from '../../helpers/postgres.js'
 
 const server = await testPostgres('runtime_jobs')
 
