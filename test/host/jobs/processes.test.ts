@@ -10,6 +10,7 @@ import { LEASE_EXPIRED_ERROR } from '../../../src/host/jobs/jobs.js'
 import { PostgresJobStore } from '../../../src/host/jobs/postgres-jobs.js'
 import { toJobRequest } from '../../../src/host/jobs/validate.js'
 import { openSql, type SqlDatabase } from '../../../src/storage/sql.js'
+import { expectOneJobPerSecondSlot } from '../../helpers/cron-slots.js'
 import { describeOn, testPostgres } from '../../helpers/postgres.js'
 import type { HostConfig } from './fixtures/job-host.js'
 import { HostProcess, hostScript } from './host-processes.js'
@@ -137,14 +138,8 @@ describeOn(server, 'host processes on server Postgres', () => {
       ).rows[0]!.n
     await expect.poll(unfinished, { timeout: 15_000, interval: 100 }).toBe(0)
     await Promise.all([three[1]!.close(), three[2]!.close()])
-    const { rows } = await sql<{ slot: string; jobs: number }>`
-      select payload->>'scheduledTime' as slot, count(*)::int as jobs
-      from fnbox_jobs where task = 'tick' group by 1 order by 1`.execute(database.db)
-    expect(rows.length).toBeGreaterThanOrEqual(11)
     // One job per slot, every second from the first to the last.
-    expect(rows.filter((r) => r.jobs !== 1)).toEqual([])
-    const times = rows.map((r) => Date.parse(r.slot))
-    expect(times.filter((t, i) => i > 0 && t - times[i - 1]! !== 1000)).toEqual([])
+    await expectOneJobPerSecondSlot(database.db, 'tick', 11)
   })
 })
 
