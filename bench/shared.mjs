@@ -15,6 +15,22 @@ export const results = []
 export function pct(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
 }
+/** The middle of `xs` (the upper one of an even count), which it leaves unsorted. */
+export function median(xs) {
+  return xs.toSorted((a, b) => a - b)[xs.length >> 1]
+}
+
+/** The median latency (µs) of `n` sequential `await call()`, after `warm` calls not counted. */
+export async function sequentialP50(call, n = 5000, warm = 1000) {
+  for (let i = 0; i < warm; i++) await call()
+  const lat = []
+  for (let i = 0; i < n; i++) {
+    const s = performance.now()
+    await call()
+    lat.push((performance.now() - s) * 1000)
+  }
+  return median(lat)
+}
 export function fmt(n, digits = 1) {
   return Number(n).toLocaleString('en-US', { maximumFractionDigits: digits })
 }

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import pg from 'pg'
 import { bundleSources } from '../bundle-sources.mjs'
-import { fmt, report } from '../shared.mjs'
+import { fmt, median, report } from '../shared.mjs'
 
 const SERVER = process.env.FNBOX_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432'
 const JOBS = Number(process.env.FNBOX_BENCH_JOBS ?? 20_000)
@@ -236,7 +236,6 @@ export default async function benchJobs() {
     runs.fnbox.push(await withDatabase('fnbox_bench_jobs', (url) => fnboxRun(engine, url)))
     runs.graphile.push(await withDatabase('fnbox_bench_graphile', (url) => graphileRun(url)))
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const m = (pick, who = 'runtime') => [median(runs[who].map(pick)), median(runs.graphile.map(pick))]
   const rounds = (who) => runs[who].map((r) => fmt(r.rate, 0)).join(', ')
   console.log(

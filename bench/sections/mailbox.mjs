@@ -4,20 +4,7 @@
 // the same rounds. The executor keeps postMessage both ways: see docs/performance.md (mailbox)
 // for why the faster variants here did not carry over into the executor.
 import { MessageChannel, Worker } from 'node:worker_threads'
-import { report } from '../shared.mjs'
-
-const median = (xs) => xs.toSorted((a, b) => a - b)[xs.length >> 1]
-
-async function p50(call, n) {
-  for (let i = 0; i < n / 10; i++) await call()
-  const lat = []
-  for (let i = 0; i < n; i++) {
-    const s = performance.now()
-    await call()
-    lat.push((performance.now() - s) * 1000)
-  }
-  return median(lat)
-}
+import { median, report, sequentialP50 } from '../shared.mjs'
 
 /** postMessage both ways: what the executor did before. */
 function messages() {
@@ -122,7 +109,8 @@ export default async function benchMailbox() {
   await new Promise((r) => setTimeout(r, 200))
   const n = Number(process.env.FNBOX_BENCH_MAILBOX_CALLS ?? 10_000)
   const rounds = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
-  for (let r = 0; r < 5; r++) for (const [k, v] of Object.entries(variants)) rounds[k].push(await p50(v.call, n))
+  for (let r = 0; r < 5; r++)
+    for (const [k, v] of Object.entries(variants)) rounds[k].push(await sequentialP50(v.call, n, n / 10))
   const base = median(rounds['postMessage both ways'])
   for (const [k, xs] of Object.entries(rounds)) report('mailbox', `${k}: round trip p50 (us)`, median(xs), base)
   for (const v of Object.values(variants)) await v.close()

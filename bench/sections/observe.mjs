@@ -6,7 +6,7 @@
 // Also printed: the main thread's busy time per call (where all of the observability code runs).
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { createRuntime } from 'fnbox'
-import { ECHO, PAYLOAD, report } from '../shared.mjs'
+import { ECHO, median, PAYLOAD, report } from '../shared.mjs'
 
 const CONCURRENCY = 16
 const BATCH = { call: 4000, fetch: 800 }
@@ -32,8 +32,6 @@ async function batch(rt, invoke, total) {
   const busyUs = (performance.eventLoopUtilization(elu).active * 1000) / total
   return { rate: total / ((performance.now() - start) / 1000), busyUs }
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 export default async function benchObserve() {
   console.log(

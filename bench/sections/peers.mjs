@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 import express from 'express'
 import { bundle, createRuntime } from 'fnbox'
-import { cannon, rawModule, report } from '../shared.mjs'
+import { cannon, median, rawModule, report, sequentialP50 } from '../shared.mjs'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 
@@ -27,11 +27,6 @@ const ORDER = {
 const FIB = `export function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }
 export function timed(n) { const t = performance.now(); fib(n); return performance.now() - t }
 export const echo = (x) => x`
-
-const median = (xs) => {
-  const s = xs.toSorted((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
-}
 
 /** isolated-vm from bench/peers, or why it is not there. */
 function loadIvm() {
@@ -91,17 +86,6 @@ function floorExecutor() {
       worker.postMessage({ id, args: JSON.stringify([payload]) })
     })
   return { call, close: () => worker.terminate() }
-}
-
-async function sequentialP50(call, n = 5000) {
-  for (let i = 0; i < 1000; i++) await call()
-  const lat = []
-  for (let i = 0; i < n; i++) {
-    const s = performance.now()
-    await call()
-    lat.push((performance.now() - s) * 1000)
-  }
-  return median(lat)
 }
 
 async function concurrentOps(call, concurrency = 16, perCaller = 2000) {

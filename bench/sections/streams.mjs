@@ -1,5 +1,5 @@
 import { createRuntime } from 'fnbox'
-import { report } from '../shared.mjs'
+import { median, report } from '../shared.mjs'
 
 // (i) the guest's web streams, per chunk (µs), measured inside the guest with performance.now():
 // the baseline is the same loop awaiting a resolved promise per chunk (the interpreter's cost of
@@ -44,7 +44,6 @@ export default async function benchStreams() {
   const runtime = await createRuntime({ pool: { max: 1 } })
   // A case that fails (main's BYOB reads spin forever) is cut off by the time limit and reported as such.
   await runtime.deploy('streams', { code: STREAMS_MICRO, limits: { timeoutMs: 5000 } })
-  const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const measure = async (name) => {
     const runs = []
     for (let i = 0; i < 15; i++) runs.push(await runtime.call('streams', 'micro', name))

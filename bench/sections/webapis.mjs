@@ -1,5 +1,5 @@
 import { createRuntime } from 'fnbox'
-import { report } from '../shared.mjs'
+import { median, report } from '../shared.mjs'
 
 // (l) web APIs the host serves or the guest loads on first use: Intl (the host's ICU), legacy
 // TextDecoder encodings (@exodus/bytes in lazy chunks), crypto.subtle (the host's WebCrypto, keys
@@ -78,7 +78,6 @@ export default async function benchWebApis() {
       firsts.push(await runtime.call(name, 'first', op))
       await runtime.undeploy(name)
     }
-    const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
     report('l', `${op}: per call (us)`, median(calls), median(node.map((r) => r.perCall)))
     report('l', `${op}: first use in an instance (ms)`, median(firsts), median(node.map((r) => r.first)))
   }
