@@ -160,30 +160,27 @@ function toBytes(value: unknown): Uint8Array {
   throw new TypeError('Response body chunks must be Uint8Array')
 }
 
-function drained(res: ServerResponse): Promise<void> {
+/** Resolves at `res`'s next `event` or its close, whichever comes first. */
+function nextOrClose(res: ServerResponse, event: 'drain' | 'finish'): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = (): void => {
-      res.off('drain', done)
+      res.off(event, done)
       res.off('close', done)
       resolve()
     }
-    res.on('drain', done)
+    res.on(event, done)
     res.on('close', done)
   })
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return nextOrClose(res, 'drain')
 }
 
 /** Resolves once `res` has finished or closed, whichever comes first. */
 function settled(res: ServerResponse): Promise<void> {
   if (res.writableFinished || res.destroyed) return Promise.resolve()
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('finish', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.on('finish', done)
-    res.on('close', done)
-  })
+  return nextOrClose(res, 'finish')
 }
 
 async function cancelQuietly(body: ReadableStream | null, reason: unknown): Promise<void> {
