@@ -26,6 +26,7 @@ import type {
   InvocationBudgetSpec,
   InvocationHandlers,
   InvocationResult,
+  InvocationSink,
 } from './executor-types.js'
 
 export { STUCK_GRACE_MS } from './executor-watch.js'
@@ -37,6 +38,7 @@ export type {
   InvocationBudgetSpec,
   InvocationHandlers,
   InvocationResult,
+  InvocationSink,
 } from './executor-types.js'
 
 let nextInv = 1
@@ -70,12 +72,15 @@ export class Executor {
   /** Blank engines the thread keeps ready; it refills them while no call runs. */
   readonly #blankTarget: number
   #blanksReady = 0
+  /** Whether the thread is ref'd (see {@link #holdWhileBusy}). */
+  #held = true
   /** The last reading of the thread's event-loop utilisation, and its value over the window before. */
   #load!: ThreadLoad
   /** The backstops of invocations and creations (see executor-watch.ts). */
   readonly #watch = new ThreadWatch({
     guestSlot: () => this.#guestSlot,
     flight: (inv) => this.#inflight.get(inv),
+    flights: () => this.#inflight.values(),
     creation: (id) => this.#creating.get(id),
     abandon: (flight, limit) => {
       flight.abandoned = true
@@ -83,7 +88,7 @@ export class Executor {
       this.#instances.delete(flight.ref.id)
       this.#post({ t: 'destroy', id: flight.ref.id })
       flight.ref.lost = true
-      flight.reject(FnboxError.fromJSON(flight.budget.error(limit)))
+      flight.handlers.settle(undefined, FnboxError.fromJSON(flight.budget.error(limit)))
     },
     failCreation: (id, error) => {
       const creating = this.#creating.get(id)
@@ -152,6 +157,7 @@ export class Executor {
       guestTime: this.#guestTime,
     })
     this.#worker = worker
+    this.#held = true
     this.#ready = ready
     this.#load = new ThreadLoad(worker)
     // An idle runtime does not keep the process alive (as Node's own agents): once started, the
@@ -263,33 +269,50 @@ export class Executor {
   invoke(
     ref: InstanceRef,
     call: Extract<ToExecutor, { t: 'invoke' }>['call'],
-    { limits, deadline }: InvocationBudgetSpec,
+    budget: InvocationBudgetSpec,
     handlers: InvocationHandlers,
   ): { inv: number; done: Promise<InvocationResult> } {
-    const inv = nextInv++
+    let inv = 0
     const done = new Promise<InvocationResult>((resolve, reject) => {
-      if (ref.lost || this.#closed) {
-        reject(new FnboxError('ERR_EXECUTOR_LOST', 'the sandbox instance is gone'))
-        return
+      const settle = (result: InvocationResult | undefined, error: FnboxError | undefined): void =>
+        error ? reject(error) : resolve(result!)
+      try {
+        inv = this.start(ref, call, budget, Object.assign(Object.create(handlers) as InvocationSink, { settle }))
+      } catch (err) {
+        reject(err as Error)
       }
-      const flight: Inflight = {
-        inv,
-        ref,
-        budget: new InvocationBudget(limits),
-        deadline,
-        handlers,
-        resolve,
-        reject,
-        backstop: undefined as unknown as NodeJS.Timeout,
-        abandoned: false,
-      }
-      this.#watch.arm(flight, Date.now())
-      this.#inflight.set(inv, flight)
-      this.#holdWhileBusy()
-      const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
-      this.#post({ t: 'invoke', inv, id: ref.id, limits, call }, transfer)
     })
     return { inv, done }
+  }
+
+  /**
+   * {@link invoke} without a promise: `sink` gets the handlers' messages and the end (its
+   * `settle`, once). Returns the invocation's number; throws `ERR_EXECUTOR_LOST` when the instance
+   * or its thread is gone. The call path's own: one object per call serves as handlers and end.
+   */
+  start(
+    ref: InstanceRef,
+    call: Extract<ToExecutor, { t: 'invoke' }>['call'],
+    { limits, deadline }: InvocationBudgetSpec,
+    sink: InvocationSink,
+  ): number {
+    if (ref.lost || this.#closed) throw new FnboxError('ERR_EXECUTOR_LOST', 'the sandbox instance is gone')
+    const inv = nextInv++
+    const flight: Inflight = {
+      inv,
+      ref,
+      budget: new InvocationBudget(limits),
+      deadline,
+      handlers: sink,
+      checkAt: Infinity,
+      abandoned: false,
+    }
+    this.#watch.arm(flight, limits.startedAt)
+    this.#inflight.set(inv, flight)
+    this.#holdWhileBusy()
+    const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
+    this.#post({ t: 'invoke', inv, id: ref.id, limits, call }, transfer)
+    return inv
   }
 
   cancel(inv: number, reason: 'client' | 'timeout'): void {
@@ -308,10 +331,11 @@ export class Executor {
     this.#instances.clear()
     const now = Date.now()
     for (const f of this.#inflight.values()) {
-      clearTimeout(f.backstop)
+      this.#watch.disarm(f)
       if (f.abandoned) continue
       const next = f.budget.next()
-      f.reject(
+      f.handlers.settle(
+        undefined,
         next.at <= now
           ? FnboxError.fromJSON(withReason(f.budget.error(next.limit), reason))
           : new FnboxError('ERR_EXECUTOR_LOST', 'the executor thread running this call was restarted', {
@@ -393,13 +417,15 @@ export class Executor {
         if (!f) break
         this.#inflight.delete(msg.inv)
         this.#holdWhileBusy()
-        clearTimeout(f.backstop)
+        this.#watch.disarm(f)
         if (msg.discarded) {
           f.ref.lost = true
           this.#instances.delete(f.ref.id)
         }
-        if (msg.t === 'done') f.resolve({ result: msg.result, discarded: msg.discarded })
-        else f.reject(FnboxError.fromJSON(msg.error))
+        // An abandoned call's caller has its answer (the limit's error) already.
+        if (f.abandoned) break
+        if (msg.t === 'done') f.handlers.settle(msg, undefined)
+        else f.handlers.settle(undefined, FnboxError.fromJSON(msg.error))
         break
       }
       case 'host':
@@ -450,7 +476,11 @@ export class Executor {
    * its await unsettled).
    */
   #holdWhileBusy(): void {
-    if (this.#inflight.size > 0 || this.#creating.size > 0 || this.#syncs.size > 0) this.#worker.ref()
+    const hold = this.#inflight.size > 0 || this.#creating.size > 0 || this.#syncs.size > 0
+    // Only a change reaches the worker (a call into its handle): most calls start and end busy.
+    if (hold === this.#held) return
+    this.#held = hold
+    if (hold) this.#worker.ref()
     else this.#worker.unref()
   }
 
@@ -477,11 +507,13 @@ export class Executor {
 
   async close(): Promise<void> {
     this.#closed = true
-    for (const f of this.#inflight.values()) {
-      clearTimeout(f.backstop)
-      f.reject(new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
-    }
+    this.#watch.stop()
+    const flights = [...this.#inflight.values()]
     this.#inflight.clear()
+    for (const f of flights) {
+      if (!f.abandoned)
+        f.handlers.settle(undefined, new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
+    }
     this.#endSyncs()
     await this.#worker.terminate()
   }
