@@ -3,6 +3,7 @@
 // <other-dist> is another checkout's built dist/ (e.g. `git worktree add /tmp/base main`, npm run
 // build there). Prints per-figure medians over rounds and the ratio this build / the other.
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import express from 'express'
@@ -20,6 +21,15 @@ const median = (xs) => xs.toSorted((a, b) => a - b)[xs.length >> 1]
 const figures = {}
 const add = (name, build, value) => (figures[name] ??= { this: [], other: [] })[build].push(value)
 
+/** The main thread's CPU time so far in ns, from the scheduler (Linux); undefined elsewhere. */
+function mainThreadCpuNs() {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
+  } catch {
+    return undefined
+  }
+}
+
 async function echo(build) {
   const rt = await builds[build].createRuntime({ pool: { max: 8 } })
   await rt.deploy('echo', { code: 'export const echo = (x) => x' })
@@ -32,6 +42,7 @@ async function echo(build) {
   }
   add('echo sequential p50 (us)', build, median(lat))
   const elu = performance.eventLoopUtilization()
+  const cpu = mainThreadCpuNs()
   const t = performance.now()
   await Promise.all(
     Array.from({ length: 16 }, async () => {
@@ -45,6 +56,10 @@ async function echo(build) {
     build,
     (performance.eventLoopUtilization(elu).active * 1000) / 32000,
   )
+  // The same as CPU time (Linux): what the main thread ran, not counting waits for a core, which
+  // the busy figure above includes on a loaded machine.
+  if (cpu !== undefined)
+    add('echo 16 concurrent: main-thread CPU us per call', build, (mainThreadCpuNs() - cpu) / 1000 / 32000)
   const s = rt.stats()
   const spread = (s.executors ?? []).map((e) => e.instances ?? e.size)
   if (spread.length)

@@ -17,6 +17,7 @@ import { expectSnapshot, snapshotsComing } from './snapshot-handoff.js'
 import { GUEST_TEXT, replyTo, spawnExecutorThread, withReason, type Redaction } from './executor-thread.js'
 import { ThreadLoad } from './executor-load.js'
 import { ThreadWatch } from './executor-watch.js'
+import { adoptWarm, keepWarm, takeWarm } from './warm-threads.js'
 import type {
   Creating,
   ExecutorEvents,
@@ -74,6 +75,10 @@ export class Executor {
   #blanksReady = 0
   /** Whether the thread is ref'd (see {@link #holdWhileBusy}). */
   #held = true
+  /** The current thread said it is ready. */
+  #isReady = false
+  /** The runtime closed and left its thread warm for another (see warm-threads.ts). */
+  #handedOff = false
   /** The last reading of the thread's event-loop utilisation, and its value over the window before. */
   #load!: ThreadLoad
   /** The backstops of invocations and creations (see executor-watch.ts). */
@@ -149,30 +154,47 @@ export class Executor {
     this.#blanksReady = 0
     const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
     this.#guestSlot = guestSlot
-    const { worker, ready } = spawnExecutorThread(this.#workerUrl, {
+    const init = {
       threadId: this.index,
       blankMemoryMb: this.#blankMemoryMb,
       blanks: this.#blankTarget,
       guestSlot,
       guestTime: this.#guestTime,
-    })
+    }
+    // A thread another runtime of this process left warm, reset for this one; else a new one.
+    const warm = takeWarm(this.#workerUrl)
+    const { worker, ready } = warm
+      ? { worker: warm, ready: adoptWarm(warm, init) }
+      : spawnExecutorThread(this.#workerUrl, init)
     this.#worker = worker
     this.#held = true
+    this.#isReady = false
+    // A warm thread's messages before its `ready` are of the runtime it served before.
+    let stale = warm !== undefined
     this.#ready = ready
     this.#load = new ThreadLoad(worker)
     // An idle runtime does not keep the process alive (as Node's own agents): once started, the
     // thread is ref'd only while it has work the host waits for (see #holdWhileBusy).
     ready.then(
       () => {
-        if (this.#worker === worker) this.#holdWhileBusy()
+        if (this.#worker !== worker) return
+        this.#isReady = true
+        this.#holdWhileBusy()
       },
       () => undefined,
     )
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
-      this.#received += batch.msgs.length
-      for (const msg of batch.msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
+      let msgs = batch.msgs
+      if (stale) {
+        const ready = msgs.findIndex((msg) => msg.t === 'ready')
+        if (ready < 0) return
+        stale = false
+        msgs = msgs.slice(ready + 1)
+      }
+      this.#received += msgs.length
+      for (const msg of msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
     })
     worker.on('error', () => this.#restart('the executor thread failed'))
     worker.on('exit', () => {
@@ -181,6 +203,8 @@ export class Executor {
   }
 
   readonly #post = createBatcher<ToExecutor>((batch, transfer) => {
+    // The thread serves another runtime now: nothing of this one may reach it.
+    if (this.#handedOff) return
     this.#sent += batch.msgs.length
     this.#worker.postMessage(batch, transfer)
   })
@@ -508,6 +532,13 @@ export class Executor {
   async close(): Promise<void> {
     this.#closed = true
     this.#watch.stop()
+    // Nothing of this runtime runs or waits on the thread: it may serve the next runtime.
+    const idle =
+      this.#isReady &&
+      this.#inflight.size === 0 &&
+      this.#creating.size === 0 &&
+      this.#hostPending === 0 &&
+      this.#syncs.size === 0
     const flights = [...this.#inflight.values()]
     this.#inflight.clear()
     for (const f of flights) {
@@ -515,6 +546,14 @@ export class Executor {
         f.handlers.settle(undefined, new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
     }
     this.#endSyncs()
+    if (idle) {
+      // Sent now, with what is queued before it: a runtime starting next may adopt the thread at once.
+      this.#post({ t: 'release' }, undefined, true)
+      if (keepWarm(this.#workerUrl, this.#worker)) {
+        this.#handedOff = true
+        return
+      }
+    }
     await this.#worker.terminate()
   }
 

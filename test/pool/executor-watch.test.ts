@@ -53,13 +53,14 @@ describe('the executor thread watch', () => {
     const now = Date.now()
     // Queued behind a long call: its deadline passed a second ago, the thread enters it only now.
     const flight = t.add(1, now - 1300, 300)
-    t.enter(1, Date.now())
+    // Entered a moment from now, so a descheduled test cannot see the grace run out first.
+    t.enter(1, Date.now() + 500)
     t.watch.arm(flight, Date.now())
     await vi.waitFor(() => expect(t.answered).toHaveLength(1))
     // Not wedged yet: the thread's interrupt ends it within the grace.
     expect(t.restarts).toEqual([])
     // Still in it past the grace: wedged in a builtin that ignores the interrupt.
-    await vi.waitFor(() => expect(t.restarts).toHaveLength(1), { timeout: 20 * STUCK_GRACE_MS })
+    await vi.waitFor(() => expect(t.restarts).toHaveLength(1), { timeout: 500 + 100 * STUCK_GRACE_MS })
     expect(t.restarts[0]).toContain('limits.timeoutMs')
     t.watch.stop()
   })
