@@ -90,7 +90,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const loop = new DevLoop(runtime, manifest, print)
   const mount = runtime.express()
   let url = ''
+  // Listening starts before the database and the first deploys (so a port in use fails at once):
+  // until they are done, a request is told to come back (503 with Retry-After), not that its
+  // function does not exist (404).
+  let starting = true
   const server = createServer((req, res) => {
+    if (starting) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' })
+      res.end('fnbox dev is starting (the database and the first bundles); try again in a moment\n')
+      return
+    }
     if (req.url === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.setHeader('content-type', 'text/plain; charset=utf-8')
       res.end(loop.index(url))
@@ -145,6 +154,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await runtime.close()
     throw err
   }
+  starting = false
   print(`listening on ${url}`)
   print(loop.index(url).trimEnd())
   loop.watch()
