@@ -16,13 +16,7 @@ import {
   type MountHandler,
 } from './mount-options.js'
 import { ClientDisconnect } from './connection.js'
-import {
-  pathnameOf,
-  stripPrefix,
-  writeWebResponse,
-  type HttpMountOptions,
-  type NodeRequestLike,
-} from './node-http.js'
+import { pathnameOf, stripPrefix, writeWebResponse, type HttpMountOptions, type NodeRequestLike } from './node-http.js'
 
 /**
  * The slice of Express's `req` the mount uses. Express's `Request` satisfies it, so the
