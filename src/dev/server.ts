@@ -12,7 +12,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { basename, dirname, join } from 'node:path'
 import { isFnboxError } from '../errors.js'
@@ -20,6 +20,7 @@ import { createRuntime, type Runtime, type RuntimeOptions, type StorageOption } 
 import { bundleFunction, deployFunction, type BundledFunction } from './load.js'
 import { displayPath, readManifest, type Manifest, type ManifestFunction } from './manifest.js'
 import { SourceWatcher } from './watch.js'
+import { makeDir } from '../storage/make-dir.js'
 
 /** Options of {@link startDevServer}. */
 export interface DevServerOptions {
@@ -90,7 +91,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const loop = new DevLoop(runtime, manifest, print)
   const mount = runtime.express()
   let url = ''
+  // Listening starts before the database and the first deploys (so a port in use fails at once):
+  // until they are done, a request is told to come back (503 with Retry-After), not that its
+  // function does not exist (404).
+  let starting = true
   const server = createServer((req, res) => {
+    if (starting) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' })
+      res.end('fnbox dev is starting (the database and the first bundles); try again in a moment\n')
+      return
+    }
     if (req.url === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.setHeader('content-type', 'text/plain; charset=utf-8')
       res.end(loop.index(url))
@@ -145,6 +155,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await runtime.close()
     throw err
   }
+  starting = false
   print(`listening on ${url}`)
   print(loop.index(url).trimEnd())
   loop.watch()
@@ -344,7 +355,7 @@ async function secretsKey(storage: StorageOption, dataDir: string): Promise<stri
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   const key = randomBytes(32).toString('hex')
-  await mkdir(dataDir, { recursive: true })
+  await makeDir(dataDir)
   await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' })
   return key
 }

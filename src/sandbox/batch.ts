@@ -13,6 +13,8 @@ export interface Batch<T> {
   msgs: T[]
 }
 
+const settled = Promise.resolve()
+
 export function createBatcher<T>(
   post: (message: Batch<T>, transfer: ArrayBuffer[]) => void,
 ): (msg: T, transfer?: ArrayBuffer[], urgent?: boolean) => void {
@@ -27,7 +29,8 @@ export function createBatcher<T>(
     post(batch, moved)
   }
   return (msg, transfer, urgent = false) => {
-    if (msgs.length === 0) queueMicrotask(flush)
+    // A promise job rather than queueMicrotask, which makes an AsyncResource per call.
+    if (msgs.length === 0) void settled.then(flush)
     msgs.push(msg)
     if (transfer) for (const t of transfer) transfers.push(t)
     // An urgent message goes at once, with what is queued before it, rather than when the

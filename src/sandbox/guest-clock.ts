@@ -67,6 +67,11 @@ export class GuestClock {
     if (--this.#depth === 0 && r) r.cpu += performance.now() - this.#enteredAt
   }
 
+  /** Arms the interrupt, not the timer, for the budget's next wall-clock limit. */
+  limit(r: Running): void {
+    if (!r.failure) this.deadline = r.budget.next().at
+  }
+
   /**
    * Arms the timer and the interrupt for the budget's next wall-clock limit; `fail` ends the
    * invocation when the timer finds it past that limit.

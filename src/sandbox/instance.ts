@@ -73,6 +73,9 @@ export class Instance {
     () => this.#mark(),
   )
 
+  /** Ends the running invocation when its budget timer finds it past a limit. */
+  readonly #onLimit = (failure: InvocationFailure): void => this.#fail(failure)
+
   constructor(cell: ModuleCell) {
     this.cell = cell
   }
@@ -255,7 +258,9 @@ export class Instance {
       // Registered before the guest runs: its synchronous part may already log or respond.
       const running = newRunning(inv, limits, sink, resolve, reject)
       this.#running = running
-      this.#clock.arm(running, (f) => this.#fail(f))
+      // The interrupt enforces the deadline while the guest runs; the timer, for its awaits, is
+      // armed only if it still runs once its synchronous part is done (most calls end there).
+      this.#clock.limit(running)
       const args: QuickJSHandle[] = []
       let failure: InvocationFailure | undefined
       try {
@@ -274,6 +279,7 @@ export class Instance {
       }
       if (failure) this.#fail(failure)
       else this.pump()
+      if (this.#running === running && running.timer === undefined) this.#clock.arm(running, this.#onLimit)
     })
   }
 
@@ -339,6 +345,10 @@ export class Instance {
 
   /** Runs every pending job; `executePendingJobs(-1)` also runs the jobs they queue. */
   #drain(): void {
+    if (!this.#runtime!.hasPendingJob()) {
+      this.#checkMemory()
+      return
+    }
     const previous = this.#clock.enter()
     let res: ReturnType<QuickJSRuntime['executePendingJobs']>
     try {
@@ -378,9 +388,10 @@ export class Instance {
       this.#fail(running.failure)
       return
     }
+    // The entry settles with a string or undefined (see the prelude's GuestEntry).
     let result: string | undefined
     try {
-      if (ctx.typeof(state.value) === 'string') result = ctx.getString(state.value)
+      if (!ctx.eq(state.value, ctx.undefined)) result = ctx.getString(state.value)
     } finally {
       state.value.dispose()
     }
@@ -444,7 +455,7 @@ export class Instance {
       cell: this.cell,
       running: () => this.#running,
       timers: this.#timers,
-      armBudget: (r) => this.#clock.arm(r, (f) => this.#fail(f)),
+      armBudget: (r) => this.#clock.arm(r, this.#onLimit),
       budgetMoved: (r) => this.#clock.moved(r),
       interrupt: () => {
         this.#clock.deadline = 1

@@ -16,7 +16,15 @@ import { setGuestSlot } from './guest-slot.js'
 import { clearGuestTimers, fireDueGuestTimers, nextGuestTimer, setGuestTime } from './guest-time.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
-import { transferable, type ExecutorInit, type FromExecutor, type HostReplyValue, type ToExecutor } from './protocol.js'
+import type { GuestResponseMeta, LogLevel } from './bridge-types.js'
+import {
+  transferable,
+  type ExecutorInit,
+  type FromExecutor,
+  type HostCall,
+  type HostReplyValue,
+  type ToExecutor,
+} from './protocol.js'
 
 const port = parentPort
 if (!port) throw new Error('fnbox executor must run in a worker thread')
@@ -72,40 +80,47 @@ const pendingCalls = new Map<number, { resolve: (v: HostReplyValue) => void; rej
 /** Per invocation: chunks not yet credited, and who waits for room. */
 const windows = new Map<number, { unacked: number; waiters: (() => void)[] }>()
 
-function sinkFor(inv: number): InvocationSink {
-  return {
-    respond(meta, body) {
-      const buf = body ? transferable(body) : undefined
-      send({ t: 'respond', inv, meta, body: buf }, buf ? [buf] : undefined)
-    },
-    chunk(data) {
-      const buf = transferable(data)
-      send({ t: 'chunk', inv, data: buf }, [buf])
-      const w = windows.get(inv) ?? { unacked: 0, waiters: [] }
-      windows.set(inv, w)
-      w.unacked++
-      if (w.unacked < CHUNK_WINDOW) return Promise.resolve()
-      return new Promise((resolve) => w.waiters.push(resolve))
-    },
-    end() {
-      send({ t: 'end', inv })
-    },
-    log(level, message) {
-      send({ t: 'log', inv, level, message })
-    },
-    host(req) {
-      const call = nextCall++
-      return new Promise<HostReplyValue>((resolve, reject) => {
-        pendingCalls.set(call, { resolve, reject })
-        const body = req.op === 'fetchStart' ? req.body : req.op === 'data' ? req.bytes : undefined
-        const transfer = body ? [body] : undefined
-        // Network calls wait on the other side's I/O: they leave now, not at the end of the task.
-        send({ t: 'host', inv, call, req }, transfer, req.op === 'fetchStart' || req.op === 'bodyRead')
-      })
-    },
-    hostFire(req) {
-      send({ t: 'host', inv, call: 0, req })
-    },
+/** Where one invocation's output goes: messages to the host, tagged with the invocation. */
+class Sink implements InvocationSink {
+  constructor(readonly inv: number) {}
+
+  respond(meta: GuestResponseMeta, body: Uint8Array | undefined): void {
+    const buf = body ? transferable(body) : undefined
+    send({ t: 'respond', inv: this.inv, meta, body: buf }, buf ? [buf] : undefined)
+  }
+
+  chunk(data: Uint8Array): Promise<void> {
+    const inv = this.inv
+    const buf = transferable(data)
+    send({ t: 'chunk', inv, data: buf }, [buf])
+    const w = windows.get(inv) ?? { unacked: 0, waiters: [] }
+    windows.set(inv, w)
+    w.unacked++
+    if (w.unacked < CHUNK_WINDOW) return Promise.resolve()
+    return new Promise((resolve) => w.waiters.push(resolve))
+  }
+
+  end(): void {
+    send({ t: 'end', inv: this.inv })
+  }
+
+  log(level: LogLevel, message: string): void {
+    send({ t: 'log', inv: this.inv, level, message })
+  }
+
+  host(req: HostCall): Promise<HostReplyValue> {
+    const call = nextCall++
+    return new Promise<HostReplyValue>((resolve, reject) => {
+      pendingCalls.set(call, { resolve, reject })
+      const body = req.op === 'fetchStart' ? req.body : req.op === 'data' ? req.bytes : undefined
+      const transfer = body ? [body] : undefined
+      // Network calls wait on the other side's I/O: they leave now, not at the end of the task.
+      send({ t: 'host', inv: this.inv, call, req }, transfer, req.op === 'fetchStart' || req.op === 'bodyRead')
+    })
+  }
+
+  hostFire(req: HostCall): void {
+    send({ t: 'host', inv: this.inv, call: 0, req })
   }
 }
 
@@ -128,7 +143,7 @@ async function invoke(msg: Extract<ToExecutor, { t: 'invoke' }>): Promise<void> 
   }
   running.set(msg.inv, msg.id)
   try {
-    const out = await instance.invoke(msg.inv, msg.call, msg.limits, sinkFor(msg.inv))
+    const out = await instance.invoke(msg.inv, msg.call, msg.limits, new Sink(msg.inv))
     send({ t: 'done', inv: msg.inv, result: out.result, discarded: false })
   } catch (err) {
     const discarded = !instance.alive || (err instanceof InvocationFailure && err.discard)

@@ -3,7 +3,7 @@
  * called over HTTP while its files are edited.
  */
 import type { ChildProcess } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -208,6 +208,37 @@ export default {
     }
   }, 120_000)
 
+  it('answers 503 with Retry-After, not 404, while the database and the first deploys are starting', async () => {
+    const project = tempProject({
+      'fnbox.json': JSON.stringify({ functions: { counter: { entry: 'counter.ts' } } }),
+      'counter.ts': `import { kv } from 'fnbox:host'
+export default { async fetch(): Promise<Response> { return Response.json(await kv.incr('n')) } }
+`,
+    })
+    // A "Postgres" that accepts connections and never answers holds the start where it waits for the database.
+    const held: Socket[] = []
+    const silent = createServer((socket) => held.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const database = `postgres://postgres@127.0.0.1:${(silent.address() as AddressInfo).port}/never`
+    const port = await freePort()
+    const dev = new Dev(['--port', String(port), '--storage', database], project.dir)
+    try {
+      await dev.line(/^connecting to Postgres\.\.\.$/)
+      for (const path of ['/counter', '/']) {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`)
+        expect(response.status).toBe(503)
+        expect(response.headers.get('retry-after')).toBe('1')
+        expect(await response.text()).toMatch(/^fnbox dev is starting\b/)
+      }
+      expect(dev.output()).not.toContain('listening on')
+    } finally {
+      dev.child.kill('SIGKILL')
+      for (const socket of held) socket.destroy()
+      silent.close()
+      project.remove()
+    }
+  })
+
   it('fails to start with one line naming the problem when the manifest is missing', async () => {
     const project = tempProject({ 'functions/a.ts': 'export default {}\n' })
     const dev = new Dev(['--port', '0', '--storage', 'memory'], project.dir)
@@ -241,3 +272,12 @@ export default {
     }
   })
 })
+
+/** A port nothing listens on now (taken and given back). */
+async function freePort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}

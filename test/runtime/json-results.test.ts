@@ -27,6 +27,9 @@ beforeAll(async () => {
         error: { error: new Error('x') },
         quoted: { 'a b': { c: -Infinity } },
         plain: { a: 1, b: undefined, when: new Date(Date.UTC(2026, 0, 1)), list: [null, 'x', true], o: Object.create(null) },
+        // What a toJSON returns is JSON's business, whatever it holds: a Map in it becomes {}.
+        made: { money: new (class Money { toJSON() { return { cents: 5, m: new Map(), f: () => 1 } } })() },
+        callable: { f: Object.assign(() => 1, { toJSON: () => 'f' }) },
       }
       export const get = (name) => values[name]
       export const later = async (name) => values[name]
@@ -68,5 +71,12 @@ describe('a call result JSON cannot carry', () => {
     expect(await runtime.call('results', 'get', 'plain')).toEqual(expected)
     expect(await runtime.call('results', 'later', 'plain')).toEqual(expected)
     expect(await runtime.call('results', 'nothing')).toBeUndefined()
+  })
+
+  it('passes what a toJSON made of a value, as JSON.stringify writes it', async () => {
+    for (const exportName of ['get', 'later']) {
+      expect(await runtime.call('results', exportName, 'made')).toEqual({ money: { cents: 5, m: {} } })
+      expect(await runtime.call('results', exportName, 'callable')).toEqual({ f: 'f' })
+    }
   })
 })

@@ -291,9 +291,50 @@ function jsonProblem(value, path, parents) {
   return found
 }
 
-/** A call's result as JSON (`undefined` for none); refused, naming the path, when JSON cannot carry it. */
+// Set by `suspectValue` while JSON.stringify walks a result: something in it may be what JSON
+// cannot carry (it sees values after their toJSON, so it flags more than jsonProblem would, and
+// misses only a function or BigInt with a toJSON, which is JSON's business as a Date's is).
+let suspect = false
+
+/** JSON.stringify's replacer for a result: passes every value on unchanged, flags the suspect. */
+function suspectValue(key, value) {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value
+    case 'number':
+      if (value - value !== 0) suspect = true
+      return value
+    case 'object': {
+      if (value === null || isArray(value)) return value
+      const proto = getPrototypeOf(value)
+      if (proto !== OBJECT_PROTO && proto !== null) suspect = true
+      return value
+    }
+    case 'undefined':
+      // An undefined property is an absent one, as JSON has it; an undefined element is not.
+      if (isArray(this)) suspect = true
+      return value
+  }
+  suspect = true // a function, a Symbol, a BigInt
+  return value
+}
+
+/**
+ * A call's result as JSON (`undefined` for none); refused, naming the path, when JSON cannot carry
+ * it. One walk: JSON.stringify's own, with a replacer that flags what may be a problem; only then
+ * is the result walked again to find and name it (or found fine: a toJSON made it JSON).
+ */
 function resultJson(result) {
   if (result === undefined) return undefined
+  suspect = false
+  let json
+  try {
+    json = JSON.stringify(result, suspectValue)
+  } catch {
+    suspect = true // a cycle, a BigInt, a throwing getter or toJSON: told (or thrown) below
+  }
+  if (!suspect) return json
   const problem = jsonProblem(result, 'result', [])
   if (problem) {
     // Named for the host (guestError), which reads the path and the problem from the message.
