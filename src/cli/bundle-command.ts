@@ -6,12 +6,13 @@
  * @internal
  * @module
  */
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { bundle } from '../bundle/bundle.js'
 import { EXIT } from './usage.js'
 import { say, writeOut } from './output.js'
 import { typeCheck } from './type-check.js'
+import { makeDir } from '../storage/make-dir.js'
 
 export interface BundleCommand {
   entry: string
@@ -44,7 +45,7 @@ export async function runBundle(command: BundleCommand): Promise<number> {
     return EXIT.ok
   }
   const mapName = `${outfile}.map`
-  await mkdir(dirname(outfile), { recursive: true })
+  await makeDir(dirname(outfile))
   // The comment lets other tools find the map; fnbox takes it as deploy's `sourceMap`.
   await writeFile(outfile, `${result.code}//# sourceMappingURL=${basename(mapName)}\n`)
   await writeFile(mapName, result.sourceMap)

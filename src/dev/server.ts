@@ -12,7 +12,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import { basename, dirname, join } from 'node:path'
 import { isFnboxError } from '../errors.js'
@@ -20,6 +20,7 @@ import { createRuntime, type Runtime, type RuntimeOptions, type StorageOption } 
 import { bundleFunction, deployFunction, type BundledFunction } from './load.js'
 import { displayPath, readManifest, type Manifest, type ManifestFunction } from './manifest.js'
 import { SourceWatcher } from './watch.js'
+import { makeDir } from '../storage/make-dir.js'
 
 /** Options of {@link startDevServer}. */
 export interface DevServerOptions {
@@ -354,7 +355,7 @@ async function secretsKey(storage: StorageOption, dataDir: string): Promise<stri
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   const key = randomBytes(32).toString('hex')
-  await mkdir(dataDir, { recursive: true })
+  await makeDir(dataDir)
   await writeFile(file, `${key}\n`, { mode: 0o600, flag: 'wx' })
   return key
 }

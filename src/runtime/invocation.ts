@@ -16,6 +16,7 @@ import type { Trigger } from '../observability/tracing.js'
 import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
 import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
 import { markFailed } from '../triggers/http/failed-response.js'
+import type { CancelSignal } from '../triggers/http/connection.js'
 import { argsToJson } from './json-args.js'
 import { admit, invocationOutcome, type GateTicket } from '../reliability/admission.js'
 import { retrying } from '../reliability/backoff.js'
@@ -135,7 +136,7 @@ export class Invocations {
    * mounts, which can take a body as bytes, and which gets failures before the response head
    * as rejections, to report them to its `onError` before answering.
    */
-  async serve(request: Request, path: string, signal: AbortSignal | undefined, forMount: boolean): Promise<Response> {
+  async serve(request: Request, path: string, signal: CancelSignal | undefined, forMount: boolean): Promise<Response> {
     // The client's X-Request-Id when valid, else a new one: echoed in the answer, errors included.
     const requestId = requestIdOf(request.headers)
     try {
@@ -188,7 +189,7 @@ export class Invocations {
     request: Request,
     path: string,
     requestId: string,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
     forMount: boolean,
   ): Promise<Response> {
     const requestBody = await readRequestBody(request, fn.limits.maxRequestBytes)

@@ -21,6 +21,7 @@ import { Executor } from '../pool/executor.js'
 import { PoolManager } from '../pool/pool-manager.js'
 import { createExpressMiddleware, type ExpressMiddleware } from '../triggers/http/express.js'
 import { createKoaMiddleware, type KoaMiddleware, type KoaMountOptions } from '../triggers/http/koa.js'
+import type { MountServe } from '../triggers/http/mount-options.js'
 import type { HttpMountOptions } from '../triggers/http/node-http.js'
 import { Observability } from '../observability/index.js'
 import { checkHealth, healthRoute, type HealthReport } from '../observability/health.js'
@@ -355,12 +356,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   express(options?: HttpMountOptions): ExpressMiddleware {
-    const health = healthRoute(options?.healthPath, () => this.health())
-    return createExpressMiddleware(
-      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
-      options,
-      this.#ctx.defaults.clock,
-    )
+    return createExpressMiddleware(this.#mountServe(options), options, this.#ctx.defaults.clock)
   }
 
   /**
@@ -374,12 +370,15 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * ```
    */
   koa(options?: KoaMountOptions): KoaMiddleware {
+    return createKoaMiddleware(this.#mountServe(options), options, this.#ctx.defaults.clock)
+  }
+
+  /** What the mounts serve: the health route, else the function the path names. */
+  #mountServe(options: HttpMountOptions | undefined): MountServe {
     const health = healthRoute(options?.healthPath, () => this.health())
-    return createKoaMiddleware(
-      (request, ctx) => health?.(request, ctx.path) ?? this.#invocations.serve(request, ctx.path, ctx.signal, true),
-      options,
-      this.#ctx.defaults.clock,
-    )
+    return {
+      serve: (request, path, signal) => health?.(request, path) ?? this.#invocations.serve(request, path, signal, true),
+    }
   }
 
   /**

@@ -108,6 +108,17 @@ function pgliteThreadMain(): void {
   let origin: PgliteOrigin = fresh ? 'initdb' : 'existing'
   type Lite = Db & { dumpDataDir(c: string): Promise<Blob> }
   const opened: Promise<Lite> = Promise.all([load(data.pglite), load(data.vector)]).then(async ([lite, vec]) => {
+    // A folder that cannot be made or written fails here, before a template is tried: failing to
+    // load into it would look like the template's fault, and a template that does not load is
+    // dropped (every later fresh start would then pay initdb again).
+    // Made one level at a time: a recursive mkdir in /proc never returns (Node 20).
+    if (fresh && !data.dataDir.startsWith('memory://')) {
+      const { dirname } = process.getBuiltinModule('node:path')
+      const missing: string[] = []
+      for (let dir = data.dataDir; !fs.existsSync(dir) && dirname(dir) !== dir; dir = dirname(dir)) missing.unshift(dir)
+      for (const dir of missing) fs.mkdirSync(dir)
+      fs.accessSync(data.dataDir, fs.constants.W_OK)
+    }
     const PGlite = (lite.PGlite ?? lite.default?.PGlite) as {
       create(dir: string, options: unknown): Promise<Lite>
     }

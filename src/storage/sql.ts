@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { rename, rm, writeFile } from 'node:fs/promises'
 import {
   Kysely,
   Migrator,
@@ -25,6 +25,7 @@ import { PgliteDialect } from './pglite-dialect.js'
 import { defaultTemplate, PgliteThread } from './pglite-thread.js'
 import type { PgPoolClientLike, PgPoolLike as Pool } from './pg-pool.js'
 import { PgListener, checkChannel, type ListenClient, type NotificationListener } from './pg-listener.js'
+import { makeDir } from './make-dir.js'
 
 /** An open, migrated database. */
 export interface SqlDatabase {
@@ -148,7 +149,9 @@ async function setKvPersistence(db: Kysely<unknown>, unlogged: boolean): Promise
 async function openPglite(dataDir: string): Promise<SqlDatabase> {
   let lock: FolderLock | undefined
   if (!dataDir.includes('://')) {
-    await mkdir(dataDir, { recursive: true })
+    await makeDir(dataDir).catch((cause: unknown) => {
+      throw new FnboxError('ERR_STORAGE', `could not make the embedded database's folder ${dataDir}`, { cause })
+    })
     // One process per folder: a second one would run a database of its own over the same files.
     lock = await FolderLock.acquire(dataDir)
   }

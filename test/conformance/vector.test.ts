@@ -5,6 +5,8 @@
  * Postgres socket, reached through `pg` (see test/helpers/backends.ts).
  */
 import { randomUUID } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { PGlite } from '@electric-sql/pglite'
 import { vector as pgvector } from '@electric-sql/pglite-pgvector'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
@@ -17,6 +19,7 @@ import { MemoryVectorStore, PostgresVectorStore } from '../../src/host/vector/in
 import type { VectorStore } from '../../src/host/vector/types.js'
 import { WriteGate } from '../../src/storage/memory-gate.js'
 import { PgliteDialect } from '../../src/storage/pglite-dialect.js'
+import { defaultTemplate } from '../../src/storage/pglite-thread.js'
 import { migrate, openSql } from '../../src/storage/sql.js'
 import { runVectorStoreConformance } from '../../src/testing/conformance/vector.js'
 import { gaussianVector, prng, randomItems, upsertAll } from '../../src/testing/conformance/vector-data.js'
@@ -158,7 +161,11 @@ describe('pgvector query plans (pg to PGlite through a socket)', () => {
 
 describe('PostgresVectorStore without pgvector', () => {
   it('fails index creation with ERR_STORAGE saying pgvector is missing', async () => {
-    const pglite = await PGlite.create()
+    // From the cluster template (a cluster made without extensions) when this machine has one,
+    // which the PGlite backend above has made: a second initdb costs 5-10 s.
+    const template = defaultTemplate()
+    const loadDataDir = template && existsSync(template) ? new Blob([await readFile(template)]) : undefined
+    const pglite = await PGlite.create({ loadDataDir })
     const db = new Kysely<unknown>({ dialect: new PgliteDialect(pglite) })
     try {
       await migrate(db)

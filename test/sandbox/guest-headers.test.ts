@@ -154,3 +154,57 @@ describe('Headers: iteration', () => {
     ])
   })
 })
+
+describe('Headers: names and values checked once, then remembered', () => {
+  it('a name seen before, in any case, and values with and without edge whitespace', async () => {
+    expect(
+      await sameAsNode(`
+        const out = []
+        for (let round = 0; round < 3; round++) {
+          const h = new Headers()
+          h.append('X-Trace', 'a')
+          h.append('x-trace', ' b\\t')
+          h.append('X-TRACE', '\\tc d ')
+          h.set('Content-Type', 'text/plain')
+          h.append('empty', '')
+          h.append('spaces', '   ')
+          h.append('latin1', '\\u00e9t\\u00e9')
+          out.push([...h], h.get('X-Trace'), h.has('CONTENT-TYPE'))
+          // Invalid ones are still refused after valid ones were remembered.
+          out.push(errorName(() => h.append('X-Trace ', 'v')), errorName(() => h.append('x-trace', 'a\\nb')), errorName(() => h.append('x-trace', 'a\\u0100')))
+          out.push(errorName(() => h.get('bad name')), errorName(() => h.has({ toString: () => 'X-Trace' })))
+        }
+        return out
+      `),
+    ).toContainEqual([
+      ['content-type', 'text/plain'],
+      ['empty', ''],
+      ['latin1', 'été'],
+      ['spaces', ''],
+      ['x-trace', 'a, b, c d'],
+    ])
+  })
+
+  it("a body's Content-Type never replaces the one the init gave", async () => {
+    expect(
+      await sameAsNode(`
+        return [
+          new Response('x').headers.get('content-type'),
+          new Response('x', { headers: { 'Content-Type': 'application/custom' } }).headers.get('content-type'),
+          new Request('http://a/', { method: 'POST', body: 'x', headers: [['CONTENT-TYPE', 'a/b']] }).headers.get('content-type'),
+          new Request('http://a/', { method: 'POST', body: new URLSearchParams('a=1') }).headers.get('content-type'),
+          [...new Response('x', { headers: { 'x-a': '1' } }).headers],
+        ]
+      `),
+    ).toEqual([
+      'text/plain;charset=UTF-8',
+      'application/custom',
+      'a/b',
+      'application/x-www-form-urlencoded;charset=UTF-8',
+      [
+        ['content-type', 'text/plain;charset=UTF-8'],
+        ['x-a', '1'],
+      ],
+    ])
+  })
+})

@@ -1,11 +1,11 @@
 // The embedded database runs in a thread of its own: the host's event loop keeps turning while a
 // statement runs, errors keep their SQLSTATE, and a closed database refuses further statements.
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PgliteThread } from '../../src/storage/pglite-thread.js'
+import { defaultTemplate, PgliteThread } from '../../src/storage/pglite-thread.js'
 
 describe('PgliteThread', () => {
   let db: PgliteThread
@@ -62,8 +62,25 @@ describe('PgliteThread', () => {
     await expect(other.query('select 1')).rejects.toMatchObject({ code: 'ERR_STORAGE' })
   })
 
-  it('fails to open a folder it cannot use with ERR_STORAGE', async () => {
-    await expect(PgliteThread.open('/proc/fnbox-cannot-live-here')).rejects.toMatchObject({ code: 'ERR_STORAGE' })
+  it('fails to open a folder it cannot use with ERR_STORAGE, leaving the templates it was given in place', async () => {
+    // Copies of the cluster template (made by this file's first open when the machine had none).
+    const dir = await mkdtemp(join(tmpdir(), 'fnbox-unusable-'))
+    try {
+      const template = join(dir, 'cluster.tar')
+      const schema = join(dir, 'schema.tar')
+      await copyFile(defaultTemplate()!, template)
+      await copyFile(template, schema)
+      const size = (await stat(template)).size
+      await expect(PgliteThread.open('/proc/fnbox-cannot-live-here', { template, schema })).rejects.toMatchObject({
+        code: 'ERR_STORAGE',
+      })
+      // The folder was at fault, not the templates: both are kept (dropping them would make every
+      // later fresh start run initdb again).
+      expect((await stat(template)).size).toBe(size)
+      expect((await stat(schema)).size).toBe(size)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 

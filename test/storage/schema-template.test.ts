@@ -71,7 +71,7 @@ describe('the template of a migrated database', () => {
     const source = join(dir, 'locked-source')
     await mkdir(source)
     await writeFile(join(source, 'fnbox.lock'), 'the source owner')
-    const db = await PgliteThread.open(source, { template: null })
+    const db = await PgliteThread.open(source) // from the cluster template: the lock file stays in the folder
     const dump = await db.dump()
     await db.close()
     const names = (tar: Uint8Array) => Buffer.from(tar).toString('latin1')

@@ -14,6 +14,7 @@ import type { FileInfo, FileListOptions, FileListResult, FileStore } from './typ
 import { compareCodePoints } from '../domains/code-points.js'
 import { type FileListQuery, fileListPage, fileListQuery, matchesFileQuery } from './list.js'
 import { normalizeFilePath, prefixFolder, writeConflict } from './path.js'
+import { makeDir } from '../../storage/make-dir.js'
 
 /** Where writes are staged, in the root: scope folders start with `s` or `h`, so never this. */
 const TEMP_FOLDER = '.tmp'
@@ -160,7 +161,7 @@ export class DiskFileStore implements FileStore {
   /** The root's real path, made (with its temp folder) on first use. */
   #real(): Promise<string> {
     this.#realRoot ??= (async () => {
-      await mkdir(this.#root, { recursive: true })
+      await makeDir(this.#root)
       const root = await realpath(this.#root)
       await ensureFolder(join(root, TEMP_FOLDER), () => new Error('the temp folder is not a folder'))
       return root

@@ -50,12 +50,13 @@ export function newBody() {
 export function extractBody(init) {
   const body = newBody()
   body.present = true
-  let type = null
-  const view = viewOf(init)
   if (typeof init === 'string') {
     body.source = init
-    type = 'text/plain;charset=UTF-8'
-  } else if (view) {
+    return { body, type: 'text/plain;charset=UTF-8' }
+  }
+  let type = null
+  const view = viewOf(init)
+  if (view) {
     body.source = view.slice()
   } else if (isInstance('url', 'URLSearchParams', init)) {
     body.source = init.toString()

@@ -4,7 +4,7 @@ import { native, load, reportError } from './shared.js'
 import { bodyStream, unusable } from './body.js'
 import { Response, responseParts } from './response.js'
 import { incomingRequest } from './request.js'
-import { headerPairs } from './headers.js'
+import { headerPairsJson } from './headers.js'
 import { utf8Encode } from './utf8.js'
 import { exactBuffer, isObject } from './util.js'
 
@@ -60,7 +60,9 @@ async function send(response, isHead) {
   if (unusable(body)) {
     throw new TypeError('the response body has already been used')
   }
-  const head = { status: s.status, statusText: s.statusText, headers: headerPairs(s.headers), stream: false }
+  // The head as JSON, its header list written straight from the sorted view (no copy).
+  const head = (stream) =>
+    `{"status":${s.status},"statusText":${JSON.stringify(s.statusText)},"headers":${headerPairsJson(s.headers)},"stream":${stream}}`
   if (!body.present || isHead) {
     if (body.stream)
       load('streams')
@@ -68,18 +70,17 @@ async function send(response, isHead) {
         .catch(() => {})
     else if (body.remote) body.remote.cancel()
     body.used = body.present
-    native.respond(JSON.stringify(head))
+    native.respond(head(false))
     return
   }
   if (body.source !== null) {
     const source = body.source
     body.used = true
     body.source = null
-    native.respond(JSON.stringify(head), exactBuffer(typeof source === 'string' ? utf8Encode(source) : source))
+    native.respond(head(false), exactBuffer(typeof source === 'string' ? utf8Encode(source) : source))
     return
   }
-  head.stream = true
-  native.respond(JSON.stringify(head))
+  native.respond(head(true))
   if (body.remote) {
     // A proxied fetch body: copy chunks through without creating a stream.
     const remote = body.remote

@@ -21,14 +21,28 @@ class HeadersState {
   }
 }
 
+/** Names checked before, as given -> lower-cased: a handful of names make up most traffic. */
+const checkedNames = new Map()
+const CHECKED_NAMES_MAX = 256
+
 function headerName(name) {
+  if (typeof name === 'string') {
+    const known = checkedNames.get(name)
+    if (known !== undefined) return known
+  }
   const n = byteString(name)
   if (!TOKEN.test(n)) throw new TypeError(`Invalid header name: "${n}"`)
-  return n.toLowerCase()
+  const lower = n.toLowerCase()
+  if (checkedNames.size < CHECKED_NAMES_MAX) checkedNames.set(n, lower)
+  return lower
 }
+
+/** A value that needs no normalizing: bytes, no edge whitespace, no NUL, CR or LF. */
+const PLAIN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/
 
 /** A header value, normalized (edge whitespace stripped) and checked. */
 function headerValue(value) {
+  if (typeof value === 'string' && PLAIN_VALUE.test(value)) return value
   const v = byteString(value).replace(EDGE_WHITESPACE, '')
   if (INVALID_VALUE.test(v)) throw new TypeError(`Invalid header value: "${v}"`)
   return v
@@ -80,6 +94,22 @@ function sortAndCombine(s) {
 /** The [name, value] pairs to send (a copy). */
 export function headerPairs(headers) {
   return sortAndCombine(stateOf(headers)).map((p) => [p[0], p[1]])
+}
+
+/** The pairs to send as JSON, without a copy: what the host is told of a response's head. */
+export function headerPairsJson(headers) {
+  return JSON.stringify(sortAndCombine(stateOf(headers)))
+}
+
+/**
+ * Sets a header the prelude itself derived (a body's Content-Type) unless the list has one:
+ * the name is lower-case and the value valid already, so nothing is checked again.
+ */
+export function defaultHeader(headers, name, value) {
+  const s = stateOf(headers)
+  if (s.map.has(name)) return
+  s.map.set(name, [value])
+  s.sorted = null
 }
 
 /** A header's combined value, or null: what the prelude reads (a guest may replace `get`). */

@@ -2,7 +2,7 @@
 // is body.js's, the signal made on first use.
 import { load } from './shared.js'
 import { internal, tag, illegal, dictionary, inspectSymbol } from './util.js'
-import { Headers, headersFromHost, setGuard, copyHeaders } from './headers.js'
+import { Headers, headersFromHost, setGuard, copyHeaders, defaultHeader } from './headers.js'
 import { newBody, extractBody, cloneBody, bodyUsed, unusable, mixinBody, isSignal } from './body.js'
 
 const kRequest = internal('request')
@@ -66,7 +66,7 @@ export class Request {
     if (hasInitBody) {
       const extracted = extractBody(initBody)
       body = extracted.body
-      if (extracted.type && !headers.has('content-type')) headers.append('content-type', extracted.type)
+      if (extracted.type) defaultHeader(headers, 'content-type', extracted.type)
     } else if (inputBody && inputBody.present) {
       if (unusable(inputBody))
         throw new TypeError('Cannot construct a Request with a Request object that has already been used.')
@@ -197,7 +197,8 @@ export function incomingRequest(meta, bytes, makeSignal) {
     body.source = new Uint8Array(bytes)
   }
   r[kRequest] = {
-    method: normalizeMethod(meta.method),
+    // The host sends the standard methods upper-cased already.
+    method: NORMALIZED_METHODS.includes(meta.method) ? meta.method : normalizeMethod(meta.method),
     url: meta.url,
     headers: headersFromHost(meta.headers, 'request'),
     body,

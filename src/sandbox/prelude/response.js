@@ -2,7 +2,7 @@
 // data: URL; the body is body.js's.
 import { load } from './shared.js'
 import { internal, tag, illegal, dictionary, inspectSymbol } from './util.js'
-import { Headers, headersFromHost, setGuard, copyHeaders } from './headers.js'
+import { Headers, headersFromHost, setGuard, copyHeaders, defaultHeader } from './headers.js'
 import { newBody, extractBody, cloneBody, bodyUsed, mixinBody, RemoteBody } from './body.js'
 
 const kResponse = internal('response')
@@ -25,7 +25,7 @@ function initResponse(response, init, extracted) {
     throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`)
   }
   const statusText = i.statusText === undefined ? '' : String(i.statusText)
-  if (!REASON_PHRASE.test(statusText)) throw new TypeError('Invalid statusText')
+  if (statusText !== '' && !REASON_PHRASE.test(statusText)) throw new TypeError('Invalid statusText')
   const headers = new Headers(i.headers)
   setGuard(headers, 'response')
   const state = { type: 'default', status, statusText, headers, url: '', redirected: false, body: newBody() }
@@ -33,7 +33,7 @@ function initResponse(response, init, extracted) {
     if (NULL_BODY_STATUS.includes(status))
       throw new TypeError(`Response with null body status ${status} cannot have body`)
     state.body = extracted.body
-    if (extracted.type && !headers.has('content-type')) headers.append('content-type', extracted.type)
+    if (extracted.type) defaultHeader(headers, 'content-type', extracted.type)
   }
   response[kResponse] = state
 }

@@ -7,16 +7,16 @@
 import type { ServerResponse } from 'node:http'
 import type { Clock } from '../../clock.js'
 import { FnboxError } from '../../errors.js'
-import { assertHandler, errorAnswer, reportError, resolveMountOptions, runHandler } from './mount-options.js'
 import {
-  createDisconnectSignal,
-  pathnameOf,
-  stripPrefix,
-  writeWebResponse,
-  type FetchHandler,
-  type HttpMountOptions,
-  type NodeRequestLike,
-} from './node-http.js'
+  assertHandler,
+  errorAnswer,
+  reportError,
+  resolveMountOptions,
+  runHandler,
+  type MountHandler,
+} from './mount-options.js'
+import { ClientDisconnect } from './connection.js'
+import { pathnameOf, stripPrefix, writeWebResponse, type HttpMountOptions, type NodeRequestLike } from './node-http.js'
 
 /**
  * The slice of Express's `req` the mount uses. Express's `Request` satisfies it, so the
@@ -76,7 +76,7 @@ export type ExpressMiddleware = (
  * @public
  */
 export function createExpressMiddleware(
-  handler: FetchHandler,
+  handler: MountHandler,
   options?: HttpMountOptions,
   clock?: Clock,
 ): ExpressMiddleware {
@@ -84,7 +84,7 @@ export function createExpressMiddleware(
   const resolved = resolveMountOptions(options, clock)
 
   return async function fnboxExpress(req, res, _next): Promise<void> {
-    const signal = createDisconnectSignal(res)
+    const signal = new ClientDisconnect(res)
     const path = mountPath(req)
     const { request, response } =
       path === undefined

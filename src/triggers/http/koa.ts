@@ -9,15 +9,21 @@ import { Readable } from 'node:stream'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import type { Clock } from '../../clock.js'
 import { invalidOption } from '../../errors.js'
-import { assertHandler, errorAnswer, reportError, resolveMountOptions, runHandler } from './mount-options.js'
 import {
-  createDisconnectSignal,
+  assertHandler,
+  errorAnswer,
+  reportError,
+  resolveMountOptions,
+  runHandler,
+  type MountHandler,
+} from './mount-options.js'
+import { ClientDisconnect, type CancelSignal } from './connection.js'
+import {
   nodeHeaderEntries,
   pathnameOf,
   responseBytes,
   stripPrefix,
   statusAllowsBody,
-  type FetchHandler,
   type HttpMountOptions,
 } from './node-http.js'
 
@@ -101,7 +107,7 @@ export interface KoaMountOptions extends HttpMountOptions {
  * ```
  * @public
  */
-export function createKoaMiddleware(handler: FetchHandler, options?: KoaMountOptions, clock?: Clock): KoaMiddleware {
+export function createKoaMiddleware(handler: MountHandler, options?: KoaMountOptions, clock?: Clock): KoaMiddleware {
   assertHandler(handler)
   const resolved = resolveMountOptions(options, clock)
   const prefix = resolvePrefix(options?.prefix)
@@ -114,7 +120,7 @@ export function createKoaMiddleware(handler: FetchHandler, options?: KoaMountOpt
       return
     }
 
-    const signal = createDisconnectSignal(ctx.res)
+    const signal = new ClientDisconnect(ctx.res)
     const { request, response } = await runHandler(
       handler,
       { req: ctx.req, url: ctx.originalUrl, path, parsedBody: parsedBodyOf(ctx) },
@@ -144,7 +150,7 @@ function applyResponse(
   ctx: KoaContextLike,
   response: Response,
   onStreamError: (error: unknown) => void,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): void {
   const body = response.body
   const bytes = responseBytes.get(response)

@@ -7,6 +7,8 @@
  */
 
 import { failureOf } from './failed-response.js'
+import type { CancelSignal, ClientDisconnect } from './connection.js'
+import { readWebRequest } from './web-request.js'
 import type { IncomingMessage } from 'node:http'
 import type { Clock } from '../../clock.js'
 import { invalidOption } from '../../errors.js'
@@ -16,7 +18,6 @@ import {
   clientAddressOf,
   errorToResponse,
   isClientGone,
-  toWebRequest,
   type FetchHandler,
   type HttpErrorHandler,
   type HttpMountOptions,
@@ -62,9 +63,25 @@ export function resolveMountOptions(options: unknown, clock?: Clock): ResolvedMo
   }
 }
 
+/**
+ * The runtime's own entry for its mounts: the answer a {@link FetchHandler} would give, from a
+ * `Request` that follows no signal and the client's disconnect as it is (see
+ * {@link ClientDisconnect}), so a request costs no `AbortSignal` that nobody reads.
+ *
+ * @internal
+ */
+export interface MountServe {
+  serve(request: Request, path: string, disconnect: CancelSignal): Promise<Response>
+}
+
+/** What a mount serves: any {@link FetchHandler}, or the runtime's {@link MountServe}. @internal */
+export type MountHandler = FetchHandler | MountServe
+
 /** @internal */
-export function assertHandler(handler: unknown): asserts handler is FetchHandler {
-  if (typeof handler !== 'function') throw invalidOption('handler', 'a function', handler)
+export function assertHandler(handler: unknown): asserts handler is MountHandler {
+  if (typeof handler === 'function') return
+  if (typeof (handler as Partial<MountServe> | null)?.serve === 'function') return
+  throw invalidOption('handler', 'a function', handler)
 }
 
 /**
@@ -89,28 +106,33 @@ export interface MountedRequest {
  * @internal
  */
 export async function runHandler(
-  handler: FetchHandler,
+  handler: MountHandler,
   mounted: MountedRequest,
   options: ResolvedMountOptions,
-  signal: AbortSignal,
+  signal: ClientDisconnect,
 ): Promise<{ request: Request | undefined; response: Response }> {
   let request: Request | undefined
   // First of all: a client over its rate costs us nothing more than this lookup.
   const limited = options.rateLimit?.check(clientAddressOf(mounted.req, options.trustProxy))
   if (limited) return { request, response: await errorAnswer(limited, undefined, options, signal) }
+  const own = typeof handler !== 'function'
   try {
-    request = await toWebRequest(mounted.req as NodeRequestLike, {
+    request = await readWebRequest(mounted.req as NodeRequestLike, {
       maxRequestBytes: options.maxRequestBytes,
       signal,
+      // Any other handler may read request.signal: it follows the disconnect.
+      requestSignal: own ? undefined : signal.signal,
       trustProxy: options.trustProxy,
       url: mounted.url,
       parsedBody: mounted.parsedBody,
     })
-    const response: unknown = await handler(request, {
-      path: mounted.path,
-      clientAddress: clientAddressOf(mounted.req, options.trustProxy),
-      signal,
-    })
+    const response: unknown = own
+      ? await handler.serve(request, mounted.path, signal)
+      : await handler(request, {
+          path: mounted.path,
+          clientAddress: clientAddressOf(mounted.req, options.trustProxy),
+          signal: signal.signal,
+        })
     if (!isResponse(response)) throw new TypeError('The fnbox handler did not return a Response')
     // The runtime's answer to a failed invocation: onError hears of it, and may replace it.
     const failure = failureOf(response)
@@ -130,7 +152,7 @@ export async function errorAnswer(
   error: unknown,
   request: Request | undefined,
   options: ResolvedMountOptions,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<Response> {
   const replacement = await reportError(error, request, options, signal)
   return replacement ?? errorToResponse(error)
@@ -146,7 +168,7 @@ export async function reportError(
   error: unknown,
   request: Request | undefined,
   options: ResolvedMountOptions,
-  signal: AbortSignal,
+  signal: CancelSignal,
 ): Promise<Response | undefined> {
   if (options.onError === undefined || isClientGone(error, signal)) return undefined
   try {

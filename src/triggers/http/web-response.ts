@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import { FnboxError, isFnboxError } from '../../errors.js'
-import { disconnected, HOP_BY_HOP } from './connection.js'
+import { disconnected, HOP_BY_HOP, type CancelSignal } from './connection.js'
 
 /**
  * Bodies the runtime hands to its own mounts as bytes, beside a body-less `Response`: writing
@@ -38,7 +38,7 @@ export const responseBytes = new WeakMap<Response, Uint8Array>()
  * @public
  */
 
-export async function writeWebResponse(res: ServerResponse, response: Response, signal?: AbortSignal): Promise<void> {
+export async function writeWebResponse(res: ServerResponse, response: Response, signal?: CancelSignal): Promise<void> {
   const body = response.body
   if (res.destroyed || res.writableEnded || signal?.aborted === true) {
     await cancelQuietly(body, signal?.reason)
