@@ -36,9 +36,13 @@ import type {
   FunctionPoolStats,
 } from './pool-host.js'
 
-interface Waiter {
-  resolve(ref: InstanceRef): void
-  reject(err: FnboxError): void
+/** A call waiting for an instance (see {@link FunctionPool.acquireFor}). */
+export interface PoolWaiter {
+  /** It got one: now its own. */
+  took(ref: InstanceRef): void
+  /** None came: `ERR_QUEUE_FULL` at `acquireTimeoutMs`, `ERR_CLOSED`, or why none could be made. */
+  refused(err: FnboxError): void
+  /** The pool's: its wait's timeout. */
   timer: unknown
 }
 
@@ -59,7 +63,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
   readonly #idle: IdleInstance[] = []
   readonly #busy = new Set<InstanceRef>()
   /** In arrival order. */
-  readonly #waiters = new Set<Waiter>()
+  readonly #waiters = new Set<PoolWaiter>()
   /** Instances asked of the host, not yet granted. */
   #reserving = 0
   /** Instances being created on a thread. */
@@ -169,8 +173,33 @@ export class FunctionPool implements Scalable, BudgetOwner {
    * call path then reaches the thread without waiting for a microtask); a promise otherwise.
    */
   acquireNow(): InstanceRef | Promise<InstanceRef> {
+    let ref: InstanceRef | undefined
+    try {
+      ref = this.#take()
+    } catch (err) {
+      return Promise.reject(err as FnboxError)
+    }
+    if (ref) return ref
+    return new Promise<InstanceRef>((resolve, reject) =>
+      this.#wait({ took: resolve, refused: reject, timer: undefined }),
+    )
+  }
+
+  /**
+   * {@link acquireNow} without a promise: an idle instance at once, else undefined and `waiter`
+   * waits in the queue (told by its `took` or `refused`). Throws when the call is refused now
+   * (`ERR_CLOSED`, `ERR_QUEUE_FULL`). The call path's own: the call itself waits.
+   */
+  acquireFor(waiter: PoolWaiter): InstanceRef | undefined {
+    const ref = this.#take()
+    if (!ref) this.#wait(waiter)
+    return ref
+  }
+
+  /** An idle instance taken for a call, or undefined when it must wait; throws a refusal. */
+  #take(): InstanceRef | undefined {
     if (this.#state === 'released') {
-      return Promise.reject(new FnboxError('ERR_CLOSED', `function version ${this.name}@${this.version} is retired`))
+      throw new FnboxError('ERR_CLOSED', `function version ${this.name}@${this.version} is retired`)
     }
     // A call that took this version before it retired still runs on it.
     if (this.#state === 'retired') this.#state = 'draining'
@@ -184,24 +213,23 @@ export class FunctionPool implements Scalable, BudgetOwner {
     // Calls already waiting with no instance on its way to them.
     const queued = this.#waiters.size - this.#reserving - this.#making
     if (this.total >= this.options.max && queued >= this.options.maxQueue) {
-      return Promise.reject(
-        new FnboxError(
-          'ERR_QUEUE_FULL',
-          `function ${this.name} has ${queued} calls waiting (pool.maxQueue ${this.options.maxQueue})`,
-          {
-            retryAfterSeconds: this.serviceTime.retryAfterSeconds(queued, this.options.max),
-            details: { limit: this.options.maxQueue, value: queued },
-          },
-        ),
+      throw new FnboxError(
+        'ERR_QUEUE_FULL',
+        `function ${this.name} has ${queued} calls waiting (pool.maxQueue ${this.options.maxQueue})`,
+        {
+          retryAfterSeconds: this.serviceTime.retryAfterSeconds(queued, this.options.max),
+          details: { limit: this.options.maxQueue, value: queued },
+        },
       )
     }
-    return new Promise<InstanceRef>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined }
-      waiter.timer = this.#host.clock.setTimeout(() => this.#timedOut(waiter), this.options.acquireTimeoutMs)
-      this.#waiters.add(waiter)
-      this.#account()
-      this.#grow()
-    })
+    return undefined
+  }
+
+  #wait(waiter: PoolWaiter): void {
+    waiter.timer = this.#host.clock.setTimeout(() => this.#timedOut(waiter), this.options.acquireTimeoutMs)
+    this.#waiters.add(waiter)
+    this.#account()
+    this.#grow()
   }
 
   /** Gives an instance back: to the next waiting call, to the idle list, or away. */
@@ -302,7 +330,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
     for (const waiter of [...this.#waiters]) {
       this.#waiters.delete(waiter)
       this.#host.clock.clearTimeout(waiter.timer)
-      waiter.reject(new FnboxError('ERR_CLOSED', `function version ${this.name}@${this.version} was released`))
+      waiter.refused(new FnboxError('ERR_CLOSED', `function version ${this.name}@${this.version} was released`))
     }
     this.#account()
     for (const slot of this.#idle.splice(0)) this.#destroy(slot.ref)
@@ -383,7 +411,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
     for (const waiter of [...this.#waiters]) {
       this.#waiters.delete(waiter)
       this.#host.clock.clearTimeout(waiter.timer)
-      waiter.reject(error)
+      waiter.refused(error)
     }
     this.#account()
     this.#checkDrained()
@@ -404,7 +432,7 @@ export class FunctionPool implements Scalable, BudgetOwner {
       this.#waiters.delete(waiter)
       this.#host.clock.clearTimeout(waiter.timer)
       this.#busy.add(ref)
-      waiter.resolve(ref)
+      waiter.took(ref)
       return 'placed'
     }
     if (this.#state !== 'live' && this.#idle.length >= this.#keep) {
@@ -462,10 +490,10 @@ export class FunctionPool implements Scalable, BudgetOwner {
     this.#threads.clear()
   }
 
-  #timedOut(waiter: Waiter): void {
+  #timedOut(waiter: PoolWaiter): void {
     if (!this.#waiters.delete(waiter)) return
     const ms = this.options.acquireTimeoutMs
-    waiter.reject(
+    waiter.refused(
       new FnboxError(
         'ERR_QUEUE_FULL',
         `no instance of ${this.name} became free within pool.acquireTimeoutMs (${ms} ms)`,

@@ -16,6 +16,7 @@ import type { Trigger } from '../observability/tracing.js'
 import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
 import type { InstanceRef, InvocationBudgetSpec, InvocationResult, InvocationSink } from '../pool/executor.js'
 import type { HostCall, HostReplyValue } from '../sandbox/protocol.js'
+import type { PoolWaiter } from '../pool/function-pool.js'
 import { markFailed } from '../triggers/http/failed-response.js'
 import type { CancelSignal } from '../triggers/http/connection.js'
 import { argsToJson } from './json-args.js'
@@ -59,7 +60,8 @@ class OpenCall implements Omit<CallIds, 'requestId'> {
   deadline: Deadline | undefined = undefined
   started = 0
   acquired = 0
-  gate!: GateTicket
+  /** Its holds on the quota and the breaker, once admitted. */
+  gate: GateTicket | undefined = undefined
   /** Its limits for the executor, counted from the start; the deadline moves when it streams. */
   budget!: InvocationBudgetSpec
   /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
@@ -84,8 +86,12 @@ interface CallPath {
  * call costs this object, that promise and the messages, and no await between the caller and
  * the thread either way.
  */
-class CallInvocation<T> extends OpenCall implements InvocationSink {
+class CallInvocation<T> extends OpenCall implements InvocationSink, PoolWaiter {
+  /** The pool's, while the call waits for an instance. */
+  timer: unknown = undefined
   readonly #path: CallPath
+  readonly #timeoutMs: number
+  readonly #timeoutOption: string | undefined
   readonly #exportName: string
   readonly #argsJson: string
   readonly #signal: AbortSignal | undefined
@@ -104,6 +110,8 @@ class CallInvocation<T> extends OpenCall implements InvocationSink {
   ) {
     super(fn, run.trigger ?? 'call', undefined)
     this.#path = path
+    this.#timeoutMs = run.timeoutMs ?? fn.timeoutMs
+    this.#timeoutOption = run.timeoutOption
     this.#exportName = exportName
     this.#argsJson = argsJson
     this.#signal = run.signal
@@ -111,19 +119,21 @@ class CallInvocation<T> extends OpenCall implements InvocationSink {
     this.#reject = reject
   }
 
-  /** Sends the invocation to its instance's thread (the instance is taken). */
-  start(): void {
-    const { executor } = this.ref
+  /** It has its instance (at once, or from the pool's queue): sends it to the instance's thread. */
+  took(ref: InstanceRef): void {
+    opened(this.#path.ctx, this, ref, this.#timeoutMs, this.#timeoutOption)
+    const { executor } = ref
     let inv: number
     try {
       inv = executor.start(
-        this.ref,
+        ref,
         { kind: 'call', exportName: this.#exportName, argsJson: this.#argsJson },
         this.budget,
         this,
       )
     } catch (err) {
-      this.settle(undefined, asFnboxError(err))
+      // Not from inside the pool handing the instance over: the end gives it back.
+      queueMicrotask(() => this.settle(undefined, asFnboxError(err)))
       return
     }
     const signal = this.#signal
@@ -132,6 +142,11 @@ class CallInvocation<T> extends OpenCall implements InvocationSink {
     // An already aborted signal never fires 'abort'.
     if (signal.aborted) cancel()
     else signal.addEventListener('abort', (this.#onAbort = cancel), { once: true })
+  }
+
+  /** No instance came (see {@link PoolWaiter.refused}). */
+  refused(err: FnboxError): void {
+    this.#reject(refused(this.#path.ctx, this, err))
   }
 
   onLog(level: GuestLogLevel, message: string): void {
@@ -283,15 +298,16 @@ export class Invocations {
   #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string, run: CallRun = NO_RUN): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const call = new CallInvocation<T>(this.#path, fn, exportName, argsJson, run, resolve, reject)
-      let waiting: Promise<void> | undefined
+      let ref: InstanceRef | undefined
       try {
-        waiting = this.#begin(call, exportName, undefined, run.timeoutMs, run.timeoutOption)
+        this.#admit(call, exportName, undefined)
+        // Without an idle instance the call itself waits in the pool's queue (its took/refused).
+        ref = fn.pool.acquireFor(call)
       } catch (err) {
-        reject(err)
+        reject(refused(this.#ctx, call, err))
         return
       }
-      if (waiting) waiting.then(() => call.start(), reject)
-      else call.start()
+      if (ref) call.took(ref)
     })
   }
 
@@ -305,8 +321,15 @@ export class Invocations {
   ): Promise<Response> {
     const requestBody = await readRequestBody(request, fn.limits.maxRequestBytes)
     const call = new OpenCall(fn, 'http', requestId)
-    await this.#begin(call, path, request)
-    const { ref, telemetry } = call
+    let ref: InstanceRef
+    try {
+      this.#admit(call, path, request)
+      ref = await fn.pool.acquireNow()
+    } catch (err) {
+      throw refused(this.#ctx, call, err)
+    }
+    opened(this.#ctx, call, ref, fn.timeoutMs, undefined)
+    const { telemetry } = call
     // Its end moves when the response streams (the executor extends it): made now.
     const { limits } = call.budget
     call.deadline = new Deadline(limits.timeoutMs, undefined, limits.startedAt)
@@ -359,17 +382,10 @@ export class Invocations {
   }
 
   /**
-   * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
-   * refuses) and takes a warm instance: at once when one is idle (returns undefined), else the
-   * promise of one. A refusal, or no instance, is reported and thrown (or rejected).
+   * Opens the call's telemetry and passes the reliability gate (shedding, quota, breaker: no
+   * sandbox is touched when it refuses); throws the refusal (unreported: see {@link refused}).
    */
-  #begin(
-    call: OpenCall,
-    target: string,
-    request: Request | undefined,
-    timeoutMs: number = call.fn.timeoutMs,
-    timeoutOption?: string,
-  ): Promise<void> | undefined {
+  #admit(call: OpenCall, target: string, request: Request | undefined): void {
     const ctx = this.#ctx
     const { fn, trigger } = call
     const telemetry = ctx.obs.begin(fn.metrics, () => ({
@@ -389,66 +405,48 @@ export class Invocations {
     }
     // Waits and durations in real time: instances are made and guests run on real threads.
     call.started = performance.now()
-    let gate: GateTicket | undefined
-    let got: InstanceRef | Promise<InstanceRef>
-    try {
-      gate = admit(fn, ctx.shedder)
-      got = fn.pool.acquireNow()
-    } catch (err) {
-      throw this.#refused(call, gate, err)
-    }
-    call.gate = gate
-    if (!(got instanceof Promise)) {
-      this.#opened(call, got, timeoutMs, timeoutOption)
-      return undefined
-    }
-    return got.then(
-      (ref) => this.#opened(call, ref, timeoutMs, timeoutOption),
-      (err: unknown) => {
-        throw this.#refused(call, gate, err)
-      },
-    )
+    call.gate = admit(fn, ctx.shedder)
   }
+}
 
-  /** A call refused at the gate or given no instance: counted (its outcome the refusal's code), its span ended. */
-  #refused(call: OpenCall, gate: GateTicket | undefined, err: unknown): unknown {
-    gate?.abandon()
-    const ids = { requestId: call.requestId ?? randomUUID(), traceId: call.traceId, spanId: call.spanId }
-    this.#ctx.obs.ended(
-      call.fn,
-      call.telemetry,
-      call.fn.metrics,
-      call.trigger,
-      ids,
-      undefined,
-      asFnboxError(err),
-      undefined,
-    )
-    return err
-  }
+/**
+ * A call refused at the gate or given no instance: counted (its outcome the refusal's code), its
+ * span ended. Returns `err`, to throw.
+ */
+function refused(ctx: RuntimeContext, call: OpenCall, err: unknown): unknown {
+  call.gate?.abandon()
+  const ids = { requestId: call.requestId ?? randomUUID(), traceId: call.traceId, spanId: call.spanId }
+  ctx.obs.ended(call.fn, call.telemetry, call.fn.metrics, call.trigger, ids, undefined, asFnboxError(err), undefined)
+  return err
+}
 
-  /** The instance is taken: the call's limits, counted from now. */
-  #opened(call: OpenCall, ref: InstanceRef, timeoutMs: number, timeoutOption: string | undefined): void {
-    const fn = call.fn
-    const acquired = performance.now()
-    call.ref = ref
-    call.acquired = acquired
-    if (call.telemetry) {
-      call.telemetry.acquiredAt = acquired
-      this.#ctx.obs.acquired(call.telemetry, ref, call.started, acquired)
-    }
-    fn.acquired++
-    fn.acquireWaits.record(acquired - call.started)
-    const { streamIdleMs, streamTotalMs } = fn.limits
-    // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
-    const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
-    // On the system clock, not the runtime's: the executor thread enforces the same limits with
-    // the real clock, and both sides must agree on when the invocation ends.
-    const limits: InvocationLimits = { startedAt: Date.now(), timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
-    // Set only when there is one: a spread of an empty object would cost every call two objects.
-    if (timeoutOption !== undefined) limits.timeoutOption = timeoutOption
-    call.budget = { limits, deadline: undefined }
+/** The instance is taken: the call's limits, counted from now. */
+function opened(
+  ctx: RuntimeContext,
+  call: OpenCall,
+  ref: InstanceRef,
+  timeoutMs: number,
+  timeoutOption: string | undefined,
+): void {
+  const fn = call.fn
+  const acquired = performance.now()
+  call.ref = ref
+  call.acquired = acquired
+  if (call.telemetry) {
+    call.telemetry.acquiredAt = acquired
+    ctx.obs.acquired(call.telemetry, ref, call.started, acquired)
   }
+  fn.acquired++
+  fn.acquireWaits.record(acquired - call.started)
+  const { streamIdleMs, streamTotalMs } = fn.limits
+  // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
+  const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
+  // On the system clock, not the runtime's: the executor thread enforces the same limits with
+  // the real clock, and both sides must agree on when the invocation ends.
+  const limits: InvocationLimits = { startedAt: Date.now(), timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+  // Set only when there is one: a spread of an empty object would cost every call two objects.
+  if (timeoutOption !== undefined) limits.timeoutOption = timeoutOption
+  call.budget = { limits, deadline: undefined }
 }
 
 /**
@@ -492,7 +490,7 @@ function endCall(
   const now = performance.now()
   const held = now - call.acquired
   fn.pool.serviceTime.observe(held)
-  call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
+  call.gate!.finish(invocationOutcome(error, status, call.clientGone), held, error)
   const ids = error ? idsOf(call) : undefined
   ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, ids, status, error, held / 1000, call.clientGone)
   const events = ctx.events

@@ -68,9 +68,15 @@ it('a thread a test clock drove follows the system clock in the next runtime, an
   expect(await t.call('clock', 'arm')).toBe('armed')
   const { b, lines } = await handOver(() => t.close())
   try {
-    await b.deploy('clock', { code: `export const now = () => Date.now()` })
+    await b.deploy('clock', {
+      code: `export const now = () => Date.now()
+        export const origin = () => performance.timeOrigin`,
+    })
     const guest = await b.call<number>('clock', 'now')
     expect(Math.abs(guest - Date.now())).toBeLessThan(60_000)
+    // No blank engine of the test runtime (its prelude read the test clock) serves b.
+    const origin = await b.call<number>('clock', 'origin')
+    expect(Math.abs(origin - Date.now())).toBeLessThan(60_000)
     expect(lines).toEqual([])
   } finally {
     await b.close()
