@@ -3,6 +3,7 @@
 // <other-dist> is another checkout's built dist/ (e.g. `git worktree add /tmp/base main`, npm run
 // build there). Prints per-figure medians over rounds and the ratio this build / the other.
 import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import express from 'express'
@@ -20,18 +21,47 @@ const median = (xs) => xs.toSorted((a, b) => a - b)[xs.length >> 1]
 const figures = {}
 const add = (name, build, value) => (figures[name] ??= { this: [], other: [] })[build].push(value)
 
+/** CPU time (ns) each thread of this process has run, by thread id (Linux; empty elsewhere). */
+function threadCpu() {
+  try {
+    const tids = readdirSync('/proc/self/task')
+    return new Map(tids.map((t) => [t, Number(readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0])]))
+  } catch {
+    return new Map()
+  }
+}
+
+/** The busiest thread other than this one between two {@link threadCpu} readings, in µs per call. */
+function executorCpu(before, after, calls) {
+  let most = 0
+  for (const [tid, ns] of after) {
+    if (tid !== String(process.pid) && before.has(tid)) most = Math.max(most, ns - before.get(tid))
+  }
+  return most / 1000 / calls
+}
+
+/** The main thread's CPU time so far in ns, from the scheduler (Linux); undefined elsewhere. */
+function mainThreadCpuNs() {
+  return threadCpu().get(String(process.pid))
+}
+
 async function echo(build) {
   const rt = await builds[build].createRuntime({ pool: { max: 8 } })
   await rt.deploy('echo', { code: 'export const echo = (x) => x' })
   for (let i = 0; i < 2000; i++) await rt.call('echo', 'echo', PAYLOAD)
   const lat = []
+  const cpuBefore = threadCpu()
   for (let i = 0; i < 5000; i++) {
     const s = performance.now()
     await rt.call('echo', 'echo', PAYLOAD)
     lat.push((performance.now() - s) * 1000)
   }
   add('echo sequential p50 (us)', build, median(lat))
+  // The executor thread's own work per call (its CPU time), which its wake-ups do not blur.
+  if (cpuBefore.size)
+    add('echo sequential: executor-thread CPU us per call', build, executorCpu(cpuBefore, threadCpu(), 5000))
   const elu = performance.eventLoopUtilization()
+  const cpu = mainThreadCpuNs()
   const t = performance.now()
   await Promise.all(
     Array.from({ length: 16 }, async () => {
@@ -45,6 +75,10 @@ async function echo(build) {
     build,
     (performance.eventLoopUtilization(elu).active * 1000) / 32000,
   )
+  // The same as CPU time (Linux): what the main thread ran, not counting waits for a core, which
+  // the busy figure above includes on a loaded machine.
+  if (cpu !== undefined)
+    add('echo 16 concurrent: main-thread CPU us per call', build, (mainThreadCpuNs() - cpu) / 1000 / 32000)
   const s = rt.stats()
   const spread = (s.executors ?? []).map((e) => e.instances ?? e.size)
   if (spread.length)

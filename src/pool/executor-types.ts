@@ -30,6 +30,12 @@ export interface InvocationHandlers {
   onHost(req: HostCall): Promise<HostReplyValue | undefined>
 }
 
+/** Where an invocation's handlers and its end go ({@link Executor.start}). */
+export interface InvocationSink extends InvocationHandlers {
+  /** It ended, with its result or its error: called once, and never after the caller was answered. */
+  settle(result: InvocationResult | undefined, error: FnboxError | undefined): void
+}
+
 export interface InvocationResult {
   result: string | undefined
   /** The instance was discarded by the thread and must not be reused. */
@@ -81,10 +87,12 @@ export interface Inflight {
   /** The same budget the thread enforces, kept from its messages (head, chunks, end). */
   budget: InvocationBudget
   deadline: ExtendableDeadline | undefined
-  handlers: InvocationHandlers
-  resolve: (r: InvocationResult) => void
-  reject: (e: FnboxError) => void
-  backstop: NodeJS.Timeout
+  handlers: InvocationSink
+  /**
+   * When (epoch ms) the main thread looks whether the thread is stuck on it (see
+   * executor-watch.ts); Infinity: not armed. One timer per thread serves every invocation's.
+   */
+  checkAt: number
   /** The caller was answered at the deadline; the thread still has to report the end. */
   abandoned: boolean
 }

@@ -17,6 +17,7 @@ import { expectSnapshot, snapshotsComing } from './snapshot-handoff.js'
 import { GUEST_TEXT, replyTo, spawnExecutorThread, withReason, type Redaction } from './executor-thread.js'
 import { ThreadLoad } from './executor-load.js'
 import { ThreadWatch } from './executor-watch.js'
+import { adoptWarm, keepWarm, takeWarm } from './warm-threads.js'
 import type {
   Creating,
   ExecutorEvents,
@@ -26,6 +27,7 @@ import type {
   InvocationBudgetSpec,
   InvocationHandlers,
   InvocationResult,
+  InvocationSink,
 } from './executor-types.js'
 
 export { STUCK_GRACE_MS } from './executor-watch.js'
@@ -37,6 +39,7 @@ export type {
   InvocationBudgetSpec,
   InvocationHandlers,
   InvocationResult,
+  InvocationSink,
 } from './executor-types.js'
 
 let nextInv = 1
@@ -70,12 +73,19 @@ export class Executor {
   /** Blank engines the thread keeps ready; it refills them while no call runs. */
   readonly #blankTarget: number
   #blanksReady = 0
+  /** Whether the thread is ref'd (see {@link #holdWhileBusy}). */
+  #held = true
+  /** The current thread said it is ready. */
+  #isReady = false
+  /** The runtime closed and left its thread warm for another (see warm-threads.ts). */
+  #handedOff = false
   /** The last reading of the thread's event-loop utilisation, and its value over the window before. */
   #load!: ThreadLoad
   /** The backstops of invocations and creations (see executor-watch.ts). */
   readonly #watch = new ThreadWatch({
     guestSlot: () => this.#guestSlot,
     flight: (inv) => this.#inflight.get(inv),
+    flights: () => this.#inflight.values(),
     creation: (id) => this.#creating.get(id),
     abandon: (flight, limit) => {
       flight.abandoned = true
@@ -83,7 +93,7 @@ export class Executor {
       this.#instances.delete(flight.ref.id)
       this.#post({ t: 'destroy', id: flight.ref.id })
       flight.ref.lost = true
-      flight.reject(FnboxError.fromJSON(flight.budget.error(limit)))
+      flight.handlers.settle(undefined, FnboxError.fromJSON(flight.budget.error(limit)))
     },
     failCreation: (id, error) => {
       const creating = this.#creating.get(id)
@@ -144,29 +154,47 @@ export class Executor {
     this.#blanksReady = 0
     const guestSlot = new SharedArrayBuffer(GUEST_SLOT_BYTES)
     this.#guestSlot = guestSlot
-    const { worker, ready } = spawnExecutorThread(this.#workerUrl, {
+    const init = {
       threadId: this.index,
       blankMemoryMb: this.#blankMemoryMb,
       blanks: this.#blankTarget,
       guestSlot,
       guestTime: this.#guestTime,
-    })
+    }
+    // A thread another runtime of this process left warm, reset for this one; else a new one.
+    const warm = takeWarm(this.#workerUrl)
+    const { worker, ready } = warm
+      ? { worker: warm, ready: adoptWarm(warm, init) }
+      : spawnExecutorThread(this.#workerUrl, init)
     this.#worker = worker
+    this.#held = true
+    this.#isReady = false
+    // A warm thread's messages before its `ready` are of the runtime it served before.
+    let stale = warm !== undefined
     this.#ready = ready
     this.#load = new ThreadLoad(worker)
     // An idle runtime does not keep the process alive (as Node's own agents): once started, the
     // thread is ref'd only while it has work the host waits for (see #holdWhileBusy).
     ready.then(
       () => {
-        if (this.#worker === worker) this.#holdWhileBusy()
+        if (this.#worker !== worker) return
+        this.#isReady = true
+        this.#holdWhileBusy()
       },
       () => undefined,
     )
     worker.on('message', (batch: Batch<FromExecutor>) => {
       // A restart replaces the worker: what the old one still sends is stale.
       if (this.#worker !== worker) return
-      this.#received += batch.msgs.length
-      for (const msg of batch.msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
+      let msgs = batch.msgs
+      if (stale) {
+        const ready = msgs.findIndex((msg) => msg.t === 'ready')
+        if (ready < 0) return
+        stale = false
+        msgs = msgs.slice(ready + 1)
+      }
+      this.#received += msgs.length
+      for (const msg of msgs) this.#onMessage(GUEST_TEXT[msg.t] ? this.#redact(msg) : msg)
     })
     worker.on('error', () => this.#restart('the executor thread failed'))
     worker.on('exit', () => {
@@ -175,6 +203,8 @@ export class Executor {
   }
 
   readonly #post = createBatcher<ToExecutor>((batch, transfer) => {
+    // The thread serves another runtime now: nothing of this one may reach it.
+    if (this.#handedOff) return
     this.#sent += batch.msgs.length
     this.#worker.postMessage(batch, transfer)
   })
@@ -263,33 +293,50 @@ export class Executor {
   invoke(
     ref: InstanceRef,
     call: Extract<ToExecutor, { t: 'invoke' }>['call'],
-    { limits, deadline }: InvocationBudgetSpec,
+    budget: InvocationBudgetSpec,
     handlers: InvocationHandlers,
   ): { inv: number; done: Promise<InvocationResult> } {
-    const inv = nextInv++
+    let inv = 0
     const done = new Promise<InvocationResult>((resolve, reject) => {
-      if (ref.lost || this.#closed) {
-        reject(new FnboxError('ERR_EXECUTOR_LOST', 'the sandbox instance is gone'))
-        return
+      const settle = (result: InvocationResult | undefined, error: FnboxError | undefined): void =>
+        error ? reject(error) : resolve(result!)
+      try {
+        inv = this.start(ref, call, budget, Object.assign(Object.create(handlers) as InvocationSink, { settle }))
+      } catch (err) {
+        reject(err as Error)
       }
-      const flight: Inflight = {
-        inv,
-        ref,
-        budget: new InvocationBudget(limits),
-        deadline,
-        handlers,
-        resolve,
-        reject,
-        backstop: undefined as unknown as NodeJS.Timeout,
-        abandoned: false,
-      }
-      this.#watch.arm(flight, Date.now())
-      this.#inflight.set(inv, flight)
-      this.#holdWhileBusy()
-      const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
-      this.#post({ t: 'invoke', inv, id: ref.id, limits, call }, transfer)
     })
     return { inv, done }
+  }
+
+  /**
+   * {@link invoke} without a promise: `sink` gets the handlers' messages and the end (its
+   * `settle`, once). Returns the invocation's number; throws `ERR_EXECUTOR_LOST` when the instance
+   * or its thread is gone. The call path's own: one object per call serves as handlers and end.
+   */
+  start(
+    ref: InstanceRef,
+    call: Extract<ToExecutor, { t: 'invoke' }>['call'],
+    { limits, deadline }: InvocationBudgetSpec,
+    sink: InvocationSink,
+  ): number {
+    if (ref.lost || this.#closed) throw new FnboxError('ERR_EXECUTOR_LOST', 'the sandbox instance is gone')
+    const inv = nextInv++
+    const flight: Inflight = {
+      inv,
+      ref,
+      budget: new InvocationBudget(limits),
+      deadline,
+      handlers: sink,
+      checkAt: Infinity,
+      abandoned: false,
+    }
+    this.#watch.arm(flight, limits.startedAt)
+    this.#inflight.set(inv, flight)
+    this.#holdWhileBusy()
+    const transfer = call.kind === 'fetch' && call.body ? [call.body] : undefined
+    this.#post({ t: 'invoke', inv, id: ref.id, limits, call }, transfer)
+    return inv
   }
 
   cancel(inv: number, reason: 'client' | 'timeout'): void {
@@ -308,10 +355,11 @@ export class Executor {
     this.#instances.clear()
     const now = Date.now()
     for (const f of this.#inflight.values()) {
-      clearTimeout(f.backstop)
+      this.#watch.disarm(f)
       if (f.abandoned) continue
       const next = f.budget.next()
-      f.reject(
+      f.handlers.settle(
+        undefined,
         next.at <= now
           ? FnboxError.fromJSON(withReason(f.budget.error(next.limit), reason))
           : new FnboxError('ERR_EXECUTOR_LOST', 'the executor thread running this call was restarted', {
@@ -393,13 +441,15 @@ export class Executor {
         if (!f) break
         this.#inflight.delete(msg.inv)
         this.#holdWhileBusy()
-        clearTimeout(f.backstop)
+        this.#watch.disarm(f)
         if (msg.discarded) {
           f.ref.lost = true
           this.#instances.delete(f.ref.id)
         }
-        if (msg.t === 'done') f.resolve({ result: msg.result, discarded: msg.discarded })
-        else f.reject(FnboxError.fromJSON(msg.error))
+        // An abandoned call's caller has its answer (the limit's error) already.
+        if (f.abandoned) break
+        if (msg.t === 'done') f.handlers.settle(msg, undefined)
+        else f.handlers.settle(undefined, FnboxError.fromJSON(msg.error))
         break
       }
       case 'host':
@@ -450,7 +500,11 @@ export class Executor {
    * its await unsettled).
    */
   #holdWhileBusy(): void {
-    if (this.#inflight.size > 0 || this.#creating.size > 0 || this.#syncs.size > 0) this.#worker.ref()
+    const hold = this.#inflight.size > 0 || this.#creating.size > 0 || this.#syncs.size > 0
+    // Only a change reaches the worker (a call into its handle): most calls start and end busy.
+    if (hold === this.#held) return
+    this.#held = hold
+    if (hold) this.#worker.ref()
     else this.#worker.unref()
   }
 
@@ -477,12 +531,29 @@ export class Executor {
 
   async close(): Promise<void> {
     this.#closed = true
-    for (const f of this.#inflight.values()) {
-      clearTimeout(f.backstop)
-      f.reject(new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
-    }
+    this.#watch.stop()
+    // Nothing of this runtime runs or waits on the thread: it may serve the next runtime.
+    const idle =
+      this.#isReady &&
+      this.#inflight.size === 0 &&
+      this.#creating.size === 0 &&
+      this.#hostPending === 0 &&
+      this.#syncs.size === 0
+    const flights = [...this.#inflight.values()]
     this.#inflight.clear()
+    for (const f of flights) {
+      if (!f.abandoned)
+        f.handlers.settle(undefined, new FnboxError('ERR_CLOSED', 'the runtime closed before the call finished'))
+    }
     this.#endSyncs()
+    if (idle) {
+      // Sent now, with what is queued before it: a runtime starting next may adopt the thread at once.
+      this.#post({ t: 'release' }, undefined, true)
+      if (keepWarm(this.#workerUrl, this.#worker)) {
+        this.#handedOff = true
+        return
+      }
+    }
     await this.#worker.terminate()
   }
 

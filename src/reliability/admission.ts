@@ -69,17 +69,17 @@ export class GateTicket {
   }
 }
 
+/** What the gate reads of a function version. */
 export interface GateParts {
   name: string
   priority: Priority
   quota: FunctionQuota
   breaker: CircuitBreaker | undefined
-  shedder: LoadShedder | undefined
 }
 
 /** Admits an invocation of one function version, or throws the refusal. */
-export function admit(parts: GateParts): GateTicket {
-  parts.shedder?.check(parts.priority, parts.name)
+export function admit(parts: GateParts, shedder: LoadShedder | undefined): GateTicket {
+  shedder?.check(parts.priority, parts.name)
   const quota = parts.quota.admit()
   let ticket: BreakerTicket | undefined
   try {

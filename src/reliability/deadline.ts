@@ -32,10 +32,11 @@ export class Deadline {
   #timer: TimerHandle | undefined
   #disposed = false
 
-  constructor(budgetMs: number, clock: Clock = systemClock) {
+  /** `startedAt`: epoch ms the invocation started at, when that was before now. */
+  constructor(budgetMs: number, clock: Clock = systemClock, startedAt = clock.wallNow()) {
     this.#clock = clock
     this.#budgetMs = budgetMs
-    this.startedAt = clock.wallNow()
+    this.startedAt = startedAt
     this.#at = this.startedAt + budgetMs
   }
 
@@ -209,6 +210,12 @@ export class InvocationBudget {
 
   get streamed(): boolean {
     return this.#phase !== 'head'
+  }
+
+  /** When (epoch ms) the wall-clock budget runs out next: {@link next}'s `at`, without its object. */
+  nextAt(): number {
+    const { startedAt, timeoutMs } = this.limits
+    return this.#phase === 'head' ? startedAt + timeoutMs : this.next().at
   }
 
   /** When (epoch ms) the wall-clock budget runs out next, and which limit that is. */

@@ -14,7 +14,8 @@ import { GuestHostSession } from '../host/guest-session.js'
 import { requestIdOf, type CallIds, type CallTelemetry } from '../observability/index.js'
 import type { Trigger } from '../observability/tracing.js'
 import type { GuestRequestMeta, GuestResponseMeta } from '../sandbox/bridge-types.js'
-import type { InstanceRef, InvocationBudgetSpec } from '../pool/executor.js'
+import type { InstanceRef, InvocationBudgetSpec, InvocationResult, InvocationSink } from '../pool/executor.js'
+import type { HostCall, HostReplyValue } from '../sandbox/protocol.js'
 import { markFailed } from '../triggers/http/failed-response.js'
 import type { CancelSignal } from '../triggers/http/connection.js'
 import { argsToJson } from './json-args.js'
@@ -39,22 +40,134 @@ export interface BackgroundRun {
 type GuestLogLevel = 'debug' | 'info' | 'log' | 'warn' | 'error'
 
 /** One invocation between acquiring its instance and releasing it. */
-interface OpenCall extends Omit<CallIds, 'requestId'> {
+class OpenCall implements Omit<CallIds, 'requestId'> {
+  readonly fn: FunctionVersion
+  readonly trigger: Trigger
   /** Undefined for a call that has none yet: made when something reads it ({@link idsOf}). */
   requestId: string | undefined
-  ref: InstanceRef
-  session: GuestHostSession
-  started: number
-  acquired: number
-  gate: GateTicket
-  deadline: Deadline
-  /** Its limits for the executor, counted from the deadline's start; the deadline moves when it streams. */
-  budget: InvocationBudgetSpec
-  /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
-  clientGone: boolean
+  traceId: string | undefined = undefined
+  spanId: string | undefined = undefined
   /** Its metrics and spans; undefined when nothing observes it. */
-  telemetry: CallTelemetry | undefined
-  trigger: Trigger
+  telemetry: CallTelemetry | undefined = undefined
+  ref!: InstanceRef
+  /** The host side of its outgoing traffic, made on its first host call ({@link sessionOf}). */
+  session: GuestHostSession | undefined = undefined
+  /**
+   * The end its host calls inherit: made with its session, or at once when the executor may move
+   * it (a response that streams).
+   */
+  deadline: Deadline | undefined = undefined
+  started = 0
+  acquired = 0
+  gate!: GateTicket
+  /** Its limits for the executor, counted from the start; the deadline moves when it streams. */
+  budget!: InvocationBudgetSpec
+  /** The caller went away (aborted, or cancelled a streamed body): not the function's failure. */
+  clientGone = false
+
+  constructor(fn: FunctionVersion, trigger: Trigger, requestId: string | undefined) {
+    this.fn = fn
+    this.trigger = trigger
+    this.requestId = requestId
+  }
+}
+
+/** What the call path shares with each invocation: the runtime's parts, the data-call annotator. */
+interface CallPath {
+  ctx: RuntimeContext
+  annotate: AnnotateCall | undefined
+}
+
+/**
+ * A `runtime.call` (or a job's run, a hook) from its instance to its answer. It is what the
+ * executor reports to (its handlers and its end), and it settles the caller's promise itself: a
+ * call costs this object, that promise and the messages, and no await between the caller and
+ * the thread either way.
+ */
+class CallInvocation<T> extends OpenCall implements InvocationSink {
+  readonly #path: CallPath
+  readonly #exportName: string
+  readonly #argsJson: string
+  readonly #signal: AbortSignal | undefined
+  readonly #resolve: (value: T) => void
+  readonly #reject: (error: unknown) => void
+  #onAbort: (() => void) | undefined
+
+  constructor(
+    path: CallPath,
+    fn: FunctionVersion,
+    exportName: string,
+    argsJson: string,
+    run: CallRun,
+    resolve: (value: T) => void,
+    reject: (error: unknown) => void,
+  ) {
+    super(fn, run.trigger ?? 'call', undefined)
+    this.#path = path
+    this.#exportName = exportName
+    this.#argsJson = argsJson
+    this.#signal = run.signal
+    this.#resolve = resolve
+    this.#reject = reject
+  }
+
+  /** Sends the invocation to its instance's thread (the instance is taken). */
+  start(): void {
+    const { executor } = this.ref
+    let inv: number
+    try {
+      inv = executor.start(
+        this.ref,
+        { kind: 'call', exportName: this.#exportName, argsJson: this.#argsJson },
+        this.budget,
+        this,
+      )
+    } catch (err) {
+      this.settle(undefined, asFnboxError(err))
+      return
+    }
+    const signal = this.#signal
+    if (!signal) return
+    const cancel = (): void => executor.cancel(inv, 'client')
+    // An already aborted signal never fires 'abort'.
+    if (signal.aborted) cancel()
+    else signal.addEventListener('abort', (this.#onAbort = cancel), { once: true })
+  }
+
+  onLog(level: GuestLogLevel, message: string): void {
+    guestLog(this.#path, this, level, message)
+  }
+
+  onHost(req: HostCall): Promise<HostReplyValue | undefined> {
+    return sessionOf(this.#path, this).handle(req)
+  }
+
+  settle(result: InvocationResult | undefined, error: FnboxError | undefined): void {
+    let value: unknown
+    let failure = error
+    if (!failure && result?.result !== undefined) {
+      try {
+        value = JSON.parse(result.result)
+      } catch (err) {
+        failure = asFnboxError(err)
+      }
+    }
+    if (failure) {
+      failure = mapStack(this.fn.stacks, failure)
+      // Whether its writes happened: a caller told "failed" must not assume nothing changed.
+      if (this.session) failure = this.session.withWrites(failure)
+    }
+    if (this.#onAbort) this.#signal!.removeEventListener('abort', this.#onAbort)
+    try {
+      endCall(this.#path.ctx, this, 'call', this.#exportName, undefined, failure)
+    } catch (err) {
+      // A listener of 'invoke' threw: the caller gets it, as an awaited call's finally would give it.
+      this.#reject(err)
+      return
+    }
+    if (failure) this.#reject(failure)
+    else this.#resolve(value as T)
+  }
 }
 
 /** How a call that is not `runtime.call` runs: a job's limit and signal, its trigger. */
@@ -72,18 +185,22 @@ const NO_RUN: CallRun = Object.freeze({})
 export class Invocations {
   readonly #ctx: RuntimeContext
   readonly #deployments: Deployments
-
-  readonly #annotate: AnnotateCall | undefined
+  readonly #path: CallPath
 
   constructor(ctx: RuntimeContext, deployments: Deployments, annotate?: AnnotateCall) {
     this.#ctx = ctx
     this.#deployments = deployments
-    this.#annotate = annotate
+    this.#path = { ctx, annotate }
   }
 
   /** A job's run, a cron slot or a hook: `exportName(...args)` of the current version. */
   background(name: string, exportName: string, args: unknown[], run: BackgroundRun): Promise<unknown> {
-    const fn = this.#deployments.get(name)
+    let fn: FunctionVersion
+    try {
+      fn = this.#deployments.get(name)
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
     const timeoutMs = run.job ? (run.timeoutMs ?? fn.limits.jobTimeoutMs) : undefined
     // Its timeout error names the option to raise: the job's own, or the function's job limit.
     const timeoutOption = run.job
@@ -100,19 +217,25 @@ export class Invocations {
     })
   }
 
-  /** See `Runtime.call`. */
-  async call<T>(name: string, exportName: string, args: unknown[]): Promise<T> {
-    const fn = this.#deployments.get(name)
-    if (typeof exportName !== 'string' || exportName.length === 0) {
-      throw invalidOption('exportName', 'a non-empty string', exportName)
-    }
-    const argsJson = argsToJson(args)
-    if (argsJson.length > fn.limits.maxRequestBytes) {
-      throw new FnboxError(
-        'ERR_REQUEST_TOO_LARGE',
-        `call arguments of ${argsJson.length} bytes exceed limits.maxRequestBytes (${fn.limits.maxRequestBytes})`,
-        { details: { limit: fn.limits.maxRequestBytes, value: argsJson.length } },
-      )
+  /** See `Runtime.call`. Never throws: every failure is the promise's. */
+  call<T>(name: string, exportName: string, args: unknown[]): Promise<T> {
+    let fn: FunctionVersion
+    let argsJson: string
+    try {
+      fn = this.#deployments.get(name)
+      if (typeof exportName !== 'string' || exportName.length === 0) {
+        throw invalidOption('exportName', 'a non-empty string', exportName)
+      }
+      argsJson = argsToJson(args)
+      if (argsJson.length > fn.limits.maxRequestBytes) {
+        throw new FnboxError(
+          'ERR_REQUEST_TOO_LARGE',
+          `call arguments of ${argsJson.length} bytes exceed limits.maxRequestBytes (${fn.limits.maxRequestBytes})`,
+          { details: { limit: fn.limits.maxRequestBytes, value: argsJson.length } },
+        )
+      }
+    } catch (err) {
+      return Promise.reject(err as Error)
     }
     if (!fn.retry) return this.#callOnce(fn, exportName, argsJson)
     const policy = fn.retry
@@ -153,35 +276,23 @@ export class Invocations {
     }
   }
 
-  async #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string, run: CallRun = NO_RUN): Promise<T> {
-    const trigger = run.trigger ?? 'call'
-    // No request id yet: one is made only when something reads it (see idsOf).
-    const call = await this.#begin(fn, trigger, undefined, exportName, undefined, run.timeoutMs, run.timeoutOption)
-    const { ref, session } = call
-    let error: FnboxError | undefined
-    let inv = -1
-    const cancel = run.signal && ((): void => ref.executor.cancel(inv, 'client'))
-    try {
-      const invocation = ref.executor.invoke(ref, { kind: 'call', exportName, argsJson }, call.budget, {
-        onLog: (level, message) => this.#log(fn, call, level, message),
-        onHost: (req) => session.handle(req),
-      })
-      inv = invocation.inv
-      if (cancel) {
-        if (run.signal!.aborted) cancel()
-        else run.signal!.addEventListener('abort', cancel, { once: true })
+  /**
+   * One attempt of a call. With an idle instance, everything up to the message to the thread
+   * happens before this returns; the answer settles the promise from the thread's message.
+   */
+  #callOnce<T>(fn: FunctionVersion, exportName: string, argsJson: string, run: CallRun = NO_RUN): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const call = new CallInvocation<T>(this.#path, fn, exportName, argsJson, run, resolve, reject)
+      let waiting: Promise<void> | undefined
+      try {
+        waiting = this.#begin(call, exportName, undefined, run.timeoutMs, run.timeoutOption)
+      } catch (err) {
+        reject(err)
+        return
       }
-      const { result } = await invocation.done
-      return (result === undefined ? undefined : JSON.parse(result)) as T
-    } catch (err) {
-      error = mapStack(fn.stacks, asFnboxError(err))
-      // Whether its writes happened: a caller told "failed" must not assume nothing changed.
-      error = session.withWrites(error)
-      throw error
-    } finally {
-      if (cancel) run.signal!.removeEventListener('abort', cancel)
-      this.#end(fn, call, 'call', exportName, undefined, error)
-    }
+      if (waiting) waiting.then(() => call.start(), reject)
+      else call.start()
+    })
   }
 
   async #invokeFetch(
@@ -193,8 +304,13 @@ export class Invocations {
     forMount: boolean,
   ): Promise<Response> {
     const requestBody = await readRequestBody(request, fn.limits.maxRequestBytes)
-    const call = await this.#begin(fn, 'http', requestId, path, request)
-    const { ref, session, telemetry } = call
+    const call = new OpenCall(fn, 'http', requestId)
+    await this.#begin(call, path, request)
+    const { ref, telemetry } = call
+    // Its end moves when the response streams (the executor extends it): made now.
+    const { limits } = call.budget
+    call.deadline = new Deadline(limits.timeoutMs, undefined, limits.startedAt)
+    call.budget.deadline = call.deadline
     const meta = JSON.stringify({
       method: request.method,
       ...mountedUrl(request.url, path),
@@ -217,8 +333,8 @@ export class Invocations {
         answer.chunk(data)
       },
       onEnd: () => answer.end(),
-      onLog: (level, message) => this.#log(fn, call, level, message),
-      onHost: (req) => session.handle(req),
+      onLog: (level, message) => guestLog(this.#path, call, level, message),
+      onHost: (req) => sessionOf(this.#path, call).handle(req),
     })
     // An already aborted signal never fires 'abort': the caller is gone before we started.
     if (signal?.aborted) cancel()
@@ -228,7 +344,8 @@ export class Invocations {
       .then(
         () => answer.finished(),
         (err: unknown) => {
-          error = session.withWrites(mapStack(fn.stacks, asFnboxError(err)))
+          error = mapStack(fn.stacks, asFnboxError(err))
+          if (call.session) error = call.session.withWrites(error)
           answer.failed(error)
         },
       )
@@ -236,140 +353,171 @@ export class Invocations {
       .finally(() => {
         signal?.removeEventListener('abort', cancel)
         const status = answer.status
-        this.#end(fn, call, 'fetch', request.method, error && status === undefined ? error.status : status, error)
+        endCall(this.#ctx, call, 'fetch', request.method, error && status === undefined ? error.status : status, error)
       })
     return answer.response
   }
 
   /**
    * Passes the reliability gate (shedding, quota, breaker: no sandbox is touched when it
-   * refuses), takes a warm instance and opens the host side of the guest's outgoing traffic.
+   * refuses) and takes a warm instance: at once when one is idle (returns undefined), else the
+   * promise of one. A refusal, or no instance, is reported and thrown (or rejected).
    */
-  async #begin(
-    fn: FunctionVersion,
-    trigger: Trigger,
-    requestId: string | undefined,
+  #begin(
+    call: OpenCall,
     target: string,
     request: Request | undefined,
-    timeoutMs: number = fn.timeoutMs,
+    timeoutMs: number = call.fn.timeoutMs,
     timeoutOption?: string,
-  ): Promise<OpenCall> {
+  ): Promise<void> | undefined {
     const ctx = this.#ctx
+    const { fn, trigger } = call
     const telemetry = ctx.obs.begin(fn.metrics, () => ({
       function: fn.name,
       version: fn.version,
       trigger,
-      requestId: (requestId ??= randomUUID()),
+      requestId: (call.requestId ??= randomUUID()),
       target,
       headers: request?.headers,
       method: request?.method,
       redact: fn.source.redactor.empty ? undefined : (text) => fn.source.redactor.redact(text),
     }))
-    // Waits and durations in real time: instances are made and guests run on real threads.
-    const started = performance.now()
-    let gate: GateTicket | undefined
-    let ref: InstanceRef
-    try {
-      gate = admit({
-        name: fn.name,
-        priority: fn.priority,
-        quota: fn.quota,
-        breaker: fn.breaker,
-        shedder: ctx.shedder,
-      })
-      ref = await fn.pool.acquire()
-    } catch (err) {
-      gate?.abandon()
-      // A refused call counts (its outcome the refusal's code) and ends its span.
-      const ids = { requestId: requestId ?? randomUUID(), traceId: telemetry?.traceId, spanId: telemetry?.spanId }
-      ctx.obs.ended(fn, telemetry, fn.metrics, trigger, ids, undefined, asFnboxError(err), undefined)
-      throw err
-    }
-    const acquired = performance.now()
     if (telemetry) {
-      telemetry.acquiredAt = acquired
-      ctx.obs.acquired(telemetry, ref, started, acquired)
+      call.telemetry = telemetry
+      call.traceId = telemetry.traceId
+      call.spanId = telemetry.spanId
+    }
+    // Waits and durations in real time: instances are made and guests run on real threads.
+    call.started = performance.now()
+    let gate: GateTicket | undefined
+    let got: InstanceRef | Promise<InstanceRef>
+    try {
+      gate = admit(fn, ctx.shedder)
+      got = fn.pool.acquireNow()
+    } catch (err) {
+      throw this.#refused(call, gate, err)
+    }
+    call.gate = gate
+    if (!(got instanceof Promise)) {
+      this.#opened(call, got, timeoutMs, timeoutOption)
+      return undefined
+    }
+    return got.then(
+      (ref) => this.#opened(call, ref, timeoutMs, timeoutOption),
+      (err: unknown) => {
+        throw this.#refused(call, gate, err)
+      },
+    )
+  }
+
+  /** A call refused at the gate or given no instance: counted (its outcome the refusal's code), its span ended. */
+  #refused(call: OpenCall, gate: GateTicket | undefined, err: unknown): unknown {
+    gate?.abandon()
+    const ids = { requestId: call.requestId ?? randomUUID(), traceId: call.traceId, spanId: call.spanId }
+    this.#ctx.obs.ended(
+      call.fn,
+      call.telemetry,
+      call.fn.metrics,
+      call.trigger,
+      ids,
+      undefined,
+      asFnboxError(err),
+      undefined,
+    )
+    return err
+  }
+
+  /** The instance is taken: the call's limits, counted from now. */
+  #opened(call: OpenCall, ref: InstanceRef, timeoutMs: number, timeoutOption: string | undefined): void {
+    const fn = call.fn
+    const acquired = performance.now()
+    call.ref = ref
+    call.acquired = acquired
+    if (call.telemetry) {
+      call.telemetry.acquiredAt = acquired
+      this.#ctx.obs.acquired(call.telemetry, ref, call.started, acquired)
     }
     fn.acquired++
-    fn.acquireWaits.record(acquired - started)
-    // On the system clock, not the runtime's: the executor thread enforces the same limits with
-    // the real clock, and both sides must agree on when the invocation ends.
-    const deadline = new Deadline(timeoutMs)
+    fn.acquireWaits.record(acquired - call.started)
     const { streamIdleMs, streamTotalMs } = fn.limits
     // A job's longer limit is its CPU limit too, unless cpuMs was set below timeoutMs.
     const cpuMs = timeoutMs !== fn.timeoutMs && fn.limits.cpuMs >= fn.limits.timeoutMs ? timeoutMs : fn.limits.cpuMs
-    const limits: InvocationLimits = { startedAt: deadline.startedAt, timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
+    // On the system clock, not the runtime's: the executor thread enforces the same limits with
+    // the real clock, and both sides must agree on when the invocation ends.
+    const limits: InvocationLimits = { startedAt: Date.now(), timeoutMs, cpuMs, streamIdleMs, streamTotalMs }
     // Set only when there is one: a spread of an empty object would cost every call two objects.
     if (timeoutOption !== undefined) limits.timeoutOption = timeoutOption
-    return {
-      requestId,
-      traceId: telemetry?.traceId,
-      spanId: telemetry?.spanId,
-      telemetry,
-      trigger,
-      ref,
-      session: new GuestHostSession(
-        ctx.egress,
-        {
-          allowedHosts: fn.allowedHosts,
-          timeoutMs,
-          maxResponseBytes: fn.limits.maxResponseBytes,
-          deadline,
-          grants: fn.upstreamGrants,
-        },
-        () => new DataSession(() => ctx.storage(), fn.scope, this.#annotate),
-        telemetry,
-      ),
-      started,
-      acquired,
-      gate,
+    call.budget = { limits, deadline: undefined }
+  }
+}
+
+/**
+ * The host side of a call's outgoing traffic, made on its first host call (most calls make
+ * none), with the deadline its host calls inherit.
+ */
+function sessionOf(path: CallPath, call: OpenCall): GuestHostSession {
+  if (call.session) return call.session
+  const { ctx, annotate } = path
+  const { fn } = call
+  const { limits } = call.budget
+  const deadline = (call.deadline ??= new Deadline(limits.timeoutMs, undefined, limits.startedAt))
+  call.session = new GuestHostSession(
+    ctx.egress,
+    {
+      allowedHosts: fn.allowedHosts,
+      timeoutMs: limits.timeoutMs,
+      maxResponseBytes: fn.limits.maxResponseBytes,
       deadline,
-      budget: { limits, deadline },
-      clientGone: false,
-    }
-  }
+      grants: fn.upstreamGrants,
+    },
+    () => new DataSession(() => ctx.storage(), fn.scope, annotate),
+    call.telemetry,
+  )
+  return call.session
+}
 
-  /** Closes the guest's traffic, gives the instance back, reports the invocation. */
-  #end(
-    fn: FunctionVersion,
-    call: OpenCall,
-    kind: 'call' | 'fetch',
-    target: string,
-    status: number | undefined,
-    error: FnboxError | undefined,
-  ): void {
-    call.session.close()
-    call.deadline.dispose()
-    fn.pool.release(call.ref)
-    const now = performance.now()
-    const held = now - call.acquired
-    fn.pool.serviceTime.observe(held)
-    call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
-    const ids = error ? idsOf(call) : undefined
-    this.#ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, ids, status, error, held / 1000, call.clientGone)
-    const events = this.#ctx.events
-    if (events.listenerCount('invoke') === 0) return
-    events.emit('invoke', {
-      function: fn.name,
-      version: fn.version,
-      requestId: idsOf(call).requestId,
-      traceId: call.traceId,
-      kind,
-      target,
-      status,
-      error: error?.code,
-      // Guest text arrives redacted of the function's secrets (see GUEST_TEXT in pool/executor.ts).
-      errorMessage: error?.message,
-      errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
-      waitMs: call.acquired - call.started,
-      durationMs: now - call.acquired,
-    })
-  }
+/** Closes the guest's traffic, gives the instance back, reports the invocation. */
+function endCall(
+  ctx: RuntimeContext,
+  call: OpenCall,
+  kind: 'call' | 'fetch',
+  target: string,
+  status: number | undefined,
+  error: FnboxError | undefined,
+): void {
+  const { fn } = call
+  call.session?.close()
+  call.deadline?.dispose()
+  fn.pool.release(call.ref)
+  const now = performance.now()
+  const held = now - call.acquired
+  fn.pool.serviceTime.observe(held)
+  call.gate.finish(invocationOutcome(error, status, call.clientGone), held, error)
+  const ids = error ? idsOf(call) : undefined
+  ctx.obs.ended(fn, call.telemetry, fn.metrics, call.trigger, ids, status, error, held / 1000, call.clientGone)
+  const events = ctx.events
+  if (events.listenerCount('invoke') === 0) return
+  events.emit('invoke', {
+    function: fn.name,
+    version: fn.version,
+    requestId: idsOf(call).requestId,
+    traceId: call.traceId,
+    kind,
+    target,
+    status,
+    error: error?.code,
+    // Guest text arrives redacted of the function's secrets (see GUEST_TEXT in pool/executor.ts).
+    errorMessage: error?.message,
+    errorStack: typeof error?.details.stack === 'string' ? error.details.stack : undefined,
+    waitMs: call.acquired - call.started,
+    durationMs: now - call.acquired,
+  })
+}
 
-  /** A guest console line: structured, to `log` listeners, the logger or stderr (observability/). */
-  #log(fn: FunctionVersion, call: OpenCall, level: GuestLogLevel, message: string): void {
-    this.#ctx.obs.guestLog(fn, idsOf(call), level, message, (stack) => fn.stacks?.map(stack) ?? stack)
-  }
+/** A guest console line: structured, to `log` listeners, the logger or stderr (observability/). */
+function guestLog(path: CallPath, call: OpenCall, level: GuestLogLevel, message: string): void {
+  const { fn } = call
+  path.ctx.obs.guestLog(fn, idsOf(call), level, message, (stack) => fn.stacks?.map(stack) ?? stack)
 }
 
 /**

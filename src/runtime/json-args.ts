@@ -9,22 +9,72 @@
  */
 import { FnboxError } from '../errors.js'
 
-/** The arguments as a JSON array; `ERR_INVALID_ARGUMENT` with the path of a value JSON cannot carry. */
+/**
+ * The arguments as a JSON array; `ERR_INVALID_ARGUMENT` with the path of a value JSON cannot carry.
+ *
+ * One serialisation: `JSON.stringify` first (its fast path; it throws on a BigInt, a cycle or a
+ * throwing getter or `toJSON`), then a check of what it would have changed silently, which
+ * allocates nothing and needs no cycle tracking (the value was just serialised, so it has none
+ * along the edges JSON follows). Only a failure of either walks again, to name the path.
+ */
 export function argsToJson(args: readonly unknown[]): string {
+  let json: string
   try {
-    const problem = findProblem(args, [])
-    if (problem) {
-      const path = pathOf(problem.path)
-      throw new FnboxError('ERR_INVALID_ARGUMENT', `call arguments must be JSON values: ${path}: ${problem.what}`, {
-        details: { path, value: problem.what },
-      })
-    }
-    return JSON.stringify(args)
+    json = JSON.stringify(args)
+    if (isJsonSafe(args, 0)) return json
+  } catch {
+    // A BigInt, a cycle, or a getter or toJSON that threw: the walk below tells which.
+  }
+  let problem: Problem | undefined
+  try {
+    problem = findProblem(args, [])
+    if (!problem) return JSON.stringify(args)
   } catch (err) {
-    if (err instanceof FnboxError) throw err
     // A getter or toJSON that threw.
     throw new FnboxError('ERR_INVALID_ARGUMENT', `call arguments must be JSON values: ${String(err)}`, { cause: err })
   }
+  const path = pathOf(problem.path)
+  throw new FnboxError('ERR_INVALID_ARGUMENT', `call arguments must be JSON values: ${path}: ${problem.what}`, {
+    details: { path, value: problem.what },
+  })
+}
+
+/** Deeper than this, the fast check leaves the answer to {@link findProblem} (which tracks cycles). */
+const SAFE_DEPTH = 256
+
+/**
+ * True when `JSON.stringify` carried `value` unchanged: every value in it is one JSON has (see
+ * {@link findProblem}, which names the first one that is not). Only for a value that was just
+ * serialised without error: it follows the same edges and does not look for cycles.
+ */
+function isJsonSafe(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) return true
+  if (depth > SAFE_DEPTH) return false
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isJsonSafe(value[i], depth + 1)) return false
+    return true
+  }
+  const proto = Object.getPrototypeOf(value) as object | null
+  if (proto !== Object.prototype && proto !== null) return false
+  const record = value as Record<string, unknown>
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue
+    const item = record[key]
+    if (item !== undefined && !isJsonSafe(item, depth + 1)) return false
+  }
+  return true
 }
 
 /** `args[1].when`, `args[0]["a b"]`: the keys from the offending value up, innermost first. */

@@ -293,7 +293,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * const sum = await runtime.call<number>('math', 'add', 2, 3) // 5
    * ```
    */
-  async call<T = unknown>(name: string, exportName: string, ...args: unknown[]): Promise<T> {
+  call<T = unknown>(name: string, exportName: string, ...args: unknown[]): Promise<T> {
+    // Not async: the promise is the invocation's own (an async wrapper would cost a promise and
+    // three microtask turns per call). It never throws; every failure rejects.
     return this.#invocations.call<T>(name, exportName, args)
   }
 

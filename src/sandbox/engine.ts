@@ -108,9 +108,11 @@ export class Engine {
   readonly #instances = new Map<number, Instance>()
   readonly #events: EngineEvents
   /** Memory of blank cells: the runtime's default `memoryMb` (0: keep no blank). */
-  readonly #blankMemoryMb: number
+  #blankMemoryMb: number
   /** Blank engines to keep ready (set by the main thread: they count in the pool budget). */
-  readonly #blankTarget: number
+  #blankTarget: number
+  /** Bumped by {@link reset}: a blank still being prepared for an earlier runtime is dropped. */
+  #generation = 0
   readonly #blanks: Blank[] = []
   #preparingBlank = false
 
@@ -174,6 +176,7 @@ export class Engine {
       while (this.#busy()) await new Promise((r) => setTimeout(r, 5).unref())
     }
     let instance: Instance | undefined
+    const generation = this.#generation
     try {
       await quiet()
       const cell = await ModuleCell.create(compiledModule(), limits)
@@ -183,6 +186,7 @@ export class Engine {
       instance.prepare()
       await quiet()
       instance.preloadHttp()
+      if (generation !== this.#generation) throw new Error('the thread was reset')
       this.#blanks.push({ cell, instance })
       this.#events.blank(this.#blanks.length)
       return true
@@ -443,6 +447,24 @@ export class Engine {
     if (!inst) return
     this.#instances.delete(id)
     inst.dispose()
+  }
+
+  /**
+   * Drops everything of the runtime the thread served, for the next one (a thread kept warm, see
+   * pool/warm-threads.ts): every function version, instance, snapshot and blank engine (a blank's
+   * prelude has read the clock of the runtime that made it), then keeps `blanks` blank engines of
+   * `blankMemoryMb` from now on.
+   */
+  reset(blankMemoryMb: number, blanks: number): void {
+    this.#generation++
+    for (const key of [...this.#functions.keys()]) this.unload(key)
+    for (const id of [...this.#instances.keys()]) this.destroy(id)
+    for (const blank of this.#blanks.splice(0)) blank.instance.dispose()
+    this.#packing.clear()
+    this.#scratch = undefined
+    this.#blankMemoryMb = blankMemoryMb
+    this.#blankTarget = blanks
+    this.#preparingBlank = false
   }
 
   /** Forget an instance that disposed itself (after a failure that discarded it). */

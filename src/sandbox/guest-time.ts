@@ -34,6 +34,11 @@ export function setGuestTime(buffer: SharedArrayBuffer | undefined): void {
   cell = buffer ? new Float64Array(buffer, 0, 1) : undefined
 }
 
+/** Drops every manual guest timer (the thread is reset for another runtime). */
+export function clearGuestTimers(): void {
+  manual.clear()
+}
+
 /** True when guests follow a manual clock. */
 export function guestClockIsManual(): boolean {
   return cell !== undefined

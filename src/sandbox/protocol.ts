@@ -48,6 +48,13 @@ export interface ExecutorInit {
 }
 
 export type ToExecutor =
+  /**
+   * The runtime closed and keeps the thread warm for the next one (pool/warm-threads.ts): drop
+   * everything of it. `adopt` then starts the thread's service of another runtime, which it
+   * answers with `ready` as a new thread does.
+   */
+  | { t: 'release' }
+  | { t: 'adopt'; init: ExecutorInit }
   | {
       t: 'load'
       /** Function version key: `${name}@${version}`. */

@@ -13,7 +13,7 @@ import { FnboxError, isFnboxError } from '../errors.js'
 import { createBatcher, type Batch } from './batch.js'
 import { Engine } from './engine.js'
 import { setGuestSlot } from './guest-slot.js'
-import { fireDueGuestTimers, nextGuestTimer, setGuestTime } from './guest-time.js'
+import { clearGuestTimers, fireDueGuestTimers, nextGuestTimer, setGuestTime } from './guest-time.js'
 import { InvocationFailure, type InvocationSink } from './instance.js'
 import { GuestError } from './natives.js'
 import type { GuestResponseMeta, LogLevel } from './bridge-types.js'
@@ -170,8 +170,34 @@ port.on('message', (batch: Batch<ToExecutor>) => {
   for (const msg of batch.msgs) receive(msg)
 })
 
+/**
+ * The runtime closed with nothing in flight here: everything of it goes (functions, instances,
+ * snapshots, blank engines, guest timers, the clock it shared) before the thread waits, warm, for
+ * another runtime.
+ */
+function release(): void {
+  engine.reset(0, 0)
+  clearGuestTimers()
+  setGuestTime(undefined)
+  running.clear()
+  for (const pending of pendingCalls.values()) pending.reject(new Error('the runtime closed'))
+  pendingCalls.clear()
+  windows.clear()
+}
+
 function receive(msg: ToExecutor): void {
   switch (msg.t) {
+    case 'release':
+      release()
+      break
+    case 'adopt':
+      release()
+      setGuestSlot(msg.init.guestSlot)
+      setGuestTime(msg.init.guestTime)
+      engine.reset(msg.init.blankMemoryMb, msg.init.blanks)
+      send({ t: 'ready' })
+      engine.refillBlank()
+      break
     case 'load':
       engine.load(msg.key, msg.code, msg.filename, msg.limits, msg.secrets)
       break
