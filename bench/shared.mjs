@@ -2,7 +2,7 @@
 // kept for --json), percentiles, number formatting, a raw QuickJS module (the baseline of several
 // sections), the echo function and its payload, and the HTTP load generator.
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { newQuickJSWASMModuleFromVariant, newVariant } from 'quickjs-emscripten-core'
 import releaseSync from '@jitl/quickjs-wasmfile-release-sync'
@@ -67,6 +67,43 @@ export function cannon(url, seconds) {
       (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout))),
     )
   })
+}
+
+/**
+ * CPU time of this process's threads (Linux: `/proc/self/task`), in ms: `main` (the event loop)
+ * and `others` (executor threads and V8's helpers). `undefined` where `/proc` is missing.
+ */
+export function threadCpuMs() {
+  try {
+    let main = 0
+    let others = 0
+    const tick = 1000 / 100 // USER_HZ
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      const ms = (Number(fields[11]) + Number(fields[12])) * tick
+      if (tid === String(process.pid)) main += ms
+      else others += ms
+    }
+    return { main, others }
+  } catch {
+    return undefined
+  }
+}
+
+/** `cannon`, with the CPU time per request of this process's threads meanwhile (µs), if known. */
+export async function cannonWithCpu(url, seconds) {
+  const before = threadCpuMs()
+  const result = await cannon(url, seconds)
+  const after = threadCpuMs()
+  const n = result.requests.total
+  if (before && after && n > 0) {
+    result.cpuUsPerRequest = {
+      main: ((after.main - before.main) * 1000) / n,
+      others: ((after.others - before.others) * 1000) / n,
+    }
+  }
+  return result
 }
 
 /**

@@ -88,6 +88,8 @@ export interface ToWebRequestOptions {
  * default. It is also the place to log. For an error after the response head was sent (a
  * stream failing mid-way) the return value is ignored: the connection is already broken off.
  * `request` is `undefined` when the error happened before the `Request` existed (e.g. a 413).
+ * Under `runtime.express()` and `runtime.koa()` its body is not there to read: it went to the
+ * function.
  * Errors that only mean the client disconnected are not reported. An `onError` that throws is
  * ignored and the default answer is used.
  *

@@ -65,8 +65,9 @@ export function resolveMountOptions(options: unknown, clock?: Clock): ResolvedMo
 
 /**
  * The runtime's own entry for its mounts: the answer a {@link FetchHandler} would give, from a
- * `Request` that follows no signal and the client's disconnect as it is (see
- * {@link ClientDisconnect}), so a request costs no `AbortSignal` that nobody reads.
+ * `Request` that follows no signal and carries no body (its bytes are `takeRequestBytes`'s)
+ * and the client's disconnect as it is (see {@link ClientDisconnect}), so a request costs no
+ * `AbortSignal` nobody reads and no second copy of its body.
  *
  * @internal
  */
@@ -120,8 +121,9 @@ export async function runHandler(
     request = await readWebRequest(mounted.req as NodeRequestLike, {
       maxRequestBytes: options.maxRequestBytes,
       signal,
-      // Any other handler may read request.signal: it follows the disconnect.
+      // Any other handler may read request.signal (it follows the disconnect) and its body.
       requestSignal: own ? undefined : signal.signal,
+      bodyInRequest: !own,
       trustProxy: options.trustProxy,
       url: mounted.url,
       parsedBody: mounted.parsedBody,

@@ -56,24 +56,27 @@ const EMPTY = new Uint8Array(0)
  * @public
  */
 export function toWebRequest(req: NodeRequestLike, options: ToWebRequestOptions): Promise<Request> {
-  return readWebRequest(req, { ...options, requestSignal: options.signal })
+  return readWebRequest(req, { ...options, requestSignal: options.signal, bodyInRequest: true })
 }
 
 /**
  * Options of {@link readWebRequest}: `signal` aborts the body read; `requestSignal`, when given,
- * becomes the `Request`'s signal.
+ * becomes the `Request`'s signal; `bodyInRequest: false` leaves the body out of the `Request`
+ * (only {@link takeRequestBytes} has it).
  *
  * @internal
  */
 export interface ReadWebRequestOptions extends Omit<ToWebRequestOptions, 'signal'> {
   signal: CancelSignal
   requestSignal: AbortSignal | undefined
+  bodyInRequest: boolean
 }
 
 /**
- * {@link toWebRequest} for the mounts: the `Request` follows a signal only when given one. The
- * runtime's own handler never reads `request.signal` (it takes the disconnect directly), and an
- * undici `Request` that follows a signal costs ~4 times one that does not.
+ * {@link toWebRequest} for the mounts: the `Request` follows a signal only when given one, and
+ * carries the body only when asked to. The runtime's own handler reads neither (it takes the
+ * disconnect and the body's bytes directly), while an undici `Request` that follows a signal
+ * costs ~4 times one that does not, and one with a body copies it (a second buffer of it).
  *
  * @internal
  */
@@ -95,7 +98,8 @@ export async function readWebRequest(req: NodeRequestLike, options: ReadWebReque
 
   try {
     // Our bytes always sit on a plain ArrayBuffer; TS 5.9 cannot know that of a Uint8Array.
-    const init: RequestInit = { method, headers, body: body as RequestInit['body'] }
+    const init: RequestInit = { method, headers }
+    if (body !== null && options.bodyInRequest) init.body = body as RequestInit['body']
     if (requestSignal !== undefined) init.signal = requestSignal
     const request = new Request(url, init)
     if (body !== null) requestBytes.set(request, body.buffer as ArrayBuffer)

@@ -10,6 +10,7 @@ import Koa from 'koa'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClientDisconnect, type CancelSignal } from '../../../src/triggers/http/connection.js'
 import { createExpressMiddleware, createKoaMiddleware } from '../../../src/triggers/http/index.js'
+import { takeRequestBytes } from '../../../src/triggers/http/node-http.js'
 import type { MountServe } from '../../../src/triggers/http/mount-options.js'
 import { sleep, waitFor } from '../../helpers/wait.js'
 
@@ -107,5 +108,24 @@ describe.each([
     expect(seen.disconnect?.aborted).toBe(true)
     // The Request follows no signal: the disconnect is the one to watch.
     expect(seen.request?.signal.aborted).toBe(false)
+  })
+
+  it("gets a POST body once, as the bytes the runtime takes, not again in the Request's own body", async () => {
+    const seen: { bytes?: string; body?: ReadableStream | null; length?: string | null } = {}
+    const serve: MountServe = {
+      serve(request) {
+        const bytes = takeRequestBytes(request)
+        seen.bytes = bytes && new TextDecoder().decode(bytes)
+        seen.body = request.body
+        seen.length = request.headers.get('content-length')
+        return Promise.resolve(new Response('ok'))
+      },
+    }
+    const origin = await listen(createServer(mount(serve)))
+    const res = await fetch(`${origin}/fn/hello`, { method: 'POST', body: 'x'.repeat(1000) })
+    expect(await res.text()).toBe('ok')
+    expect(seen.bytes).toBe('x'.repeat(1000))
+    expect(seen.body).toBeNull()
+    expect(seen.length).toBe('1000')
   })
 })
