@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { FnboxError } from '../errors.js'
 import { asFailure, Instance } from './instance.js'
+import { cachedLayout, layoutCacheFile } from './layout-cache.js'
 import { instantiate, MIN_MODULE_MB, ModuleCell, type CondemnHandler, type EmptyHandler } from './module-cell.js'
 import type { SandboxLimits } from './protocol.js'
 import {
@@ -86,13 +87,17 @@ export interface Created {
 }
 
 let compiled: WebAssembly.Module | undefined
+/** Where this binary's layout is kept ({@link cachedLayout}); undefined outside a node_modules. */
+let layoutFile: string | undefined
 
 /** The QuickJS WebAssembly module, compiled once per thread. */
 export function compiledModule(): WebAssembly.Module {
   if (!compiled) {
     const require = createRequire(import.meta.url)
-    const bytes = readFileSync(require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm'))
+    const path = require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm')
+    const bytes = readFileSync(path)
     compiled = new WebAssembly.Module(bytes)
+    layoutFile = layoutCacheFile(path, bytes)
   }
   return compiled
 }
@@ -142,7 +147,9 @@ export class Engine {
     this.#layout =
       this.#snapshots === 'never'
         ? Promise.resolve(undefined)
-        : discoverLayout(() => instantiate(compiled, MIN_MODULE_MB)).catch(() => undefined)
+        : cachedLayout(layoutFile, () => discoverLayout(() => instantiate(compiled, MIN_MODULE_MB))).catch(
+            () => undefined,
+          )
   }
 
   /**

@@ -6,6 +6,7 @@
  * @internal
  * @module
  */
+import { existsSync, mkdirSync } from 'node:fs'
 import { mkdir, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 
@@ -27,5 +28,18 @@ export async function makeDir(path: string): Promise<void> {
     await mkdir(dir).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err // made meanwhile by another caller: fine
     })
+  }
+}
+
+/** {@link makeDir}, synchronous. */
+export function makeDirSync(path: string): void {
+  const missing: string[] = []
+  for (let dir = resolve(path); !existsSync(dir) && dirname(dir) !== dir; dir = dirname(dir)) missing.unshift(dir)
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
   }
 }

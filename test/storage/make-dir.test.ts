@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRuntime } from 'fnbox'
-import { makeDir } from '../../src/storage/make-dir.js'
+import { makeDir, makeDirSync } from '../../src/storage/make-dir.js'
 
 let dir: string
 beforeAll(async () => {
@@ -28,6 +28,9 @@ describe('makeDir', () => {
     await expect(makeDir('/proc/fnbox-cannot-live-here/db')).rejects.toMatchObject({ code: 'ENOENT' })
     await writeFile(join(dir, 'file'), 'x')
     await expect(makeDir(join(dir, 'file', 'sub'))).rejects.toMatchObject({ code: 'ENOTDIR' })
+    expect(() => makeDirSync('/proc/fnbox-cannot-live-here/db')).toThrow(expect.objectContaining({ code: 'ENOENT' }))
+    makeDirSync(join(dir, 'x', 'y'))
+    expect(existsSync(join(dir, 'x', 'y'))).toBe(true)
   })
 })
 
