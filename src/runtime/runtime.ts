@@ -235,10 +235,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   #storage(): Promise<Backend> {
     if (this.#closed) return Promise.reject(new FnboxError('ERR_CLOSED', 'the runtime is closed'))
     this.#backend ??= this.#openBackend().then(
-      (opened) => {
+      async (opened) => {
         // Hosts sharing a server Postgres: a secret another host sets reaches this one's functions.
+        // Listening before the storage is handed out: a deploy reads its secrets' values from it,
+        // and a change between that read and a later LISTEN would never reach its functions.
         const granted = (): string[] => [...new Set(this.#deployments.all().flatMap((fn) => fn.grants))]
-        void listenSecretChanges(opened, (name) => this.#secretChanged(name), granted).catch(() => undefined)
+        await listenSecretChanges(opened, (name) => this.#secretChanged(name), granted).catch(() => undefined)
         return opened
       },
       (err: unknown) => {

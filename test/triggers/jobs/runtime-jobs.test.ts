@@ -339,4 +339,14 @@ describeOn(server, 'several hosts on server Postgres', () => {
     await a.secrets.delete('API_KEY')
     await expect.poll(() => b.call('reader', 'read'), { timeout: 5000, interval: 50 }).toBe(null)
   })
+
+  it('a secret changed at once after a deploy on another host still reaches it (the host listened first)', async () => {
+    const code = `import { secrets } from 'fnbox:host'\nexport const read = () => secrets.get('RACE_KEY') ?? null`
+    const a = await open()
+    await a.secrets.set('RACE_KEY', 'one')
+    const b = await open()
+    await b.deploy('reader', { code, secrets: ['RACE_KEY'] }) // b's storage opens here
+    await a.secrets.set('RACE_KEY', 'two')
+    await expect.poll(() => b.call('reader', 'read'), { timeout: 5000, interval: 50 }).toBe('two')
+  })
 })
