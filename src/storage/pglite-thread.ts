@@ -13,12 +13,14 @@
  * @internal
  * @module
  */
-import { readFileSync } from 'node:fs'
+import { constants, existsSync, readFileSync } from 'node:fs'
+import { access } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, sep } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { FnboxError } from '../errors.js'
+import { makeDir } from './make-dir.js'
 import { createBatcher, type Batch } from '../sandbox/batch.js'
 
 /** What the dialect needs of a PGlite session (an in-process `PGlite` has the same shape). */
@@ -108,17 +110,6 @@ function pgliteThreadMain(): void {
   let origin: PgliteOrigin = fresh ? 'initdb' : 'existing'
   type Lite = Db & { dumpDataDir(c: string): Promise<Blob> }
   const opened: Promise<Lite> = Promise.all([load(data.pglite), load(data.vector)]).then(async ([lite, vec]) => {
-    // A folder that cannot be made or written fails here, before a template is tried: failing to
-    // load into it would look like the template's fault, and a template that does not load is
-    // dropped (every later fresh start would then pay initdb again).
-    // Made one level at a time: a recursive mkdir in /proc never returns (Node 20).
-    if (fresh && !data.dataDir.startsWith('memory://')) {
-      const { dirname } = process.getBuiltinModule('node:path')
-      const missing: string[] = []
-      for (let dir = data.dataDir; !fs.existsSync(dir) && dirname(dir) !== dir; dir = dirname(dir)) missing.unshift(dir)
-      for (const dir of missing) fs.mkdirSync(dir)
-      fs.accessSync(data.dataDir, fs.constants.W_OK)
-    }
     const PGlite = (lite.PGlite ?? lite.default?.PGlite) as {
       create(dir: string, options: unknown): Promise<Lite>
     }
@@ -284,6 +275,17 @@ export class PgliteThread implements PgliteSession {
     options: { template?: string | null; schema?: string } = {},
   ): Promise<PgliteThread> {
     const template = options.template === undefined ? defaultTemplate() : options.template
+    // A fresh folder that cannot be made or written fails here, before the thread tries a
+    // template: failing to load into it would look like the template's fault, and a template
+    // that does not load is dropped (every later fresh start would then pay initdb again).
+    if (!dataDir.startsWith('memory://') && !existsSync(join(dataDir, 'PG_VERSION'))) {
+      try {
+        await makeDir(dataDir)
+        await access(dataDir, constants.W_OK)
+      } catch (cause) {
+        throw new FnboxError('ERR_STORAGE', `could not open the embedded database in ${dataDir}`, { cause })
+      }
+    }
     const require = createRequire(import.meta.url)
     const workerData: ThreadData = {
       dataDir,
